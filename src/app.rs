@@ -1,0 +1,106 @@
+//! The state every handler shares: configuration, the upstream (client and token), the
+//! model catalog and the usage cache. One value, passed by reference; no globals.
+
+use crate::config::Config;
+use crate::server::error::ApiError;
+use crate::upstream::catalog::{self, Catalog};
+use crate::upstream::{Upstream, ok_or_forward};
+use crate::{info, warn};
+use std::sync::Mutex;
+use std::time::{Duration, Instant};
+
+/// How often the catalog is fetched again in the background.
+const CATALOG_REFRESH: Duration = Duration::from_secs(30 * 60);
+/// On-demand refreshes (an unknown model) happen at most this often.
+const CATALOG_MIN_AGE: Duration = Duration::from_secs(60);
+/// `GET /usage` answers from a cache this young, to spare GitHub's API.
+const USAGE_TTL: Duration = Duration::from_secs(30);
+
+pub struct App {
+    pub config: Config,
+    pub upstream: Upstream,
+    pub catalog: Catalog,
+    usage: Mutex<Option<(Instant, Vec<u8>)>>,
+}
+
+impl App {
+    pub fn new(config: Config, upstream: Upstream) -> App {
+        App {
+            config,
+            upstream,
+            catalog: Catalog::default(),
+            usage: Mutex::new(None),
+        }
+    }
+
+    /// Fetches the model list and replaces the cache.
+    pub fn refresh_catalog(&self) -> Result<usize, String> {
+        let reply = self
+            .upstream
+            .copilot("GET", "/models", None, &[])
+            .map_err(|e| e.to_string())?;
+        let reply = ok_or_forward(reply).map_err(|e| format!("HTTP {}: {e}", e.status()))?;
+        let v: serde_json::Value = serde_json::from_slice(&reply.body)
+            .map_err(|_| "the model list is not JSON".to_string())?;
+        let models = catalog::parse_list(&v);
+        if models.is_empty() {
+            return Err("the model list is empty".into());
+        }
+        let n = models.len();
+        self.catalog.set(models);
+        Ok(n)
+    }
+
+    /// Refreshes the catalog when a client names a model it lacks, unless it is fresh.
+    pub fn refresh_catalog_if_stale(&self) {
+        if self.catalog.age().is_none_or(|age| age > CATALOG_MIN_AGE) {
+            if let Err(e) = self.refresh_catalog() {
+                warn!("model list refresh failed: {e}");
+            }
+        }
+    }
+
+    /// Keeps the catalog fresh until the process ends; retries sooner after a failure.
+    pub fn run_catalog_refresher(&self) {
+        let mut failures = 0u32;
+        loop {
+            let pause = if self.catalog.get().is_none() {
+                Duration::from_secs(5 << failures.min(6))
+            } else {
+                CATALOG_REFRESH
+            };
+            std::thread::sleep(pause);
+            match self.refresh_catalog() {
+                Ok(n) => {
+                    failures = 0;
+                    crate::debug!("model list refreshed: {n} models");
+                }
+                Err(e) => {
+                    failures += 1;
+                    warn!("model list refresh failed: {e}");
+                }
+            }
+        }
+    }
+
+    pub fn log_models(&self) {
+        if let Some(models) = self.catalog.get() {
+            info!("{} models available:", models.len());
+            for m in models.iter() {
+                info!("  {}", m.summary());
+            }
+        }
+    }
+
+    /// The quota JSON of `/copilot_internal/user`, cached for 30 s.
+    pub fn usage(&self) -> Result<Vec<u8>, ApiError> {
+        if let Some((at, body)) = self.usage.lock().unwrap().as_ref() {
+            if at.elapsed() < USAGE_TTL {
+                return Ok(body.clone());
+            }
+        }
+        let reply = ok_or_forward(self.upstream.github("/copilot_internal/user")?)?;
+        *self.usage.lock().unwrap() = Some((Instant::now(), reply.body.clone()));
+        Ok(reply.body)
+    }
+}

@@ -1,0 +1,329 @@
+//! Command-line parsing, stage one: pico-args turns argv into a `RawArgs` of strings, and
+//! leftovers (unknown flags, stray words) are rejected. `config.rs` is stage two.
+
+use pico_args::Arguments;
+
+pub const VERSION: &str = env!("CARGO_PKG_VERSION");
+
+pub const MAIN_HELP: &str = "\
+copilot-api: GitHub Copilot as OpenAI- and Anthropic-compatible HTTP endpoints
+
+Usage: copilot-api <COMMAND> [FLAGS]
+
+Commands:
+  start         Log in if needed and serve the API (default port 4141, 127.0.0.1)
+  auth          Log in to GitHub with the device flow and store the token
+  check-usage   Print the Copilot plan and premium-request quotas
+  debug         Print version, paths, endpoints and network settings (--json for JSON)
+
+Flags:
+  -h, --help    Print help (also after a command: `copilot-api start --help`)
+  --version     Print the version
+
+Run `copilot-api <COMMAND> --help` for the flags of each command.
+";
+
+const NETWORK_FLAGS: &str = "\
+Upstream and network:
+  -a, --account-type TYPE     individual (default), business or enterprise
+      --enterprise-url DOMAIN GitHub Enterprise Cloud with data residency (e.g. acme.ghe.com)
+      --ca-file PATH          Extra PEM roots to trust (also SSL_CERT_FILE), e.g. a corporate proxy CA
+      --no-proxy-env          Ignore HTTPS_PROXY/HTTP_PROXY/ALL_PROXY/NO_PROXY (honoured by default)
+      --proxy-env             Honour the proxy variables (the default; kept for compatibility)
+      --editor-version V      editor-version header (env COPILOT_EDITOR_VERSION)
+      --editor-plugin-version V  editor-plugin-version header (env COPILOT_EDITOR_PLUGIN_VERSION)
+      --user-agent V          user-agent header (env COPILOT_USER_AGENT)
+      --github-api-version V  x-github-api-version header on Copilot calls (env COPILOT_GITHUB_API_VERSION)
+      --integration-id V      copilot-integration-id header (env COPILOT_INTEGRATION_ID)
+  -v, --verbose               Log more detail (secrets stay redacted)
+";
+
+pub fn start_help() -> String {
+    format!(
+        "\
+Usage: copilot-api start [FLAGS]
+
+Serve the API. Logs in first if no GitHub token is found (GH_TOKEN, GITHUB_TOKEN, the token file).
+
+Server:
+  -p, --port PORT             Port to listen on (default 4141; 0 picks a free port)
+      --host ADDR             Address to bind (default 127.0.0.1). A non-loopback address needs
+                              an API key, or --no-auth
+      --api-key KEY           Require this key (Authorization: Bearer KEY or x-api-key: KEY);
+                              repeatable; also COPILOT_API_KEY=K1,K2
+      --no-auth               Allow a non-loopback --host without an API key (prints a warning)
+      --cors-origin ORIGIN    Allow browser requests from ORIGIN (repeatable; off by default)
+      --max-body-mb N         Largest request body in MiB (default 64)
+      --max-inflight N        Requests served at once; above it 503 + Retry-After (default 256)
+      --expose-token          Serve GET /token (the Copilot token); needs an API key
+
+Login:
+  -g, --github-token TOKEN    GitHub token to use (prefer the GH_TOKEN variable: argv is visible)
+      --show-token            Print the GitHub and Copilot tokens when obtained (off by default)
+
+{NETWORK_FLAGS}"
+    )
+}
+
+pub fn auth_help() -> String {
+    format!(
+        "\
+Usage: copilot-api auth [FLAGS]
+
+Log in to GitHub with the device flow (always, even if a token is stored) and write the token to
+~/.local/share/copilot-api/github_token (mode 0600).
+
+      --show-token            Print the GitHub token once obtained
+
+{NETWORK_FLAGS}"
+    )
+}
+
+pub fn check_usage_help() -> String {
+    format!(
+        "\
+Usage: copilot-api check-usage [FLAGS]
+
+Print the Copilot plan, the quota reset date and each quota.
+
+  -g, --github-token TOKEN    GitHub token to use (else GH_TOKEN, GITHUB_TOKEN, the token file)
+
+{NETWORK_FLAGS}"
+    )
+}
+
+pub fn debug_help() -> String {
+    format!(
+        "\
+Usage: copilot-api debug [--json] [FLAGS]
+
+Print version, paths, whether a token is present, resolved base URLs, proxy and trust
+settings. Never prints a secret. Makes no network call.
+
+      --json                  Print JSON instead of text
+
+{NETWORK_FLAGS}"
+    )
+}
+
+/// Which command, and its flags as given (unvalidated strings).
+#[derive(Debug)]
+pub enum Parsed {
+    Help(String),
+    Version,
+    Command(RawArgs),
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum CommandName {
+    Start,
+    Auth,
+    CheckUsage,
+    Debug,
+}
+
+/// Flags as strings, before validation. Flags a command does not take stay `None`/empty,
+/// because the parser for that command never asked for them (so they end up as leftovers).
+#[derive(Debug, Default)]
+pub struct RawArgs {
+    pub command: Option<CommandName>,
+    pub port: Option<String>,
+    pub host: Option<String>,
+    pub api_keys: Vec<String>,
+    pub no_auth: bool,
+    pub cors_origins: Vec<String>,
+    pub max_body_mb: Option<String>,
+    pub max_inflight: Option<String>,
+    pub expose_token: bool,
+    pub github_token: Option<String>,
+    pub show_token: bool,
+    pub json: bool,
+    pub verbose: bool,
+    pub account_type: Option<String>,
+    pub enterprise_url: Option<String>,
+    pub ca_file: Option<String>,
+    pub proxy_env: bool,
+    pub no_proxy_env: bool,
+    pub editor_version: Option<String>,
+    pub editor_plugin_version: Option<String>,
+    pub user_agent: Option<String>,
+    pub github_api_version: Option<String>,
+    pub integration_id: Option<String>,
+}
+
+/// A usage error: one line, exit code 2.
+#[derive(Debug, PartialEq)]
+pub struct UsageError(pub String);
+
+impl std::fmt::Display for UsageError {
+    fn fmt(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+pub fn parse(mut args: Arguments) -> Result<Parsed, UsageError> {
+    let sub = args.subcommand().map_err(pico_error)?;
+    let command = match sub.as_deref() {
+        None => {
+            if args.contains("--version") {
+                return finish(args).map(|_| Parsed::Version);
+            }
+            if args.contains(["-h", "--help"]) {
+                return finish(args).map(|_| Parsed::Help(MAIN_HELP.to_string()));
+            }
+            return Err(UsageError(
+                "no command given; run `copilot-api --help` (commands: start, auth, check-usage, debug)".into(),
+            ));
+        }
+        Some("start") => CommandName::Start,
+        Some("auth") => CommandName::Auth,
+        Some("check-usage") => CommandName::CheckUsage,
+        Some("debug") => CommandName::Debug,
+        Some("help") => return Ok(Parsed::Help(MAIN_HELP.to_string())),
+        Some(other) => {
+            return Err(UsageError(format!(
+                "unknown command `{other}`; commands are start, auth, check-usage, debug"
+            )));
+        }
+    };
+    if args.contains(["-h", "--help"]) {
+        let text = match command {
+            CommandName::Start => start_help(),
+            CommandName::Auth => auth_help(),
+            CommandName::CheckUsage => check_usage_help(),
+            CommandName::Debug => debug_help(),
+        };
+        return Ok(Parsed::Help(text));
+    }
+    let mut raw = RawArgs {
+        command: Some(command),
+        ..RawArgs::default()
+    };
+    parse_network(&mut args, &mut raw)?;
+    match command {
+        CommandName::Start => {
+            raw.port = opt(&mut args, ["-p", "--port"])?;
+            raw.host = opt(&mut args, "--host")?;
+            raw.api_keys = many(&mut args, "--api-key")?;
+            raw.no_auth = args.contains("--no-auth");
+            raw.cors_origins = many(&mut args, "--cors-origin")?;
+            raw.max_body_mb = opt(&mut args, "--max-body-mb")?;
+            raw.max_inflight = opt(&mut args, "--max-inflight")?;
+            raw.expose_token = args.contains("--expose-token");
+            raw.github_token = opt(&mut args, ["-g", "--github-token"])?;
+            raw.show_token = args.contains("--show-token");
+        }
+        CommandName::Auth => raw.show_token = args.contains("--show-token"),
+        CommandName::CheckUsage => raw.github_token = opt(&mut args, ["-g", "--github-token"])?,
+        CommandName::Debug => raw.json = args.contains("--json"),
+    }
+    finish(args).map(|_| Parsed::Command(raw))
+}
+
+fn parse_network(args: &mut Arguments, raw: &mut RawArgs) -> Result<(), UsageError> {
+    raw.verbose = args.contains(["-v", "--verbose"]);
+    raw.account_type = opt(args, ["-a", "--account-type"])?;
+    raw.enterprise_url = opt(args, "--enterprise-url")?;
+    raw.ca_file = opt(args, "--ca-file")?;
+    raw.proxy_env = args.contains("--proxy-env");
+    raw.no_proxy_env = args.contains("--no-proxy-env");
+    raw.editor_version = opt(args, "--editor-version")?;
+    raw.editor_plugin_version = opt(args, "--editor-plugin-version")?;
+    raw.user_agent = opt(args, "--user-agent")?;
+    raw.github_api_version = opt(args, "--github-api-version")?;
+    raw.integration_id = opt(args, "--integration-id")?;
+    Ok(())
+}
+
+fn opt<K: Into<pico_args::Keys>>(
+    args: &mut Arguments,
+    keys: K,
+) -> Result<Option<String>, UsageError> {
+    args.opt_value_from_str(keys).map_err(pico_error)
+}
+
+fn many<K: Into<pico_args::Keys> + Copy>(
+    args: &mut Arguments,
+    keys: K,
+) -> Result<Vec<String>, UsageError> {
+    args.values_from_str(keys).map_err(pico_error)
+}
+
+fn pico_error(e: pico_args::Error) -> UsageError {
+    UsageError(e.to_string())
+}
+
+/// Anything the command did not ask for is an error, never silently ignored.
+fn finish(args: Arguments) -> Result<(), UsageError> {
+    let rest = args.finish();
+    match rest.first() {
+        None => Ok(()),
+        Some(arg) => {
+            let arg = arg.to_string_lossy();
+            Err(UsageError(if arg.starts_with('-') {
+                format!("unknown flag `{arg}`; see `--help`")
+            } else {
+                format!("unexpected argument `{arg}`; see `--help`")
+            }))
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn parse_str(line: &str) -> Result<Parsed, UsageError> {
+        parse(Arguments::from_vec(
+            line.split_whitespace().map(Into::into).collect(),
+        ))
+    }
+
+    fn raw(line: &str) -> RawArgs {
+        match parse_str(line) {
+            Ok(Parsed::Command(raw)) => raw,
+            other => panic!("{line}: {other:?}"),
+        }
+    }
+
+    #[test]
+    fn start_flags_with_space_and_equals() {
+        let r = raw("start -p 8080 --host=0.0.0.0 --api-key a --api-key=b -v --ca-file=/x.pem");
+        assert_eq!(r.port.as_deref(), Some("8080"));
+        assert_eq!(r.host.as_deref(), Some("0.0.0.0"));
+        assert_eq!(r.api_keys, ["a", "b"]);
+        assert!(r.verbose);
+        assert_eq!(r.ca_file.as_deref(), Some("/x.pem"));
+    }
+
+    #[test]
+    fn unknown_flags_and_words_are_errors() {
+        let e = parse_str("start --bogus").unwrap_err();
+        assert!(e.0.contains("--bogus"), "{e}");
+        assert!(parse_str("start extra").unwrap_err().0.contains("extra"));
+        // A start-only flag is unknown to another command.
+        assert!(
+            parse_str("debug --port 1")
+                .unwrap_err()
+                .0
+                .contains("--port")
+        );
+        assert!(
+            parse_str("frobnicate")
+                .unwrap_err()
+                .0
+                .contains("frobnicate")
+        );
+        assert!(parse_str("").is_err());
+    }
+
+    #[test]
+    fn help_and_version() {
+        assert!(matches!(parse_str("--version"), Ok(Parsed::Version)));
+        assert!(matches!(parse_str("--help"), Ok(Parsed::Help(h)) if h.contains("check-usage")));
+        assert!(
+            matches!(parse_str("start --help"), Ok(Parsed::Help(h)) if h.contains("--max-inflight"))
+        );
+        assert!(matches!(parse_str("debug -h"), Ok(Parsed::Help(h)) if h.contains("--json")));
+    }
+}

@@ -1,0 +1,433 @@
+//! Command-line parsing, stage two: `RawArgs` plus the environment become a validated
+//! `Config`. Every default lives here; nothing below this module reads the environment
+//! except the upstream client's proxy lookup.
+
+use crate::cli::{CommandName, RawArgs, UsageError};
+use std::net::IpAddr;
+use std::path::PathBuf;
+
+/// Version headers Copilot checks (an out-of-date pair is answered with HTTP 466). Current
+/// values as sent by the maintained peers (reference/peers.md §C2); each is overridable.
+pub const DEFAULT_EDITOR_VERSION: &str = "vscode/1.114.0";
+pub const DEFAULT_PLUGIN_VERSION: &str = "copilot-chat/0.52.0";
+pub const DEFAULT_USER_AGENT: &str = "GitHubCopilotChat/0.52.0";
+/// On calls to the Copilot API. Token and usage calls on api.github.com keep `2025-04-01`.
+pub const DEFAULT_COPILOT_API_VERSION: &str = "2026-06-01";
+pub const GITHUB_API_VERSION: &str = "2025-04-01";
+pub const DEFAULT_INTEGRATION_ID: &str = "vscode-chat";
+
+#[derive(Debug, Clone)]
+pub struct Config {
+    pub command: CommandName,
+    pub port: u16,
+    pub host: IpAddr,
+    pub verbose: bool,
+    pub show_token: bool,
+    pub json: bool,
+    /// A token given on the command line or in the environment, and where it came from.
+    pub github_token: Option<(String, &'static str)>,
+    pub api_keys: Vec<String>,
+    pub no_auth: bool,
+    pub cors_origins: Vec<String>,
+    pub max_body_bytes: usize,
+    pub max_inflight: usize,
+    pub expose_token: bool,
+    pub endpoints: Endpoints,
+    pub ca_file: Option<PathBuf>,
+    pub proxy_env: bool,
+    pub versions: Versions,
+    pub paths: Paths,
+    /// Multiplies every device-flow sleep; tests set it below 1 through COPILOT_API_POLL_SCALE.
+    pub poll_scale: f64,
+}
+
+/// Where each upstream lives. The Copilot base URL is finally decided per token (its
+/// `endpoints.api`), see `upstream::token`.
+#[derive(Debug, Clone)]
+pub struct Endpoints {
+    pub github_web: String,
+    pub github_api: String,
+    /// `COPILOT_API_BASE_URL`: always wins over the token's `endpoints.api`.
+    pub copilot_override: Option<String>,
+    /// From `--account-type` / `--enterprise-url`: used when the token names no usable host.
+    pub copilot_fallback: String,
+    pub account_type: String,
+    pub enterprise: Option<String>,
+}
+
+#[derive(Debug, Clone)]
+pub struct Versions {
+    pub editor_version: String,
+    pub plugin_version: String,
+    pub user_agent: String,
+    pub copilot_api_version: String,
+    pub integration_id: String,
+}
+
+#[derive(Debug, Clone)]
+pub struct Paths {
+    pub app_dir: PathBuf,
+    pub token_file: PathBuf,
+}
+
+impl Config {
+    /// Validates raw arguments against the environment (`env` is `std::env::var` in
+    /// production, a table in tests).
+    pub fn from_raw(
+        raw: RawArgs,
+        env: &dyn Fn(&str) -> Option<String>,
+    ) -> Result<Self, UsageError> {
+        let env_nonempty = |k: &str| {
+            env(k)
+                .map(|v| v.trim().to_string())
+                .filter(|v| !v.is_empty())
+        };
+        let port = match raw.port {
+            None => 4141,
+            Some(p) => p
+                .parse()
+                .map_err(|_| UsageError(format!("--port: `{p}` is not a port number (0-65535)")))?,
+        };
+        let host = match raw.host.as_deref() {
+            None | Some("localhost") => IpAddr::from([127, 0, 0, 1]),
+            Some(h) => h.trim_matches(['[', ']']).parse().map_err(|_| {
+                UsageError(format!(
+                    "--host: `{h}` is not an IP address (e.g. 127.0.0.1, 0.0.0.0, ::1)"
+                ))
+            })?,
+        };
+        let mut api_keys: Vec<String> = raw
+            .api_keys
+            .into_iter()
+            .map(|k| k.trim().to_string())
+            .collect();
+        if let Some(list) = env("COPILOT_API_KEY") {
+            api_keys.extend(list.split(',').map(|k| k.trim().to_string()));
+        }
+        api_keys.retain(|k| !k.is_empty());
+        if !host.is_loopback() && api_keys.is_empty() && !raw.no_auth {
+            return Err(UsageError(format!(
+                "--host {host} is reachable from other machines: set --api-key (or COPILOT_API_KEY), or pass --no-auth to run open"
+            )));
+        }
+        if raw.expose_token && api_keys.is_empty() {
+            return Err(UsageError(
+                "--expose-token serves the Copilot token and needs --api-key (or COPILOT_API_KEY)"
+                    .into(),
+            ));
+        }
+        let max_body_mb: usize = positive(raw.max_body_mb, "--max-body-mb", 64)?;
+        let max_inflight = positive(raw.max_inflight, "--max-inflight", 256)?;
+        if raw.proxy_env && raw.no_proxy_env {
+            return Err(UsageError(
+                "--proxy-env and --no-proxy-env contradict each other".into(),
+            ));
+        }
+        let github_token = raw
+            .github_token
+            .map(|t| t.trim().to_string())
+            .filter(|t| !t.is_empty())
+            .map(|t| (t, "--github-token"))
+            .or_else(|| env_nonempty("GH_TOKEN").map(|t| (t, "GH_TOKEN")))
+            .or_else(|| env_nonempty("GITHUB_TOKEN").map(|t| (t, "GITHUB_TOKEN")));
+        let account_type = raw.account_type.unwrap_or_else(|| "individual".into());
+        if account_type.is_empty()
+            || !account_type
+                .chars()
+                .all(|c| c.is_ascii_alphanumeric() || c == '-')
+        {
+            return Err(UsageError(format!(
+                "--account-type: `{account_type}` is not valid (individual, business or enterprise)"
+            )));
+        }
+        let endpoints = endpoints(account_type, raw.enterprise_url, &env_nonempty)?;
+        let home = env_nonempty("HOME")
+            .or_else(|| env_nonempty("USERPROFILE"))
+            .ok_or_else(|| UsageError("HOME is not set; cannot locate the token file".into()))?;
+        let app_dir = PathBuf::from(home).join(".local/share/copilot-api");
+        let poll_scale = match env_nonempty("COPILOT_API_POLL_SCALE") {
+            None => 1.0,
+            Some(s) => s
+                .parse::<f64>()
+                .ok()
+                .filter(|f| *f > 0.0 && *f <= 1.0)
+                .ok_or_else(|| {
+                    UsageError(format!(
+                        "COPILOT_API_POLL_SCALE: `{s}` is not a number in (0, 1]"
+                    ))
+                })?,
+        };
+        let pick = |flag: Option<String>, var: &str, default: &str| {
+            flag.or_else(|| env_nonempty(var))
+                .unwrap_or_else(|| default.to_string())
+        };
+        Ok(Config {
+            command: raw.command.unwrap_or(CommandName::Start),
+            port,
+            host,
+            verbose: raw.verbose,
+            show_token: raw.show_token,
+            json: raw.json,
+            github_token,
+            api_keys,
+            no_auth: raw.no_auth,
+            cors_origins: raw.cors_origins,
+            max_body_bytes: max_body_mb.saturating_mul(1024 * 1024),
+            max_inflight,
+            expose_token: raw.expose_token,
+            endpoints,
+            ca_file: raw.ca_file.map(PathBuf::from),
+            proxy_env: !raw.no_proxy_env,
+            versions: Versions {
+                editor_version: pick(
+                    raw.editor_version,
+                    "COPILOT_EDITOR_VERSION",
+                    DEFAULT_EDITOR_VERSION,
+                ),
+                plugin_version: pick(
+                    raw.editor_plugin_version,
+                    "COPILOT_EDITOR_PLUGIN_VERSION",
+                    DEFAULT_PLUGIN_VERSION,
+                ),
+                user_agent: pick(raw.user_agent, "COPILOT_USER_AGENT", DEFAULT_USER_AGENT),
+                copilot_api_version: pick(
+                    raw.github_api_version,
+                    "COPILOT_GITHUB_API_VERSION",
+                    DEFAULT_COPILOT_API_VERSION,
+                ),
+                integration_id: pick(
+                    raw.integration_id,
+                    "COPILOT_INTEGRATION_ID",
+                    DEFAULT_INTEGRATION_ID,
+                ),
+            },
+            paths: Paths {
+                token_file: app_dir.join("github_token"),
+                app_dir,
+            },
+            poll_scale,
+        })
+    }
+}
+
+fn positive(value: Option<String>, flag: &str, default: usize) -> Result<usize, UsageError> {
+    match value {
+        None => Ok(default),
+        Some(v) => v
+            .parse::<usize>()
+            .ok()
+            .filter(|n| *n > 0)
+            .ok_or_else(|| UsageError(format!("{flag}: `{v}` is not a positive whole number"))),
+    }
+}
+
+fn endpoints(
+    account_type: String,
+    enterprise_url: Option<String>,
+    env: &dyn Fn(&str) -> Option<String>,
+) -> Result<Endpoints, UsageError> {
+    let enterprise = match enterprise_url {
+        None => None,
+        Some(u) => {
+            let domain = u
+                .trim()
+                .trim_start_matches("https://")
+                .trim_start_matches("http://")
+                .trim_end_matches('/')
+                .to_string();
+            if domain.is_empty() || domain.contains(['/', ' ', '@']) {
+                return Err(UsageError(format!(
+                    "--enterprise-url: `{u}` is not a domain (e.g. acme.ghe.com)"
+                )));
+            }
+            Some(domain)
+        }
+    };
+    let (web, api, copilot) = match (&enterprise, account_type.as_str()) {
+        (Some(d), _) => (
+            format!("https://{d}"),
+            format!("https://api.{d}"),
+            format!("https://copilot-api.{d}"),
+        ),
+        (None, "individual") => (
+            "https://github.com".into(),
+            "https://api.github.com".into(),
+            "https://api.githubcopilot.com".into(),
+        ),
+        (None, t) => (
+            "https://github.com".into(),
+            "https://api.github.com".into(),
+            format!("https://api.{t}.githubcopilot.com"),
+        ),
+    };
+    let url = |var: &str, default: String| -> Result<String, UsageError> {
+        match env(var) {
+            None => Ok(default),
+            Some(v) if v.starts_with("http://") || v.starts_with("https://") => {
+                Ok(v.trim_end_matches('/').to_string())
+            }
+            Some(v) => Err(UsageError(format!("{var}: `{v}` is not an http(s) URL"))),
+        }
+    };
+    Ok(Endpoints {
+        github_web: url("GITHUB_URL", web)?,
+        github_api: url("GITHUB_API_URL", api)?,
+        copilot_override: match env("COPILOT_API_BASE_URL") {
+            None => None,
+            Some(_) => Some(url("COPILOT_API_BASE_URL", String::new())?),
+        },
+        copilot_fallback: copilot,
+        account_type,
+        enterprise,
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::cli::{Parsed, parse};
+
+    fn config(line: &str, env: &[(&str, &str)]) -> Result<Config, UsageError> {
+        let args =
+            pico_args::Arguments::from_vec(line.split_whitespace().map(Into::into).collect());
+        let Ok(Parsed::Command(raw)) = parse(args) else {
+            panic!("{line}")
+        };
+        let mut env: Vec<(String, String)> = env
+            .iter()
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect();
+        env.push(("HOME".into(), "/home/u".into()));
+        Config::from_raw(raw, &|k| {
+            env.iter().find(|(n, _)| n == k).map(|(_, v)| v.clone())
+        })
+    }
+
+    #[test]
+    fn defaults_are_loopback_4141_and_current_headers() {
+        let c = config("start", &[]).unwrap();
+        assert_eq!((c.host.to_string().as_str(), c.port), ("127.0.0.1", 4141));
+        assert_eq!(c.max_body_bytes, 64 << 20);
+        assert_eq!(c.max_inflight, 256);
+        assert_eq!(
+            c.paths.token_file,
+            PathBuf::from("/home/u/.local/share/copilot-api/github_token")
+        );
+        assert_eq!(
+            c.endpoints.copilot_fallback,
+            "https://api.githubcopilot.com"
+        );
+        assert!(c.proxy_env);
+    }
+
+    #[test]
+    fn bad_values_name_their_flag() {
+        assert!(
+            config("start --port abc", &[])
+                .unwrap_err()
+                .0
+                .starts_with("--port")
+        );
+        assert!(
+            config("start --port 70000", &[])
+                .unwrap_err()
+                .0
+                .starts_with("--port")
+        );
+        assert!(
+            config("start --max-body-mb 0", &[])
+                .unwrap_err()
+                .0
+                .starts_with("--max-body-mb")
+        );
+        assert!(
+            config("start --host nowhere", &[])
+                .unwrap_err()
+                .0
+                .starts_with("--host")
+        );
+    }
+
+    #[test]
+    fn exposed_host_needs_a_key_or_no_auth() {
+        assert!(
+            config("start --host 0.0.0.0", &[])
+                .unwrap_err()
+                .0
+                .contains("--api-key")
+        );
+        assert!(config("start --host 0.0.0.0 --no-auth", &[]).is_ok());
+        let c = config(
+            "start --host 0.0.0.0 --api-key k1",
+            &[("COPILOT_API_KEY", "k2, k3,")],
+        )
+        .unwrap();
+        assert_eq!(c.api_keys, ["k1", "k2", "k3"]);
+        assert!(config("start --expose-token", &[]).is_err());
+    }
+
+    #[test]
+    fn token_precedence_flag_then_gh_token_then_github_token() {
+        let env = [("GH_TOKEN", "a"), ("GITHUB_TOKEN", "b")];
+        assert_eq!(
+            config("start -g x", &env).unwrap().github_token.unwrap().0,
+            "x"
+        );
+        assert_eq!(
+            config("start", &env).unwrap().github_token.unwrap().1,
+            "GH_TOKEN"
+        );
+        assert_eq!(
+            config("start", &env[1..]).unwrap().github_token.unwrap().0,
+            "b"
+        );
+        assert!(
+            config("start", &[("GH_TOKEN", " ")])
+                .unwrap()
+                .github_token
+                .is_none()
+        );
+    }
+
+    #[test]
+    fn account_types_enterprise_and_overrides() {
+        let c = config("start -a business", &[]).unwrap();
+        assert_eq!(
+            c.endpoints.copilot_fallback,
+            "https://api.business.githubcopilot.com"
+        );
+        let c = config("start --enterprise-url https://acme.ghe.com/", &[]).unwrap();
+        assert_eq!(c.endpoints.github_web, "https://acme.ghe.com");
+        assert_eq!(c.endpoints.github_api, "https://api.acme.ghe.com");
+        assert_eq!(
+            c.endpoints.copilot_fallback,
+            "https://copilot-api.acme.ghe.com"
+        );
+        let c = config(
+            "start",
+            &[
+                ("COPILOT_API_BASE_URL", "http://127.0.0.1:9/"),
+                ("GITHUB_API_URL", "http://127.0.0.1:9"),
+            ],
+        )
+        .unwrap();
+        assert_eq!(
+            c.endpoints.copilot_override.as_deref(),
+            Some("http://127.0.0.1:9")
+        );
+        assert_eq!(c.endpoints.github_api, "http://127.0.0.1:9");
+        assert!(config("start", &[("GITHUB_URL", "ftp://x")]).is_err());
+        let c = config(
+            "start --editor-version vscode/9",
+            &[("COPILOT_USER_AGENT", "UA/1")],
+        )
+        .unwrap();
+        assert_eq!(
+            (
+                c.versions.editor_version.as_str(),
+                c.versions.user_agent.as_str()
+            ),
+            ("vscode/9", "UA/1")
+        );
+    }
+}

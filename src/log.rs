@@ -1,0 +1,91 @@
+//! Logging to stderr: one line per event, UTC timestamp, level, message.
+//!
+//! The level is process-wide because every layer logs (the token refresher runs on its own
+//! thread, far from any request). It is set once at start-up from `--verbose`; it is the only
+//! global in the program. Secrets never reach this module: callers log `redact(..)` forms.
+
+use std::io::Write;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::time::{SystemTime, UNIX_EPOCH};
+
+static VERBOSE: AtomicBool = AtomicBool::new(false);
+
+pub fn set_verbose(on: bool) {
+    VERBOSE.store(on, Ordering::Relaxed);
+}
+
+pub fn verbose() -> bool {
+    VERBOSE.load(Ordering::Relaxed)
+}
+
+/// Writes one line. Errors writing to stderr are ignored: logging must never fail a request.
+pub fn write(level: &str, msg: std::fmt::Arguments) {
+    let line = format!("{} {level} {msg}\n", utc_timestamp(SystemTime::now()));
+    let _ = std::io::stderr().lock().write_all(line.as_bytes());
+}
+
+#[macro_export]
+macro_rules! info { ($($t:tt)*) => { $crate::log::write("INFO", format_args!($($t)*)) } }
+#[macro_export]
+macro_rules! warn { ($($t:tt)*) => { $crate::log::write("WARN", format_args!($($t)*)) } }
+#[macro_export]
+macro_rules! error { ($($t:tt)*) => { $crate::log::write("ERROR", format_args!($($t)*)) } }
+#[macro_export]
+macro_rules! debug {
+    ($($t:tt)*) => { if $crate::log::verbose() { $crate::log::write("DEBUG", format_args!($($t)*)) } }
+}
+
+/// `2026-11-23T22:47:08Z`, computed without a date crate (civil-from-days, H. Hinnant).
+pub fn utc_timestamp(t: SystemTime) -> String {
+    let secs = t
+        .duration_since(UNIX_EPOCH)
+        .map(|d| d.as_secs())
+        .unwrap_or(0);
+    let (days, rem) = (secs / 86_400, secs % 86_400);
+    let (y, m, d) = civil_from_days(days as i64);
+    format!(
+        "{y:04}-{m:02}-{d:02}T{:02}:{:02}:{:02}Z",
+        rem / 3600,
+        rem % 3600 / 60,
+        rem % 60
+    )
+}
+
+fn civil_from_days(z: i64) -> (i64, u32, u32) {
+    let z = z + 719_468;
+    let era = z.div_euclid(146_097);
+    let doe = z.rem_euclid(146_097);
+    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
+    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+    let mp = (5 * doy + 2) / 153;
+    let d = (doy - (153 * mp + 2) / 5 + 1) as u32;
+    let m = if mp < 10 { mp + 3 } else { mp - 9 } as u32;
+    (yoe + era * 400 + i64::from(m <= 2), m, d)
+}
+
+/// A secret as it may appear in a log: its length and a 4-character prefix at most, so two
+/// tokens can be told apart without either being usable.
+pub fn redact(secret: &str) -> String {
+    let prefix: String = secret.chars().take(4).collect();
+    format!("{prefix}…({} chars)", secret.chars().count())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::time::Duration;
+
+    #[test]
+    fn timestamps_are_utc_calendar_dates() {
+        let t = |s| utc_timestamp(UNIX_EPOCH + Duration::from_secs(s));
+        assert_eq!(t(0), "1970-01-01T00:00:00Z");
+        assert_eq!(t(951_782_400), "2000-02-29T00:00:00Z");
+        assert_eq!(t(1_795_474_028), "2026-11-23T22:47:08Z");
+    }
+
+    #[test]
+    fn redaction_keeps_no_usable_secret() {
+        assert_eq!(redact("gho_abcdefgh"), "gho_…(12 chars)");
+        assert_eq!(redact(""), "…(0 chars)");
+    }
+}

@@ -1,0 +1,47 @@
+//! The route table: a plain `match` on method and path (query already stripped).
+
+mod models;
+mod ops;
+
+use crate::app::App;
+use crate::server::error::ApiError;
+use crate::server::http::{Incoming, Outgoing};
+
+pub fn route(app: &App, rq: &Incoming) -> Result<Outgoing, ApiError> {
+    let path = rq.path.as_str();
+    match (rq.method.as_str(), path) {
+        ("GET" | "HEAD", "/") => Ok(ops::root()),
+        ("GET" | "HEAD", "/healthz") => Ok(ops::healthz()),
+        ("GET" | "HEAD", "/readyz") => Ok(ops::readyz(app)),
+        ("GET", "/v1/models" | "/models") => models::list(app),
+        ("GET", _) if model_id(path).is_some() => {
+            models::one(app, model_id(path).unwrap_or_default())
+        }
+        ("GET", "/usage") => ops::usage(app),
+        ("GET", "/token") if app.config.expose_token => ops::token(app),
+        (_, _) => match allowed_methods(app, path) {
+            Some(allowed) => Err(ApiError::MethodNotAllowed(allowed)),
+            None => Err(ApiError::NotFound(format!(
+                "no route for {} {path}",
+                rq.method
+            ))),
+        },
+    }
+}
+
+/// `claude-opus-4.8` from `/v1/models/claude-opus-4.8` or `/models/claude-opus-4.8`.
+fn model_id(path: &str) -> Option<&str> {
+    path.strip_prefix("/v1/models/")
+        .or_else(|| path.strip_prefix("/models/"))
+        .filter(|id| !id.is_empty())
+}
+
+/// The methods a known path takes, for a 405 on the others.
+fn allowed_methods(app: &App, path: &str) -> Option<&'static str> {
+    match path {
+        "/" | "/healthz" | "/readyz" | "/v1/models" | "/models" | "/usage" => Some("GET"),
+        "/token" if app.config.expose_token => Some("GET"),
+        _ if model_id(path).is_some() => Some("GET"),
+        _ => None,
+    }
+}

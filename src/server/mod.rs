@@ -1,0 +1,204 @@
+//! The listener: tiny_http accepts, each request runs on its own named thread under an
+//! in-flight cap, and every response is written here. Only this module touches tiny_http.
+
+pub mod auth;
+pub mod error;
+pub mod http;
+
+use crate::app::App;
+use crate::routes;
+use crate::{info, warn};
+use error::{ApiError, Family};
+use http::{Incoming, Outgoing};
+use std::io::Read;
+use std::panic::{AssertUnwindSafe, catch_unwind};
+use std::sync::Arc;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::time::Instant;
+use tiny_http::{Header, Request, Response, Server};
+
+/// Handler threads need little stack; only touched pages count toward RSS. Debug builds
+/// overflow below 256 KiB on deep JSON (reference/rust-stack.md §6).
+const STACK_SIZE: usize = 512 * 1024;
+/// tiny_http 0.12 drains an unread body on drop into one buffer of the remaining size:
+/// a declared `Content-Length` of a terabyte aborts the process on that allocation. Above
+/// this size we answer and keep the request's reader from ever being dropped (the
+/// connection is then abandoned; the client closes it).
+const DRAIN_MAX: usize = 1 << 30;
+
+pub fn bind(addr: std::net::SocketAddr) -> Result<Server, String> {
+    Server::http(addr).map_err(|e| format!("cannot listen on {addr}: {e}"))
+}
+
+/// Serves until the process ends.
+pub fn serve(app: Arc<App>, server: Server) {
+    let inflight = Arc::new(AtomicUsize::new(0));
+    let mut counter: u64 = 0;
+    for rq in server.incoming_requests() {
+        let Some(rq) = refuse_huge_body(rq, app.config.max_body_bytes) else {
+            continue;
+        };
+        if inflight.load(Ordering::Acquire) >= app.config.max_inflight {
+            let family = Family::for_path(path_of(rq.url()));
+            let mut out = ApiError::NotReady(format!(
+                "the proxy is serving {} requests, its limit (--max-inflight); retry shortly",
+                app.config.max_inflight
+            ))
+            .to_response(family);
+            out.headers.retain(|(k, _)| k != "Retry-After");
+            out.headers.push(("Retry-After".into(), "1".into()));
+            warn!(
+                "{} {} refused: {} requests in flight",
+                rq.method(),
+                path_of(rq.url()),
+                app.config.max_inflight
+            );
+            respond(rq, out, false);
+            continue;
+        }
+        inflight.fetch_add(1, Ordering::AcqRel);
+        counter += 1;
+        let (app, count) = (app.clone(), inflight.clone());
+        let spawned = std::thread::Builder::new()
+            .name(format!("req-{counter}"))
+            .stack_size(STACK_SIZE)
+            .spawn(move || {
+                handle(&app, rq);
+                count.fetch_sub(1, Ordering::AcqRel);
+            });
+        if let Err(e) = spawned {
+            // The request moved into the closure and is dropped with it (tiny_http answers 500).
+            warn!("could not start a request thread: {e}");
+            inflight.fetch_sub(1, Ordering::AcqRel);
+        }
+    }
+}
+
+fn path_of(url: &str) -> &str {
+    url.split(['?', '#']).next().unwrap_or(url)
+}
+
+/// One request from arrival to the access-log line.
+fn handle(app: &App, mut rq: Request) {
+    let started = Instant::now();
+    let url = rq.url().to_string();
+    let path = path_of(&url).to_string();
+    let family = Family::for_path(&path);
+    let incoming = Incoming {
+        method: rq.method().as_str().to_ascii_uppercase(),
+        query: url
+            .split_once('?')
+            .map(|(_, q)| q.to_string())
+            .unwrap_or_default(),
+        headers: rq
+            .headers()
+            .iter()
+            .map(|h| {
+                (
+                    h.field.as_str().as_str().to_ascii_lowercase(),
+                    h.value.as_str().to_string(),
+                )
+            })
+            .collect(),
+        path,
+        body: Vec::new(),
+    };
+    let cors = auth::cors_headers(&app.config.cors_origins, &incoming);
+    let (mut out, close) = match read_body(&mut rq, app.config.max_body_bytes) {
+        Err(e) => (e.to_response(family), true),
+        Ok(body) => {
+            let incoming = Incoming { body, ..incoming };
+            (dispatch(app, &incoming, family), false)
+        }
+    };
+    out.headers.extend(cors);
+    let (method, status, model) = (rq.method().to_string(), out.status, out.model.clone());
+    respond(rq, out, close);
+    info!(
+        "{method} {} {} {status} {:.1}ms",
+        path_of(&url),
+        model.as_deref().unwrap_or("-"),
+        started.elapsed().as_secs_f64() * 1000.0
+    );
+}
+
+/// Auth, CORS preflight and routing, with a panic in a handler turned into a 500.
+fn dispatch(app: &App, rq: &Incoming, family: Family) -> Outgoing {
+    if rq.method == "OPTIONS" {
+        return Outgoing::bytes(204, "text/plain", Vec::new());
+    }
+    if !auth::is_public(&rq.path) && !auth::authorized(&app.config.api_keys, rq) {
+        return ApiError::Unauthorized.to_response(family);
+    }
+    match catch_unwind(AssertUnwindSafe(|| routes::route(app, rq))) {
+        Ok(Ok(out)) => out,
+        Ok(Err(e)) => e.to_response(family),
+        Err(panic) => {
+            let what = panic
+                .downcast_ref::<&str>()
+                .map(|s| s.to_string())
+                .or_else(|| panic.downcast_ref::<String>().cloned())
+                .unwrap_or_default();
+            crate::error!("handler for {} {} panicked: {what}", rq.method, rq.path);
+            ApiError::Internal("internal error in the proxy; see its log".into())
+                .to_response(family)
+        }
+    }
+}
+
+/// Reads the body, refusing more than `limit` bytes: by `Content-Length` before reading,
+/// or by counting a chunked body as it arrives.
+fn read_body(rq: &mut Request, limit: usize) -> Result<Vec<u8>, ApiError> {
+    if rq.body_length().is_some_and(|n| n > limit) {
+        return Err(ApiError::TooLarge(limit));
+    }
+    let mut body = Vec::with_capacity(rq.body_length().unwrap_or(0));
+    rq.as_reader()
+        .take(limit as u64 + 1)
+        .read_to_end(&mut body)
+        .map_err(|e| ApiError::BadRequest(format!("could not read the request body: {e}")))?;
+    if body.len() > limit {
+        return Err(ApiError::TooLarge(limit));
+    }
+    Ok(body)
+}
+
+/// Answers a request whose declared body is too large for tiny_http to drain safely (see
+/// `DRAIN_MAX`) and returns None; passes every other request on.
+fn refuse_huge_body(rq: Request, limit: usize) -> Option<Request> {
+    if !rq.body_length().is_some_and(|n| n > DRAIN_MAX) {
+        return Some(rq);
+    }
+    warn!(
+        "{} {}: declared body of {:?} bytes refused",
+        rq.method(),
+        path_of(rq.url()),
+        rq.body_length()
+    );
+    let family = Family::for_path(path_of(rq.url()));
+    let out = ApiError::TooLarge(limit).to_response(family);
+    let response = to_response(out, true);
+    // `upgrade` hands us the reader together with the writer; forgetting that stream is
+    // what keeps tiny_http from draining (and allocating) the declared size.
+    std::mem::forget(rq.upgrade("close", response));
+    None
+}
+
+fn respond(rq: Request, out: Outgoing, close: bool) {
+    let _ = rq.respond(to_response(out, close));
+}
+
+fn to_response(out: Outgoing, close: bool) -> Response<std::io::Cursor<Vec<u8>>> {
+    let status = out.status;
+    let mut headers = out.headers.clone();
+    if close {
+        headers.push(("Connection".into(), "close".into()));
+    }
+    let mut response = Response::from_data(out.into_body()).with_status_code(status);
+    for (k, v) in headers {
+        if let Ok(h) = Header::from_bytes(k.as_bytes(), v.as_bytes()) {
+            response.add_header(h);
+        }
+    }
+    response
+}

@@ -1,0 +1,211 @@
+//! The only place that builds ureq agents: trust store, outbound proxy, buffer sizes and
+//! timeouts. Every upstream call in the program goes through `Http`.
+
+use crate::config::Config;
+use std::io::Read;
+use std::sync::Arc;
+use std::time::Duration;
+use ureq::config::Config as AgentConfig;
+use ureq::tls::{Certificate, PemItem, RootCerts, TlsConfig};
+use ureq::{Agent, Proxy};
+
+/// ureq's default 128 KiB buffers cost ~640 KB per TLS stream (4 buffers per connection);
+/// 16 KiB brings 200 streams from 131 MB to 41 MB (reference/rust-stack.md §6).
+const BUFFER_SIZE: usize = 16 * 1024;
+/// GitHub and catalog calls are small; a stuck one must not hold the refresher forever.
+const SHORT_CALL_TIMEOUT: Duration = Duration::from_secs(30);
+/// Largest upstream body we read into memory (JSON answers, error bodies).
+pub const MAX_BODY: u64 = 64 * 1024 * 1024;
+
+pub struct Http {
+    /// Shared agent for short calls (token, user, usage, models); its pool keeps connections.
+    short: Agent,
+    /// Template for completion calls, which may take minutes; streams get their own agent
+    /// from it so that a watchdog's `shutdown()` hits only that stream.
+    long: AgentConfig,
+    pub trust: TrustSummary,
+    /// The outbound proxy, described without credentials, or None.
+    pub proxy: Option<String>,
+}
+
+/// What the trust store holds, for `debug` and the start-up log.
+#[derive(Debug, Clone)]
+pub struct TrustSummary {
+    pub native_roots: usize,
+    pub extra_file: Option<String>,
+    pub extra_roots: usize,
+    pub native_errors: Vec<String>,
+}
+
+/// A completed upstream exchange: status, the headers we care about, and the body.
+#[derive(Debug)]
+pub struct Reply {
+    pub status: u16,
+    pub content_type: String,
+    pub retry_after: Option<String>,
+    pub body: Vec<u8>,
+}
+
+/// An upstream call that produced no HTTP status: DNS, connect, TLS, reset, timeout.
+#[derive(Debug)]
+pub struct NetError(pub String);
+
+impl std::fmt::Display for NetError {
+    fn fmt(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+impl Http {
+    pub fn new(config: &Config) -> Result<Self, String> {
+        let (roots, trust) = root_certs(config.ca_file.as_deref())?;
+        let proxy = if config.proxy_env {
+            Proxy::try_from_env()
+        } else {
+            None
+        };
+        let described = proxy.as_ref().map(describe_proxy);
+        let base = || {
+            Agent::config_builder()
+                .tls_config(TlsConfig::builder().root_certs(roots.clone()).build())
+                .proxy(proxy.clone())
+                .http_status_as_error(false)
+                .input_buffer_size(BUFFER_SIZE)
+                .output_buffer_size(BUFFER_SIZE)
+                .user_agent(config.versions.user_agent.as_str())
+                .timeout_connect(Some(Duration::from_secs(10)))
+        };
+        let short = Agent::new_with_config(base().timeout_global(Some(SHORT_CALL_TIMEOUT)).build());
+        // No total budget on completions: a healthy generation may run for many minutes.
+        // `timeout_per_read` restarts on every read, so it detects a stalled upstream only.
+        let long = base()
+            .timeout_per_read(Some(Duration::from_secs(300)))
+            .build();
+        Ok(Http {
+            short,
+            long,
+            trust,
+            proxy: described,
+        })
+    }
+
+    /// GET or POST on the short-call agent, body read in full.
+    pub fn call(
+        &self,
+        method: &str,
+        url: &str,
+        headers: &[(&str, String)],
+        body: Option<&[u8]>,
+    ) -> Result<Reply, NetError> {
+        send(&self.short, method, url, headers, body)
+    }
+
+    /// A fresh agent for one completion call or stream.
+    pub fn long_agent(&self) -> Agent {
+        Agent::new_with_config(self.long.clone())
+    }
+}
+
+pub fn send(
+    agent: &Agent,
+    method: &str,
+    url: &str,
+    headers: &[(&str, String)],
+    body: Option<&[u8]>,
+) -> Result<Reply, NetError> {
+    let result = match method {
+        "GET" => headers
+            .iter()
+            .fold(agent.get(url), |r, (k, v)| r.header(*k, v.as_str()))
+            .call(),
+        _ => {
+            let req = headers
+                .iter()
+                .fold(agent.post(url), |r, (k, v)| r.header(*k, v.as_str()));
+            req.send(body.unwrap_or_default())
+        }
+    };
+    let mut resp = result.map_err(|e| NetError(describe_error(&e)))?;
+    let header = |name: &str| {
+        resp.headers()
+            .get(name)
+            .and_then(|v| v.to_str().ok())
+            .map(str::to_string)
+    };
+    let content_type = header("content-type").unwrap_or_default();
+    let retry_after = header("retry-after");
+    let status = resp.status().as_u16();
+    let mut body = Vec::new();
+    resp.body_mut()
+        .as_reader()
+        .take(MAX_BODY)
+        .read_to_end(&mut body)
+        .map_err(|e| NetError(format!("reading the upstream body failed: {e}")))?;
+    Ok(Reply {
+        status,
+        content_type,
+        retry_after,
+        body,
+    })
+}
+
+/// A ureq error as a log-safe sentence (ureq never puts credentials in its messages, and
+/// URLs we call carry none).
+pub fn describe_error(e: &ureq::Error) -> String {
+    match e {
+        ureq::Error::Timeout(t) => format!("upstream timed out ({t})"),
+        ureq::Error::Io(io) => format!("upstream connection failed: {io}"),
+        ureq::Error::HostNotFound => "upstream host not found (DNS)".into(),
+        other => format!("upstream request failed: {other}"),
+    }
+}
+
+/// `http://host:port` of a proxy, never its user or password.
+fn describe_proxy(p: &Proxy) -> String {
+    let scheme = format!("{:?}", p.protocol()).to_lowercase();
+    format!("{scheme}://{}:{}", p.host(), p.port())
+}
+
+/// The operating system's roots (rustls-native-certs honours SSL_CERT_FILE/SSL_CERT_DIR)
+/// plus an extra PEM bundle. Falls back to the bundled Mozilla roots when both are empty
+/// (e.g. a scratch container without /etc/ssl).
+fn root_certs(extra: Option<&std::path::Path>) -> Result<(RootCerts, TrustSummary), String> {
+    let found = rustls_native_certs::load_native_certs();
+    let mut certs: Vec<Certificate<'static>> = found
+        .certs
+        .iter()
+        .map(|c| Certificate::from_der(c.as_ref()).to_owned())
+        .collect();
+    let native_roots = certs.len();
+    let mut extra_roots = 0;
+    if let Some(path) = extra {
+        let pem = std::fs::read(path).map_err(|e| format!("--ca-file {}: {e}", path.display()))?;
+        for item in ureq::tls::parse_pem(&pem) {
+            match item.map_err(|e| format!("--ca-file {}: {e}", path.display()))? {
+                PemItem::Certificate(c) => {
+                    certs.push(c);
+                    extra_roots += 1;
+                }
+                _ => continue,
+            }
+        }
+        if extra_roots == 0 {
+            return Err(format!(
+                "--ca-file {}: no certificate found in the file",
+                path.display()
+            ));
+        }
+    }
+    let summary = TrustSummary {
+        native_roots,
+        extra_file: extra.map(|p| p.display().to_string()),
+        extra_roots,
+        native_errors: found.errors.iter().map(|e| e.to_string()).collect(),
+    };
+    let roots = if certs.is_empty() {
+        RootCerts::WebPki
+    } else {
+        RootCerts::Specific(Arc::new(certs))
+    };
+    Ok((roots, summary))
+}

@@ -1,0 +1,89 @@
+//! Everything that talks to GitHub and Copilot. `Upstream` pairs the HTTP client with the
+//! token store so that every Copilot call gets a valid token and one 401 replay.
+
+pub mod catalog;
+pub mod client;
+pub mod github;
+pub mod headers;
+pub mod token;
+
+use crate::config::{Config, Versions};
+use crate::server::error::ApiError;
+use client::{Http, Reply};
+use token::{ExchangeError, TokenStore};
+
+pub struct Upstream {
+    pub http: Http,
+    pub tokens: TokenStore,
+    pub versions: Versions,
+    github_api: String,
+    github_token: String,
+}
+
+impl Upstream {
+    pub fn new(config: &Config, http: Http, github_token: String) -> Self {
+        Upstream {
+            tokens: TokenStore::new(config, github_token.clone()),
+            http,
+            versions: config.versions.clone(),
+            github_api: config.endpoints.github_api.clone(),
+            github_token,
+        }
+    }
+
+    /// A call to the Copilot API (`path` like `/models`). On a 401 the token is refreshed
+    /// once and the call replayed: the token may have been revoked or expired early.
+    pub fn copilot(
+        &self,
+        method: &str,
+        path: &str,
+        body: Option<&[u8]>,
+        extra: &[(&'static str, String)],
+    ) -> Result<Reply, ApiError> {
+        let mut token = self.tokens.get(&self.http).map_err(not_ready)?;
+        for attempt in 0..2 {
+            let mut headers = headers::copilot(&self.versions, &token.value);
+            headers.extend(extra.iter().cloned());
+            let url = format!("{}{path}", token.api_base);
+            let reply = self
+                .http
+                .call(method, &url, &headers, body)
+                .map_err(|e| ApiError::BadGateway(e.0))?;
+            if reply.status != 401 || attempt == 1 {
+                return Ok(reply);
+            }
+            crate::warn!("Copilot answered 401 on {path}; refreshing the token and replaying once");
+            token = self
+                .tokens
+                .force_refresh(&self.http, token.generation)
+                .map_err(not_ready)?;
+        }
+        unreachable!("the loop returns on its second pass")
+    }
+
+    /// A GET on api.github.com with the GitHub token (`/copilot_internal/user`).
+    pub fn github(&self, path: &str) -> Result<Reply, ApiError> {
+        let url = format!("{}{path}", self.github_api);
+        let headers = headers::github(&self.versions, &self.github_token);
+        self.http
+            .call("GET", &url, &headers, None)
+            .map_err(|e| ApiError::BadGateway(e.0))
+    }
+}
+
+fn not_ready(e: ExchangeError) -> ApiError {
+    ApiError::NotReady(format!("no valid Copilot token: {}", e.message()))
+}
+
+/// An upstream reply as an error unless it is a 2xx.
+pub fn ok_or_forward(reply: Reply) -> Result<Reply, ApiError> {
+    if (200..300).contains(&reply.status) {
+        Ok(reply)
+    } else {
+        Err(ApiError::Upstream {
+            status: reply.status,
+            body: reply.body,
+            content_type: reply.content_type,
+        })
+    }
+}
