@@ -2,8 +2,9 @@
 //! model catalog and the usage cache. One value, passed by reference; no globals.
 
 use crate::config::Config;
+use crate::metrics::Metrics;
 use crate::server::error::ApiError;
-use crate::upstream::catalog::{self, Catalog};
+use crate::upstream::catalog::{self, Catalog, Model};
 use crate::upstream::{Upstream, ok_or_forward};
 use crate::{info, warn};
 use std::sync::Mutex;
@@ -20,6 +21,7 @@ pub struct App {
     pub config: Config,
     pub upstream: Upstream,
     pub catalog: Catalog,
+    pub metrics: Metrics,
     usage: Mutex<Option<(Instant, Vec<u8>)>>,
 }
 
@@ -29,6 +31,7 @@ impl App {
             config,
             upstream,
             catalog: Catalog::default(),
+            metrics: Metrics::default(),
             usage: Mutex::new(None),
         }
     }
@@ -49,6 +52,15 @@ impl App {
         let n = models.len();
         self.catalog.set(models);
         Ok(n)
+    }
+
+    /// The catalog entry for a client's model id; a miss refreshes a stale catalog once
+    /// (a model may have been enabled since).
+    pub fn find_model(&self, requested: &str) -> Option<Model> {
+        self.catalog.find(requested).or_else(|| {
+            self.refresh_catalog_if_stale();
+            self.catalog.find(requested)
+        })
     }
 
     /// Refreshes the catalog when a client names a model it lacks, unless it is fresh.

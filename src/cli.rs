@@ -57,6 +57,11 @@ Server:
       --max-inflight N        Requests served at once; above it 503 + Retry-After (default 256)
       --expose-token          Serve GET /token (the Copilot token); needs an API key
 
+Streams:
+      --keepalive SECS        Send a keepalive to the client after this much silence (default 10)
+      --stall-timeout SECS    End a stream whose upstream goes silent this long (default 90)
+      --first-byte-timeout SECS  ...or sends nothing at all for this long (default 300)
+
 Login:
   -g, --github-token TOKEN    GitHub token to use (prefer the GH_TOKEN variable: argv is visible)
       --show-token            Print the GitHub and Copilot tokens when obtained (off by default)
@@ -111,7 +116,7 @@ settings. Never prints a secret. Makes no network call.
 pub enum Parsed {
     Help(String),
     Version,
-    Command(RawArgs),
+    Command(Box<RawArgs>),
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -135,6 +140,9 @@ pub struct RawArgs {
     pub max_body_mb: Option<String>,
     pub max_inflight: Option<String>,
     pub expose_token: bool,
+    pub keepalive: Option<String>,
+    pub stall_timeout: Option<String>,
+    pub first_byte_timeout: Option<String>,
     pub github_token: Option<String>,
     pub show_token: bool,
     pub json: bool,
@@ -210,6 +218,9 @@ pub fn parse(mut args: Arguments) -> Result<Parsed, UsageError> {
             raw.max_body_mb = opt(&mut args, "--max-body-mb")?;
             raw.max_inflight = opt(&mut args, "--max-inflight")?;
             raw.expose_token = args.contains("--expose-token");
+            raw.keepalive = opt(&mut args, "--keepalive")?;
+            raw.stall_timeout = opt(&mut args, "--stall-timeout")?;
+            raw.first_byte_timeout = opt(&mut args, "--first-byte-timeout")?;
             raw.github_token = opt(&mut args, ["-g", "--github-token"])?;
             raw.show_token = args.contains("--show-token");
         }
@@ -217,7 +228,7 @@ pub fn parse(mut args: Arguments) -> Result<Parsed, UsageError> {
         CommandName::CheckUsage => raw.github_token = opt(&mut args, ["-g", "--github-token"])?,
         CommandName::Debug => raw.json = args.contains("--json"),
     }
-    finish(args).map(|_| Parsed::Command(raw))
+    finish(args).map(|_| Parsed::Command(Box::new(raw)))
 }
 
 fn parse_network(args: &mut Arguments, raw: &mut RawArgs) -> Result<(), UsageError> {
@@ -281,7 +292,7 @@ mod tests {
 
     fn raw(line: &str) -> RawArgs {
         match parse_str(line) {
-            Ok(Parsed::Command(raw)) => raw,
+            Ok(Parsed::Command(raw)) => *raw,
             other => panic!("{line}: {other:?}"),
         }
     }

@@ -3,8 +3,10 @@
 //! except the upstream client's proxy lookup.
 
 use crate::cli::{CommandName, RawArgs, UsageError};
+use crate::server::stream::Timing;
 use std::net::IpAddr;
 use std::path::PathBuf;
+use std::time::Duration;
 
 /// Version headers Copilot checks (an out-of-date pair is answered with HTTP 466). Current
 /// values as sent by the maintained peers (reference/peers.md §C2); each is overridable.
@@ -32,6 +34,7 @@ pub struct Config {
     pub max_body_bytes: usize,
     pub max_inflight: usize,
     pub expose_token: bool,
+    pub stream_timing: Timing,
     pub endpoints: Endpoints,
     pub ca_file: Option<PathBuf>,
     pub proxy_env: bool,
@@ -118,6 +121,11 @@ impl Config {
         }
         let max_body_mb: usize = positive(raw.max_body_mb, "--max-body-mb", 64)?;
         let max_inflight = positive(raw.max_inflight, "--max-inflight", 256)?;
+        let stream_timing = Timing {
+            keepalive: seconds(raw.keepalive, "--keepalive", 10.0)?,
+            stall: seconds(raw.stall_timeout, "--stall-timeout", 90.0)?,
+            first_byte: seconds(raw.first_byte_timeout, "--first-byte-timeout", 300.0)?,
+        };
         if raw.proxy_env && raw.no_proxy_env {
             return Err(UsageError(
                 "--proxy-env and --no-proxy-env contradict each other".into(),
@@ -175,6 +183,7 @@ impl Config {
             max_body_bytes: max_body_mb.saturating_mul(1024 * 1024),
             max_inflight,
             expose_token: raw.expose_token,
+            stream_timing,
             endpoints,
             ca_file: raw.ca_file.map(PathBuf::from),
             proxy_env: !raw.no_proxy_env,
@@ -219,6 +228,23 @@ fn positive(value: Option<String>, flag: &str, default: usize) -> Result<usize, 
             .filter(|n| *n > 0)
             .ok_or_else(|| UsageError(format!("{flag}: `{v}` is not a positive whole number"))),
     }
+}
+
+/// A duration in seconds, fractions allowed (tests use sub-second timeouts).
+fn seconds(value: Option<String>, flag: &str, default: f64) -> Result<Duration, UsageError> {
+    let secs = match value {
+        None => default,
+        Some(v) => v
+            .parse::<f64>()
+            .ok()
+            .filter(|s| s.is_finite() && *s >= 0.01 && *s <= 86_400.0)
+            .ok_or_else(|| {
+                UsageError(format!(
+                    "{flag}: `{v}` is not a number of seconds (0.01 to 86400)"
+                ))
+            })?,
+    };
+    Ok(Duration::from_secs_f64(secs))
 }
 
 fn endpoints(
@@ -298,7 +324,7 @@ mod tests {
             .map(|(k, v)| (k.to_string(), v.to_string()))
             .collect();
         env.push(("HOME".into(), "/home/u".into()));
-        Config::from_raw(raw, &|k| {
+        Config::from_raw(*raw, &|k| {
             env.iter().find(|(n, _)| n == k).map(|(_, v)| v.clone())
         })
     }

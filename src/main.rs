@@ -10,8 +10,10 @@ mod commands;
 mod config;
 mod ids;
 mod log;
+mod metrics;
 mod routes;
 mod server;
+mod sse;
 mod upstream;
 
 use std::process::ExitCode;
@@ -32,7 +34,7 @@ fn main() -> ExitCode {
         }
         cli::Parsed::Command(raw) => raw,
     };
-    let config = match config::Config::from_raw(raw, &|k| std::env::var(k).ok()) {
+    let config = match config::Config::from_raw(*raw, &|k| std::env::var(k).ok()) {
         Ok(c) => c,
         Err(e) => return usage_error(&e),
     };

@@ -1,5 +1,8 @@
 //! The route table: a plain `match` on method and path (query already stripped).
 
+mod chat;
+mod embeddings;
+mod fields;
 mod models;
 mod ops;
 
@@ -17,7 +20,14 @@ pub fn route(app: &App, rq: &Incoming) -> Result<Outgoing, ApiError> {
         ("GET", _) if model_id(path).is_some() => {
             models::one(app, model_id(path).unwrap_or_default())
         }
+        ("POST", "/v1/chat/completions" | "/chat/completions") => chat::completions(app, rq),
+        ("POST", "/v1/embeddings" | "/embeddings") => embeddings::create(app, rq),
         ("GET", "/usage") => ops::usage(app),
+        ("GET", "/metrics") => Ok(Outgoing::bytes(
+            200,
+            "text/plain; version=0.0.4",
+            app.metrics.render().into_bytes(),
+        )),
         ("GET", "/token") if app.config.expose_token => ops::token(app),
         (_, _) => match allowed_methods(app, path) {
             Some(allowed) => Err(ApiError::MethodNotAllowed(allowed)),
@@ -39,9 +49,29 @@ fn model_id(path: &str) -> Option<&str> {
 /// The methods a known path takes, for a 405 on the others.
 fn allowed_methods(app: &App, path: &str) -> Option<&'static str> {
     match path {
-        "/" | "/healthz" | "/readyz" | "/v1/models" | "/models" | "/usage" => Some("GET"),
-        "/token" if app.config.expose_token => Some("GET"),
-        _ if model_id(path).is_some() => Some("GET"),
+        "/token" if !app.config.expose_token => None,
+        "/v1/chat/completions" | "/chat/completions" | "/v1/embeddings" | "/embeddings" => {
+            Some("POST")
+        }
+        _ if is_known_path(path) => Some("GET"),
         _ => None,
     }
+}
+
+/// Paths this server answers (for the metrics labels and 405s).
+pub fn is_known_path(path: &str) -> bool {
+    matches!(
+        path,
+        "/" | "/healthz"
+            | "/readyz"
+            | "/metrics"
+            | "/v1/models"
+            | "/models"
+            | "/usage"
+            | "/token"
+            | "/v1/chat/completions"
+            | "/chat/completions"
+            | "/v1/embeddings"
+            | "/embeddings"
+    ) || model_id(path).is_some()
 }

@@ -25,11 +25,7 @@ pub fn list(app: &App) -> Result<Outgoing, ApiError> {
 }
 
 pub fn one(app: &App, requested: &str) -> Result<Outgoing, ApiError> {
-    let found = app.catalog.find(requested).or_else(|| {
-        app.refresh_catalog_if_stale();
-        app.catalog.find(requested)
-    });
-    match found {
+    match app.find_model(requested) {
         Some(m) => Ok(Outgoing::json(200, &m.to_client_json())),
         None => Err(ApiError::NotFound(format!(
             "model `{requested}` is not in the Copilot model list (GET /v1/models lists them; a model may need enabling in your Copilot settings)"

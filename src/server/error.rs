@@ -41,7 +41,13 @@ pub enum ApiError {
         status: u16,
         body: Vec<u8>,
         content_type: String,
+        retry_after: Option<String>,
     },
+    /// Copilot refused our editor version headers as too old (its HTTP 466).
+    VersionRejected,
+    /// The request does not fit the model's context window (400, with
+    /// `code: context_length_exceeded` on OpenAI routes so clients can compact).
+    ContextWindow(String),
     /// The upstream could not be reached or answered nonsense (502).
     BadGateway(String),
     /// A bug: a handler panicked (500). Never used for client mistakes.
@@ -55,6 +61,13 @@ impl std::fmt::Display for ApiError {
                 f.write_str(m)
             }
             ApiError::BadGateway(m) | ApiError::Internal(m) => f.write_str(m),
+            ApiError::ContextWindow(m) => f.write_str(m),
+            ApiError::VersionRejected => f.write_str(
+                "Copilot rejected the editor version headers as too old (HTTP 466). Update \
+                 copilot-api, or override them with --editor-version, --editor-plugin-version \
+                 and --user-agent (or COPILOT_EDITOR_VERSION, COPILOT_EDITOR_PLUGIN_VERSION, \
+                 COPILOT_USER_AGENT)",
+            ),
             ApiError::Unauthorized => f.write_str("missing or invalid API key"),
             ApiError::MethodNotAllowed(allowed) => write!(f, "method not allowed; use {allowed}"),
             ApiError::TooLarge(limit) => write!(
@@ -66,6 +79,7 @@ impl std::fmt::Display for ApiError {
                 status,
                 body,
                 content_type,
+                ..
             } => f.write_str(&upstream_message(*status, body, content_type)),
         }
     }
@@ -81,6 +95,8 @@ impl ApiError {
             ApiError::TooLarge(_) => 413,
             ApiError::NotReady(_) => 503,
             ApiError::Upstream { status, .. } => *status,
+            ApiError::VersionRejected => 466,
+            ApiError::ContextWindow(_) => 400,
             ApiError::BadGateway(_) => 502,
             ApiError::Internal(_) => 500,
         }
@@ -93,6 +109,13 @@ impl ApiError {
         }
         if matches!(self, ApiError::NotReady(_)) {
             out.headers.push(("Retry-After".into(), "5".into()));
+        }
+        if let ApiError::Upstream {
+            retry_after: Some(r),
+            ..
+        } = self
+        {
+            out.headers.push(("Retry-After".into(), r.clone()));
         }
         out
     }
@@ -129,6 +152,8 @@ impl ApiError {
             ApiError::MethodNotAllowed(_) => "method_not_allowed",
             ApiError::TooLarge(_) => "request_too_large",
             ApiError::NotReady(_) => "not_ready",
+            ApiError::ContextWindow(_) => "context_length_exceeded",
+            ApiError::VersionRejected => "client_version_rejected",
             _ => return Value::Null,
         };
         Value::from(code)
@@ -137,7 +162,7 @@ impl ApiError {
 
 fn anthropic_type(status: u16) -> &'static str {
     match status {
-        400 | 405 | 422 => "invalid_request_error",
+        400 | 405 | 422 | 466 => "invalid_request_error",
         401 => "authentication_error",
         403 => "permission_error",
         404 => "not_found_error",
@@ -152,7 +177,7 @@ fn openai_type(status: u16) -> &'static str {
     match status {
         401 => "authentication_error",
         403 => "permission_error",
-        404 | 405 | 413 | 400..=499 => "invalid_request_error",
+        400..=499 => "invalid_request_error",
         503 => "service_unavailable",
         _ => "api_error",
     }
@@ -249,6 +274,7 @@ mod tests {
             status: 400,
             body: json_body,
             content_type: "application/json".into(),
+            retry_after: None,
         };
         assert_eq!(
             body(&e, Family::OpenAi)["error"]["code"],
@@ -260,6 +286,7 @@ mod tests {
             status: 502,
             body: html,
             content_type: "text/html".into(),
+            retry_after: None,
         };
         let m = body(&e, Family::OpenAi)["error"]["message"]
             .as_str()
@@ -270,6 +297,7 @@ mod tests {
             status: 500,
             body: vec![],
             content_type: String::new(),
+            retry_after: None,
         };
         assert!(e.to_string().contains("empty body"));
     }

@@ -2,6 +2,7 @@
 //! and handlers are plain functions from `Incoming` to `Outgoing`, testable without a socket.
 
 use crate::server::error::ApiError;
+use crate::server::stream::StreamBody;
 use serde_json::Value;
 
 #[derive(Debug, Default)]
@@ -9,7 +10,6 @@ pub struct Incoming {
     pub method: String,
     /// The path without the query string (`/v1/messages?beta=true` → `/v1/messages`).
     pub path: String,
-    pub query: String,
     /// Header names in lower case.
     pub headers: Vec<(String, String)>,
     pub body: Vec<u8>,
@@ -45,6 +45,8 @@ pub struct Outgoing {
     pub status: u16,
     pub headers: Vec<(String, String)>,
     body: Vec<u8>,
+    /// Set for an event stream; `body` is then unused.
+    pub stream: Option<StreamBody>,
     /// The model the request named, for the access log.
     pub model: Option<String>,
 }
@@ -67,10 +69,19 @@ impl Outgoing {
             status,
             headers: vec![("Content-Type".into(), content_type.into())],
             body,
+            stream: None,
             model: None,
         }
     }
 
+    pub fn stream(body: StreamBody) -> Outgoing {
+        Outgoing {
+            stream: Some(body),
+            ..Outgoing::bytes(200, "text/event-stream", Vec::new())
+        }
+    }
+
+    #[cfg(test)]
     pub fn body(&self) -> &[u8] {
         &self.body
     }

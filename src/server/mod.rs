@@ -4,6 +4,7 @@
 pub mod auth;
 pub mod error;
 pub mod http;
+pub mod stream;
 
 use crate::app::App;
 use crate::routes;
@@ -86,10 +87,6 @@ fn handle(app: &App, mut rq: Request) {
     let family = Family::for_path(&path);
     let incoming = Incoming {
         method: rq.method().as_str().to_ascii_uppercase(),
-        query: url
-            .split_once('?')
-            .map(|(_, q)| q.to_string())
-            .unwrap_or_default(),
         headers: rq
             .headers()
             .iter()
@@ -100,7 +97,7 @@ fn handle(app: &App, mut rq: Request) {
                 )
             })
             .collect(),
-        path,
+        path: path.clone(),
         body: Vec::new(),
     };
     let cors = auth::cors_headers(&app.config.cors_origins, &incoming);
@@ -112,11 +109,23 @@ fn handle(app: &App, mut rq: Request) {
         }
     };
     out.headers.extend(cors);
-    let (method, status, model) = (rq.method().to_string(), out.status, out.model.clone());
-    respond(rq, out, close);
+    let (method, status, model) = (rq.method().to_string(), out.status, out.model.take());
+    app.metrics.request(&path, status);
+    let outcome = match out.stream.take() {
+        Some(body) => {
+            // HTTP/1.0 has no chunked encoding: raw body, closed at the end.
+            let chunked = *rq.http_version() != tiny_http::HTTPVersion(1, 0);
+            let outcome = stream::run(rq.into_writer(), chunked, &out.headers, body);
+            app.metrics.stream_ended(outcome);
+            format!(" stream={}", outcome.name())
+        }
+        None => {
+            respond(rq, out, close);
+            String::new()
+        }
+    };
     info!(
-        "{method} {} {} {status} {:.1}ms",
-        path_of(&url),
+        "{method} {path} {} {status} {:.1}ms{outcome}",
         model.as_deref().unwrap_or("-"),
         started.elapsed().as_secs_f64() * 1000.0
     );
@@ -166,7 +175,7 @@ fn read_body(rq: &mut Request, limit: usize) -> Result<Vec<u8>, ApiError> {
 /// Answers a request whose declared body is too large for tiny_http to drain safely (see
 /// `DRAIN_MAX`) and returns None; passes every other request on.
 fn refuse_huge_body(rq: Request, limit: usize) -> Option<Request> {
-    if !rq.body_length().is_some_and(|n| n > DRAIN_MAX) {
+    if rq.body_length().is_none_or(|n| n <= DRAIN_MAX) {
         return Some(rq);
     }
     warn!(

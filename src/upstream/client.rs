@@ -100,7 +100,8 @@ impl Http {
         send(&self.short, method, url, headers, body)
     }
 
-    /// A fresh agent for one completion call or stream.
+    /// A fresh agent for one completion call or stream (its own connection, so cancelling
+    /// it cancels nothing else).
     pub fn long_agent(&self) -> Agent {
         Agent::new_with_config(self.long.clone())
     }

@@ -1,6 +1,7 @@
 //! Everything that talks to GitHub and Copilot. `Upstream` pairs the HTTP client with the
 //! token store so that every Copilot call gets a valid token and one 401 replay.
 
+pub mod call;
 pub mod catalog;
 pub mod client;
 pub mod github;
@@ -71,7 +72,7 @@ impl Upstream {
     }
 }
 
-fn not_ready(e: ExchangeError) -> ApiError {
+pub(crate) fn not_ready(e: ExchangeError) -> ApiError {
     ApiError::NotReady(format!("no valid Copilot token: {}", e.message()))
 }
 
@@ -84,6 +85,7 @@ pub fn ok_or_forward(reply: Reply) -> Result<Reply, ApiError> {
             status: reply.status,
             body: reply.body,
             content_type: reply.content_type,
+            retry_after: reply.retry_after,
         })
     }
 }

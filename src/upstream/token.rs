@@ -212,7 +212,8 @@ impl TokenStore {
             info!("Copilot token: {}", token.value);
         }
         debug!(
-            "Copilot token obtained; base {}, refresh in {} s",
+            "Copilot token {} obtained; base {}, refresh in {} s",
+            crate::log::redact(&token.value),
             token.api_base,
             token
                 .refresh_at

@@ -1,0 +1,117 @@
+//! Counters the routes update and `GET /metrics` exposes in the Prometheus text format.
+
+use crate::server::stream::Outcome;
+use std::collections::BTreeMap;
+use std::fmt::Write;
+use std::sync::Mutex;
+use std::sync::atomic::{AtomicU64, Ordering};
+
+#[derive(Default)]
+pub struct Metrics {
+    /// Requests answered, by route family path and status.
+    requests: Mutex<BTreeMap<(String, u16), u64>>,
+    /// Upstream answers by status (after each attempt, retries included).
+    upstream: Mutex<BTreeMap<u16, u64>>,
+    retries: AtomicU64,
+    streams: [AtomicU64; 4],
+}
+
+const OUTCOMES: [Outcome; 4] = [
+    Outcome::Completed,
+    Outcome::ClientGone,
+    Outcome::UpstreamError,
+    Outcome::Stalled,
+];
+
+impl Metrics {
+    pub fn request(&self, path: &str, status: u16) {
+        // Unknown paths are folded together so a scanner cannot grow the map.
+        let path = if crate::routes::is_known_path(path) {
+            path
+        } else {
+            "other"
+        };
+        *self
+            .requests
+            .lock()
+            .unwrap()
+            .entry((path.to_string(), status))
+            .or_default() += 1;
+    }
+
+    pub fn upstream_status(&self, status: u16) {
+        *self.upstream.lock().unwrap().entry(status).or_default() += 1;
+    }
+
+    pub fn retry(&self) {
+        self.retries.fetch_add(1, Ordering::Relaxed);
+    }
+
+    pub fn stream_ended(&self, outcome: Outcome) {
+        let i = OUTCOMES.iter().position(|o| *o == outcome).unwrap_or(0);
+        self.streams[i].fetch_add(1, Ordering::Relaxed);
+    }
+
+    pub fn render(&self) -> String {
+        let mut out = String::new();
+        out.push_str("# TYPE copilot_api_requests_total counter\n");
+        for ((path, status), n) in self.requests.lock().unwrap().iter() {
+            let _ = writeln!(
+                out,
+                "copilot_api_requests_total{{path=\"{path}\",status=\"{status}\"}} {n}"
+            );
+        }
+        out.push_str("# TYPE copilot_api_upstream_responses_total counter\n");
+        for (status, n) in self.upstream.lock().unwrap().iter() {
+            let _ = writeln!(
+                out,
+                "copilot_api_upstream_responses_total{{status=\"{status}\"}} {n}"
+            );
+        }
+        out.push_str("# TYPE copilot_api_upstream_retries_total counter\n");
+        let _ = writeln!(
+            out,
+            "copilot_api_upstream_retries_total {}",
+            self.retries.load(Ordering::Relaxed)
+        );
+        out.push_str("# TYPE copilot_api_streams_total counter\n");
+        for (outcome, n) in OUTCOMES.iter().zip(&self.streams) {
+            let _ = writeln!(
+                out,
+                "copilot_api_streams_total{{outcome=\"{}\"}} {}",
+                outcome.name(),
+                n.load(Ordering::Relaxed)
+            );
+        }
+        out
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn renders_prometheus_text() {
+        let m = Metrics::default();
+        m.request("/v1/models", 200);
+        m.request("/v1/models", 200);
+        m.request("/wp-admin", 404);
+        m.upstream_status(429);
+        m.retry();
+        m.stream_ended(Outcome::Stalled);
+        let text = m.render();
+        assert!(
+            text.contains("copilot_api_requests_total{path=\"/v1/models\",status=\"200\"} 2"),
+            "{text}"
+        );
+        assert!(
+            text.contains("copilot_api_requests_total{path=\"other\",status=\"404\"} 1"),
+            "{text}"
+        );
+        assert!(text.contains("copilot_api_upstream_responses_total{status=\"429\"} 1"));
+        assert!(text.contains("copilot_api_upstream_retries_total 1"));
+        assert!(text.contains("copilot_api_streams_total{outcome=\"stalled\"} 1"));
+        assert!(text.contains("copilot_api_streams_total{outcome=\"completed\"} 0"));
+    }
+}

@@ -1,0 +1,379 @@
+//! `POST /v1/chat/completions`: pass-through to Copilot's `/chat/completions`, with the
+//! model id resolved, output limits fitted to the model, honest billing headers, and the
+//! response normalized where Copilot departs from OpenAI's wire format.
+
+use crate::app::App;
+use crate::routes::fields::{self, initiator_header, vision_header};
+use crate::server::error::ApiError;
+use crate::server::http::{Incoming, Outgoing};
+use crate::server::stream::{End, Flow, Outcome, Sink, StreamBody, pump};
+use crate::sse::Event;
+use crate::upstream::catalog::{CHAT_ONLY, Model};
+use serde_json::{Map, Value, json};
+use std::io::Read;
+use std::time::{SystemTime, UNIX_EPOCH};
+
+pub fn completions(app: &App, rq: &Incoming) -> Result<Outgoing, ApiError> {
+    let mut body = rq.json_object()?;
+    let requested = fields::model(&body)?;
+    validate(&body)?;
+    let stream = fields::stream_flag(&body)?;
+    let model = app.find_model(&requested);
+    if let Some(m) = model.as_ref().filter(|m| !m.supports(CHAT_ONLY)) {
+        return Err(ApiError::BadRequest(format!(
+            "model `{}` is not served on /chat/completions by Copilot; it supports {}",
+            m.id,
+            m.supported_endpoints.join(", ")
+        )));
+    }
+    let naming = Naming::new(&requested, model.as_ref());
+    body.insert("model".into(), Value::from(naming.upstream.clone()));
+    fit_output_limit(&mut body, model.as_ref());
+    let client_wants_usage = client_wants_usage(&body);
+    if stream {
+        let options = body.entry("stream_options").or_insert_with(|| json!({}));
+        if let Value::Object(o) = options {
+            o.insert("include_usage".into(), Value::Bool(true));
+        }
+    }
+    let messages = body
+        .get("messages")
+        .and_then(Value::as_array)
+        .map(Vec::as_slice)
+        .unwrap_or_default();
+    let mut extra = vec![initiator_header(last_turn_is_user(messages))];
+    extra.extend(vision_header(messages.iter().any(has_image)));
+    let payload = serde_json::to_vec(&body).map_err(|e| ApiError::Internal(e.to_string()))?;
+    let opened = app
+        .upstream
+        .post("/chat/completions", &payload, &extra, &app.metrics)?;
+    if !stream {
+        let bytes = opened.read_all()?;
+        let mut v: Value = serde_json::from_slice(&bytes).map_err(|_| {
+            ApiError::BadGateway("Copilot answered with something other than JSON".into())
+        })?;
+        naming.normalize(&mut v, "chat.completion");
+        let mut out = Outgoing::json(200, &v);
+        out.model = Some(requested);
+        return Ok(out);
+    }
+    let agent = opened.agent.clone();
+    let reader = opened.response.into_body().into_reader();
+    let mut out = Outgoing::stream(StreamBody {
+        keepalive: b": keepalive\n\n",
+        timing: app.config.stream_timing,
+        cancel: Box::new(move || agent.clone().shutdown()),
+        produce: Box::new(move |sink| relay(reader, sink, &naming, client_wants_usage)),
+    });
+    out.model = Some(requested);
+    Ok(out)
+}
+
+/// Types of the fields we read or that clients most often get wrong; the upstream judges
+/// the rest.
+fn validate(body: &Map<String, Value>) -> Result<(), ApiError> {
+    let messages = match body.get("messages") {
+        None => return Err(ApiError::BadRequest("`messages` is required".into())),
+        Some(Value::Array(m)) if m.is_empty() => {
+            return Err(ApiError::BadRequest(
+                "`messages` must contain at least one message".into(),
+            ));
+        }
+        Some(Value::Array(m)) => m,
+        Some(_) => return Err(ApiError::BadRequest("`messages` must be an array".into())),
+    };
+    for (i, m) in messages.iter().enumerate() {
+        if m.get("role").and_then(Value::as_str).is_none() {
+            return Err(ApiError::BadRequest(format!(
+                "`messages[{i}]` must be an object with a string `role`"
+            )));
+        }
+    }
+    fields::optional_types(
+        body,
+        &[
+            ("max_tokens", fields::Kind::Integer),
+            ("max_completion_tokens", fields::Kind::Integer),
+            ("temperature", fields::Kind::Number),
+            ("top_p", fields::Kind::Number),
+            ("n", fields::Kind::Integer),
+            ("tools", fields::Kind::Array),
+            ("stream_options", fields::Kind::Object),
+        ],
+    )
+}
+
+/// Whether the client itself asked for the usage chunk.
+fn client_wants_usage(body: &Map<String, Value>) -> bool {
+    body.get("stream_options")
+        .and_then(|o| o.get("include_usage"))
+        .and_then(Value::as_bool)
+        == Some(true)
+}
+
+/// GPT-5 and the o-series take `max_completion_tokens`; every model's output is capped at
+/// its catalog `max_output_tokens`, so a client's too-large value is not a 400.
+fn fit_output_limit(body: &mut Map<String, Value>, model: Option<&Model>) {
+    let id = body
+        .get("model")
+        .and_then(Value::as_str)
+        .unwrap_or("")
+        .to_ascii_lowercase();
+    let reasoning = id.starts_with("gpt-5")
+        || (id.starts_with('o') && id[1..].starts_with(|c: char| c.is_ascii_digit()));
+    if reasoning {
+        if let Some(v) = body.remove("max_tokens").filter(|v| !v.is_null()) {
+            body.entry("max_completion_tokens").or_insert(v);
+        }
+    }
+    if let Some(cap) = model.and_then(|m| m.max_output) {
+        for key in ["max_tokens", "max_completion_tokens"] {
+            if body
+                .get(key)
+                .and_then(Value::as_u64)
+                .is_some_and(|n| n > cap)
+            {
+                body.insert(key.into(), Value::from(cap));
+            }
+        }
+    }
+}
+
+/// A new user prompt is billed as `user`; a turn that only returns tool results (or any
+/// turn not ending with a user message) is the agent continuing.
+fn last_turn_is_user(messages: &[Value]) -> bool {
+    let last = messages.iter().rev().find(|m| {
+        !matches!(
+            m.get("role").and_then(Value::as_str),
+            Some("system" | "developer")
+        )
+    });
+    last.and_then(|m| m.get("role")).and_then(Value::as_str) == Some("user")
+}
+
+fn has_image(message: &Value) -> bool {
+    message
+        .get("content")
+        .and_then(Value::as_array)
+        .is_some_and(|parts| {
+            parts
+                .iter()
+                .any(|p| p.get("type").and_then(Value::as_str) == Some("image_url"))
+        })
+}
+
+/// The model as the client named it and as Copilot knows it, and the fields Copilot's
+/// answers sometimes lack.
+struct Naming {
+    requested: String,
+    upstream: String,
+    id: String,
+    created: u64,
+}
+
+impl Naming {
+    fn new(requested: &str, model: Option<&Model>) -> Naming {
+        Naming {
+            requested: requested.to_string(),
+            upstream: model.map_or_else(|| requested.to_string(), |m| m.id.clone()),
+            id: format!("chatcmpl-{:016x}", crate::ids::random_u64()),
+            created: SystemTime::now()
+                .duration_since(UNIX_EPOCH)
+                .map(|d| d.as_secs())
+                .unwrap_or(0),
+        }
+    }
+
+    /// Adds a missing `object`, `created` or `id` (the OpenAI SDK's `.stream()` helper drops
+    /// chunks without `object`), and reports the model id the client asked for. Returns
+    /// whether anything changed.
+    fn normalize(&self, v: &mut Value, object: &str) -> bool {
+        let Value::Object(map) = v else { return false };
+        let mut changed = false;
+        let mut fill = |key: &str, value: Value| {
+            if !map.contains_key(key) {
+                map.insert(key.into(), value);
+                changed = true;
+            }
+        };
+        fill("object", Value::from(object));
+        fill("created", Value::from(self.created));
+        fill("id", Value::from(self.id.clone()));
+        if self.requested != self.upstream
+            && map.get("model").and_then(Value::as_str) == Some(self.upstream.as_str())
+        {
+            map.insert("model".into(), Value::from(self.requested.clone()));
+            changed = true;
+        }
+        changed
+    }
+}
+
+/// Relays Copilot's chunks to the client. Never ends silently: a normal end forwards
+/// `[DONE]`; any fault ends with an error chunk and then `[DONE]`.
+fn relay(
+    upstream: impl Read,
+    sink: &mut Sink,
+    naming: &Naming,
+    client_wants_usage: bool,
+) -> Outcome {
+    let mut finished = false;
+    let mut fault: Option<Value> = None;
+    let end = pump(upstream, sink, |event, sink| {
+        if event.comment.is_some() {
+            sink.send(event.to_wire().as_bytes());
+            return Flow::Continue;
+        }
+        if event.data.trim() == "[DONE]" {
+            sink.send(b"data: [DONE]\n\n");
+            return Flow::Stop;
+        }
+        let mut v: Value = match serde_json::from_str(&event.data) {
+            Ok(v) => v,
+            Err(e) => {
+                fault = Some(error_body(
+                    &format!("Copilot sent a malformed stream event: {e}"),
+                    "upstream_error",
+                ));
+                return Flow::Stop;
+            }
+        };
+        if let Some(err) = v.get("error") {
+            fault = Some(upstream_error(err));
+            return Flow::Stop;
+        }
+        let choices = v.get("choices").and_then(Value::as_array);
+        finished |= choices.is_some_and(|c| {
+            c.iter()
+                .any(|c| c.get("finish_reason").is_some_and(|f| !f.is_null()))
+        });
+        let usage_only =
+            choices.is_some_and(Vec::is_empty) && v.get("usage").is_some_and(|u| !u.is_null());
+        if usage_only && !client_wants_usage {
+            return Flow::Continue;
+        }
+        if naming.normalize(&mut v, "chat.completion.chunk") {
+            let rewritten = Event {
+                data: v.to_string(),
+                ..event
+            };
+            sink.send(rewritten.to_wire().as_bytes());
+        } else {
+            sink.send(event.to_wire().as_bytes());
+        }
+        Flow::Continue
+    });
+    let (outcome, error) = match (end, fault) {
+        (End::ClientGone, _) => return Outcome::ClientGone,
+        (End::Done, None) => return Outcome::Completed,
+        (End::Done, Some(error)) => (Outcome::UpstreamError, error),
+        (End::Eof, _) if finished => {
+            sink.send(b"data: [DONE]\n\n");
+            return Outcome::Completed;
+        }
+        (End::Eof, _) => (
+            Outcome::UpstreamError,
+            error_body(
+                "Copilot closed the stream before the response was complete",
+                "upstream_error",
+            ),
+        ),
+        (End::ReadError(m), _) => (Outcome::UpstreamError, error_body(&m, "upstream_error")),
+        (End::Stalled, _) => (
+            Outcome::Stalled,
+            error_body(
+                "Copilot stopped sending data (stall timeout); the response is incomplete",
+                "upstream_timeout",
+            ),
+        ),
+    };
+    crate::warn!("chat stream ended early: {}", error["error"]["message"]);
+    sink.send(format!("data: {error}\n\n").as_bytes());
+    sink.send(b"data: [DONE]\n\n");
+    outcome
+}
+
+fn error_body(message: &str, kind: &str) -> Value {
+    json!({"error": {"message": message, "type": kind, "param": null, "code": null}})
+}
+
+/// An error object the upstream put in the stream, in OpenAI's shape.
+fn upstream_error(err: &Value) -> Value {
+    let message = err
+        .get("message")
+        .and_then(Value::as_str)
+        .map(str::to_string)
+        .unwrap_or_else(|| err.to_string());
+    let mut body = error_body(
+        &message,
+        err.get("type")
+            .and_then(Value::as_str)
+            .unwrap_or("upstream_error"),
+    );
+    if let Some(code) = err.get("code") {
+        body["error"]["code"] = code.clone();
+    }
+    body
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn body(v: Value) -> Map<String, Value> {
+        v.as_object().unwrap().clone()
+    }
+
+    #[test]
+    fn output_limit_renamed_for_reasoning_models_and_capped() {
+        let model = |out| Model {
+            max_output: Some(out),
+            ..Model::from_upstream(&json!({"id": "m"})).unwrap()
+        };
+        let mut b = body(json!({"model": "gpt-5.2", "max_tokens": 999_999}));
+        fit_output_limit(&mut b, Some(&model(128_000)));
+        assert_eq!(
+            (b.get("max_tokens"), b["max_completion_tokens"].as_u64()),
+            (None, Some(128_000))
+        );
+        let mut b =
+            body(json!({"model": "o3-mini", "max_tokens": 10, "max_completion_tokens": 20}));
+        fit_output_limit(&mut b, None);
+        assert_eq!(
+            (b.get("max_tokens"), b["max_completion_tokens"].as_u64()),
+            (None, Some(20))
+        );
+        let mut b = body(json!({"model": "gpt-4.1", "max_tokens": 100}));
+        fit_output_limit(&mut b, Some(&model(50)));
+        assert_eq!(b["max_tokens"], 50);
+        let mut b = body(json!({"model": "openchat", "max_tokens": 100}));
+        fit_output_limit(&mut b, None);
+        assert_eq!(b["max_tokens"], 100);
+    }
+
+    #[test]
+    fn initiator_follows_the_latest_turn() {
+        let user = json!([{"role": "system", "content": "s"}, {"role": "user", "content": "hi"}]);
+        assert!(last_turn_is_user(user.as_array().unwrap()));
+        let tool = json!([{"role": "user", "content": "hi"}, {"role": "assistant", "tool_calls": []}, {"role": "tool", "content": "42"}]);
+        assert!(!last_turn_is_user(tool.as_array().unwrap()));
+        let later_user =
+            json!([{"role": "assistant", "content": "a"}, {"role": "user", "content": "next"}]);
+        assert!(last_turn_is_user(later_user.as_array().unwrap()));
+    }
+
+    #[test]
+    fn normalization_fills_missing_fields_and_restores_the_model_name() {
+        let catalog = Model::from_upstream(&json!({"id": "claude-sonnet-4.5"})).unwrap();
+        let n = Naming::new("claude-sonnet-4-5-20250929", Some(&catalog));
+        let mut v = json!({"choices": [], "model": "claude-sonnet-4.5"});
+        assert!(n.normalize(&mut v, "chat.completion.chunk"));
+        assert_eq!(v["object"], "chat.completion.chunk");
+        assert_eq!(v["model"], "claude-sonnet-4-5-20250929");
+        assert!(v["id"].as_str().unwrap().starts_with("chatcmpl-"));
+        let same = Naming::new("gpt-4.1", None);
+        let mut full =
+            json!({"object": "chat.completion", "created": 1, "id": "x", "model": "gpt-4.1"});
+        assert!(!same.normalize(&mut full, "chat.completion"));
+    }
+}

@@ -1,0 +1,102 @@
+//! Request checks shared by the completion routes: required fields and their types, with a
+//! 400 that names the field, and the billing and vision headers.
+
+use crate::server::error::ApiError;
+use serde_json::{Map, Value};
+
+pub fn model(body: &Map<String, Value>) -> Result<String, ApiError> {
+    match body.get("model") {
+        Some(Value::String(s)) if !s.trim().is_empty() => Ok(s.trim().to_string()),
+        Some(Value::String(_)) => Err(ApiError::BadRequest("`model` must not be empty".into())),
+        Some(_) => Err(ApiError::BadRequest("`model` must be a string".into())),
+        None => Err(ApiError::BadRequest("`model` is required".into())),
+    }
+}
+
+pub fn stream_flag(body: &Map<String, Value>) -> Result<bool, ApiError> {
+    match body.get("stream") {
+        None | Some(Value::Null) => Ok(false),
+        Some(Value::Bool(b)) => Ok(*b),
+        Some(_) => Err(ApiError::BadRequest("`stream` must be a boolean".into())),
+    }
+}
+
+#[derive(Clone, Copy)]
+pub enum Kind {
+    Integer,
+    Number,
+    Array,
+    Object,
+}
+
+/// Each listed field, when present and not null, has the given JSON type.
+pub fn optional_types(body: &Map<String, Value>, fields: &[(&str, Kind)]) -> Result<(), ApiError> {
+    for (name, kind) in fields {
+        let Some(v) = body.get(*name).filter(|v| !v.is_null()) else {
+            continue;
+        };
+        let (ok, what) = match kind {
+            Kind::Integer => (v.as_i64().is_some() || v.as_u64().is_some(), "an integer"),
+            Kind::Number => (v.is_number(), "a number"),
+            Kind::Array => (v.is_array(), "an array"),
+            Kind::Object => (v.is_object(), "an object"),
+        };
+        if !ok {
+            return Err(ApiError::BadRequest(format!("`{name}` must be {what}")));
+        }
+    }
+    Ok(())
+}
+
+/// `X-Initiator`, which Copilot uses to tell a billed user prompt from an agent turn.
+pub fn initiator_header(user_turn: bool) -> (&'static str, String) {
+    (
+        "x-initiator",
+        if user_turn { "user" } else { "agent" }.to_string(),
+    )
+}
+
+/// `copilot-vision-request: true` only when the request carries an image: sending it
+/// always gets requests rate limited as vision traffic.
+pub fn vision_header(has_images: bool) -> Option<(&'static str, String)> {
+    has_images.then(|| ("copilot-vision-request", "true".to_string()))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    #[test]
+    fn field_errors_name_the_field() {
+        let b = |v: Value| v.as_object().unwrap().clone();
+        assert!(
+            model(&b(json!({})))
+                .unwrap_err()
+                .to_string()
+                .contains("`model` is required")
+        );
+        assert!(
+            model(&b(json!({"model": 4})))
+                .unwrap_err()
+                .to_string()
+                .contains("string")
+        );
+        assert_eq!(model(&b(json!({"model": " gpt-4.1 "}))).unwrap(), "gpt-4.1");
+        assert!(stream_flag(&b(json!({"stream": "yes"}))).is_err());
+        assert!(stream_flag(&b(json!({"stream": null}))).is_ok());
+        let e = optional_types(
+            &b(json!({"max_tokens": "10"})),
+            &[("max_tokens", Kind::Integer)],
+        )
+        .unwrap_err();
+        assert!(e.to_string().contains("`max_tokens` must be an integer"));
+        assert!(
+            optional_types(
+                &b(json!({"temperature": 0.5})),
+                &[("temperature", Kind::Number)]
+            )
+            .is_ok()
+        );
+    }
+}

@@ -1,0 +1,208 @@
+//! A server-sent events parser (the WHATWG event-stream format): bytes in, events out.
+//!
+//! Upstream bytes arrive in arbitrary pieces; lines may end in LF, CRLF or CR, a line may be
+//! split across reads, `data:` may repeat within one event, comments start with `:`, and the
+//! bytes may not be valid UTF-8 (replaced, never fatal). Pure: no I/O.
+
+/// One dispatched item: an event, or a comment line (kept so the relay can pass it on).
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct Event {
+    pub event: Option<String>,
+    pub data: String,
+    pub id: Option<String>,
+    /// Set instead of the fields above for a `:` comment line.
+    pub comment: Option<String>,
+}
+
+impl Event {
+    /// The event serialized for the client: `event:` and `id:` when present, one `data:`
+    /// line per data line, then a blank line.
+    pub fn to_wire(&self) -> String {
+        if let Some(c) = &self.comment {
+            return format!(":{c}\n\n");
+        }
+        let mut out = String::with_capacity(self.data.len() + 32);
+        if let Some(e) = &self.event {
+            out.push_str("event: ");
+            out.push_str(e);
+            out.push('\n');
+        }
+        if let Some(id) = &self.id {
+            out.push_str("id: ");
+            out.push_str(id);
+            out.push('\n');
+        }
+        for line in self.data.split('\n') {
+            out.push_str("data: ");
+            out.push_str(line);
+            out.push('\n');
+        }
+        out.push('\n');
+        out
+    }
+}
+
+#[derive(Debug, Default)]
+pub struct Parser {
+    /// Bytes of an unfinished line.
+    partial: Vec<u8>,
+    /// The previous chunk ended in CR: an LF at the start of the next one belongs to it.
+    after_cr: bool,
+    event: Option<String>,
+    data: Option<String>,
+    id: Option<String>,
+}
+
+impl Parser {
+    /// Feeds bytes; returns every event completed by them.
+    pub fn feed(&mut self, mut bytes: &[u8]) -> Vec<Event> {
+        let mut out = Vec::new();
+        if self.after_cr && bytes.first() == Some(&b'\n') {
+            bytes = &bytes[1..];
+        }
+        self.after_cr = false;
+        while let Some(pos) = bytes.iter().position(|b| *b == b'\n' || *b == b'\r') {
+            let line_end = if self.partial.is_empty() {
+                self.line(&bytes[..pos])
+            } else {
+                self.partial.extend_from_slice(&bytes[..pos]);
+                let line = std::mem::take(&mut self.partial);
+                self.line(&line)
+            };
+            out.extend(line_end);
+            let crlf = bytes[pos] == b'\r';
+            bytes = &bytes[pos + 1..];
+            if crlf {
+                if bytes.first() == Some(&b'\n') {
+                    bytes = &bytes[1..];
+                } else if bytes.is_empty() {
+                    self.after_cr = true;
+                }
+            }
+        }
+        self.partial.extend_from_slice(bytes);
+        out
+    }
+
+    /// The end of the upstream body: an event still open is dispatched only if the stream
+    /// ended right after a complete line (the spec drops an unterminated event; we keep
+    /// what a line-complete upstream sent, e.g. `data: [DONE]\n` without the blank line).
+    pub fn finish(&mut self) -> Option<Event> {
+        let rest = std::mem::take(&mut self.partial);
+        if !rest.is_empty() {
+            if let Some(e) = self.line(&rest) {
+                return Some(e);
+            }
+        }
+        self.dispatch()
+    }
+
+    fn line(&mut self, raw: &[u8]) -> Option<Event> {
+        let line = String::from_utf8_lossy(raw);
+        if line.is_empty() {
+            return self.dispatch();
+        }
+        if let Some(comment) = line.strip_prefix(':') {
+            return Some(Event {
+                comment: Some(comment.to_string()),
+                ..Event::default()
+            });
+        }
+        let (field, value) = match line.split_once(':') {
+            Some((f, v)) => (f, v.strip_prefix(' ').unwrap_or(v)),
+            None => (line.as_ref(), ""),
+        };
+        match field {
+            "data" => match &mut self.data {
+                Some(d) => {
+                    d.push('\n');
+                    d.push_str(value);
+                }
+                None => self.data = Some(value.to_string()),
+            },
+            "event" => self.event = Some(value.to_string()),
+            "id" if !value.contains('\0') => self.id = Some(value.to_string()),
+            _ => {} // `retry` and unknown fields are ignored, as the spec says.
+        }
+        None
+    }
+
+    fn dispatch(&mut self) -> Option<Event> {
+        let event = self.event.take();
+        let id = self.id.take();
+        let data = self.data.take()?;
+        Some(Event {
+            event,
+            data,
+            id,
+            comment: None,
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn data(events: &[Event]) -> Vec<&str> {
+        events
+            .iter()
+            .filter(|e| e.comment.is_none())
+            .map(|e| e.data.as_str())
+            .collect()
+    }
+
+    #[test]
+    fn splits_anywhere_give_the_same_events() {
+        let input = b"data: {\"a\":1}\r\n\r\n: keep\n\nevent: x\ndata: l1\ndata: l2\nid: 7\n\ndata: [DONE]\n\n";
+        let whole = Parser::default().feed(input);
+        assert_eq!(data(&whole), ["{\"a\":1}", "l1\nl2", "[DONE]"]);
+        assert_eq!(whole[1].comment.as_deref(), Some(" keep"));
+        assert_eq!(
+            (whole[2].event.as_deref(), whole[2].id.as_deref()),
+            (Some("x"), Some("7"))
+        );
+        for cut in 1..input.len() {
+            let mut p = Parser::default();
+            let mut got = p.feed(&input[..cut]);
+            got.extend(p.feed(&input[cut..]));
+            assert_eq!(got, whole, "cut at {cut}");
+        }
+        let mut p = Parser::default();
+        let bytewise: Vec<Event> = input.iter().flat_map(|b| p.feed(&[*b])).collect();
+        assert_eq!(bytewise, whole);
+    }
+
+    #[test]
+    fn cr_only_lines_and_no_space_after_colon() {
+        let events = Parser::default().feed(b"data:a\r\rdata:b\r\r");
+        assert_eq!(data(&events), ["a", "b"]);
+    }
+
+    #[test]
+    fn invalid_utf8_is_replaced_not_fatal() {
+        let events = Parser::default().feed(b"data: caf\xff\n\n");
+        assert_eq!(events[0].data, "caf\u{fffd}");
+    }
+
+    #[test]
+    fn events_without_data_are_not_dispatched_and_finish_flushes() {
+        let mut p = Parser::default();
+        assert!(p.feed(b"event: ping\n\n").is_empty());
+        assert!(p.feed(b"data: [DONE]").is_empty());
+        assert_eq!(p.finish().unwrap().data, "[DONE]");
+        assert!(p.finish().is_none());
+    }
+
+    #[test]
+    fn wire_form_round_trips() {
+        let e = Event {
+            event: Some("message_start".into()),
+            data: "a\nb".into(),
+            id: None,
+            comment: None,
+        };
+        assert_eq!(e.to_wire(), "event: message_start\ndata: a\ndata: b\n\n");
+        assert_eq!(Parser::default().feed(e.to_wire().as_bytes()), vec![e]);
+    }
+}
