@@ -57,6 +57,10 @@ Server:
       --max-inflight N        Requests served at once; above it 503 + Retry-After (default 256)
       --expose-token          Serve GET /token (the Copilot token); needs an API key
 
+Routing:
+      --no-native-messages    Translate /v1/messages for Claude models through /chat/completions
+                              instead of Copilot's native /v1/messages (for plans without it)
+
 Streams:
       --keepalive SECS        Send a keepalive to the client after this much silence (default 10)
       --stall-timeout SECS    End a stream whose upstream goes silent this long (default 90)
@@ -140,6 +144,7 @@ pub struct RawArgs {
     pub max_body_mb: Option<String>,
     pub max_inflight: Option<String>,
     pub expose_token: bool,
+    pub no_native_messages: bool,
     pub keepalive: Option<String>,
     pub stall_timeout: Option<String>,
     pub first_byte_timeout: Option<String>,
@@ -218,6 +223,7 @@ pub fn parse(mut args: Arguments) -> Result<Parsed, UsageError> {
             raw.max_body_mb = opt(&mut args, "--max-body-mb")?;
             raw.max_inflight = opt(&mut args, "--max-inflight")?;
             raw.expose_token = args.contains("--expose-token");
+            raw.no_native_messages = args.contains("--no-native-messages");
             raw.keepalive = opt(&mut args, "--keepalive")?;
             raw.stall_timeout = opt(&mut args, "--stall-timeout")?;
             raw.first_byte_timeout = opt(&mut args, "--first-byte-timeout")?;

@@ -14,6 +14,7 @@ mod metrics;
 mod routes;
 mod server;
 mod sse;
+mod translate;
 mod upstream;
 
 use std::process::ExitCode;

@@ -28,7 +28,7 @@ pub fn completions(app: &App, rq: &Incoming) -> Result<Outgoing, ApiError> {
     }
     let naming = Naming::new(&requested, model.as_ref());
     body.insert("model".into(), Value::from(naming.upstream.clone()));
-    fit_output_limit(&mut body, model.as_ref());
+    fields::fit_output_limit(&mut body, model.as_ref());
     let client_wants_usage = client_wants_usage(&body);
     if stream {
         let options = body.entry("stream_options").or_insert_with(|| json!({}));
@@ -109,34 +109,6 @@ fn client_wants_usage(body: &Map<String, Value>) -> bool {
         .and_then(|o| o.get("include_usage"))
         .and_then(Value::as_bool)
         == Some(true)
-}
-
-/// GPT-5 and the o-series take `max_completion_tokens`; every model's output is capped at
-/// its catalog `max_output_tokens`, so a client's too-large value is not a 400.
-fn fit_output_limit(body: &mut Map<String, Value>, model: Option<&Model>) {
-    let id = body
-        .get("model")
-        .and_then(Value::as_str)
-        .unwrap_or("")
-        .to_ascii_lowercase();
-    let reasoning = id.starts_with("gpt-5")
-        || (id.starts_with('o') && id[1..].starts_with(|c: char| c.is_ascii_digit()));
-    if reasoning {
-        if let Some(v) = body.remove("max_tokens").filter(|v| !v.is_null()) {
-            body.entry("max_completion_tokens").or_insert(v);
-        }
-    }
-    if let Some(cap) = model.and_then(|m| m.max_output) {
-        for key in ["max_tokens", "max_completion_tokens"] {
-            if body
-                .get(key)
-                .and_then(Value::as_u64)
-                .is_some_and(|n| n > cap)
-            {
-                body.insert(key.into(), Value::from(cap));
-            }
-        }
-    }
 }
 
 /// A new user prompt is billed as `user`; a turn that only returns tool results (or any
@@ -319,37 +291,6 @@ fn upstream_error(err: &Value) -> Value {
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    fn body(v: Value) -> Map<String, Value> {
-        v.as_object().unwrap().clone()
-    }
-
-    #[test]
-    fn output_limit_renamed_for_reasoning_models_and_capped() {
-        let model = |out| Model {
-            max_output: Some(out),
-            ..Model::from_upstream(&json!({"id": "m"})).unwrap()
-        };
-        let mut b = body(json!({"model": "gpt-5.2", "max_tokens": 999_999}));
-        fit_output_limit(&mut b, Some(&model(128_000)));
-        assert_eq!(
-            (b.get("max_tokens"), b["max_completion_tokens"].as_u64()),
-            (None, Some(128_000))
-        );
-        let mut b =
-            body(json!({"model": "o3-mini", "max_tokens": 10, "max_completion_tokens": 20}));
-        fit_output_limit(&mut b, None);
-        assert_eq!(
-            (b.get("max_tokens"), b["max_completion_tokens"].as_u64()),
-            (None, Some(20))
-        );
-        let mut b = body(json!({"model": "gpt-4.1", "max_tokens": 100}));
-        fit_output_limit(&mut b, Some(&model(50)));
-        assert_eq!(b["max_tokens"], 50);
-        let mut b = body(json!({"model": "openchat", "max_tokens": 100}));
-        fit_output_limit(&mut b, None);
-        assert_eq!(b["max_tokens"], 100);
-    }
 
     #[test]
     fn initiator_follows_the_latest_turn() {

@@ -2,6 +2,7 @@
 //! 400 that names the field, and the billing and vision headers.
 
 use crate::server::error::ApiError;
+use crate::upstream::catalog::Model;
 use serde_json::{Map, Value};
 
 pub fn model(body: &Map<String, Value>) -> Result<String, ApiError> {
@@ -62,10 +63,42 @@ pub fn vision_header(has_images: bool) -> Option<(&'static str, String)> {
     has_images.then(|| ("copilot-vision-request", "true".to_string()))
 }
 
+/// GPT-5 and the o-series take `max_completion_tokens`; every model's output is capped at
+/// its catalog `max_output_tokens`, so a client's too-large value is not a 400.
+pub fn fit_output_limit(body: &mut Map<String, Value>, model: Option<&Model>) {
+    let id = body
+        .get("model")
+        .and_then(Value::as_str)
+        .unwrap_or("")
+        .to_ascii_lowercase();
+    let reasoning = id.starts_with("gpt-5")
+        || (id.starts_with('o') && id[1..].starts_with(|c: char| c.is_ascii_digit()));
+    if reasoning {
+        if let Some(v) = body.remove("max_tokens").filter(|v| !v.is_null()) {
+            body.entry("max_completion_tokens").or_insert(v);
+        }
+    }
+    if let Some(cap) = model.and_then(|m| m.max_output) {
+        for key in ["max_tokens", "max_completion_tokens"] {
+            if body
+                .get(key)
+                .and_then(Value::as_u64)
+                .is_some_and(|n| n > cap)
+            {
+                body.insert(key.into(), Value::from(cap));
+            }
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
     use serde_json::json;
+
+    fn body(v: Value) -> Map<String, Value> {
+        v.as_object().unwrap().clone()
+    }
 
     #[test]
     fn field_errors_name_the_field() {
@@ -98,5 +131,32 @@ mod tests {
             )
             .is_ok()
         );
+    }
+
+    #[test]
+    fn output_limit_renamed_for_reasoning_models_and_capped() {
+        let model = |out| Model {
+            max_output: Some(out),
+            ..Model::from_upstream(&json!({"id": "m"})).unwrap()
+        };
+        let mut b = body(json!({"model": "gpt-5.2", "max_tokens": 999_999}));
+        fit_output_limit(&mut b, Some(&model(128_000)));
+        assert_eq!(
+            (b.get("max_tokens"), b["max_completion_tokens"].as_u64()),
+            (None, Some(128_000))
+        );
+        let mut b =
+            body(json!({"model": "o3-mini", "max_tokens": 10, "max_completion_tokens": 20}));
+        fit_output_limit(&mut b, None);
+        assert_eq!(
+            (b.get("max_tokens"), b["max_completion_tokens"].as_u64()),
+            (None, Some(20))
+        );
+        let mut b = body(json!({"model": "gpt-4.1", "max_tokens": 100}));
+        fit_output_limit(&mut b, Some(&model(50)));
+        assert_eq!(b["max_tokens"], 50);
+        let mut b = body(json!({"model": "openchat", "max_tokens": 100}));
+        fit_output_limit(&mut b, None);
+        assert_eq!(b["max_tokens"], 100);
     }
 }

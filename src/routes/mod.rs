@@ -1,16 +1,20 @@
 //! The route table: a plain `match` on method and path (query already stripped).
 
 mod chat;
+mod count_tokens;
 mod embeddings;
 mod fields;
+mod messages;
+// mod messages_chat; (waiting for translate)
 mod models;
 mod ops;
 
 use crate::app::App;
 use crate::server::error::ApiError;
 use crate::server::http::{Incoming, Outgoing};
+use std::sync::Arc;
 
-pub fn route(app: &App, rq: &Incoming) -> Result<Outgoing, ApiError> {
+pub fn route(app: &Arc<App>, rq: &Incoming) -> Result<Outgoing, ApiError> {
     let path = rq.path.as_str();
     match (rq.method.as_str(), path) {
         ("GET" | "HEAD", "/") => Ok(ops::root()),
@@ -22,6 +26,8 @@ pub fn route(app: &App, rq: &Incoming) -> Result<Outgoing, ApiError> {
         }
         ("POST", "/v1/chat/completions" | "/chat/completions") => chat::completions(app, rq),
         ("POST", "/v1/embeddings" | "/embeddings") => embeddings::create(app, rq),
+        ("POST", "/v1/messages") => messages::create(app, rq),
+        ("POST", "/v1/messages/count_tokens") => count_tokens::count(app, rq),
         ("GET", "/usage") => ops::usage(app),
         ("GET", "/metrics") => Ok(Outgoing::bytes(
             200,
@@ -73,5 +79,7 @@ pub fn is_known_path(path: &str) -> bool {
             | "/chat/completions"
             | "/v1/embeddings"
             | "/embeddings"
+            | "/v1/messages"
+            | "/v1/messages/count_tokens"
     ) || model_id(path).is_some()
 }

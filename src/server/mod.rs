@@ -80,7 +80,7 @@ fn path_of(url: &str) -> &str {
 }
 
 /// One request from arrival to the access-log line.
-fn handle(app: &App, mut rq: Request) {
+fn handle(app: &Arc<App>, mut rq: Request) {
     let started = Instant::now();
     let url = rq.url().to_string();
     let path = path_of(&url).to_string();
@@ -132,7 +132,7 @@ fn handle(app: &App, mut rq: Request) {
 }
 
 /// Auth, CORS preflight and routing, with a panic in a handler turned into a 500.
-fn dispatch(app: &App, rq: &Incoming, family: Family) -> Outgoing {
+fn dispatch(app: &Arc<App>, rq: &Incoming, family: Family) -> Outgoing {
     if rq.method == "OPTIONS" {
         return Outgoing::bytes(204, "text/plain", Vec::new());
     }

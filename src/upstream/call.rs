@@ -59,6 +59,8 @@ impl Upstream {
         loop {
             let agent = self.http.long_agent();
             let mut hdrs = headers::copilot(&self.versions, &token.value);
+            // A route's header replaces the default of the same name (e.g. `openai-intent`).
+            hdrs.retain(|(k, _)| !extra.iter().any(|(e, _)| e == k));
             hdrs.extend(extra.iter().cloned());
             let url = format!("{}{path}", token.api_base);
             let request = hdrs

@@ -1,0 +1,235 @@
+//! `/v1/messages` for models without Copilot's native Messages endpoint: the request is
+//! translated to Chat Completions, and the answer (JSON or stream) back to Anthropic's
+//! format. Empty answers are retried twice, then replaced by a clear message, so that
+//! Claude Code never sees a turn with no content.
+
+use crate::app::App;
+use crate::routes::fields;
+use crate::routes::messages::PING;
+use crate::server::error::ApiError;
+use crate::server::http::Outgoing;
+use crate::server::stream::{End, Flow, Outcome, Sink, StreamBody, pump};
+use crate::sse::Event;
+use crate::translate::anthropic_request::{ChatRequest, to_chat};
+use crate::translate::anthropic_response::from_chat;
+use crate::translate::anthropic_stream::StreamState;
+use crate::translate::tool_names::ToolNames;
+use crate::upstream::call::Opened;
+use crate::upstream::catalog::Model;
+use serde_json::{Map, Value, json};
+use std::sync::{Arc, Mutex};
+
+/// Attempts for an answer with no content: the first and two retries.
+const EMPTY_ATTEMPTS: usize = 3;
+const EMPTY_ANSWER: &str = "The model returned an empty response after 3 attempts. It may be unavailable or \
+     unable to handle this request; try again, or try another model.";
+
+pub fn create(
+    app: &Arc<App>,
+    body: Map<String, Value>,
+    requested: &str,
+    model: Option<&Model>,
+    stream: bool,
+    extra: Vec<(&'static str, String)>,
+) -> Result<Outgoing, ApiError> {
+    let upstream_model = model.map_or(requested, |m| m.id.as_str());
+    let ChatRequest { body: chat, tools, .. } =
+        to_chat(&Value::Object(body), upstream_model).map_err(ApiError::BadRequest)?;
+    let Value::Object(mut chat) = chat else {
+        return Err(ApiError::Internal("the translated request is not an object".into()));
+    };
+    fields::fit_output_limit(&mut chat, model);
+    let payload = serde_json::to_vec(&chat).map_err(|e| ApiError::Internal(e.to_string()))?;
+    // A cheap local estimate for `message_start` (about 4 bytes a token); the real count
+    // arrives in `message_delta`. Tokenizing here would cost more than the whole relay.
+    let estimate = payload.len() as u64 / 4;
+    let call = Call { app: app.clone(), payload, extra, requested: requested.to_string(), tools, estimate };
+    let mut out = if stream { call.stream()? } else { call.json()? };
+    out.model = Some(requested.to_string());
+    Ok(out)
+}
+
+/// Everything needed to (re)send the translated request and translate its answer.
+struct Call {
+    app: Arc<App>,
+    payload: Vec<u8>,
+    extra: Vec<(&'static str, String)>,
+    requested: String,
+    tools: ToolNames,
+    estimate: u64,
+}
+
+impl Call {
+    fn send(&self) -> Result<Opened, ApiError> {
+        self.app.upstream.post("/chat/completions", &self.payload, &self.extra, &self.app.metrics)
+    }
+
+    fn json(self) -> Result<Outgoing, ApiError> {
+        for attempt in 1..=EMPTY_ATTEMPTS {
+            let bytes = self.send()?.read_all()?;
+            let chat: Value = serde_json::from_slice(&bytes)
+                .map_err(|_| ApiError::BadGateway("Copilot answered with something other than JSON".into()))?;
+            let message = from_chat(&chat, &self.requested, &self.tools);
+            let empty = message.get("content").and_then(Value::as_array).is_none_or(Vec::is_empty);
+            if !empty {
+                return Ok(Outgoing::json(200, &message));
+            }
+            crate::warn!("empty answer from Copilot (attempt {attempt}/{EMPTY_ATTEMPTS})");
+        }
+        let mut message = from_chat(&synthetic_chunk(false), &self.requested, &self.tools);
+        message["content"] = json!([{"type": "text", "text": EMPTY_ANSWER}]);
+        Ok(Outgoing::json(200, &message))
+    }
+
+    /// Sends the first attempt before answering, so that upstream errors (context window,
+    /// rate limits) reach the client as HTTP errors; then streams.
+    fn stream(self) -> Result<Outgoing, ApiError> {
+        let first = self.send()?;
+        let agent = Arc::new(Mutex::new(first.agent.clone()));
+        let current = agent.clone();
+        let timing = self.app.config.stream_timing;
+        Ok(Outgoing::stream(StreamBody {
+            keepalive: PING,
+            timing,
+            cancel: Box::new(move || current.lock().unwrap_or_else(|e| e.into_inner()).clone().shutdown()),
+            produce: Box::new(move |sink| self.relay(first, &agent, sink)),
+        }))
+    }
+
+    fn relay(&self, first: Opened, agent: &Mutex<ureq::Agent>, sink: &mut Sink) -> Outcome {
+        let mut opened = first;
+        let mut attempt = 1;
+        loop {
+            let mut state = StreamState::new(&self.requested, self.tools.clone(), self.estimate);
+            let reader = opened.response.into_body().into_reader();
+            let result = relay_attempt(reader, sink, &mut state);
+            let retry = matches!(result, Attempt::Empty) && attempt < EMPTY_ATTEMPTS;
+            if !retry {
+                return finish(result, &mut state, sink);
+            }
+            crate::warn!("empty answer from Copilot (attempt {attempt}/{EMPTY_ATTEMPTS}); retrying");
+            attempt += 1;
+            opened = match self.send() {
+                Ok(o) => o,
+                Err(e) => {
+                    let events = state.fail(&e.to_string(), anthropic_error_type(e.status()));
+                    send_all(sink, &events);
+                    return Outcome::UpstreamError;
+                }
+            };
+            *agent.lock().unwrap_or_else(|e| e.into_inner()) = opened.agent.clone();
+        }
+    }
+}
+
+/// How one upstream attempt ended.
+enum Attempt {
+    /// Finished with content; the events are all sent but the closing ones.
+    Finished,
+    /// Finished without any content; nothing but (held back) `message_start` exists.
+    Empty,
+    Failed(Outcome, String),
+    ClientGone,
+}
+
+/// Translates one upstream stream. Events are held back until the first content block, so
+/// that an empty answer can be retried without the client seeing it.
+fn relay_attempt(upstream: impl std::io::Read, sink: &mut Sink, state: &mut StreamState) -> Attempt {
+    let mut held: Vec<Event> = Vec::new();
+    let mut finished = false;
+    let mut fault: Option<String> = None;
+    let end = pump(upstream, sink, |event, sink| {
+        if event.comment.is_some() {
+            return Flow::Continue;
+        }
+        if event.data.trim() == "[DONE]" {
+            finished = true;
+            return Flow::Stop;
+        }
+        let chunk: Value = match serde_json::from_str(&event.data) {
+            Ok(v) => v,
+            Err(e) => {
+                fault = Some(format!("Copilot sent a malformed stream event: {e}"));
+                return Flow::Stop;
+            }
+        };
+        if let Some(err) = chunk.get("error") {
+            let m = err.get("message").and_then(Value::as_str).map_or_else(|| err.to_string(), str::to_string);
+            fault = Some(format!("Copilot reported an error mid-stream: {m}"));
+            return Flow::Stop;
+        }
+        let choices = chunk.get("choices").and_then(Value::as_array);
+        finished |= choices.is_some_and(|c| c.iter().any(|c| c.get("finish_reason").is_some_and(|f| !f.is_null())));
+        let events = state.on_chunk(&chunk);
+        if state.has_content() {
+            send_all(sink, &std::mem::take(&mut held));
+            send_all(sink, &events);
+        } else {
+            held.extend(events);
+        }
+        Flow::Continue
+    });
+    let failed = |outcome, message: String| {
+        send_all(sink, &held);
+        Attempt::Failed(outcome, message)
+    };
+    match (end, fault) {
+        (End::ClientGone, _) => Attempt::ClientGone,
+        (_, Some(m)) => failed(Outcome::UpstreamError, m),
+        (End::Done | End::Eof, None) if finished && !state.has_content() => Attempt::Empty,
+        (End::Done | End::Eof, None) if finished => Attempt::Finished,
+        (End::Done | End::Eof, None) => {
+            failed(Outcome::UpstreamError, "Copilot closed the stream before the response was complete".into())
+        }
+        (End::ReadError(m), None) => failed(Outcome::UpstreamError, m),
+        (End::Stalled, None) => failed(
+            Outcome::Stalled,
+            "Copilot stopped sending data (stall timeout); the response is incomplete".into(),
+        ),
+    }
+}
+
+fn finish(result: Attempt, state: &mut StreamState, sink: &mut Sink) -> Outcome {
+    match result {
+        Attempt::Finished => {
+            send_all(sink, &state.finish());
+            Outcome::Completed
+        }
+        Attempt::Empty => {
+            // Out of retries: a clear message instead of an empty turn.
+            let mut events = state.on_chunk(&synthetic_chunk(true));
+            events.extend(state.finish());
+            send_all(sink, &events);
+            Outcome::UpstreamError
+        }
+        Attempt::Failed(outcome, message) => {
+            crate::warn!("messages stream ended early: {message}");
+            let kind = if outcome == Outcome::Stalled { "overloaded_error" } else { "api_error" };
+            send_all(sink, &state.fail(&message, kind));
+            outcome
+        }
+        Attempt::ClientGone => Outcome::ClientGone,
+    }
+}
+
+/// A Chat answer carrying the empty-answer explanation, as a chunk or a completion.
+fn synthetic_chunk(delta: bool) -> Value {
+    let key = if delta { "delta" } else { "message" };
+    json!({"choices": [{"index": 0, key: {"role": "assistant", "content": EMPTY_ANSWER}, "finish_reason": "stop"}]})
+}
+
+fn send_all(sink: &mut Sink, events: &[Event]) {
+    for e in events {
+        if !sink.send(e.to_wire().as_bytes()) {
+            return;
+        }
+    }
+}
+
+fn anthropic_error_type(status: u16) -> &'static str {
+    match status {
+        429 => "rate_limit_error",
+        400..=499 => "invalid_request_error",
+        _ => "api_error",
+    }
+}
