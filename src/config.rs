@@ -35,6 +35,8 @@ pub struct Config {
     pub max_inflight: usize,
     pub expose_token: bool,
     pub no_native_messages: bool,
+    /// `IMAGE_CONTEXT_TRIMMING_*`: trim answered images this many messages back.
+    pub image_trimming: Option<usize>,
     pub stream_timing: Timing,
     pub endpoints: Endpoints,
     pub ca_file: Option<PathBuf>,
@@ -185,6 +187,7 @@ impl Config {
             max_inflight,
             expose_token: raw.expose_token,
             no_native_messages: raw.no_native_messages,
+            image_trimming: crate::features::images::trimming_from_env(env),
             stream_timing,
             endpoints,
             ca_file: raw.ca_file.map(PathBuf::from),

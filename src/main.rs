@@ -8,6 +8,7 @@ mod app;
 mod cli;
 mod commands;
 mod config;
+mod features;
 mod ids;
 mod log;
 mod metrics;

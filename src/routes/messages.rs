@@ -4,8 +4,9 @@
 //! `/chat/completions` (see `messages_chat.rs`).
 
 use crate::app::App;
+use crate::features::images;
 use crate::routes::fields::{self, initiator_header, vision_header};
-// use crate::routes::messages_chat;
+// TEMP use crate::routes::messages_chat;
 use crate::server::error::ApiError;
 use crate::server::http::{Incoming, Outgoing};
 use crate::server::stream::{End, Flow, Outcome, Sink, StreamBody, pump};
@@ -33,7 +34,17 @@ pub fn create(app: &Arc<App>, rq: &Incoming) -> Result<Outgoing, ApiError> {
     let requested = fields::model(&body)?;
     validate(&body)?;
     let stream = fields::stream_flag(&body)?;
+    if let Some(message) = images::tiny_png(&body) {
+        return Err(ApiError::BadRequest(message));
+    }
+    if let Some(before) = app.config.image_trimming {
+        let trimmed = images::trim_processed(&mut body, before);
+        if trimmed > 0 {
+            crate::debug!("trimmed {trimmed} answered image(s) from the request");
+        }
+    }
     let model = app.find_model(&requested);
+    let limit = model.as_ref().and_then(Model::max_input);
     let messages = body
         .get("messages")
         .and_then(Value::as_array)
@@ -41,21 +52,34 @@ pub fn create(app: &Arc<App>, rq: &Incoming) -> Result<Outgoing, ApiError> {
         .unwrap_or_default();
     let mut extra = vec![initiator_header(last_turn_is_user(messages))];
     extra.extend(vision_header(messages.iter().any(has_image)));
-    match model.as_ref() {
-        Some(m) if m.supports(NATIVE) && !app.config.no_native_messages => {}
-        Some(m) if !m.supports(CHAT_ONLY) => {
-            return Err(ApiError::BadRequest(format!(
-                "model `{}` is served by Copilot only on {}; /v1/messages cannot reach it yet",
-                m.id,
-                m.supported_endpoints.join(", ")
-            )));
+    let result = match model {
+        Some(m) if m.supports(NATIVE) && !app.config.no_native_messages => {
+            native(app, rq, body, &requested, &m, stream, extra)
         }
-        _ => return Err(ApiError::BadRequest(format!("pending {extra:?}"))),
-    }
-    let model = model.unwrap_or_else(|| unreachable!("native routing needs a catalog entry"));
+        Some(m) if !m.supports(CHAT_ONLY) => Err(ApiError::BadRequest(format!(
+            "model `{}` is served by Copilot only on {}; /v1/messages cannot reach it yet",
+            m.id,
+            m.supported_endpoints.join(", ")
+        ))),
+        _model => Err(ApiError::BadRequest(format!("pending {extra:?} {stream}"))), // TEMP
+    };
+    result.map_err(|e| anthropic_context_error(e, limit))
+}
+
+/// Copilot's native Messages endpoint: the body passes through with the model resolved and
+/// what Copilot rejects removed; events pass through unchanged.
+fn native(
+    app: &Arc<App>,
+    rq: &Incoming,
+    mut body: Map<String, Value>,
+    requested: &str,
+    model: &Model,
+    stream: bool,
+    mut extra: Vec<(&'static str, String)>,
+) -> Result<Outgoing, ApiError> {
     body.insert("model".into(), Value::from(model.id.clone()));
     remove_server_tools(&mut body);
-    fit_max_tokens(&mut body, &model);
+    fit_max_tokens(&mut body, model);
     extra.push(("openai-intent", "messages-proxy".into()));
     extra.push((
         "anthropic-version",
@@ -66,9 +90,11 @@ pub fn create(app: &Arc<App>, rq: &Incoming) -> Result<Outgoing, ApiError> {
     if let Some(betas) = rq.header("anthropic-beta").and_then(forwarded_betas) {
         extra.push(("anthropic-beta", betas));
     }
-    let payload = serde_json::to_vec(&body).map_err(|e| ApiError::Internal(e.to_string()))?;
-    let opened = app.upstream.post(NATIVE, &payload, &extra, &app.metrics)?;
-    let rename = (requested != model.id).then(|| (model.id.clone(), requested.clone()));
+    let opened = send_with_image_fallback(&mut body, |b| {
+        let payload = serde_json::to_vec(b).map_err(|e| ApiError::Internal(e.to_string()))?;
+        app.upstream.post(NATIVE, &payload, &extra, &app.metrics)
+    })?;
+    let rename = (requested != model.id).then(|| (model.id.clone(), requested.to_string()));
     let mut out = if stream {
         let agent = opened.agent.clone();
         let reader = opened.response.into_body().into_reader();
@@ -89,8 +115,75 @@ pub fn create(app: &Arc<App>, rq: &Incoming) -> Result<Outgoing, ApiError> {
         }
         Outgoing::json(200, &v)
     };
-    out.model = Some(requested);
+    out.model = Some(requested.to_string());
     Ok(out)
+}
+
+/// Sends, and when Copilot answers 413 (body too large) sends again without the older
+/// images, then without any; after that the client gets the context-window error that
+/// makes Claude Code compact.
+pub fn send_with_image_fallback<T>(
+    body: &mut Map<String, Value>,
+    mut send: impl FnMut(&Map<String, Value>) -> Result<T, ApiError>,
+) -> Result<T, ApiError> {
+    let too_large = |r: &Result<T, ApiError>| {
+        matches!(
+            r,
+            Err(ApiError::ContextWindow {
+                too_large: true,
+                ..
+            })
+        )
+    };
+    let first = send(body);
+    if !too_large(&first) {
+        return first;
+    }
+    for keep_last in [true, false] {
+        let removed = images::strip(body, keep_last);
+        if removed == 0 {
+            continue;
+        }
+        crate::warn!("Copilot answered 413; removed {removed} image(s) and sending again");
+        let again = send(body);
+        if !too_large(&again) {
+            return again;
+        }
+    }
+    first
+}
+
+/// Context-window errors in the words Claude Code reacts to by compacting:
+/// `prompt is too long: N tokens > M maximum`, with Copilot's numbers when it gives them.
+fn anthropic_context_error(e: ApiError, limit: Option<u64>) -> ApiError {
+    let ApiError::ContextWindow { message, too_large } = e else {
+        return e;
+    };
+    let message = match (exceeds_numbers(&message), limit) {
+        (Some((n, m)), _) => format!("prompt is too long: {n} tokens > {m} maximum"),
+        (None, Some(m)) => format!("prompt is too long: {} tokens > {m} maximum", m + m / 2),
+        (None, None) => format!("prompt is too long: {message}"),
+    };
+    ApiError::ContextWindow { message, too_large }
+}
+
+/// `N` and `M` from "... N exceeds the limit of M" (thousands separators allowed).
+fn exceeds_numbers(text: &str) -> Option<(u64, u64)> {
+    let lower = text.to_ascii_lowercase();
+    let at = lower.find("exceeds the limit of")?;
+    let number = |s: &str| -> Option<u64> {
+        let digits: String = s.chars().filter(|c| *c != ',').collect();
+        digits.parse().ok()
+    };
+    let before = lower[..at].trim_end();
+    let start = before
+        .rfind(|c: char| !(c.is_ascii_digit() || c == ','))
+        .map_or(0, |i| i + 1);
+    let after = lower[at + "exceeds the limit of".len()..].trim_start();
+    let end = after
+        .find(|c: char| !(c.is_ascii_digit() || c == ','))
+        .unwrap_or(after.len());
+    Some((number(&before[start..])?, number(&after[..end])?))
 }
 
 fn validate(body: &Map<String, Value>) -> Result<(), ApiError> {
@@ -352,6 +445,52 @@ mod tests {
             Some("interleaved-thinking-2025-05-14,context-management-2025-06-27")
         );
         assert_eq!(forwarded_betas("claude-code-20250219"), None);
+    }
+
+    #[test]
+    fn context_errors_become_prompt_too_long() {
+        let e = |m: &str| ApiError::ContextWindow {
+            message: m.into(),
+            too_large: false,
+        };
+        let text = |e: ApiError| e.to_string();
+        let real = e("prompt token count of 622,303 exceeds the limit of 168,000");
+        assert_eq!(
+            text(anthropic_context_error(real, None)),
+            "prompt is too long: 622303 tokens > 168000 maximum"
+        );
+        assert_eq!(
+            text(anthropic_context_error(e("too big"), Some(128_000))),
+            "prompt is too long: 192000 tokens > 128000 maximum"
+        );
+        assert!(matches!(
+            anthropic_context_error(ApiError::Unauthorized, None),
+            ApiError::Unauthorized
+        ));
+    }
+
+    #[test]
+    fn image_fallback_strips_older_then_all() {
+        let img = json!({"type": "image", "source": {"type": "base64", "media_type": "image/jpeg", "data": "AAAA"}});
+        let mut body = json!({"messages": [{"role": "user", "content": [img.clone(), img]}]})
+            .as_object()
+            .unwrap()
+            .clone();
+        let mut seen = Vec::new();
+        let result: Result<(), ApiError> = send_with_image_fallback(&mut body, |b| {
+            seen.push(
+                b["messages"][0]["content"]
+                    .to_string()
+                    .matches("\"image\"")
+                    .count(),
+            );
+            Err(ApiError::ContextWindow {
+                message: "413".into(),
+                too_large: true,
+            })
+        });
+        assert_eq!(seen, [2, 1, 0]);
+        assert!(result.is_err());
     }
 
     #[test]

@@ -5,7 +5,8 @@
 
 use crate::app::App;
 use crate::routes::fields;
-use crate::routes::messages::PING;
+use crate::features::guidance::add_large_edit_note;
+use crate::routes::messages::{PING, send_with_image_fallback};
 use crate::server::error::ApiError;
 use crate::server::http::Outgoing;
 use crate::server::stream::{End, Flow, Outcome, Sink, StreamBody, pump};
@@ -26,27 +27,43 @@ const EMPTY_ANSWER: &str = "The model returned an empty response after 3 attempt
 
 pub fn create(
     app: &Arc<App>,
-    body: Map<String, Value>,
+    mut body: Map<String, Value>,
     requested: &str,
     model: Option<&Model>,
     stream: bool,
     extra: Vec<(&'static str, String)>,
 ) -> Result<Outgoing, ApiError> {
-    let upstream_model = model.map_or(requested, |m| m.id.as_str());
-    let ChatRequest { body: chat, tools, .. } =
-        to_chat(&Value::Object(body), upstream_model).map_err(ApiError::BadRequest)?;
-    let Value::Object(mut chat) = chat else {
-        return Err(ApiError::Internal("the translated request is not an object".into()));
+    let upstream_model = model.map_or(requested, |m| m.id.as_str()).to_string();
+    let mut sent = None;
+    let first = send_with_image_fallback(&mut body, |b| {
+        let (payload, tools) = translate(b, &upstream_model, model)?;
+        let opened = app.upstream.post("/chat/completions", &payload, &extra, &app.metrics)?;
+        sent = Some((payload, tools));
+        Ok(opened)
+    })?;
+    let Some((payload, tools)) = sent else {
+        return Err(ApiError::Internal("no request was sent".into()));
     };
-    fields::fit_output_limit(&mut chat, model);
-    let payload = serde_json::to_vec(&chat).map_err(|e| ApiError::Internal(e.to_string()))?;
     // A cheap local estimate for `message_start` (about 4 bytes a token); the real count
     // arrives in `message_delta`. Tokenizing here would cost more than the whole relay.
     let estimate = payload.len() as u64 / 4;
     let call = Call { app: app.clone(), payload, extra, requested: requested.to_string(), tools, estimate };
-    let mut out = if stream { call.stream()? } else { call.json()? };
+    let mut out = if stream { call.stream(first) } else { call.json(first)? };
     out.model = Some(requested.to_string());
     Ok(out)
+}
+
+/// The Anthropic body as the Chat request Copilot gets, and the tool-name aliases used.
+fn translate(body: &Map<String, Value>, upstream_model: &str, model: Option<&Model>) -> Result<(Vec<u8>, ToolNames), ApiError> {
+    let ChatRequest { body: chat, tools, .. } =
+        to_chat(&Value::Object(body.clone()), upstream_model).map_err(ApiError::BadRequest)?;
+    let Value::Object(mut chat) = chat else {
+        return Err(ApiError::Internal("the translated request is not an object".into()));
+    };
+    fields::fit_output_limit(&mut chat, model);
+    add_large_edit_note(&mut chat, model.and_then(|m| m.max_output));
+    let payload = serde_json::to_vec(&chat).map_err(|e| ApiError::Internal(e.to_string()))?;
+    Ok((payload, tools))
 }
 
 /// Everything needed to (re)send the translated request and translate its answer.
@@ -64,9 +81,13 @@ impl Call {
         self.app.upstream.post("/chat/completions", &self.payload, &self.extra, &self.app.metrics)
     }
 
-    fn json(self) -> Result<Outgoing, ApiError> {
+    fn json(self, first: Opened) -> Result<Outgoing, ApiError> {
+        let mut opened = Some(first);
         for attempt in 1..=EMPTY_ATTEMPTS {
-            let bytes = self.send()?.read_all()?;
+            let bytes = match opened.take() {
+                Some(o) => o.read_all()?,
+                None => self.send()?.read_all()?,
+            };
             let chat: Value = serde_json::from_slice(&bytes)
                 .map_err(|_| ApiError::BadGateway("Copilot answered with something other than JSON".into()))?;
             let message = from_chat(&chat, &self.requested, &self.tools);
@@ -81,19 +102,18 @@ impl Call {
         Ok(Outgoing::json(200, &message))
     }
 
-    /// Sends the first attempt before answering, so that upstream errors (context window,
-    /// rate limits) reach the client as HTTP errors; then streams.
-    fn stream(self) -> Result<Outgoing, ApiError> {
-        let first = self.send()?;
+    /// The first attempt was sent before answering, so that upstream errors (context
+    /// window, rate limits) reach the client as HTTP errors; this streams its answer.
+    fn stream(self, first: Opened) -> Outgoing {
         let agent = Arc::new(Mutex::new(first.agent.clone()));
         let current = agent.clone();
         let timing = self.app.config.stream_timing;
-        Ok(Outgoing::stream(StreamBody {
+        Outgoing::stream(StreamBody {
             keepalive: PING,
             timing,
             cancel: Box::new(move || current.lock().unwrap_or_else(|e| e.into_inner()).clone().shutdown()),
             produce: Box::new(move |sink| self.relay(first, &agent, sink)),
-        }))
+        })
     }
 
     fn relay(&self, first: Opened, agent: &Mutex<ureq::Agent>, sink: &mut Sink) -> Outcome {

@@ -8,6 +8,7 @@ mod messages;
 // mod messages_chat; (waiting for translate)
 mod models;
 mod ops;
+mod responses;
 
 use crate::app::App;
 use crate::server::error::ApiError;
@@ -27,6 +28,7 @@ pub fn route(app: &Arc<App>, rq: &Incoming) -> Result<Outgoing, ApiError> {
         ("POST", "/v1/chat/completions" | "/chat/completions") => chat::completions(app, rq),
         ("POST", "/v1/embeddings" | "/embeddings") => embeddings::create(app, rq),
         ("POST", "/v1/messages") => messages::create(app, rq),
+        ("POST", "/v1/responses" | "/responses") => responses::create(app, rq),
         ("POST", "/v1/messages/count_tokens") => count_tokens::count(app, rq),
         ("GET", "/usage") => ops::usage(app),
         ("GET", "/metrics") => Ok(Outgoing::bytes(
@@ -81,5 +83,7 @@ pub fn is_known_path(path: &str) -> bool {
             | "/embeddings"
             | "/v1/messages"
             | "/v1/messages/count_tokens"
+            | "/v1/responses"
+            | "/responses"
     ) || model_id(path).is_some()
 }

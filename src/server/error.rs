@@ -47,7 +47,9 @@ pub enum ApiError {
     VersionRejected,
     /// The request does not fit the model's context window (400, with
     /// `code: context_length_exceeded` on OpenAI routes so clients can compact).
-    ContextWindow(String),
+    /// `too_large` marks Copilot's 413 (body over its size limit), which the Messages route
+    /// answers by removing images before giving up.
+    ContextWindow { message: String, too_large: bool },
     /// The upstream could not be reached or answered nonsense (502).
     BadGateway(String),
     /// A bug: a handler panicked (500). Never used for client mistakes.
@@ -61,7 +63,7 @@ impl std::fmt::Display for ApiError {
                 f.write_str(m)
             }
             ApiError::BadGateway(m) | ApiError::Internal(m) => f.write_str(m),
-            ApiError::ContextWindow(m) => f.write_str(m),
+            ApiError::ContextWindow { message, .. } => f.write_str(message),
             ApiError::VersionRejected => f.write_str(
                 "Copilot rejected the editor version headers as too old (HTTP 466). Update \
                  copilot-api, or override them with --editor-version, --editor-plugin-version \
@@ -96,7 +98,7 @@ impl ApiError {
             ApiError::NotReady(_) => 503,
             ApiError::Upstream { status, .. } => *status,
             ApiError::VersionRejected => 466,
-            ApiError::ContextWindow(_) => 400,
+            ApiError::ContextWindow { .. } => 400,
             ApiError::BadGateway(_) => 502,
             ApiError::Internal(_) => 500,
         }
@@ -152,7 +154,7 @@ impl ApiError {
             ApiError::MethodNotAllowed(_) => "method_not_allowed",
             ApiError::TooLarge(_) => "request_too_large",
             ApiError::NotReady(_) => "not_ready",
-            ApiError::ContextWindow(_) => "context_length_exceeded",
+            ApiError::ContextWindow { .. } => "context_length_exceeded",
             ApiError::VersionRejected => "client_version_rejected",
             _ => return Value::Null,
         };

@@ -100,6 +100,14 @@ fn handle(app: &Arc<App>, mut rq: Request) {
         path: path.clone(),
         body: Vec::new(),
     };
+    if crate::log::verbose() {
+        crate::debug!(
+            "{} {} {}",
+            incoming.method,
+            incoming.path,
+            redacted_headers(&incoming.headers)
+        );
+    }
     let cors = auth::cors_headers(&app.config.cors_origins, &incoming);
     let (mut out, close) = match read_body(&mut rq, app.config.max_body_bytes) {
         Err(e) => (e.to_response(family), true),
@@ -129,6 +137,27 @@ fn handle(app: &Arc<App>, mut rq: Request) {
         model.as_deref().unwrap_or("-"),
         started.elapsed().as_secs_f64() * 1000.0
     );
+}
+
+/// Request headers for the verbose log, credentials replaced by their redacted form.
+fn redacted_headers(headers: &[(String, String)]) -> String {
+    let secret = |name: &str| {
+        matches!(
+            name,
+            "authorization" | "x-api-key" | "proxy-authorization" | "cookie"
+        )
+    };
+    let shown: Vec<String> = headers
+        .iter()
+        .map(|(k, v)| {
+            if secret(k) {
+                format!("{k}: {}", crate::log::redact(v))
+            } else {
+                format!("{k}: {v}")
+            }
+        })
+        .collect();
+    shown.join("; ")
 }
 
 /// Auth, CORS preflight and routing, with a panic in a handler turned into a 500.
@@ -210,4 +239,25 @@ fn to_response(out: Outgoing, close: bool) -> Response<std::io::Cursor<Vec<u8>>>
         }
     }
     response
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn verbose_header_log_redacts_credentials() {
+        let h = vec![
+            (
+                "authorization".to_string(),
+                "Bearer sk-secret-123".to_string(),
+            ),
+            ("x-api-key".to_string(), "sk-other".to_string()),
+            ("user-agent".to_string(), "curl".to_string()),
+        ];
+        let line = super::redacted_headers(&h);
+        assert!(
+            !line.contains("secret-123") && !line.contains("sk-other"),
+            "{line}"
+        );
+        assert!(line.contains("user-agent: curl"));
+    }
 }

@@ -238,7 +238,10 @@ pub fn classify(
             .unwrap_or_else(|| {
                 "the request exceeds the model's context window; shorten the conversation".into()
             });
-        return ApiError::ContextWindow(message);
+        return ApiError::ContextWindow {
+            message,
+            too_large: status == 413,
+        };
     }
     ApiError::Upstream {
         status,
@@ -326,12 +329,17 @@ mod tests {
         ));
         let ctx = r#"{"error":{"message":"prompt token count of 140000 exceeds the limit of 128000","code":"model_max_prompt_tokens_exceeded"}}"#;
         match classify(400, ctx.into(), String::new(), None) {
-            ApiError::ContextWindow(m) => assert!(m.contains("140000")),
+            ApiError::ContextWindow { message, too_large } => {
+                assert!(message.contains("140000") && !too_large)
+            }
             other => panic!("{other:?}"),
         }
         assert!(matches!(
             classify(413, b"too big".to_vec(), String::new(), None),
-            ApiError::ContextWindow(_)
+            ApiError::ContextWindow {
+                too_large: true,
+                ..
+            }
         ));
         assert!(matches!(
             classify(

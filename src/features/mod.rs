@@ -1,0 +1,4 @@
+//! Request adjustments that keep long agent sessions working on Copilot's limits.
+
+pub mod guidance;
+pub mod images;

@@ -1,0 +1,320 @@
+//! Chat Completions response -> Anthropic `message` (reference §3, with §10 fixed).
+//!
+//! Copilot splits a Claude answer across several `choices` (text in one, tool calls in
+//! another), so every choice is read. Reasoning becomes `thinking` with its signature (or
+//! `redacted_thinking` when only the opaque token came), placed first as Anthropic does;
+//! `stop_reason` is never null. The helpers for ids, stop reasons and usage are shared with
+//! the stream translator.
+
+use super::tool_names::ToolNames;
+use serde_json::{Map, Value, json};
+
+pub fn from_chat(resp: &Value, requested_model: &str, tools: &ToolNames) -> Value {
+    let mut thinking = Vec::new();
+    let mut text = Vec::new();
+    let mut calls = Vec::new();
+    let mut finishes = Vec::new();
+    let mut truncated = false;
+    for choice in resp
+        .get("choices")
+        .and_then(Value::as_array)
+        .into_iter()
+        .flatten()
+    {
+        let m = choice.get("message").unwrap_or(&Value::Null);
+        thinking.extend(reasoning_block(m));
+        match m.get("content") {
+            Some(Value::String(s)) if !s.is_empty() => text.push(text_block(s)),
+            Some(Value::Array(parts)) => text.extend(
+                parts
+                    .iter()
+                    .filter_map(|p| p.get("text").and_then(Value::as_str))
+                    .filter(|t| !t.is_empty())
+                    .map(text_block),
+            ),
+            _ => {}
+        }
+        if let Some(refusal) = m.get("refusal").and_then(Value::as_str) {
+            text.push(text_block(refusal));
+        }
+        for call in m
+            .get("tool_calls")
+            .and_then(Value::as_array)
+            .into_iter()
+            .flatten()
+        {
+            let f = call.get("function").unwrap_or(&Value::Null);
+            let (input, complete) = parse_arguments(f.get("arguments"));
+            truncated |= !complete;
+            calls.push(json!({
+                "type": "tool_use",
+                "id": call.get("id").and_then(Value::as_str).map_or_else(tool_use_id, str::to_string),
+                "name": tools.to_client(f.get("name").and_then(Value::as_str).unwrap_or("")),
+                "input": input,
+            }));
+        }
+        if let Some(f) = choice.get("finish_reason").and_then(Value::as_str) {
+            finishes.push(f.to_string());
+        }
+    }
+    let stop = stop_reason(&finishes, !calls.is_empty(), truncated);
+    let content: Vec<Value> = thinking.into_iter().chain(text).chain(calls).collect();
+    json!({
+        "id": message_id(resp.get("id").and_then(Value::as_str)),
+        "type": "message",
+        "role": "assistant",
+        "model": requested_model,
+        "content": content,
+        "stop_reason": stop,
+        "stop_sequence": null,
+        "usage": usage(resp.get("usage"), 0),
+    })
+}
+
+fn text_block(s: &str) -> Value {
+    json!({"type": "text", "text": s})
+}
+
+/// `reasoning_text` (GPT-style `reasoning_content` too) with its `reasoning_opaque` as the
+/// signature; an opaque token alone is redacted thinking.
+fn reasoning_block(m: &Value) -> Option<Value> {
+    let text = ["reasoning_text", "reasoning_content"]
+        .iter()
+        .find_map(|k| m.get(*k).and_then(Value::as_str).filter(|s| !s.is_empty()));
+    let opaque = m
+        .get("reasoning_opaque")
+        .and_then(Value::as_str)
+        .filter(|s| !s.is_empty());
+    match (text, opaque) {
+        (Some(t), o) => {
+            Some(json!({"type": "thinking", "thinking": t, "signature": o.unwrap_or("")}))
+        }
+        (None, Some(o)) => Some(json!({"type": "redacted_thinking", "data": o})),
+        (None, None) => None,
+    }
+}
+
+/// Tool arguments as an input object, and whether they were complete. Empty arguments are
+/// `{}`; arguments that do not parse (cut off by the token limit) are `{}` too, so a
+/// half-written command is never handed to the client to run, and count as truncation.
+pub(crate) fn parse_arguments(args: Option<&Value>) -> (Value, bool) {
+    match args {
+        Some(Value::String(s)) => parse_argument_text(s),
+        Some(Value::Object(_)) => (args.cloned().unwrap_or_default(), true),
+        _ => (json!({}), true),
+    }
+}
+
+/// `parse_arguments` for the accumulated text of a streamed call.
+pub(crate) fn parse_argument_text(raw: &str) -> (Value, bool) {
+    if raw.trim().is_empty() {
+        return (json!({}), true);
+    }
+    match serde_json::from_str::<Value>(raw) {
+        Ok(v @ Value::Object(_)) => (v, true),
+        Ok(_) => (json!({}), true),
+        Err(_) => (json!({}), false),
+    }
+}
+
+/// The Anthropic stop reason for the finish reasons of every choice. Hitting the output
+/// limit wins (a cut-off tool call is not a tool call to run), then tool use.
+pub(crate) fn stop_reason(finishes: &[String], has_tools: bool, truncated: bool) -> &'static str {
+    let any = |r: &str| finishes.iter().any(|f| f == r);
+    if truncated || any("length") {
+        "max_tokens"
+    } else if has_tools {
+        "tool_use"
+    } else if any("content_filter") {
+        "refusal"
+    } else {
+        "end_turn"
+    }
+}
+
+/// Anthropic usage from Chat usage: input excludes cached (and cache-written) tokens, which
+/// are reported apart. Without usage, the input is the caller's estimate.
+pub(crate) fn usage(u: Option<&Value>, input_estimate: u64) -> Value {
+    let Some(u) = u.filter(|u| u.is_object()) else {
+        return json!({"input_tokens": input_estimate, "output_tokens": 0});
+    };
+    let n = |v: Option<&Value>| v.and_then(Value::as_u64);
+    let details = u.get("prompt_tokens_details");
+    let cached = n(details.and_then(|d| d.get("cached_tokens")));
+    let written = n(details.and_then(|d| d.get("cache_creation_input_tokens")));
+    let prompt = n(u.get("prompt_tokens")).unwrap_or(0);
+    let mut out = Map::new();
+    out.insert(
+        "input_tokens".into(),
+        prompt
+            .saturating_sub(cached.unwrap_or(0))
+            .saturating_sub(written.unwrap_or(0))
+            .into(),
+    );
+    out.insert(
+        "output_tokens".into(),
+        n(u.get("completion_tokens")).unwrap_or(0).into(),
+    );
+    if let Some(c) = cached {
+        out.insert("cache_read_input_tokens".into(), c.into());
+    }
+    if let Some(w) = written {
+        out.insert("cache_creation_input_tokens".into(), w.into());
+    }
+    Value::Object(out)
+}
+
+/// `msg_` + the upstream id (Claude Code keys its history on the prefix), or a fresh one.
+pub(crate) fn message_id(upstream: Option<&str>) -> String {
+    match upstream.filter(|s| !s.is_empty()) {
+        Some(id) if id.starts_with("msg_") => id.to_string(),
+        Some(id) => format!("msg_{id}"),
+        None => format!("msg_{}", random_hex()),
+    }
+}
+
+/// A tool-use id for a call upstream sent without one.
+pub(crate) fn tool_use_id() -> String {
+    format!("toolu_{}", random_hex())
+}
+
+fn random_hex() -> String {
+    format!(
+        "{:016x}{:08x}",
+        crate::ids::random_u64(),
+        crate::ids::random_u64() as u32
+    )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn merges_choices_thinking_text_then_tools() {
+        // Copilot's split Claude answer: text in one choice, the tool call in another.
+        let names = ToolNames::from_names(["mcp__a.b__c"]);
+        let resp = json!({
+            "id": "chatcmpl-1", "model": "claude-sonnet-4.5",
+            "choices": [
+                {"index": 0, "finish_reason": "stop", "message": {"role": "assistant", "content": "Let me check.",
+                  "reasoning_text": "The user wants x.", "reasoning_opaque": "EqQBsig"}},
+                {"index": 1, "finish_reason": "tool_calls", "message": {"role": "assistant", "content": "",
+                  "tool_calls": [{"id": "toolu_1", "type": "function", "function": {"name": "mcp__a_b__c", "arguments": "{\"q\":1}"}}]}}
+            ],
+            "usage": {"prompt_tokens": 100, "completion_tokens": 20, "prompt_tokens_details": {"cached_tokens": 30}}
+        });
+        assert_eq!(
+            from_chat(&resp, "claude-sonnet-4-5", &names),
+            json!({
+                "id": "msg_chatcmpl-1", "type": "message", "role": "assistant", "model": "claude-sonnet-4-5",
+                "content": [
+                    {"type": "thinking", "thinking": "The user wants x.", "signature": "EqQBsig"},
+                    {"type": "text", "text": "Let me check."},
+                    {"type": "tool_use", "id": "toolu_1", "name": "mcp__a.b__c", "input": {"q": 1}}
+                ],
+                "stop_reason": "tool_use", "stop_sequence": null,
+                "usage": {"input_tokens": 70, "output_tokens": 20, "cache_read_input_tokens": 30}
+            })
+        );
+    }
+
+    #[test]
+    fn reference_example_without_the_empty_text_block() {
+        let resp = json!({"id": "c", "choices": [{"finish_reason": "stop", "message": {"content": "",
+            "tool_calls": [{"id": "x", "function": {"name": "f", "arguments": "{\"a\":1}"}}]}}],
+            "usage": {"prompt_tokens": 10, "completion_tokens": 2, "prompt_tokens_details": {"cached_tokens": 4}}});
+        assert_eq!(
+            from_chat(&resp, "m", &ToolNames::default()),
+            json!({"id": "msg_c", "type": "message", "role": "assistant", "model": "m",
+                   "content": [{"type": "tool_use", "id": "x", "name": "f", "input": {"a": 1}}],
+                   "stop_reason": "tool_use", "stop_sequence": null,
+                   "usage": {"input_tokens": 6, "output_tokens": 2, "cache_read_input_tokens": 4}})
+        );
+    }
+
+    #[test]
+    fn stop_reasons_by_case() {
+        let s = |f: &[&str], tools, cut| {
+            stop_reason(&f.iter().map(|x| x.to_string()).collect::<Vec<_>>(), tools, cut)
+        };
+        let cases: &[(&[&str], bool, bool, &str)] = &[
+            (&["stop"], false, false, "end_turn"),
+            (&[], false, false, "end_turn"),
+            (&["STOP"], false, false, "end_turn"),
+            (&["length"], false, false, "max_tokens"),
+            (&["tool_calls"], true, false, "tool_use"),
+            (&["stop"], true, false, "tool_use"),
+            (&["tool_calls"], false, false, "end_turn"),
+            (&["content_filter"], false, false, "refusal"),
+            (&["length"], true, false, "max_tokens"),
+            (&["tool_calls"], true, true, "max_tokens"),
+            (&["stop", "tool_calls"], true, false, "tool_use"),
+        ];
+        for (f, tools, cut, want) in cases {
+            assert_eq!(s(f, *tools, *cut), *want, "{f:?} {tools} {cut}");
+        }
+    }
+
+    #[test]
+    fn arguments_by_case() {
+        let cases: Vec<(Value, Value, bool)> = vec![
+            (json!("{\"a\":1}"), json!({"a": 1}), true),
+            (json!(""), json!({}), true),
+            (json!("  "), json!({}), true),
+            (Value::Null, json!({}), true),
+            (json!("[1]"), json!({}), true),
+            (json!({"a": 1}), json!({"a": 1}), true),
+            (json!("{\"file_path\":\"a\",\"content\":\"abc"), json!({}), false),
+        ];
+        for (args, want, complete) in cases {
+            assert_eq!(parse_arguments(Some(&args)), (want, complete), "{args}");
+        }
+    }
+
+    #[test]
+    fn truncated_tool_call_is_max_tokens_with_empty_input() {
+        let resp = json!({"choices": [{"finish_reason": "length", "message": {"content": "x",
+            "tool_calls": [{"id": "w", "function": {"name": "Write", "arguments": "{\"file_path\":\"a\",\"content\":\"abc"}}]}}]});
+        let m = from_chat(&resp, "m", &ToolNames::default());
+        assert_eq!(m["stop_reason"], "max_tokens");
+        assert_eq!(m["content"][1]["input"], json!({}));
+        assert!(m["id"].as_str().unwrap().starts_with("msg_"));
+        assert_eq!(m["usage"], json!({"input_tokens": 0, "output_tokens": 0}));
+    }
+
+    #[test]
+    fn reasoning_variants_and_refusal() {
+        let one = |m: Value| from_chat(&json!({"choices": [{"message": m}]}), "m", &ToolNames::default())["content"].clone();
+        assert_eq!(
+            one(json!({"reasoning_opaque": "enc", "content": "hi"})),
+            json!([{"type": "redacted_thinking", "data": "enc"}, {"type": "text", "text": "hi"}])
+        );
+        assert_eq!(
+            one(json!({"reasoning_content": "why", "content": null})),
+            json!([{"type": "thinking", "thinking": "why", "signature": ""}])
+        );
+        assert_eq!(one(json!({"content": ""})), json!([]));
+        assert_eq!(
+            one(json!({"content": null, "refusal": "I can't."})),
+            json!([{"type": "text", "text": "I can't."}])
+        );
+        let r = from_chat(&json!({"choices": [{"finish_reason": "content_filter", "message": {"content": null}}]}), "m", &ToolNames::default());
+        assert_eq!(r["stop_reason"], "refusal");
+    }
+
+    #[test]
+    fn ids_and_usage() {
+        assert_eq!(message_id(Some("msg_x")), "msg_x");
+        assert_eq!(message_id(Some("abc")), "msg_abc");
+        assert_ne!(message_id(None), message_id(Some("")));
+        assert!(tool_use_id().starts_with("toolu_"));
+        assert_eq!(
+            usage(Some(&json!({"prompt_tokens": 50, "completion_tokens": 5,
+                "prompt_tokens_details": {"cached_tokens": 10, "cache_creation_input_tokens": 15}})), 7),
+            json!({"input_tokens": 25, "output_tokens": 5, "cache_read_input_tokens": 10, "cache_creation_input_tokens": 15})
+        );
+        assert_eq!(usage(Some(&json!({"prompt_tokens": 3})), 7), json!({"input_tokens": 3, "output_tokens": 0}));
+        assert_eq!(usage(None, 7), json!({"input_tokens": 7, "output_tokens": 0}));
+    }
+}
