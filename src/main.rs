@@ -13,6 +13,7 @@ mod ids;
 mod log;
 mod metrics;
 mod routes;
+mod routing;
 mod server;
 mod sse;
 mod translate;

@@ -4,11 +4,12 @@
 
 use crate::app::App;
 use crate::routes::fields::{self, initiator_header, vision_header};
+use crate::routing::{self, Api};
 use crate::server::error::ApiError;
 use crate::server::http::{Incoming, Outgoing};
 use crate::server::stream::{End, Flow, Outcome, Sink, StreamBody, pump};
 use crate::sse::Event;
-use crate::upstream::catalog::{CHAT_ONLY, Model};
+use crate::upstream::catalog::Model;
 use serde_json::{Map, Value, json};
 use std::io::Read;
 use std::time::{SystemTime, UNIX_EPOCH};
@@ -19,12 +20,9 @@ pub fn completions(app: &App, rq: &Incoming) -> Result<Outgoing, ApiError> {
     validate(&body)?;
     let stream = fields::stream_flag(&body)?;
     let model = app.find_model(&requested);
-    if let Some(m) = model.as_ref().filter(|m| !m.supports(CHAT_ONLY)) {
-        return Err(ApiError::BadRequest(format!(
-            "model `{}` is not served on /chat/completions by Copilot; it supports {}",
-            m.id,
-            m.supported_endpoints.join(", ")
-        )));
+    match routing::decide(Api::Chat, model.as_ref(), true).map_err(ApiError::BadRequest)? {
+        Api::Chat => {}
+        other => return Err(ApiError::Internal(format!("no Chat route to {other:?}"))),
     }
     let naming = Naming::new(&requested, model.as_ref());
     body.insert("model".into(), Value::from(naming.upstream.clone()));

@@ -6,16 +6,16 @@
 use crate::app::App;
 use crate::features::images;
 use crate::routes::fields::{self, initiator_header, vision_header};
-// TEMP use crate::routes::messages_chat;
+use crate::routes::messages_chat;
+use crate::routing::{self, Api};
 use crate::server::error::ApiError;
 use crate::server::http::{Incoming, Outgoing};
 use crate::server::stream::{End, Flow, Outcome, Sink, StreamBody, pump};
-use crate::upstream::catalog::{CHAT_ONLY, Model};
+use crate::upstream::catalog::Model;
 use serde_json::{Map, Value, json};
 use std::io::Read;
 use std::sync::Arc;
 
-pub const NATIVE: &str = "/v1/messages";
 /// Anthropic's keepalive, sent during upstream silence.
 pub const PING: &[u8] = b"event: ping\ndata: {\"type\":\"ping\"}\n\n";
 /// Betas Copilot's native endpoint is known to accept (reference/peers.md §C2); others are
@@ -52,16 +52,17 @@ pub fn create(app: &Arc<App>, rq: &Incoming) -> Result<Outgoing, ApiError> {
         .unwrap_or_default();
     let mut extra = vec![initiator_header(last_turn_is_user(messages))];
     extra.extend(vision_header(messages.iter().any(has_image)));
-    let result = match model {
-        Some(m) if m.supports(NATIVE) && !app.config.no_native_messages => {
-            native(app, rq, body, &requested, &m, stream, extra)
+    let native_messages = !app.config.no_native_messages;
+    let route = routing::decide(Api::Messages, model.as_ref(), native_messages)
+        .map_err(ApiError::BadRequest)?;
+    let result = match (route, model) {
+        (Api::Messages, Some(m)) => native(app, rq, body, &requested, &m, stream, extra),
+        (Api::Chat, model) => {
+            messages_chat::create(app, body, &requested, model.as_ref(), stream, extra)
         }
-        Some(m) if !m.supports(CHAT_ONLY) => Err(ApiError::BadRequest(format!(
-            "model `{}` is served by Copilot only on {}; /v1/messages cannot reach it yet",
-            m.id,
-            m.supported_endpoints.join(", ")
+        (other, _) => Err(ApiError::Internal(format!(
+            "no Messages route to {other:?}"
         ))),
-        _model => Err(ApiError::BadRequest(format!("pending {extra:?} {stream}"))), // TEMP
     };
     result.map_err(|e| anthropic_context_error(e, limit))
 }
@@ -92,7 +93,8 @@ fn native(
     }
     let opened = send_with_image_fallback(&mut body, |b| {
         let payload = serde_json::to_vec(b).map_err(|e| ApiError::Internal(e.to_string()))?;
-        app.upstream.post(NATIVE, &payload, &extra, &app.metrics)
+        app.upstream
+            .post(Api::Messages.path(), &payload, &extra, &app.metrics)
     })?;
     let rename = (requested != model.id).then(|| (model.id.clone(), requested.to_string()));
     let mut out = if stream {

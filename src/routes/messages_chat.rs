@@ -4,8 +4,8 @@
 //! Claude Code never sees a turn with no content.
 
 use crate::app::App;
-use crate::routes::fields;
 use crate::features::guidance::add_large_edit_note;
+use crate::routes::fields;
 use crate::routes::messages::{PING, send_with_image_fallback};
 use crate::server::error::ApiError;
 use crate::server::http::Outgoing;
@@ -37,7 +37,9 @@ pub fn create(
     let mut sent = None;
     let first = send_with_image_fallback(&mut body, |b| {
         let (payload, tools) = translate(b, &upstream_model, model)?;
-        let opened = app.upstream.post("/chat/completions", &payload, &extra, &app.metrics)?;
+        let opened = app
+            .upstream
+            .post("/chat/completions", &payload, &extra, &app.metrics)?;
         sent = Some((payload, tools));
         Ok(opened)
     })?;
@@ -47,20 +49,45 @@ pub fn create(
     // A cheap local estimate for `message_start` (about 4 bytes a token); the real count
     // arrives in `message_delta`. Tokenizing here would cost more than the whole relay.
     let estimate = payload.len() as u64 / 4;
-    let call = Call { app: app.clone(), payload, extra, requested: requested.to_string(), tools, estimate };
-    let mut out = if stream { call.stream(first) } else { call.json(first)? };
+    let call = Call {
+        app: app.clone(),
+        payload,
+        extra,
+        requested: requested.to_string(),
+        tools,
+        estimate,
+    };
+    let mut out = if stream {
+        call.stream(first)
+    } else {
+        call.json(first)?
+    };
     out.model = Some(requested.to_string());
     Ok(out)
 }
 
 /// The Anthropic body as the Chat request Copilot gets, and the tool-name aliases used.
-fn translate(body: &Map<String, Value>, upstream_model: &str, model: Option<&Model>) -> Result<(Vec<u8>, ToolNames), ApiError> {
-    let ChatRequest { body: chat, tools, .. } =
-        to_chat(&Value::Object(body.clone()), upstream_model).map_err(ApiError::BadRequest)?;
+fn translate(
+    body: &Map<String, Value>,
+    upstream_model: &str,
+    model: Option<&Model>,
+) -> Result<(Vec<u8>, ToolNames), ApiError> {
+    let ChatRequest {
+        body: chat, tools, ..
+    } = to_chat(&Value::Object(body.clone()), upstream_model).map_err(ApiError::BadRequest)?;
     let Value::Object(mut chat) = chat else {
-        return Err(ApiError::Internal("the translated request is not an object".into()));
+        return Err(ApiError::Internal(
+            "the translated request is not an object".into(),
+        ));
     };
     fields::fit_output_limit(&mut chat, model);
+    // Copilot rejects a thinking budget that does not fit below max_tokens.
+    let max = chat.get("max_tokens").and_then(Value::as_u64);
+    if let (Some(max), Some(budget)) = (max, chat.get_mut("thinking_budget")) {
+        if budget.as_u64().is_some_and(|b| b >= max) {
+            *budget = Value::from(max.saturating_sub(1));
+        }
+    }
     add_large_edit_note(&mut chat, model.and_then(|m| m.max_output));
     let payload = serde_json::to_vec(&chat).map_err(|e| ApiError::Internal(e.to_string()))?;
     Ok((payload, tools))
@@ -78,7 +105,12 @@ struct Call {
 
 impl Call {
     fn send(&self) -> Result<Opened, ApiError> {
-        self.app.upstream.post("/chat/completions", &self.payload, &self.extra, &self.app.metrics)
+        self.app.upstream.post(
+            "/chat/completions",
+            &self.payload,
+            &self.extra,
+            &self.app.metrics,
+        )
     }
 
     fn json(self, first: Opened) -> Result<Outgoing, ApiError> {
@@ -88,10 +120,14 @@ impl Call {
                 Some(o) => o.read_all()?,
                 None => self.send()?.read_all()?,
             };
-            let chat: Value = serde_json::from_slice(&bytes)
-                .map_err(|_| ApiError::BadGateway("Copilot answered with something other than JSON".into()))?;
+            let chat: Value = serde_json::from_slice(&bytes).map_err(|_| {
+                ApiError::BadGateway("Copilot answered with something other than JSON".into())
+            })?;
             let message = from_chat(&chat, &self.requested, &self.tools);
-            let empty = message.get("content").and_then(Value::as_array).is_none_or(Vec::is_empty);
+            let empty = message
+                .get("content")
+                .and_then(Value::as_array)
+                .is_none_or(Vec::is_empty);
             if !empty {
                 return Ok(Outgoing::json(200, &message));
             }
@@ -111,7 +147,13 @@ impl Call {
         Outgoing::stream(StreamBody {
             keepalive: PING,
             timing,
-            cancel: Box::new(move || current.lock().unwrap_or_else(|e| e.into_inner()).clone().shutdown()),
+            cancel: Box::new(move || {
+                current
+                    .lock()
+                    .unwrap_or_else(|e| e.into_inner())
+                    .clone()
+                    .shutdown()
+            }),
             produce: Box::new(move |sink| self.relay(first, &agent, sink)),
         })
     }
@@ -127,7 +169,9 @@ impl Call {
             if !retry {
                 return finish(result, &mut state, sink);
             }
-            crate::warn!("empty answer from Copilot (attempt {attempt}/{EMPTY_ATTEMPTS}); retrying");
+            crate::warn!(
+                "empty answer from Copilot (attempt {attempt}/{EMPTY_ATTEMPTS}); retrying"
+            );
             attempt += 1;
             opened = match self.send() {
                 Ok(o) => o,
@@ -154,7 +198,11 @@ enum Attempt {
 
 /// Translates one upstream stream. Events are held back until the first content block, so
 /// that an empty answer can be retried without the client seeing it.
-fn relay_attempt(upstream: impl std::io::Read, sink: &mut Sink, state: &mut StreamState) -> Attempt {
+fn relay_attempt(
+    upstream: impl std::io::Read,
+    sink: &mut Sink,
+    state: &mut StreamState,
+) -> Attempt {
     let mut held: Vec<Event> = Vec::new();
     let mut finished = false;
     let mut fault: Option<String> = None;
@@ -174,12 +222,18 @@ fn relay_attempt(upstream: impl std::io::Read, sink: &mut Sink, state: &mut Stre
             }
         };
         if let Some(err) = chunk.get("error") {
-            let m = err.get("message").and_then(Value::as_str).map_or_else(|| err.to_string(), str::to_string);
+            let m = err
+                .get("message")
+                .and_then(Value::as_str)
+                .map_or_else(|| err.to_string(), str::to_string);
             fault = Some(format!("Copilot reported an error mid-stream: {m}"));
             return Flow::Stop;
         }
         let choices = chunk.get("choices").and_then(Value::as_array);
-        finished |= choices.is_some_and(|c| c.iter().any(|c| c.get("finish_reason").is_some_and(|f| !f.is_null())));
+        finished |= choices.is_some_and(|c| {
+            c.iter()
+                .any(|c| c.get("finish_reason").is_some_and(|f| !f.is_null()))
+        });
         let events = state.on_chunk(&chunk);
         if state.has_content() {
             send_all(sink, &std::mem::take(&mut held));
@@ -189,7 +243,7 @@ fn relay_attempt(upstream: impl std::io::Read, sink: &mut Sink, state: &mut Stre
         }
         Flow::Continue
     });
-    let failed = |outcome, message: String| {
+    let mut failed = |outcome, message: String| {
         send_all(sink, &held);
         Attempt::Failed(outcome, message)
     };
@@ -198,9 +252,10 @@ fn relay_attempt(upstream: impl std::io::Read, sink: &mut Sink, state: &mut Stre
         (_, Some(m)) => failed(Outcome::UpstreamError, m),
         (End::Done | End::Eof, None) if finished && !state.has_content() => Attempt::Empty,
         (End::Done | End::Eof, None) if finished => Attempt::Finished,
-        (End::Done | End::Eof, None) => {
-            failed(Outcome::UpstreamError, "Copilot closed the stream before the response was complete".into())
-        }
+        (End::Done | End::Eof, None) => failed(
+            Outcome::UpstreamError,
+            "Copilot closed the stream before the response was complete".into(),
+        ),
         (End::ReadError(m), None) => failed(Outcome::UpstreamError, m),
         (End::Stalled, None) => failed(
             Outcome::Stalled,
@@ -224,7 +279,11 @@ fn finish(result: Attempt, state: &mut StreamState, sink: &mut Sink) -> Outcome 
         }
         Attempt::Failed(outcome, message) => {
             crate::warn!("messages stream ended early: {message}");
-            let kind = if outcome == Outcome::Stalled { "overloaded_error" } else { "api_error" };
+            let kind = if outcome == Outcome::Stalled {
+                "overloaded_error"
+            } else {
+                "api_error"
+            };
             send_all(sink, &state.fail(&message, kind));
             outcome
         }

@@ -5,7 +5,7 @@ mod count_tokens;
 mod embeddings;
 mod fields;
 mod messages;
-// mod messages_chat; (waiting for translate)
+mod messages_chat;
 mod models;
 mod ops;
 mod responses;

@@ -5,16 +5,15 @@
 
 use crate::app::App;
 use crate::routes::fields::{self, initiator_header, vision_header};
+use crate::routing::{self, Api};
 use crate::server::error::ApiError;
 use crate::server::http::{Incoming, Outgoing};
 use crate::server::stream::{End, Flow, Outcome, Sink, StreamBody, Timing, pump};
-use crate::upstream::catalog::CHAT_ONLY;
 use serde_json::{Map, Value, json};
 use std::io::Read;
 use std::sync::Arc;
 use std::time::{SystemTime, UNIX_EPOCH};
 
-pub const RESPONSES: &str = "/responses";
 const KEEPALIVE: &[u8] = b": keepalive\n\n";
 
 pub fn create(app: &Arc<App>, rq: &Incoming) -> Result<Outgoing, ApiError> {
@@ -39,16 +38,13 @@ pub fn create(app: &Arc<App>, rq: &Incoming) -> Result<Outgoing, ApiError> {
     )?;
     let stream = fields::stream_flag(&body)?;
     let model = app.find_model(&requested);
-    if let Some(m) = model.as_ref().filter(|m| !m.supports(RESPONSES)) {
-        let reachable = if m.supports(CHAT_ONLY) {
-            "/chat/completions"
-        } else {
-            "/v1/messages"
-        };
-        return Err(ApiError::BadRequest(format!(
-            "model `{}` is served by Copilot on {reachable}, not /responses; /v1/responses cannot reach it yet",
-            m.id
-        )));
+    match routing::decide(Api::Responses, model.as_ref(), true).map_err(ApiError::BadRequest)? {
+        Api::Responses => {}
+        other => {
+            return Err(ApiError::Internal(format!(
+                "no Responses route to {other:?}"
+            )));
+        }
     }
     if let Some(m) = &model {
         body.insert("model".into(), Value::from(m.id.clone()));
@@ -58,7 +54,10 @@ pub fn create(app: &Arc<App>, rq: &Incoming) -> Result<Outgoing, ApiError> {
     let mut extra = vec![initiator_header(last_item_is_user(&input))];
     extra.extend(vision_header(has_input_image(&input, 0)));
     let payload = serde_json::to_vec(&body).map_err(|e| ApiError::Internal(e.to_string()))?;
-    let opened = match app.upstream.post(RESPONSES, &payload, &extra, &app.metrics) {
+    let opened = match app
+        .upstream
+        .post(Api::Responses.path(), &payload, &extra, &app.metrics)
+    {
         Ok(o) => o,
         // Codex compacts only on a 2xx stream whose `response.failed` says so.
         Err(ApiError::ContextWindow { message, .. }) if stream => {

@@ -124,9 +124,15 @@ impl ApiError {
 
     fn body(&self, family: Family) -> Value {
         if let ApiError::Upstream { body, .. } = self {
-            // An upstream JSON error object is passed through as it is.
+            // An upstream error already in this family's shape is passed through as it is.
             if let Ok(v @ Value::Object(_)) = serde_json::from_slice::<Value>(body) {
-                return v;
+                let native = match family {
+                    Family::Anthropic => v.get("type").and_then(Value::as_str) == Some("error"),
+                    Family::OpenAi => v.get("error").is_some_and(Value::is_object),
+                };
+                if native {
+                    return v;
+                }
             }
         }
         let status = self.status();
@@ -266,6 +272,21 @@ mod tests {
             body(&ApiError::NotFound("x".into()), Family::Anthropic)["error"]["type"],
             "not_found_error"
         );
+    }
+
+    #[test]
+    fn upstream_errors_are_reshaped_for_the_other_family() {
+        let openai = br#"{"error":{"message":"model not found","code":"model_not_supported"}}"#;
+        let e = ApiError::Upstream {
+            status: 400,
+            body: openai.to_vec(),
+            content_type: "application/json".into(),
+            retry_after: None,
+        };
+        let a = body(&e, Family::Anthropic);
+        assert_eq!(a["type"], "error");
+        assert_eq!(a["error"]["message"], "model not found");
+        assert_eq!(a["error"]["type"], "invalid_request_error");
     }
 
     #[test]

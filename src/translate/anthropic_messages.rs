@@ -133,11 +133,15 @@ fn block_part(block: &Value) -> Option<Value> {
 fn image_part(block: &Value) -> Value {
     let source = block.get("source").unwrap_or(&Value::Null);
     match str_field(source, "type") {
-        Some("url") => json!({"type": "image_url", "image_url": {"url": str_field(source, "url").unwrap_or("")}}),
+        Some("url") => {
+            let url = str_field(source, "url").unwrap_or("");
+            json!({"type": "image_url", "image_url": {"url": url}})
+        }
         Some("base64") | None if source.get("data").is_some() => {
             let media = str_field(source, "media_type").unwrap_or("image/png");
             let data = str_field(source, "data").unwrap_or("");
-            json!({"type": "image_url", "image_url": {"url": format!("data:{media};base64,{data}")}})
+            let url = format!("data:{media};base64,{data}");
+            json!({"type": "image_url", "image_url": {"url": url}})
         }
         _ => {
             let file = str_field(source, "file_id").unwrap_or("unknown");
@@ -305,7 +309,11 @@ pub(super) fn compress_tool_text(text: &str) -> String {
     if len <= COMPRESS_OVER {
         return text.to_string();
     }
-    let at = |chars: usize| text.char_indices().nth(chars).map_or(text.len(), |(b, _)| b);
+    let at = |chars: usize| {
+        text.char_indices()
+            .nth(chars)
+            .map_or(text.len(), |(b, _)| b)
+    };
     let head = text[..at(KEEP_HEAD)].trim_end();
     let middle_start = KEEP_HEAD.max((len - KEEP_MIDDLE) / 2);
     let middle = text[at(middle_start)..at(middle_start + KEEP_MIDDLE)].trim();
@@ -371,7 +379,11 @@ mod tests {
     #[test]
     fn user_blocks_by_case() {
         let cases: Vec<(&str, Value, Value)> = vec![
-            ("string", json!("hi"), json!([{"role": "user", "content": "hi"}])),
+            (
+                "string",
+                json!("hi"),
+                json!([{"role": "user", "content": "hi"}]),
+            ),
             ("empty array", json!([]), json!([])),
             (
                 "text blocks join",
@@ -456,7 +468,8 @@ mod tests {
 
     #[test]
     fn image_only_tool_result_says_where_the_image_is() {
-        let out = user(json!([{"type": "tool_result", "tool_use_id": "t", "content": [b64_image()]}]));
+        let out =
+            user(json!([{"type": "tool_result", "tool_use_id": "t", "content": [b64_image()]}]));
         assert!(
             out[0]["content"]
                 .as_str()
@@ -498,7 +511,9 @@ mod tests {
         let a = |v: Value| assistant_message(Some(&v), &names);
         // Redacted thinking travels as the opaque token; text never absorbs thinking.
         assert_eq!(
-            a(json!([{"type": "redacted_thinking", "data": "enc"}, {"type": "text", "text": "hi"}])),
+            a(
+                json!([{"type": "redacted_thinking", "data": "enc"}, {"type": "text", "text": "hi"}])
+            ),
             Some(json!({"role": "assistant", "content": "hi", "reasoning_opaque": "enc"}))
         );
         // Thinking alone keeps its reasoning with empty content.
@@ -508,8 +523,7 @@ mod tests {
         );
         // Tool calls without text: content null.
         assert_eq!(
-            a(json!([{"type": "tool_use", "id": "x", "name": "f", "input": {}}]))
-                .unwrap()["content"],
+            a(json!([{"type": "tool_use", "id": "x", "name": "f", "input": {}}])).unwrap()["content"],
             Value::Null
         );
         assert_eq!(a(json!([])), None);
@@ -547,13 +561,16 @@ mod tests {
         let out = compress_tool_text(&text);
         assert!(out.starts_with("[Tool result condensed by proxy: kept the first 5,000, middle 3,000, and last 5,000 characters out of 27,014 total; omitted 14,014 characters across 1 lines"), "{}", &out[..300]);
         let section = |name: &str| {
-            let start = out.find(&format!("=== BEGIN TOOL RESULT {name} ===\n")).unwrap();
-            let end = out.find(&format!("\n=== END TOOL RESULT {name} ===")).unwrap();
-            out[start + name.len() + 29..end].to_string()
+            let begin = format!("=== BEGIN TOOL RESULT {name} ===\n");
+            let start = out.find(&begin).unwrap() + begin.len();
+            let end = out
+                .find(&format!("\n=== END TOOL RESULT {name} ==="))
+                .unwrap();
+            out[start..end].to_string()
         };
-        assert_eq!(section("HEAD"), text[..5_000]);
-        assert_eq!(section("MIDDLE SAMPLE"), text[12_007..15_007]);
-        assert_eq!(section("TAIL"), text[22_014..]);
+        assert!(section("HEAD") == text[..5_000]);
+        assert!(section("MIDDLE SAMPLE") == text[12_007..15_007]);
+        assert!(section("TAIL") == text[22_014..]);
         assert!(out.chars().count() < 14_000);
 
         // Multi-byte text is cut on character boundaries.
@@ -566,7 +583,9 @@ mod tests {
     #[test]
     fn huge_tool_results_are_condensed_even_beside_images() {
         let big = "x".repeat(25_000);
-        let out = user(json!([{"type": "tool_result", "tool_use_id": "t", "content": [{"type": "text", "text": big}, b64_image()]}]));
+        let out = user(
+            json!([{"type": "tool_result", "tool_use_id": "t", "content": [{"type": "text", "text": big}, b64_image()]}]),
+        );
         assert!(
             out[0]["content"]
                 .as_str()
@@ -580,7 +599,13 @@ mod tests {
 
     #[test]
     fn thousands_separators() {
-        for (n, s) in [(0, "0"), (999, "999"), (1_000, "1,000"), (27_014, "27,014"), (1_234_567, "1,234,567")] {
+        for (n, s) in [
+            (0, "0"),
+            (999, "999"),
+            (1_000, "1,000"),
+            (27_014, "27,014"),
+            (1_234_567, "1,234,567"),
+        ] {
             assert_eq!(thousands(n), s);
         }
     }

@@ -105,13 +105,17 @@ fn validate(req: &Map<String, Value>) -> Result<&[Value], String> {
         Some(Value::Array(m)) => m,
         Some(_) => return Err("messages: must be an array".into()),
     };
-    let typed: [(&str, fn(&Value) -> bool, &str); 10] = [
+    let typed: [Check; 10] = [
         ("max_tokens", |v| v.is_u64(), "a non-negative integer"),
         ("temperature", Value::is_number, "a number"),
         ("top_p", Value::is_number, "a number"),
         ("stream", Value::is_boolean, "a boolean"),
         ("stop_sequences", is_string_array, "an array of strings"),
-        ("system", |v| v.is_string() || v.is_array(), "a string or an array of blocks"),
+        (
+            "system",
+            |v| v.is_string() || v.is_array(),
+            "a string or an array of blocks",
+        ),
         ("tools", Value::is_array, "an array"),
         ("tool_choice", Value::is_object, "an object"),
         ("thinking", Value::is_object, "an object"),
@@ -162,6 +166,9 @@ fn validate(req: &Map<String, Value>) -> Result<&[Value], String> {
     }
     Ok(messages)
 }
+
+/// A field, its type test, and the type as named in the error.
+type Check = (&'static str, fn(&Value) -> bool, &'static str);
 
 fn is_string_array(v: &Value) -> bool {
     v.as_array().is_some_and(|a| a.iter().all(Value::is_string))
@@ -219,11 +226,15 @@ fn chat_tools(tools: &[Value], names: &ToolNames) -> Vec<Value> {
         let kind = tool.get("type").and_then(Value::as_str).unwrap_or("custom");
         let (description, parameters) = match tool.get("input_schema") {
             Some(schema) => (
-                tool.get("description").and_then(Value::as_str).map(str::to_string),
+                tool.get("description")
+                    .and_then(Value::as_str)
+                    .map(str::to_string),
                 schema.clone(),
             ),
             None if kind == "custom" => (
-                tool.get("description").and_then(Value::as_str).map(str::to_string),
+                tool.get("description")
+                    .and_then(Value::as_str)
+                    .map(str::to_string),
                 json!({"type": "object", "properties": {}}),
             ),
             None => match typed_tool_schema(kind) {
@@ -290,7 +301,9 @@ fn tool_choice(choice: Option<&Value>, names: &ToolNames, tools: &[Value]) -> Op
         "none" => Some("none".into()),
         "tool" => {
             let alias = names.to_upstream(choice.get("name")?.as_str()?);
-            let sent = tools.iter().any(|t| t["function"]["name"] == alias.as_str());
+            let sent = tools
+                .iter()
+                .any(|t| t["function"]["name"] == alias.as_str());
             sent.then(|| json!({"type": "function", "function": {"name": alias}}))
         }
         _ => None,
@@ -304,10 +317,14 @@ fn map_thinking(req: &Map<String, Value>, out: &mut Map<String, Value>) -> bool 
     let thinking = req.get("thinking").filter(|t| t.is_object());
     let on = thinking.is_some_and(|t| matches!(block_type(t), "enabled" | "adaptive"));
     if on {
-        if let Some(budget) = thinking
+        if let Some(mut budget) = thinking
             .and_then(|t| t.get("budget_tokens"))
             .and_then(Value::as_u64)
         {
+            // The budget must stay below the output limit, as on Anthropic's API.
+            if let Some(max) = req.get("max_tokens").and_then(Value::as_u64) {
+                budget = budget.min(max.saturating_sub(1).max(1));
+            }
             out.insert("thinking_budget".into(), budget.into());
         }
     }
@@ -416,18 +433,32 @@ mod tests {
             (json!({"messages": {}}), "messages: must be an array"),
             (json!({"messages": []}), "at least one message"),
             (json!({"messages": ["hi"]}), "messages.0.role"),
-            (json!({"messages": [{"role": "bot", "content": "x"}]}), "messages.0.role"),
-            (json!({"messages": [{"role": "user", "content": 5}]}), "messages.0.content"),
-            (json!({"messages": [{"role": "user", "content": ["x"]}]}), "messages.0.content.0"),
+            (
+                json!({"messages": [{"role": "bot", "content": "x"}]}),
+                "messages.0.role",
+            ),
+            (
+                json!({"messages": [{"role": "user", "content": 5}]}),
+                "messages.0.content",
+            ),
+            (
+                json!({"messages": [{"role": "user", "content": ["x"]}]}),
+                "messages.0.content.0",
+            ),
             (base(json!({"max_tokens": "10"})), "max_tokens"),
             (base(json!({"temperature": "hot"})), "temperature"),
             (base(json!({"stop_sequences": "END"})), "stop_sequences"),
             (base(json!({"system": 3})), "system"),
-            (base(json!({"tools": [{"input_schema": {}}]})), "tools.0.name"),
+            (
+                base(json!({"tools": [{"input_schema": {}}]})),
+                "tools.0.name",
+            ),
             (base(json!({"tool_choice": "auto"})), "tool_choice"),
         ];
         for (req, want) in cases {
-            let err = to_chat(&req, "m").err().unwrap_or_else(|| panic!("accepted {req}"));
+            let err = to_chat(&req, "m")
+                .err()
+                .unwrap_or_else(|| panic!("accepted {req}"));
             assert!(err.contains(want), "{req}: {err}");
         }
     }
@@ -453,8 +484,13 @@ mod tests {
                 {"role": "user", "content": "hi"}
             ])
         );
-        let r = chat(json!({"system": "", "messages": [{"role": "system"}, {"role": "user", "content": "hi"}]}));
-        assert_eq!(r.body["messages"], json!([{"role": "user", "content": "hi"}]));
+        let r = chat(
+            json!({"system": "", "messages": [{"role": "system"}, {"role": "user", "content": "hi"}]}),
+        );
+        assert_eq!(
+            r.body["messages"],
+            json!([{"role": "user", "content": "hi"}])
+        );
     }
 
     #[test]
@@ -467,7 +503,9 @@ mod tests {
             {"type": "text_editor_20250728", "name": "str_replace_based_edit_tool"},
             {"type": "web_search_20250305", "name": "web_search", "max_uses": 8}
         ]);
-        let r = chat(base(json!({"tools": tools, "tool_choice": {"type": "tool", "name": long}})));
+        let r = chat(base(
+            json!({"tools": tools, "tool_choice": {"type": "tool", "name": long}}),
+        ));
         let sent = r.body["tools"].as_array().unwrap();
         let alias = r.tools.to_upstream(long);
         assert_ne!(alias, long);
@@ -483,7 +521,12 @@ mod tests {
         assert!(sent[2]["function"]["parameters"]["properties"]["command"].is_object());
         let editor = &sent[3]["function"]["parameters"];
         assert_eq!(editor["required"], json!(["command", "path"]));
-        assert!(!editor["properties"]["command"]["enum"].as_array().unwrap().contains(&json!("undo_edit")));
+        assert!(
+            !editor["properties"]["command"]["enum"]
+                .as_array()
+                .unwrap()
+                .contains(&json!("undo_edit"))
+        );
         assert_eq!(sent.len(), 4, "the server tool is left out");
         assert_eq!(
             r.body["tool_choice"],
@@ -491,17 +534,34 @@ mod tests {
         );
         assert_eq!(r.tools.to_client(&alias), long);
 
-        let choice = |c: Value, tools: Value| chat(base(json!({"tools": tools, "tool_choice": c}))).body.get("tool_choice").cloned();
+        let choice = |c: Value, tools: Value| {
+            chat(base(json!({"tools": tools, "tool_choice": c})))
+                .body
+                .get("tool_choice")
+                .cloned()
+        };
         let read = json!([{"name": "Read", "input_schema": {}}]);
         let cases: Vec<(Value, Value, Option<Value>)> = vec![
             (json!({"type": "auto"}), read.clone(), Some(json!("auto"))),
-            (json!({"type": "any", "disable_parallel_tool_use": true}), read.clone(), Some(json!("required"))),
+            (
+                json!({"type": "any", "disable_parallel_tool_use": true}),
+                read.clone(),
+                Some(json!("required")),
+            ),
             (json!({"type": "none"}), read.clone(), Some(json!("none"))),
             (json!({"type": "tool"}), read.clone(), None),
-            (json!({"type": "tool", "name": "Missing"}), read.clone(), None),
+            (
+                json!({"type": "tool", "name": "Missing"}),
+                read.clone(),
+                None,
+            ),
             (json!({"type": "weird"}), read.clone(), None),
             // Only a dropped server tool: no tools, and no tool_choice either (§10.12).
-            (json!({"type": "auto"}), json!([{"type": "web_search_20250305", "name": "web_search"}]), None),
+            (
+                json!({"type": "auto"}),
+                json!([{"type": "web_search_20250305", "name": "web_search"}]),
+                None,
+            ),
             (json!({"type": "auto"}), json!([]), None),
         ];
         for (c, tools, want) in cases {
@@ -511,19 +571,34 @@ mod tests {
 
     #[test]
     fn thinking_effort_and_structured_output() {
-        let r = chat(base(json!({"thinking": {"type": "enabled", "budget_tokens": 31999}})));
-        assert_eq!(r.body["thinking_budget"], 31999);
+        let r = chat(base(
+            json!({"thinking": {"type": "enabled", "budget_tokens": 31999}}),
+        ));
+        assert_eq!(r.body["thinking_budget"], 99, "kept below max_tokens (100)");
         assert!(r.thinking);
-        let r = chat(base(json!({"thinking": {"type": "adaptive", "display": "omitted"}, "output_config": {"effort": "medium"}})));
+        let r = chat(base(
+            json!({"max_tokens": 32000, "thinking": {"type": "enabled", "budget_tokens": 31999}}),
+        ));
+        assert_eq!(r.body["thinking_budget"], 31999);
+        let r = chat(base(
+            json!({"thinking": {"type": "adaptive", "display": "omitted"}, "output_config": {"effort": "medium"}}),
+        ));
         assert!(r.thinking && r.body.get("thinking_budget").is_none());
         assert_eq!(r.body["reasoning_effort"], "medium");
-        assert!(r.body.get("reasoning").is_none(), "no Responses-only field (§10.13)");
-        let r = chat(base(json!({"thinking": {"type": "disabled"}, "output_config": {"effort": "max"}})));
+        assert!(
+            r.body.get("reasoning").is_none(),
+            "no Responses-only field (§10.13)"
+        );
+        let r = chat(base(
+            json!({"thinking": {"type": "disabled"}, "output_config": {"effort": "max"}}),
+        ));
         assert!(!r.thinking && r.body.get("thinking_budget").is_none());
         assert_eq!(r.body["reasoning_effort"], "high");
 
         let schema = json!({"type": "object", "properties": {"title": {"type": "string"}}});
-        let req = base(json!({"system": "Write a title.", "output_config": {"format": {"type": "json_schema", "schema": schema}}}));
+        let req = base(
+            json!({"system": "Write a title.", "output_config": {"format": {"type": "json_schema", "schema": schema}}}),
+        );
         let r = to_chat(&req, "gpt-4.1").unwrap();
         assert_eq!(
             r.body["response_format"],
@@ -533,7 +608,10 @@ mod tests {
         let r = to_chat(&req, "claude-haiku-4.5").unwrap();
         assert!(r.body.get("response_format").is_none());
         let system = r.body["messages"][0]["content"].as_str().unwrap();
-        assert!(system.starts_with("Write a title.\n\nIMPORTANT: You MUST respond with valid JSON only"));
+        assert!(
+            system
+                .starts_with("Write a title.\n\nIMPORTANT: You MUST respond with valid JSON only")
+        );
         assert!(system.contains("\"title\""));
     }
 
@@ -600,14 +678,18 @@ mod tests {
     #[test]
     fn user_turn_follows_the_last_user_message() {
         let turn = |messages: Value| chat(json!({"messages": messages})).user_turn;
-        assert!(turn(json!([{"role": "user", "content": [{"type": "text", "text": "hi"}]}])));
+        assert!(turn(
+            json!([{"role": "user", "content": [{"type": "text", "text": "hi"}]}])
+        ));
         assert!(!turn(json!([
             {"role": "user", "content": "q"},
             {"role": "assistant", "content": [{"type": "tool_use", "id": "a", "name": "f", "input": {}}]},
             {"role": "user", "content": [{"type": "tool_result", "tool_use_id": "a", "content": "r"}]}
         ])));
         // A prefill still answers the user's prompt before it.
-        assert!(turn(json!([{"role": "user", "content": "q"}, {"role": "assistant", "content": "{"}])));
+        assert!(turn(
+            json!([{"role": "user", "content": "q"}, {"role": "assistant", "content": "{"}])
+        ));
         assert!(!turn(json!([{"role": "user", "content": ""}])));
     }
 }

@@ -46,9 +46,10 @@ pub fn from_chat(resp: &Value, requested_model: &str, tools: &ToolNames) -> Valu
             let f = call.get("function").unwrap_or(&Value::Null);
             let (input, complete) = parse_arguments(f.get("arguments"));
             truncated |= !complete;
+            let id = call.get("id").and_then(Value::as_str);
             calls.push(json!({
                 "type": "tool_use",
-                "id": call.get("id").and_then(Value::as_str).map_or_else(tool_use_id, str::to_string),
+                "id": id.map_or_else(tool_use_id, str::to_string),
                 "name": tools.to_client(f.get("name").and_then(Value::as_str).unwrap_or("")),
                 "input": input,
             }));
@@ -236,7 +237,11 @@ mod tests {
     #[test]
     fn stop_reasons_by_case() {
         let s = |f: &[&str], tools, cut| {
-            stop_reason(&f.iter().map(|x| x.to_string()).collect::<Vec<_>>(), tools, cut)
+            stop_reason(
+                &f.iter().map(|x| x.to_string()).collect::<Vec<_>>(),
+                tools,
+                cut,
+            )
         };
         let cases: &[(&[&str], bool, bool, &str)] = &[
             (&["stop"], false, false, "end_turn"),
@@ -265,7 +270,11 @@ mod tests {
             (Value::Null, json!({}), true),
             (json!("[1]"), json!({}), true),
             (json!({"a": 1}), json!({"a": 1}), true),
-            (json!("{\"file_path\":\"a\",\"content\":\"abc"), json!({}), false),
+            (
+                json!("{\"file_path\":\"a\",\"content\":\"abc"),
+                json!({}),
+                false,
+            ),
         ];
         for (args, want, complete) in cases {
             assert_eq!(parse_arguments(Some(&args)), (want, complete), "{args}");
@@ -285,7 +294,14 @@ mod tests {
 
     #[test]
     fn reasoning_variants_and_refusal() {
-        let one = |m: Value| from_chat(&json!({"choices": [{"message": m}]}), "m", &ToolNames::default())["content"].clone();
+        let one = |m: Value| {
+            from_chat(
+                &json!({"choices": [{"message": m}]}),
+                "m",
+                &ToolNames::default(),
+            )["content"]
+                .clone()
+        };
         assert_eq!(
             one(json!({"reasoning_opaque": "enc", "content": "hi"})),
             json!([{"type": "redacted_thinking", "data": "enc"}, {"type": "text", "text": "hi"}])
@@ -299,7 +315,11 @@ mod tests {
             one(json!({"content": null, "refusal": "I can't."})),
             json!([{"type": "text", "text": "I can't."}])
         );
-        let r = from_chat(&json!({"choices": [{"finish_reason": "content_filter", "message": {"content": null}}]}), "m", &ToolNames::default());
+        let r = from_chat(
+            &json!({"choices": [{"finish_reason": "content_filter", "message": {"content": null}}]}),
+            "m",
+            &ToolNames::default(),
+        );
         assert_eq!(r["stop_reason"], "refusal");
     }
 
@@ -310,11 +330,20 @@ mod tests {
         assert_ne!(message_id(None), message_id(Some("")));
         assert!(tool_use_id().starts_with("toolu_"));
         assert_eq!(
-            usage(Some(&json!({"prompt_tokens": 50, "completion_tokens": 5,
-                "prompt_tokens_details": {"cached_tokens": 10, "cache_creation_input_tokens": 15}})), 7),
+            usage(
+                Some(&json!({"prompt_tokens": 50, "completion_tokens": 5,
+                "prompt_tokens_details": {"cached_tokens": 10, "cache_creation_input_tokens": 15}})),
+                7
+            ),
             json!({"input_tokens": 25, "output_tokens": 5, "cache_read_input_tokens": 10, "cache_creation_input_tokens": 15})
         );
-        assert_eq!(usage(Some(&json!({"prompt_tokens": 3})), 7), json!({"input_tokens": 3, "output_tokens": 0}));
-        assert_eq!(usage(None, 7), json!({"input_tokens": 7, "output_tokens": 0}));
+        assert_eq!(
+            usage(Some(&json!({"prompt_tokens": 3})), 7),
+            json!({"input_tokens": 3, "output_tokens": 0})
+        );
+        assert_eq!(
+            usage(None, 7),
+            json!({"input_tokens": 7, "output_tokens": 0})
+        );
     }
 }

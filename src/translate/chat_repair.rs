@@ -66,7 +66,8 @@ fn pair_tool_calls(messages: Vec<Value>) -> Vec<Value> {
         let mut strays = Vec::new();
         let mut answered = HashSet::new();
         while let Some(t) = rest.next_if(|n| role(n) == "tool") {
-            if ids.iter().any(|id| id == result_id(&t)) && answered.insert(result_id(&t).to_string())
+            if ids.iter().any(|id| id == result_id(&t))
+                && answered.insert(result_id(&t).to_string())
             {
                 results.push(t);
             } else {
@@ -87,7 +88,8 @@ fn pair_tool_calls(messages: Vec<Value>) -> Vec<Value> {
                 missing.len()
             );
             for id in missing {
-                results.push(json!({"role": "tool", "tool_call_id": id, "content": MISSING_RESULT}));
+                results
+                    .push(json!({"role": "tool", "tool_call_id": id, "content": MISSING_RESULT}));
             }
         }
         if has_substance(&m) {
@@ -114,7 +116,9 @@ fn orphan(m: Value, out: &mut Vec<Value>) {
     if blank {
         crate::warn!("dropped an empty tool_result `{id}` that answers no tool call");
     } else {
-        crate::warn!("tool_result `{id}` answers no tool call of the turn before; sent as user text");
+        crate::warn!(
+            "tool_result `{id}` answers no tool call of the turn before; sent as user text"
+        );
         out.push(json!({"role": "user", "content": content}));
     }
 }
@@ -249,7 +253,13 @@ mod tests {
         let cases: Vec<(&str, Vec<Value>, Vec<&str>)> = vec![
             (
                 "well formed",
-                vec![user("q"), asst(&["a", "b"]), tool("b", "2"), tool("a", "1"), user("more")],
+                vec![
+                    user("q"),
+                    asst(&["a", "b"]),
+                    tool("b", "2"),
+                    tool("a", "1"),
+                    user("more"),
+                ],
                 vec!["user", "assistant", "tool:b", "tool:a", "user"],
             ),
             (
@@ -274,7 +284,13 @@ mod tests {
             ),
             (
                 "result for another turn's call and a duplicate become user text",
-                vec![user("q"), asst(&["a"]), tool("a", "1"), tool("a", "again"), tool("z", "zz")],
+                vec![
+                    user("q"),
+                    asst(&["a"]),
+                    tool("a", "1"),
+                    tool("a", "again"),
+                    tool("z", "zz"),
+                ],
                 vec!["user", "assistant", "tool:a", "user"],
             ),
             (
@@ -314,14 +330,22 @@ mod tests {
         ]);
         assert_eq!(out[2]["content"], "build output\n\nContinue please.");
 
-        let out = normalize(vec![user("q"), asst(&["a", "b"]), tool("a", "1"), user("n")]);
+        let out = normalize(vec![
+            user("q"),
+            asst(&["a", "b"]),
+            tool("a", "1"),
+            user("n"),
+        ]);
         assert_eq!(out[3]["content"], MISSING_RESULT);
 
         // A trailing turn keeps its text when its pending call is dropped.
         let mut turn = asst(&["a"]);
         turn["content"] = json!("I will run it");
         let out = normalize(vec![user("q"), turn]);
-        assert_eq!(out[1], json!({"role": "assistant", "content": "I will run it"}));
+        assert_eq!(
+            out[1],
+            json!({"role": "assistant", "content": "I will run it"})
+        );
         assert_eq!(out[2], user(CONTINUE));
     }
 

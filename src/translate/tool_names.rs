@@ -109,7 +109,11 @@ fn alias_for(name: &str, used: &HashSet<String>) -> String {
         } else {
             // `clean` is ASCII, so byte slicing is character slicing.
             let head = room.div_ceil(2);
-            format!("{}{}", &clean[..head], &clean[clean.len() - (room - head)..])
+            format!(
+                "{}{}",
+                &clean[..head],
+                &clean[clean.len() - (room - head)..]
+            )
         };
         let alias = format!("{base}__{}", &hash[..width]);
         if !used.contains(&alias) {

@@ -1,0 +1,1249 @@
+//! Chat Completions stream -> Anthropic stream (reference §4.1, with §10 fixed).
+//!
+//! One `StreamState` per upstream attempt. Chunks go in, Anthropic events come out:
+//! `message_start`, then blocks with contiguous indices from 0, one open at a time, then
+//! `message_delta` with the real usage and `message_stop`. Reasoning gets its own
+//! `thinking` block, signed by `reasoning_opaque` before it closes (an opaque token with no
+//! thinking block to sign becomes `redacted_thinking`). Tool calls become `tool_use` blocks
+//! fed by `input_json_delta`.
+//!
+//! Only one block can be open, yet upstream may interleave: a second tool call, or text,
+//! can arrive while the first call's arguments are still incomplete. Such pieces wait in a
+//! queue until the open call's JSON is complete (or the stream ends), so every argument
+//! fragment lands in its own block. Sequential streams, the usual case, never queue.
+//!
+//! `message_start` is held until the first block (or the end), so an attempt that produced
+//! nothing can be retried without the client seeing anything. The closing events wait for
+//! the usage, which Copilot sends after the finish reason, in a chunk with no choices.
+
+use super::anthropic_response::{message_id, parse_argument_text, stop_reason, tool_use_id, usage};
+use super::tool_names::ToolNames;
+use crate::sse::Event;
+use serde_json::{Value, json};
+use std::collections::VecDeque;
+
+pub struct StreamState {
+    model: String,
+    tools: ToolNames,
+    input_estimate: u64,
+    /// The upstream id of the first chunk that had one.
+    upstream_id: Option<String>,
+    started: bool,
+    /// `message_stop` or `error` was sent: nothing more may follow.
+    done: bool,
+    next_index: u64,
+    open: Option<Open>,
+    calls: Vec<Call>,
+    queue: VecDeque<Piece>,
+    finishes: Vec<String>,
+    usage: Option<Value>,
+    has_content: bool,
+}
+
+/// The block currently open, by kind.
+#[derive(Clone, Copy)]
+enum Open {
+    Text(u64),
+    Thinking { index: u64, signed: bool },
+    Tool { index: u64, call: usize },
+    Redacted(u64),
+}
+
+impl Open {
+    fn index(self) -> u64 {
+        match self {
+            Open::Text(i) | Open::Redacted(i) => i,
+            Open::Thinking { index, .. } | Open::Tool { index, .. } => index,
+        }
+    }
+}
+
+/// Output waiting for the open tool call's arguments to complete.
+enum Piece {
+    Text(String),
+    Thinking(String),
+    Signature(String),
+    Tool(usize),
+}
+
+#[derive(Clone, Copy, PartialEq, Debug)]
+enum Stage {
+    /// Its id or name has not arrived yet; arguments accumulate.
+    Unnamed,
+    /// Known, waiting in the queue for its block.
+    Queued,
+    /// Its block is open: arguments stream through.
+    Live(u64),
+    Closed,
+}
+
+struct Call {
+    choice: u64,
+    index: u64,
+    id: Option<String>,
+    name: Option<String>,
+    args: String,
+    scan: JsonScan,
+    stage: Stage,
+}
+
+impl StreamState {
+    pub fn new(requested_model: &str, tools: ToolNames, input_estimate: u64) -> Self {
+        StreamState {
+            model: requested_model.to_string(),
+            tools,
+            input_estimate,
+            upstream_id: None,
+            started: false,
+            done: false,
+            next_index: 0,
+            open: None,
+            calls: Vec::new(),
+            queue: VecDeque::new(),
+            finishes: Vec::new(),
+            usage: None,
+            has_content: false,
+        }
+    }
+
+    /// Whether any content block (text, thinking or tool use) has been emitted.
+    pub fn has_content(&self) -> bool {
+        self.has_content
+    }
+
+    /// Translates one parsed upstream chunk. Every choice is read (Copilot may put text
+    /// and tool calls in different choices); chunks without choices only carry usage or
+    /// filter results.
+    pub fn on_chunk(&mut self, chunk: &Value) -> Vec<Event> {
+        let mut ev = Vec::new();
+        if self.done {
+            return ev;
+        }
+        if self.upstream_id.is_none() {
+            self.upstream_id = nonempty(chunk.get("id")).map(str::to_string);
+        }
+        let chunk_usage = chunk.get("usage").filter(|u| u.is_object());
+        if let Some(u) = chunk_usage {
+            self.usage = Some(u.clone());
+        }
+        let choices = chunk
+            .get("choices")
+            .and_then(Value::as_array)
+            .map(Vec::as_slice)
+            .unwrap_or_default();
+        for (position, choice) in choices.iter().enumerate() {
+            let choice_index = choice
+                .get("index")
+                .and_then(Value::as_u64)
+                .unwrap_or(position as u64);
+            let delta = choice
+                .get("delta")
+                .or_else(|| choice.get("message"))
+                .unwrap_or(&Value::Null);
+            let reasoning = nonempty(delta.get("reasoning_text"))
+                .or_else(|| nonempty(delta.get("reasoning_content")));
+            if let Some(t) = reasoning {
+                self.put(Piece::Thinking(t.to_string()), &mut ev);
+            }
+            if let Some(s) = nonempty(delta.get("reasoning_opaque")) {
+                self.put(Piece::Signature(s.to_string()), &mut ev);
+            }
+            if let Some(t) = nonempty(delta.get("content")) {
+                self.put(Piece::Text(t.to_string()), &mut ev);
+            }
+            for call in delta
+                .get("tool_calls")
+                .and_then(Value::as_array)
+                .into_iter()
+                .flatten()
+            {
+                self.tool_delta(choice_index, call, &mut ev);
+            }
+            if let Some(f) = nonempty(choice.get("finish_reason")) {
+                self.finishes.push(f.to_string());
+            }
+        }
+        // The usage chunk after the finish reason is the last thing upstream sends. An
+        // answer without content stays open, so the caller can still retry it or add an
+        // explanation before `finish()`.
+        if choices.is_empty()
+            && chunk_usage.is_some()
+            && !self.finishes.is_empty()
+            && self.has_content
+        {
+            ev.append(&mut self.finish());
+        }
+        ev
+    }
+
+    /// Upstream ended normally: the queue is flushed, the open block closed, then
+    /// `message_delta` (stop reason, real usage or the estimate) and `message_stop`.
+    pub fn finish(&mut self) -> Vec<Event> {
+        let mut ev = Vec::new();
+        if self.done {
+            return ev;
+        }
+        for c in 0..self.calls.len() {
+            let call = &mut self.calls[c];
+            if call.stage != Stage::Unnamed {
+                continue;
+            }
+            if call.name.is_some() {
+                call.id.get_or_insert_with(tool_use_id);
+                call.stage = Stage::Queued;
+                self.queue.push_back(Piece::Tool(c));
+            } else {
+                crate::warn!(
+                    "dropped a streamed tool call that never got a name (arguments: {} bytes)",
+                    call.args.len()
+                );
+            }
+        }
+        while let Some(piece) = self.queue.pop_front() {
+            self.emit(piece, &mut ev);
+        }
+        self.close(&mut ev);
+        self.start(&mut ev);
+        let emitted = || self.calls.iter().filter(|c| c.stage == Stage::Closed);
+        let truncated = emitted().any(|c| !parse_argument_text(&c.args).1);
+        let has_tools = emitted().next().is_some();
+        let stop = stop_reason(&self.finishes, has_tools, truncated);
+        ev.push(event(json!({
+            "type": "message_delta",
+            "delta": {"stop_reason": stop, "stop_sequence": null},
+            "usage": usage(self.usage.as_ref(), self.input_estimate),
+        })));
+        ev.push(event(json!({"type": "message_stop"})));
+        self.done = true;
+        ev
+    }
+
+    /// Upstream failed mid-stream: the open block is closed and an `error` event ends the
+    /// stream (after `message_start`, sent first if it was not yet).
+    pub fn fail(&mut self, message: &str, error_type: &str) -> Vec<Event> {
+        let mut ev = Vec::new();
+        if self.done {
+            return ev;
+        }
+        self.start(&mut ev);
+        self.close(&mut ev);
+        ev.push(event(json!({
+            "type": "error",
+            "error": {"type": error_type, "message": message},
+        })));
+        self.done = true;
+        ev
+    }
+
+    fn tool_delta(&mut self, choice: u64, delta: &Value, ev: &mut Vec<Event>) {
+        let index = delta.get("index").and_then(Value::as_u64).unwrap_or(0);
+        let id = nonempty(delta.get("id"));
+        let function = delta.get("function").unwrap_or(&Value::Null);
+        let name = nonempty(function.get("name"));
+        let args = function
+            .get("arguments")
+            .and_then(Value::as_str)
+            .unwrap_or("");
+        // The call this delta continues; a different id at a known index is a new call
+        // (some upstreams number every call 0).
+        let existing = self.calls.iter().rposition(|c| {
+            c.choice == choice
+                && c.index == index
+                && (id.is_none() || c.id.is_none() || c.id.as_deref() == id)
+        });
+        let c = existing.unwrap_or_else(|| {
+            self.calls.push(Call {
+                choice,
+                index,
+                id: None,
+                name: None,
+                args: String::new(),
+                scan: JsonScan::default(),
+                stage: Stage::Unnamed,
+            });
+            self.calls.len() - 1
+        });
+        let call = &mut self.calls[c];
+        if call.id.is_none() {
+            call.id = id.map(str::to_string);
+        }
+        if call.name.is_none() {
+            call.name = name.map(str::to_string);
+        }
+        if !args.is_empty() {
+            call.args.push_str(args);
+            call.scan.feed(args);
+            match call.stage {
+                Stage::Live(block) => {
+                    ev.push(input_json(block, args));
+                    if call.scan.complete() {
+                        self.drain(ev);
+                    }
+                }
+                Stage::Closed if !args.trim().is_empty() => crate::warn!(
+                    "tool call {:?} sent arguments after its block was closed; they are lost",
+                    call.id
+                ),
+                _ => {}
+            }
+        }
+        let call = &mut self.calls[c];
+        if call.stage == Stage::Unnamed && call.id.is_some() && call.name.is_some() {
+            call.stage = Stage::Queued;
+            self.put(Piece::Tool(c), ev);
+        }
+    }
+
+    /// Emits a piece now, or queues it behind an incomplete tool call.
+    fn put(&mut self, piece: Piece, ev: &mut Vec<Event>) {
+        if self.queue.is_empty() && !self.blocked() {
+            self.emit(piece, ev);
+            return;
+        }
+        match (self.queue.back_mut(), piece) {
+            (Some(Piece::Text(a)), Piece::Text(b)) => a.push_str(&b),
+            (Some(Piece::Thinking(a)), Piece::Thinking(b)) => a.push_str(&b),
+            (_, piece) => self.queue.push_back(piece),
+        }
+    }
+
+    /// The open block is a tool call whose arguments are not yet a complete JSON value.
+    fn blocked(&self) -> bool {
+        matches!(self.open, Some(Open::Tool { call, .. }) if !self.calls[call].scan.complete())
+    }
+
+    fn drain(&mut self, ev: &mut Vec<Event>) {
+        while !self.blocked() {
+            let Some(piece) = self.queue.pop_front() else {
+                return;
+            };
+            self.emit(piece, ev);
+        }
+    }
+
+    fn emit(&mut self, piece: Piece, ev: &mut Vec<Event>) {
+        match piece {
+            Piece::Text(text) => {
+                let index = match self.open {
+                    Some(Open::Text(i)) => i,
+                    _ => self.open_block(json!({"type": "text", "text": ""}), Open::Text, ev),
+                };
+                ev.push(block_delta(
+                    index,
+                    json!({"type": "text_delta", "text": text}),
+                ));
+            }
+            Piece::Thinking(text) => {
+                let index = match self.open {
+                    Some(Open::Thinking {
+                        index,
+                        signed: false,
+                    }) => index,
+                    _ => self.open_block(
+                        json!({"type": "thinking", "thinking": "", "signature": ""}),
+                        |index| Open::Thinking {
+                            index,
+                            signed: false,
+                        },
+                        ev,
+                    ),
+                };
+                ev.push(block_delta(
+                    index,
+                    json!({"type": "thinking_delta", "thinking": text}),
+                ));
+            }
+            Piece::Signature(signature) => match self.open {
+                Some(Open::Thinking {
+                    index,
+                    signed: false,
+                }) => {
+                    ev.push(block_delta(
+                        index,
+                        json!({"type": "signature_delta", "signature": signature}),
+                    ));
+                    self.open = Some(Open::Thinking {
+                        index,
+                        signed: true,
+                    });
+                }
+                // Nothing left to sign (the thinking block closed when text began): the
+                // token still has to reach the client to come back on the next turn.
+                _ => {
+                    self.open_block(
+                        json!({"type": "redacted_thinking", "data": signature}),
+                        Open::Redacted,
+                        ev,
+                    );
+                    self.close(ev);
+                }
+            },
+            Piece::Tool(c) => {
+                let id = self.calls[c].id.clone().unwrap_or_else(tool_use_id);
+                let name = self
+                    .tools
+                    .to_client(self.calls[c].name.as_deref().unwrap_or(""));
+                let block = json!({"type": "tool_use", "id": id, "name": name, "input": {}});
+                let index = self.open_block(block, |index| Open::Tool { index, call: c }, ev);
+                let call = &mut self.calls[c];
+                call.stage = Stage::Live(index);
+                if !call.args.is_empty() {
+                    ev.push(input_json(index, &call.args));
+                }
+            }
+        }
+    }
+
+    fn open_block(
+        &mut self,
+        block: Value,
+        open: impl FnOnce(u64) -> Open,
+        ev: &mut Vec<Event>,
+    ) -> u64 {
+        self.close(ev);
+        self.start(ev);
+        let index = self.next_index;
+        self.next_index += 1;
+        ev.push(event(json!({
+            "type": "content_block_start",
+            "index": index,
+            "content_block": block,
+        })));
+        self.open = Some(open(index));
+        self.has_content = true;
+        index
+    }
+
+    fn close(&mut self, ev: &mut Vec<Event>) {
+        let Some(open) = self.open.take() else {
+            return;
+        };
+        if let Open::Tool { call, .. } = open {
+            self.calls[call].stage = Stage::Closed;
+        }
+        ev.push(event(
+            json!({"type": "content_block_stop", "index": open.index()}),
+        ));
+    }
+
+    fn start(&mut self, ev: &mut Vec<Event>) {
+        if self.started {
+            return;
+        }
+        self.started = true;
+        ev.push(event(json!({
+            "type": "message_start",
+            "message": {
+                "id": message_id(self.upstream_id.as_deref()),
+                "type": "message",
+                "role": "assistant",
+                "content": [],
+                "model": self.model,
+                "stop_reason": null,
+                "stop_sequence": null,
+                "usage": {"input_tokens": self.input_estimate, "output_tokens": 0},
+            },
+        })));
+    }
+}
+
+fn nonempty(v: Option<&Value>) -> Option<&str> {
+    v.and_then(Value::as_str).filter(|s| !s.is_empty())
+}
+
+/// An SSE event named after its JSON `type`.
+fn event(v: Value) -> Event {
+    Event {
+        event: v.get("type").and_then(Value::as_str).map(str::to_string),
+        data: v.to_string(),
+        ..Event::default()
+    }
+}
+
+fn block_delta(index: u64, delta: Value) -> Event {
+    event(json!({"type": "content_block_delta", "index": index, "delta": delta}))
+}
+
+fn input_json(index: u64, partial: &str) -> Event {
+    block_delta(
+        index,
+        json!({"type": "input_json_delta", "partial_json": partial}),
+    )
+}
+
+/// Tells, fragment by fragment and without re-parsing, when a JSON value's outermost
+/// object or array has closed; `serde_json` has the last word at the end of the stream.
+#[derive(Default)]
+struct JsonScan {
+    depth: u32,
+    in_string: bool,
+    escaped: bool,
+    closed: bool,
+}
+
+impl JsonScan {
+    fn feed(&mut self, fragment: &str) {
+        for b in fragment.bytes() {
+            if self.in_string {
+                match b {
+                    _ if self.escaped => self.escaped = false,
+                    b'\\' => self.escaped = true,
+                    b'"' => self.in_string = false,
+                    _ => {}
+                }
+                continue;
+            }
+            match b {
+                b'"' => self.in_string = true,
+                b'{' | b'[' => self.depth += 1,
+                b'}' | b']' if self.depth > 0 => {
+                    self.depth -= 1;
+                    self.closed |= self.depth == 0;
+                }
+                _ => {}
+            }
+        }
+    }
+
+    fn complete(&self) -> bool {
+        self.closed && self.depth == 0 && !self.in_string
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    // ---- chunk builders ----
+
+    fn chunk(choices: Value) -> Value {
+        json!({"id": "chatcmpl-1", "model": "upstream-model", "choices": choices})
+    }
+    fn delta(d: Value) -> Value {
+        chunk(json!([{"index": 0, "delta": d}]))
+    }
+    fn role() -> Value {
+        delta(json!({"role": "assistant", "content": ""}))
+    }
+    fn text(t: &str) -> Value {
+        delta(json!({"content": t}))
+    }
+    fn reasoning(t: &str) -> Value {
+        delta(json!({"reasoning_text": t}))
+    }
+    fn finish(reason: &str) -> Value {
+        chunk(json!([{"index": 0, "delta": {}, "finish_reason": reason}]))
+    }
+    fn usage_chunk(prompt: u64, completion: u64, cached: u64) -> Value {
+        json!({"id": "chatcmpl-1", "choices": [], "usage": {"prompt_tokens": prompt,
+               "completion_tokens": completion, "prompt_tokens_details": {"cached_tokens": cached}}})
+    }
+    fn call_start(index: u64, id: &str, name: &str, args: &str) -> Value {
+        delta(
+            json!({"tool_calls": [{"index": index, "id": id, "type": "function",
+                                      "function": {"name": name, "arguments": args}}]}),
+        )
+    }
+    fn call_args(index: u64, args: &str) -> Value {
+        delta(json!({"tool_calls": [{"index": index, "function": {"arguments": args}}]}))
+    }
+
+    /// Runs chunks then `finish()`, checks the protocol invariants, and renders each event
+    /// as one short line.
+    fn run(state: &mut StreamState, chunks: &[Value]) -> Vec<String> {
+        let mut events = Vec::new();
+        for c in chunks {
+            events.extend(state.on_chunk(c));
+        }
+        events.extend(state.finish());
+        render(&events)
+    }
+
+    fn new_state() -> StreamState {
+        StreamState::new("claude-sonnet-4-5", ToolNames::default(), 1234)
+    }
+
+    fn render(events: &[Event]) -> Vec<String> {
+        check(events);
+        events
+            .iter()
+            .map(|e| {
+                let v: Value = serde_json::from_str(&e.data).unwrap();
+                let i = &v["index"];
+                match v["type"].as_str().unwrap() {
+                    "message_start" => format!("message_start {}", v["message"]["usage"]),
+                    "content_block_start" => {
+                        let b = &v["content_block"];
+                        match b["type"].as_str().unwrap() {
+                            "tool_use" => format!(
+                                "start {i} tool_use {} {}",
+                                b["id"].as_str().unwrap(),
+                                b["name"].as_str().unwrap()
+                            ),
+                            "redacted_thinking" => format!(
+                                "start {i} redacted_thinking {}",
+                                b["data"].as_str().unwrap()
+                            ),
+                            t => format!("start {i} {t}"),
+                        }
+                    }
+                    "content_block_delta" => {
+                        let d = &v["delta"];
+                        let (kind, value) = match d["type"].as_str().unwrap() {
+                            "text_delta" => ("text", &d["text"]),
+                            "thinking_delta" => ("thinking", &d["thinking"]),
+                            "signature_delta" => ("signature", &d["signature"]),
+                            "input_json_delta" => ("json", &d["partial_json"]),
+                            other => panic!("unknown delta {other}"),
+                        };
+                        format!("delta {i} {kind} {}", value.as_str().unwrap())
+                    }
+                    "content_block_stop" => format!("stop {i}"),
+                    "message_delta" => format!(
+                        "message_delta {} {}",
+                        v["delta"]["stop_reason"].as_str().unwrap(),
+                        v["usage"]
+                    ),
+                    "message_stop" => "message_stop".into(),
+                    "error" => format!(
+                        "error {} {}",
+                        v["error"]["type"].as_str().unwrap(),
+                        v["error"]["message"].as_str().unwrap()
+                    ),
+                    other => panic!("unknown event {other}"),
+                }
+            })
+            .collect()
+    }
+
+    /// The Anthropic stream grammar: event name = type, `message_start` first and once,
+    /// blocks with contiguous indices from 0, one open at a time, deltas of the open
+    /// block's kind, `message_stop` (or `error`) last and once.
+    fn check(events: &[Event]) {
+        let vals: Vec<Value> = events
+            .iter()
+            .map(|e| {
+                let v: Value = serde_json::from_str(&e.data).unwrap();
+                assert_eq!(e.event.as_deref(), v["type"].as_str(), "event name = type");
+                assert!(!e.data.contains('\n'), "compact JSON");
+                v
+            })
+            .collect();
+        let mut open: Option<(u64, String)> = None;
+        let mut next = 0;
+        let mut ended = false;
+        let mut delta_seen = false;
+        for (n, v) in vals.iter().enumerate() {
+            assert!(!ended, "event after the end: {v}");
+            let t = v["type"].as_str().unwrap();
+            assert_eq!(
+                n == 0,
+                t == "message_start",
+                "message_start first and only first: {v}"
+            );
+            match t {
+                "content_block_start" => {
+                    assert!(open.is_none() && !delta_seen, "{v}");
+                    assert_eq!(v["index"], next, "contiguous indices");
+                    open = Some((next, v["content_block"]["type"].as_str().unwrap().into()));
+                    next += 1;
+                }
+                "content_block_delta" => {
+                    let (i, kind) = open.clone().expect("delta inside a block");
+                    assert_eq!(v["index"], i, "{v}");
+                    let ok = match v["delta"]["type"].as_str().unwrap() {
+                        "text_delta" => kind == "text",
+                        "thinking_delta" | "signature_delta" => kind == "thinking",
+                        "input_json_delta" => kind == "tool_use",
+                        _ => false,
+                    };
+                    assert!(ok, "{v} in a {kind} block");
+                }
+                "content_block_stop" => {
+                    let (i, _) = open.take().expect("stop of an open block");
+                    assert_eq!(v["index"], i);
+                }
+                "message_delta" => {
+                    assert!(open.is_none());
+                    assert!(
+                        v["delta"]["stop_reason"].is_string(),
+                        "stop_reason never null"
+                    );
+                    delta_seen = true;
+                }
+                "message_stop" => {
+                    assert!(delta_seen);
+                    ended = true;
+                }
+                "error" => {
+                    assert!(open.is_none());
+                    ended = true;
+                }
+                _ => {}
+            }
+        }
+    }
+
+    // ---- tests ----
+
+    #[test]
+    fn reference_sequence_with_thinking_text_and_tool() {
+        // Reference §4.4, fixed: thinking in its own block, usage from the later chunk,
+        // message_start with the estimate.
+        let mut s = new_state();
+        let out = run(
+            &mut s,
+            &[
+                role(),
+                delta(json!({"reasoning_content": "hmm"})),
+                text("Hi"),
+                call_start(0, "c1", "Read", ""),
+                call_args(0, "{\"file_path\":\"a\"}"),
+                finish("tool_calls"),
+                usage_chunk(100, 20, 30),
+            ],
+        );
+        assert_eq!(
+            out,
+            [
+                r#"message_start {"input_tokens":1234,"output_tokens":0}"#,
+                "start 0 thinking",
+                "delta 0 thinking hmm",
+                "stop 0",
+                "start 1 text",
+                "delta 1 text Hi",
+                "stop 1",
+                "start 2 tool_use c1 Read",
+                r#"delta 2 json {"file_path":"a"}"#,
+                "stop 2",
+                r#"message_delta tool_use {"cache_read_input_tokens":30,"input_tokens":70,"output_tokens":20}"#,
+                "message_stop",
+            ]
+        );
+    }
+
+    #[test]
+    fn usage_chunk_ends_the_message_and_finish_adds_nothing() {
+        let mut s = new_state();
+        let mut events = Vec::new();
+        for c in [role(), text("x"), finish("stop")] {
+            events.extend(s.on_chunk(&c));
+        }
+        assert!(
+            !render(&events)
+                .iter()
+                .any(|e| e.starts_with("message_delta")),
+            "deferred until usage"
+        );
+        let end = render_tail(s.on_chunk(&usage_chunk(10, 2, 0)));
+        assert_eq!(
+            end,
+            [
+                "stop 0",
+                r#"message_delta end_turn {"cache_read_input_tokens":0,"input_tokens":10,"output_tokens":2}"#,
+                "message_stop"
+            ]
+        );
+        assert!(s.finish().is_empty());
+        assert!(s.on_chunk(&text("late")).is_empty());
+        assert!(s.fail("x", "api_error").is_empty());
+    }
+
+    /// Renders events that continue an already checked stream.
+    fn render_tail(events: Vec<Event>) -> Vec<String> {
+        events
+            .iter()
+            .map(|e| {
+                let v: Value = serde_json::from_str(&e.data).unwrap();
+                match v["type"].as_str().unwrap() {
+                    "content_block_stop" => format!("stop {}", v["index"]),
+                    "message_delta" => format!(
+                        "message_delta {} {}",
+                        v["delta"]["stop_reason"].as_str().unwrap(),
+                        v["usage"]
+                    ),
+                    t => t.to_string(),
+                }
+            })
+            .collect()
+    }
+
+    #[test]
+    fn usage_inline_with_the_finish_chunk() {
+        let mut s = new_state();
+        let mut last = finish("stop");
+        last["usage"] = json!({"prompt_tokens": 50, "completion_tokens": 7});
+        let out = run(&mut s, &[role(), text("hello"), last]);
+        assert_eq!(
+            out[out.len() - 2],
+            r#"message_delta end_turn {"input_tokens":50,"output_tokens":7}"#
+        );
+    }
+
+    #[test]
+    fn no_usage_reports_the_estimate() {
+        let mut s = new_state();
+        let out = run(&mut s, &[text("a"), finish("stop")]);
+        assert_eq!(
+            out[out.len() - 2],
+            r#"message_delta end_turn {"input_tokens":1234,"output_tokens":0}"#
+        );
+    }
+
+    #[test]
+    fn thinking_is_signed_before_it_closes() {
+        let mut s = new_state();
+        let out = run(
+            &mut s,
+            &[
+                role(),
+                reasoning("Let me "),
+                reasoning("think."),
+                delta(json!({"content": "", "reasoning_opaque": "EqQBsig=="})),
+                text("Answer."),
+                finish("stop"),
+                usage_chunk(5, 5, 0),
+            ],
+        );
+        assert_eq!(
+            &out[1..8],
+            [
+                "start 0 thinking",
+                "delta 0 thinking Let me ",
+                "delta 0 thinking think.",
+                "delta 0 signature EqQBsig==",
+                "stop 0",
+                "start 1 text",
+                "delta 1 text Answer.",
+            ]
+        );
+        // Reasoning and its signature in the same delta as the text that follows.
+        let mut s = new_state();
+        let out = run(
+            &mut s,
+            &[delta(
+                json!({"reasoning_text": "r", "reasoning_opaque": "sig", "content": "t"}),
+            )],
+        );
+        assert_eq!(
+            &out[1..7],
+            [
+                "start 0 thinking",
+                "delta 0 thinking r",
+                "delta 0 signature sig",
+                "stop 0",
+                "start 1 text",
+                "delta 1 text t"
+            ]
+        );
+    }
+
+    #[test]
+    fn late_or_lone_opaque_token_becomes_redacted_thinking() {
+        // Copilot can send the opaque token with the tool call, after the text.
+        let mut s = new_state();
+        let out = run(
+            &mut s,
+            &[
+                reasoning("plan"),
+                text("Running it."),
+                delta(
+                    json!({"reasoning_opaque": "enc", "tool_calls": [{"index": 0, "id": "t1", "type": "function",
+                    "function": {"name": "Bash", "arguments": "{\"command\":\"ls\"}"}}]}),
+                ),
+                finish("tool_calls"),
+            ],
+        );
+        assert_eq!(
+            &out[1..13],
+            [
+                "start 0 thinking",
+                "delta 0 thinking plan",
+                "stop 0",
+                "start 1 text",
+                "delta 1 text Running it.",
+                "stop 1",
+                "start 2 redacted_thinking enc",
+                "stop 2",
+                "start 3 tool_use t1 Bash",
+                r#"delta 3 json {"command":"ls"}"#,
+                "stop 3",
+                r#"message_delta tool_use {"input_tokens":1234,"output_tokens":0}"#,
+            ]
+        );
+    }
+
+    #[test]
+    fn reasoning_after_text_opens_a_new_thinking_block() {
+        // Never a thinking_delta inside a text block (reference §10.4).
+        let mut s = new_state();
+        let out = run(&mut s, &[text("a"), reasoning("b"), text("c")]);
+        assert_eq!(
+            &out[1..10],
+            [
+                "start 0 text",
+                "delta 0 text a",
+                "stop 0",
+                "start 1 thinking",
+                "delta 1 thinking b",
+                "stop 1",
+                "start 2 text",
+                "delta 2 text c",
+                "stop 2"
+            ]
+        );
+    }
+
+    #[test]
+    fn gemini_single_chunk_call_with_stop_is_tool_use() {
+        let mut s = new_state();
+        let out = run(
+            &mut s,
+            &[
+                call_start(0, "g1", "Bash", "{\"command\":\"ls -la\"}"),
+                finish("stop"),
+            ],
+        );
+        assert_eq!(
+            &out[1..],
+            [
+                "start 0 tool_use g1 Bash",
+                r#"delta 0 json {"command":"ls -la"}"#,
+                "stop 0",
+                r#"message_delta tool_use {"input_tokens":1234,"output_tokens":0}"#,
+                "message_stop",
+            ]
+        );
+    }
+
+    #[test]
+    fn truncated_tool_call_stops_with_max_tokens() {
+        let mut s = new_state();
+        let out = run(
+            &mut s,
+            &[
+                text("x"),
+                call_start(0, "w1", "Write", ""),
+                call_args(0, "{\"file_path\":\"a\",\"content\":\"abc"),
+                finish("length"),
+                usage_chunk(10, 32000, 0),
+            ],
+        );
+        assert_eq!(
+            &out[1..],
+            [
+                "start 0 text",
+                "delta 0 text x",
+                "stop 0",
+                "start 1 tool_use w1 Write",
+                r#"delta 1 json {"file_path":"a","content":"abc"#,
+                "stop 1",
+                r#"message_delta max_tokens {"cache_read_input_tokens":0,"input_tokens":10,"output_tokens":32000}"#,
+                "message_stop",
+            ]
+        );
+        // Unparseable arguments are truncation even when the finish reason says otherwise.
+        let mut s = new_state();
+        let out = run(
+            &mut s,
+            &[call_start(0, "w", "Write", "{\"a\":"), finish("tool_calls")],
+        );
+        assert!(
+            out[out.len() - 2].starts_with("message_delta max_tokens"),
+            "{out:?}"
+        );
+    }
+
+    #[test]
+    fn parallel_calls_streamed_one_after_the_other() {
+        let mut s = new_state();
+        let out = run(
+            &mut s,
+            &[
+                call_start(0, "a", "Read", ""),
+                call_args(0, "{\"file_path\":"),
+                call_args(0, "\"x\"}"),
+                call_start(1, "b", "Read", ""),
+                call_args(1, "{\"file_path\":\"y\"}"),
+                finish("tool_calls"),
+            ],
+        );
+        assert_eq!(
+            &out[1..9],
+            [
+                "start 0 tool_use a Read",
+                r#"delta 0 json {"file_path":"#,
+                r#"delta 0 json "x"}"#,
+                "stop 0",
+                "start 1 tool_use b Read",
+                r#"delta 1 json {"file_path":"y"}"#,
+                "stop 1",
+                r#"message_delta tool_use {"input_tokens":1234,"output_tokens":0}"#,
+            ]
+        );
+    }
+
+    #[test]
+    fn interleaved_argument_deltas_land_in_their_own_blocks() {
+        // Call b starts while a's arguments are incomplete, then both keep streaming.
+        let mut s = new_state();
+        let out = run(
+            &mut s,
+            &[
+                call_start(0, "a", "Read", "{\"file_path\":"),
+                call_start(1, "b", "Grep", "{\"pattern\":"),
+                call_args(1, "\"fo"),
+                call_args(0, "\"x\"}"),
+                call_args(1, "o\"}"),
+                text("done"),
+                finish("tool_calls"),
+            ],
+        );
+        assert_eq!(
+            &out[1..],
+            [
+                "start 0 tool_use a Read",
+                r#"delta 0 json {"file_path":"#,
+                r#"delta 0 json "x"}"#,
+                "stop 0",
+                "start 1 tool_use b Grep",
+                r#"delta 1 json {"pattern":"fo"#,
+                r#"delta 1 json o"}"#,
+                "stop 1",
+                "start 2 text",
+                "delta 2 text done",
+                "stop 2",
+                r#"message_delta tool_use {"input_tokens":1234,"output_tokens":0}"#,
+                "message_stop",
+            ]
+        );
+    }
+
+    #[test]
+    fn identity_after_arguments_and_a_call_never_completed() {
+        // Arguments first, id and name later; a second call whose JSON never closes is
+        // flushed at the end.
+        let mut s = new_state();
+        let out = run(
+            &mut s,
+            &[
+                call_args(0, "{\"q\":"),
+                delta(
+                    json!({"tool_calls": [{"index": 0, "id": "late", "function": {"name": "Search"}}]}),
+                ),
+                call_args(0, "1}"),
+                delta(
+                    json!({"tool_calls": [{"index": 1, "function": {"name": "NoId", "arguments": "{}"}}]}),
+                ),
+                finish("tool_calls"),
+            ],
+        );
+        assert_eq!(
+            &out[1..4],
+            [
+                "start 0 tool_use late Search",
+                r#"delta 0 json {"q":"#,
+                r#"delta 0 json 1}"#
+            ]
+        );
+        assert_eq!(out[4], "stop 0");
+        assert!(
+            out[5].starts_with("start 1 tool_use toolu_") && out[5].ends_with(" NoId"),
+            "{}",
+            out[5]
+        );
+        assert_eq!(out[6], "delta 1 json {}");
+    }
+
+    #[test]
+    fn calls_reusing_index_zero_with_new_ids_are_separate() {
+        let mut s = new_state();
+        let out = run(
+            &mut s,
+            &[
+                call_start(0, "a", "Read", "{}"),
+                call_start(0, "b", "Read", "{}"),
+                finish("tool_calls"),
+            ],
+        );
+        assert_eq!(
+            &out[1..7],
+            [
+                "start 0 tool_use a Read",
+                "delta 0 json {}",
+                "stop 0",
+                "start 1 tool_use b Read",
+                "delta 1 json {}",
+                "stop 1"
+            ]
+        );
+    }
+
+    #[test]
+    fn choices_are_merged() {
+        // Copilot's split Claude stream: text in choice 0, the tool call in choice 1.
+        let mut s = new_state();
+        let out = run(
+            &mut s,
+            &[
+                chunk(json!([{"index": 0, "delta": {"content": "Checking."}}])),
+                chunk(json!([
+                    {"index": 0, "delta": {}, "finish_reason": "stop"},
+                    {"index": 1, "delta": {"tool_calls": [{"index": 0, "id": "t", "type": "function",
+                        "function": {"name": "Read", "arguments": "{\"file_path\":\"f\"}"}}]}}
+                ])),
+                chunk(json!([{"index": 1, "delta": {}, "finish_reason": "tool_calls"}])),
+                usage_chunk(1, 1, 0),
+            ],
+        );
+        assert_eq!(
+            &out[1..8],
+            [
+                "start 0 text",
+                "delta 0 text Checking.",
+                "stop 0",
+                "start 1 tool_use t Read",
+                r#"delta 1 json {"file_path":"f"}"#,
+                "stop 1",
+                r#"message_delta tool_use {"cache_read_input_tokens":0,"input_tokens":1,"output_tokens":1}"#,
+            ]
+        );
+    }
+
+    #[test]
+    fn empty_choice_chunks_and_empty_answers() {
+        let mut s = new_state();
+        let filter =
+            json!({"id": "", "choices": [], "prompt_filter_results": [{"prompt_index": 0}]});
+        assert!(s.on_chunk(&filter).is_empty());
+        assert!(
+            s.on_chunk(&role()).is_empty(),
+            "nothing before the first block"
+        );
+        assert!(s.on_chunk(&finish("stop")).is_empty());
+        assert!(s.on_chunk(&usage_chunk(3, 0, 0)).is_empty(), "still open");
+        assert!(!s.has_content());
+        // The route retries here; without a retry, finish still closes the message.
+        let out = render(&s.finish());
+        assert_eq!(out.len(), 3, "{out:?}");
+        assert_eq!(
+            out[1],
+            r#"message_delta end_turn {"cache_read_input_tokens":0,"input_tokens":3,"output_tokens":0}"#
+        );
+
+        // Or the caller adds an explanation to the empty answer, then finishes.
+        let mut s = new_state();
+        let mut events = Vec::new();
+        for c in [
+            role(),
+            finish("stop"),
+            usage_chunk(3, 0, 0),
+            text("Sorry, empty."),
+            finish("stop"),
+        ] {
+            events.extend(s.on_chunk(&c));
+        }
+        events.extend(s.finish());
+        let out = render(&events);
+        assert_eq!(
+            &out[1..4],
+            ["start 0 text", "delta 0 text Sorry, empty.", "stop 0"]
+        );
+    }
+
+    #[test]
+    fn content_filter_is_refusal() {
+        let mut s = new_state();
+        let out = run(&mut s, &[text("I"), finish("content_filter")]);
+        assert!(out[out.len() - 2].starts_with("message_delta refusal"));
+    }
+
+    #[test]
+    fn fail_closes_the_open_block_then_errors() {
+        let mut s = new_state();
+        let mut events = s.on_chunk(&text("partial"));
+        events.extend(s.fail("upstream dropped", "api_error"));
+        assert_eq!(
+            render(&events),
+            [
+                r#"message_start {"input_tokens":1234,"output_tokens":0}"#,
+                "start 0 text",
+                "delta 0 text partial",
+                "stop 0",
+                "error api_error upstream dropped",
+            ]
+        );
+        assert!(s.finish().is_empty() && s.fail("again", "api_error").is_empty());
+        assert!(s.on_chunk(&text("more")).is_empty());
+
+        // Before anything: message_start first, then the error.
+        let mut s = new_state();
+        assert_eq!(
+            render(&s.fail("stalled", "overloaded_error")),
+            [
+                r#"message_start {"input_tokens":1234,"output_tokens":0}"#,
+                "error overloaded_error stalled"
+            ]
+        );
+    }
+
+    #[test]
+    fn message_start_carries_the_msg_id_and_requested_model() {
+        let mut s = StreamState::new("claude-opus-4-6", ToolNames::default(), 9);
+        let events = s.on_chunk(&text("x"));
+        let start: Value = serde_json::from_str(&events[0].data).unwrap();
+        assert_eq!(start["message"]["id"], "msg_chatcmpl-1");
+        assert_eq!(start["message"]["model"], "claude-opus-4-6");
+        assert_eq!(start["message"]["stop_reason"], Value::Null);
+        assert_eq!(
+            events[0].to_wire().lines().next(),
+            Some("event: message_start")
+        );
+        let thinking = s.on_chunk(&reasoning("r"));
+        let block: Value = serde_json::from_str(&thinking[1].data).unwrap();
+        assert_eq!(
+            block["content_block"],
+            json!({"type": "thinking", "thinking": "", "signature": ""})
+        );
+    }
+
+    #[test]
+    fn long_mcp_tool_name_round_trip() {
+        let long = "mcp__plugin_chrome-devtools-mcp_chrome-devtools__get_console_message";
+        let req = json!({"stream": true, "tools": [{"name": long, "input_schema": {"type": "object"}}],
+                         "messages": [{"role": "user", "content": "logs?"}]});
+        let chat = crate::translate::anthropic_request::to_chat(&req, "gpt-4.1").unwrap();
+        let alias = chat.body["tools"][0]["function"]["name"]
+            .as_str()
+            .unwrap()
+            .to_string();
+        assert!(alias.len() <= 64 && alias != long);
+        let mut s = StreamState::new("m", chat.tools, 0);
+        let out = run(
+            &mut s,
+            &[call_start(0, "t", &alias, "{}"), finish("tool_calls")],
+        );
+        assert_eq!(out[1], format!("start 0 tool_use t {long}"));
+    }
+
+    #[test]
+    fn json_scan_tracks_strings_and_nesting() {
+        let cases: &[(&[&str], bool)] = &[
+            (&["{}"], true),
+            (&["{\"a\":", "\"}\"", "}"], true),
+            (&["{\"a\":\"\\\"}\""], false),
+            (&["{\"a\":\"\\\"}\"}"], true),
+            (&["{\"a\":[1,{\"b\":2}]"], false),
+            (&["{\"a\":[1,{\"b\":2}]}"], true),
+            (&[""], false),
+            (&["  "], false),
+        ];
+        for (parts, want) in cases {
+            let mut scan = JsonScan::default();
+            for p in *parts {
+                scan.feed(p);
+            }
+            assert_eq!(scan.complete(), *want, "{parts:?}");
+        }
+    }
+}
