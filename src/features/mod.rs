@@ -2,3 +2,4 @@
 
 pub mod guidance;
 pub mod images;
+pub mod response_store;

@@ -3,6 +3,7 @@
 //! response normalized where Copilot departs from OpenAI's wire format.
 
 use crate::app::App;
+use crate::routes::finished;
 use crate::routes::fields::{self, initiator_header, vision_header};
 use crate::routing::{self, Api};
 use crate::server::error::ApiError;
@@ -55,13 +56,12 @@ pub fn completions(app: &App, rq: &Incoming) -> Result<Outgoing, ApiError> {
         out.model = Some(requested);
         return Ok(out);
     }
-    let agent = opened.agent.clone();
-    let reader = opened.response.into_body().into_reader();
+    let (reader, lease) = opened.into_parts();
     let mut out = Outgoing::stream(StreamBody {
         keepalive: b": keepalive\n\n",
         timing: app.config.stream_timing,
-        cancel: Box::new(move || agent.clone().shutdown()),
-        produce: Box::new(move |sink| relay(reader, sink, &naming, client_wants_usage)),
+        cancel: lease.canceller(),
+        produce: Box::new(move |sink| finished(lease, relay(reader, sink, &naming, client_wants_usage))),
     });
     out.model = Some(requested);
     Ok(out)

@@ -4,6 +4,7 @@
 //! `/chat/completions` (see `messages_chat.rs`).
 
 use crate::app::App;
+use crate::routes::finished;
 use crate::features::images;
 use crate::routes::fields::{self, initiator_header, vision_header};
 use crate::routes::messages_chat;
@@ -98,13 +99,12 @@ fn native(
     })?;
     let rename = (requested != model.id).then(|| (model.id.clone(), requested.to_string()));
     let mut out = if stream {
-        let agent = opened.agent.clone();
-        let reader = opened.response.into_body().into_reader();
+        let (reader, lease) = opened.into_parts();
         Outgoing::stream(StreamBody {
             keepalive: PING,
             timing: app.config.stream_timing,
-            cancel: Box::new(move || agent.clone().shutdown()),
-            produce: Box::new(move |sink| relay_native(reader, sink, rename)),
+            cancel: lease.canceller(),
+            produce: Box::new(move |sink| finished(lease, relay_native(reader, sink, rename))),
         })
     } else {
         let mut v: Value = serde_json::from_slice(&opened.read_all()?).map_err(|_| {

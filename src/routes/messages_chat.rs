@@ -15,7 +15,9 @@ use crate::translate::anthropic_request::{ChatRequest, to_chat};
 use crate::translate::anthropic_response::from_chat;
 use crate::translate::anthropic_stream::StreamState;
 use crate::translate::tool_names::ToolNames;
+use crate::routes::finished;
 use crate::upstream::call::Opened;
+use crate::upstream::client::Lease;
 use crate::upstream::catalog::Model;
 use serde_json::{Map, Value, json};
 use std::sync::{Arc, Mutex};
@@ -141,39 +143,38 @@ impl Call {
     /// The first attempt was sent before answering, so that upstream errors (context
     /// window, rate limits) reach the client as HTTP errors; this streams its answer.
     fn stream(self, first: Opened) -> Outgoing {
-        let agent = Arc::new(Mutex::new(first.agent.clone()));
-        let current = agent.clone();
+        let (reader, lease) = first.into_parts();
+        // The agent in use changes when an empty answer is retried; the watchdog cancels
+        // whichever is current.
+        let current: Arc<Mutex<Box<dyn Fn() + Send + Sync>>> = Arc::new(Mutex::new(lease.canceller()));
+        let cancel = current.clone();
         let timing = self.app.config.stream_timing;
         Outgoing::stream(StreamBody {
             keepalive: PING,
             timing,
-            cancel: Box::new(move || {
-                current
-                    .lock()
-                    .unwrap_or_else(|e| e.into_inner())
-                    .clone()
-                    .shutdown()
-            }),
-            produce: Box::new(move |sink| self.relay(first, &agent, sink)),
+            cancel: Box::new(move || (cancel.lock().unwrap_or_else(|e| e.into_inner()))()),
+            produce: Box::new(move |sink| self.relay(reader, lease, &current, sink)),
         })
     }
 
-    fn relay(&self, first: Opened, agent: &Mutex<ureq::Agent>, sink: &mut Sink) -> Outcome {
-        let mut opened = first;
+    fn relay(
+        &self,
+        mut reader: ureq::BodyReader<'static>,
+        mut lease: Lease,
+        cancel: &Mutex<Box<dyn Fn() + Send + Sync>>,
+        sink: &mut Sink,
+    ) -> Outcome {
         let mut attempt = 1;
         loop {
             let mut state = StreamState::new(&self.requested, self.tools.clone(), self.estimate);
-            let reader = opened.response.into_body().into_reader();
             let result = relay_attempt(reader, sink, &mut state);
             let retry = matches!(result, Attempt::Empty) && attempt < EMPTY_ATTEMPTS;
             if !retry {
-                return finish(result, &mut state, sink);
+                return finished(lease, finish(result, &mut state, sink));
             }
-            crate::warn!(
-                "empty answer from Copilot (attempt {attempt}/{EMPTY_ATTEMPTS}); retrying"
-            );
+            crate::warn!("empty answer from Copilot (attempt {attempt}/{EMPTY_ATTEMPTS}); retrying");
             attempt += 1;
-            opened = match self.send() {
+            let opened = match self.send() {
                 Ok(o) => o,
                 Err(e) => {
                     let events = state.fail(&e.to_string(), anthropic_error_type(e.status()));
@@ -181,7 +182,9 @@ impl Call {
                     return Outcome::UpstreamError;
                 }
             };
-            *agent.lock().unwrap_or_else(|e| e.into_inner()) = opened.agent.clone();
+            lease.release();
+            (reader, lease) = opened.into_parts();
+            *cancel.lock().unwrap_or_else(|e| e.into_inner()) = lease.canceller();
         }
     }
 }

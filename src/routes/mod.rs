@@ -13,6 +13,8 @@ mod responses;
 use crate::app::App;
 use crate::server::error::ApiError;
 use crate::server::http::{Incoming, Outgoing};
+use crate::server::stream::Outcome;
+use crate::upstream::client::Lease;
 use std::sync::Arc;
 
 pub fn route(app: &Arc<App>, rq: &Incoming) -> Result<Outgoing, ApiError> {
@@ -45,6 +47,15 @@ pub fn route(app: &Arc<App>, rq: &Incoming) -> Result<Outgoing, ApiError> {
             ))),
         },
     }
+}
+
+/// Ends a stream's hold on its upstream agent: a cleanly finished call gives the agent
+/// (and its warm connection) back for reuse; any other end drops it.
+fn finished(lease: Lease, outcome: Outcome) -> Outcome {
+    if outcome == Outcome::Completed {
+        lease.release();
+    }
+    outcome
 }
 
 /// `claude-opus-4.8` from `/v1/models/claude-opus-4.8` or `/models/claude-opus-4.8`.

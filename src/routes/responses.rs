@@ -4,6 +4,7 @@
 //! `response.failed`, never silently.
 
 use crate::app::App;
+use crate::routes::finished;
 use crate::routes::fields::{self, initiator_header, vision_header};
 use crate::routing::{self, Api};
 use crate::server::error::ApiError;
@@ -66,13 +67,12 @@ pub fn create(app: &Arc<App>, rq: &Incoming) -> Result<Outgoing, ApiError> {
         Err(e) => return Err(e),
     };
     let mut out = if stream {
-        let agent = opened.agent.clone();
-        let reader = opened.response.into_body().into_reader();
+        let (reader, lease) = opened.into_parts();
         Outgoing::stream(StreamBody {
             keepalive: KEEPALIVE,
             timing: app.config.stream_timing,
-            cancel: Box::new(move || agent.clone().shutdown()),
-            produce: Box::new(move |sink| relay(reader, sink)),
+            cancel: lease.canceller(),
+            produce: Box::new(move |sink| finished(lease, relay(reader, sink))),
         })
     } else {
         Outgoing::bytes(200, "application/json", opened.read_all()?)

@@ -10,3 +10,8 @@ pub mod anthropic_response;
 pub mod anthropic_stream;
 mod chat_repair;
 pub mod tool_names;
+pub mod chat_responses;
+mod json_repair;
+pub mod responses_request;
+pub mod responses_response;
+pub mod responses_stream;

@@ -8,13 +8,12 @@
 use crate::metrics::Metrics;
 use crate::server::error::ApiError;
 use crate::upstream::Upstream;
-use crate::upstream::client::{MAX_BODY, describe_error};
+use crate::upstream::client::{Lease, MAX_BODY, describe_error};
 use crate::upstream::headers;
 use crate::warn;
 use serde_json::Value;
 use std::io::Read;
 use std::time::{Duration, SystemTime};
-use ureq::Agent;
 
 const MAX_ATTEMPTS: u32 = 5;
 const BACKOFF_START: Duration = Duration::from_millis(750);
@@ -22,11 +21,11 @@ const BACKOFF_START: Duration = Duration::from_millis(750);
 /// header, and decides.
 const MAX_RETRY_AFTER: Duration = Duration::from_secs(60);
 
-/// A 2xx upstream response whose body has not been read yet, and the agent that owns its
-/// connection (so a watchdog can cancel it).
+/// A 2xx upstream response whose body has not been read yet, and the lease on the agent
+/// that owns its connection (so a watchdog can cancel it).
 pub struct Opened {
     pub response: ureq::http::Response<ureq::Body>,
-    pub agent: Agent,
+    pub lease: Lease,
 }
 
 impl Opened {
@@ -40,7 +39,13 @@ impl Opened {
             .map_err(|e| {
                 ApiError::BadGateway(format!("reading the upstream answer failed: {e}"))
             })?;
+        self.lease.release();
         Ok(body)
+    }
+
+    /// The body to stream and the lease to release once the stream ended cleanly.
+    pub fn into_parts(self) -> (ureq::BodyReader<'static>, Lease) {
+        (self.response.into_body().into_reader(), self.lease)
     }
 }
 
@@ -57,7 +62,8 @@ impl Upstream {
         let mut replayed_401 = false;
         let mut attempt = 1;
         loop {
-            let agent = self.http.long_agent();
+            let lease = self.http.agents.take();
+            let agent = lease.agent();
             let mut hdrs = headers::copilot(&self.versions, &token.value);
             // A route's header replaces the default of the same name (e.g. `openai-intent`).
             hdrs.retain(|(k, _)| !extra.iter().any(|(e, _)| e == k));
@@ -75,9 +81,10 @@ impl Upstream {
                     let status = response.status().as_u16();
                     metrics.upstream_status(status);
                     if (200..300).contains(&status) {
-                        return Ok(Opened { response, agent });
+                        return Ok(Opened { response, lease });
                     }
                     let failure = Failure::read(response);
+                    lease.release();
                     if status == 401 && !replayed_401 {
                         replayed_401 = true;
                         warn!(

@@ -3,7 +3,7 @@
 
 use crate::config::Config;
 use std::io::Read;
-use std::sync::Arc;
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
 use ureq::config::Config as AgentConfig;
 use ureq::tls::{Certificate, PemItem, RootCerts, TlsConfig};
@@ -20,9 +20,8 @@ pub const MAX_BODY: u64 = 64 * 1024 * 1024;
 pub struct Http {
     /// Shared agent for short calls (token, user, usage, models); its pool keeps connections.
     short: Agent,
-    /// Template for completion calls, which may take minutes; streams get their own agent
-    /// from it so that a watchdog's `shutdown()` hits only that stream.
-    long: AgentConfig,
+    /// Agents for completion calls, which may take minutes.
+    pub agents: Arc<AgentPool>,
     pub trust: TrustSummary,
     /// The outbound proxy, described without credentials, or None.
     pub proxy: Option<String>,
@@ -83,7 +82,7 @@ impl Http {
             .build();
         Ok(Http {
             short,
-            long,
+            agents: Arc::new(AgentPool { config: long, idle: Mutex::new(Vec::new()) }),
             trust,
             proxy: described,
         })
@@ -100,10 +99,52 @@ impl Http {
         send(&self.short, method, url, headers, body)
     }
 
-    /// A fresh agent for one completion call or stream (its own connection, so cancelling
-    /// it cancels nothing else).
-    pub fn long_agent(&self) -> Agent {
-        Agent::new_with_config(self.long.clone())
+}
+
+/// Agents for completion calls. Each call holds one agent (with its own connection pool)
+/// for its duration, so that a watchdog's `shutdown()` cancels that call and nothing else;
+/// an agent whose call ended cleanly goes back here, so its warm TLS connection serves
+/// the next call instead of a new handshake.
+pub struct AgentPool {
+    config: AgentConfig,
+    idle: Mutex<Vec<Agent>>,
+}
+
+/// Idle agents kept; more would only hold idle connections open.
+const MAX_IDLE_AGENTS: usize = 32;
+
+impl AgentPool {
+    pub fn take(self: &Arc<Self>) -> Lease {
+        let idle = self.idle.lock().unwrap_or_else(|e| e.into_inner()).pop();
+        Lease {
+            agent: idle.unwrap_or_else(|| Agent::new_with_config(self.config.clone())),
+            pool: self.clone(),
+        }
+    }
+}
+
+/// One call's agent. `release` after a clean end; a cancelled agent is just dropped.
+pub struct Lease {
+    agent: Agent,
+    pool: Arc<AgentPool>,
+}
+
+impl Lease {
+    pub fn agent(&self) -> &Agent {
+        &self.agent
+    }
+
+    /// Interrupts any read on this call's connection, from another thread.
+    pub fn canceller(&self) -> Box<dyn Fn() + Send + Sync> {
+        let agent = self.agent.clone();
+        Box::new(move || agent.clone().shutdown())
+    }
+
+    pub fn release(self) {
+        let mut idle = self.pool.idle.lock().unwrap_or_else(|e| e.into_inner());
+        if idle.len() < MAX_IDLE_AGENTS {
+            idle.push(self.agent);
+        }
     }
 }
 

@@ -1,0 +1,522 @@
+//! Chat completion -> OpenAI Responses `response` object (reference §5.7, with §10.18
+//! fixed), and the pieces the stream translator shares: the response envelope, usage,
+//! item ids and the settling of tool-call arguments.
+//!
+//! Every choice is read (Copilot puts a Claude answer's text and its tool calls in
+//! separate choices). Reasoning becomes a `reasoning` item carrying `encrypted_content`
+//! so it round-trips; calls to freeform tools go back as `custom_tool_call`. Arguments
+//! cut off by the token limit are repaired into valid JSON and the call and the response
+//! are marked incomplete: a client never receives broken JSON, nor a half-written call
+//! that passes for a finished one.
+
+use super::json_repair;
+use serde_json::{Map, Value, json};
+use std::time::{SystemTime, UNIX_EPOCH};
+
+pub fn from_chat(chat: &Value, req: &Value, custom_tools: &[String], response_id: &str) -> Value {
+    let mut reasoning = Vec::new();
+    let mut opaque = String::new();
+    let mut parts = Vec::new();
+    let mut calls = Vec::new();
+    let mut finishes = Vec::new();
+    for choice in chat
+        .get("choices")
+        .and_then(Value::as_array)
+        .into_iter()
+        .flatten()
+    {
+        let m = choice.get("message").unwrap_or(&Value::Null);
+        if let Some(t) = reasoning_text(m) {
+            reasoning.push(t.to_string());
+        }
+        if let Some(o) = m.get("reasoning_opaque").and_then(Value::as_str) {
+            opaque.push_str(o);
+        }
+        match m.get("content") {
+            Some(Value::String(s)) if !s.is_empty() => parts.push(output_text(s)),
+            Some(Value::Array(ps)) => parts.extend(
+                ps.iter()
+                    .filter_map(|p| p.get("text").and_then(Value::as_str))
+                    .filter(|t| !t.is_empty())
+                    .map(output_text),
+            ),
+            _ => {}
+        }
+        if let Some(r) = m.get("refusal").and_then(Value::as_str) {
+            parts.push(json!({"type": "refusal", "refusal": r}));
+        }
+        for call in m
+            .get("tool_calls")
+            .and_then(Value::as_array)
+            .into_iter()
+            .flatten()
+        {
+            let f = call.get("function").unwrap_or(&Value::Null);
+            let name = f.get("name").and_then(Value::as_str).unwrap_or("");
+            let call_id = call
+                .get("id")
+                .and_then(Value::as_str)
+                .map_or_else(|| new_id("call"), str::to_string);
+            let args = f.get("arguments").and_then(Value::as_str).unwrap_or("");
+            calls.push(call_item(
+                &new_id(call_prefix(name, custom_tools)),
+                &call_id,
+                name,
+                args,
+                None,
+                custom_tools,
+            ));
+        }
+        if let Some(f) = choice.get("finish_reason").and_then(Value::as_str) {
+            finishes.push(f);
+        }
+    }
+
+    let mut output = Vec::new();
+    if !reasoning.is_empty() || !opaque.is_empty() {
+        let opaque = (!opaque.is_empty()).then_some(opaque.as_str());
+        output.push(reasoning_item(
+            &new_id("rs"),
+            &reasoning.join("\n\n"),
+            opaque,
+        ));
+    }
+    if !parts.is_empty() {
+        output.push(json!({
+            "id": new_id("msg"),
+            "type": "message",
+            "role": "assistant",
+            "status": "completed",
+            "content": parts,
+        }));
+    }
+    let truncated_call = calls.iter().any(|(_, complete)| !complete);
+    output.extend(calls.into_iter().map(|(item, _)| item));
+    let outcome = Outcome::from_finishes(finishes, truncated_call);
+    response_object(
+        response_id,
+        created_at(chat),
+        req,
+        &outcome,
+        output,
+        usage(chat.get("usage")),
+    )
+}
+
+/// How a response ended: `completed`, or `incomplete` with its reason.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(super) struct Outcome {
+    pub status: &'static str,
+    pub reason: Option<&'static str>,
+}
+
+impl Outcome {
+    /// From the Chat finish reasons of every choice and whether a call's arguments had to
+    /// be repaired (a cut-off call is reported even when the finish reason hides it).
+    pub fn from_finishes<'a>(
+        finishes: impl IntoIterator<Item = &'a str>,
+        truncated_call: bool,
+    ) -> Outcome {
+        let finishes: Vec<&str> = finishes.into_iter().collect();
+        let reason = if truncated_call || finishes.contains(&"length") {
+            Some("max_output_tokens")
+        } else if finishes.contains(&"content_filter") {
+            Some("content_filter")
+        } else {
+            None
+        };
+        Outcome {
+            status: if reason.is_some() {
+                "incomplete"
+            } else {
+                "completed"
+            },
+            reason,
+        }
+    }
+
+    pub fn completed() -> Outcome {
+        Outcome {
+            status: "completed",
+            reason: None,
+        }
+    }
+}
+
+/// The `response` envelope: what was produced, plus the request's settings echoed back
+/// as the OpenAI SDKs expect them.
+pub(super) fn response_object(
+    id: &str,
+    created_at: u64,
+    req: &Value,
+    outcome: &Outcome,
+    output: Vec<Value>,
+    usage: Value,
+) -> Value {
+    let echo = |key: &str, default: Value| {
+        req.get(key)
+            .filter(|v| !v.is_null())
+            .cloned()
+            .unwrap_or(default)
+    };
+    let text: String = output
+        .iter()
+        .filter(|i| i["type"] == "message")
+        .filter_map(|i| i["content"].as_array())
+        .flatten()
+        .filter(|p| p["type"] == "output_text")
+        .filter_map(|p| p["text"].as_str())
+        .collect();
+    let mut r = Map::new();
+    r.insert("id".into(), id.into());
+    r.insert("object".into(), "response".into());
+    r.insert("created_at".into(), created_at.into());
+    r.insert("status".into(), outcome.status.into());
+    r.insert("error".into(), Value::Null);
+    r.insert(
+        "incomplete_details".into(),
+        outcome.reason.map_or(Value::Null, |r| json!({"reason": r})),
+    );
+    r.insert("model".into(), echo("model", Value::Null));
+    r.insert("output".into(), Value::Array(output));
+    r.insert("output_text".into(), text.into());
+    r.insert("usage".into(), usage);
+    r.insert("instructions".into(), echo("instructions", Value::Null));
+    r.insert("tools".into(), echo("tools", json!([])));
+    r.insert("tool_choice".into(), echo("tool_choice", json!("auto")));
+    r.insert(
+        "parallel_tool_calls".into(),
+        echo("parallel_tool_calls", json!(true)),
+    );
+    r.insert(
+        "reasoning".into(),
+        echo("reasoning", json!({"effort": null, "summary": null})),
+    );
+    r.insert(
+        "text".into(),
+        echo("text", json!({"format": {"type": "text"}})),
+    );
+    r.insert("metadata".into(), echo("metadata", json!({})));
+    for key in [
+        "temperature",
+        "top_p",
+        "max_output_tokens",
+        "previous_response_id",
+    ] {
+        r.insert(key.into(), echo(key, Value::Null));
+    }
+    r.insert("store".into(), echo("store", json!(true)));
+    Value::Object(r)
+}
+
+/// Chat usage in Responses terms; `null` when upstream sent none.
+pub(super) fn usage(chat_usage: Option<&Value>) -> Value {
+    let Some(u) = chat_usage.filter(|u| u.is_object()) else {
+        return Value::Null;
+    };
+    let n = |v: Option<&Value>| v.and_then(Value::as_u64).unwrap_or(0);
+    let input = n(u.get("prompt_tokens"));
+    let output = n(u.get("completion_tokens"));
+    let total = u
+        .get("total_tokens")
+        .and_then(Value::as_u64)
+        .unwrap_or(input + output);
+    json!({
+        "input_tokens": input,
+        "input_tokens_details": {
+            "cached_tokens": n(u.pointer("/prompt_tokens_details/cached_tokens")),
+        },
+        "output_tokens": output,
+        "output_tokens_details": {
+            "reasoning_tokens": n(u.pointer("/completion_tokens_details/reasoning_tokens")),
+        },
+        "total_tokens": total,
+    })
+}
+
+pub(super) fn new_id(prefix: &str) -> String {
+    format!(
+        "{prefix}_{:016x}{:016x}",
+        crate::ids::random_u64(),
+        crate::ids::random_u64()
+    )
+}
+
+pub(super) fn now_secs() -> u64 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map(|d| d.as_secs())
+        .unwrap_or(0)
+}
+
+fn created_at(chat: &Value) -> u64 {
+    chat.get("created")
+        .and_then(Value::as_u64)
+        .unwrap_or_else(now_secs)
+}
+
+/// Copilot's reasoning text; `reasoning_content` as other OpenAI-style servers send it.
+pub(super) fn reasoning_text(m: &Value) -> Option<&str> {
+    ["reasoning_text", "reasoning_content"]
+        .iter()
+        .filter_map(|k| m.get(*k).and_then(Value::as_str))
+        .find(|t| !t.is_empty())
+}
+
+pub(super) fn output_text(text: &str) -> Value {
+    json!({"type": "output_text", "text": text, "annotations": []})
+}
+
+pub(super) fn reasoning_item(id: &str, summary: &str, opaque: Option<&str>) -> Value {
+    let summary = if summary.is_empty() {
+        json!([])
+    } else {
+        json!([{"type": "summary_text", "text": summary}])
+    };
+    let mut item = json!({"id": id, "type": "reasoning", "summary": summary});
+    if let Some(o) = opaque {
+        item["encrypted_content"] = o.into();
+    }
+    item
+}
+
+pub(super) fn is_custom(name: &str, custom_tools: &[String]) -> bool {
+    custom_tools.iter().any(|c| c == name)
+}
+
+pub(super) fn call_prefix(name: &str, custom_tools: &[String]) -> &'static str {
+    if is_custom(name, custom_tools) {
+        "ctc"
+    } else {
+        "fc"
+    }
+}
+
+/// Arguments as finally sent: valid JSON always; `false` when they had to be repaired
+/// (cut off) and the call must be reported incomplete.
+pub(super) fn settle_arguments(raw: &str) -> (String, bool) {
+    let trimmed = raw.trim();
+    if trimmed.is_empty() {
+        return ("{}".into(), true);
+    }
+    if serde_json::from_str::<Value>(trimmed).is_ok() {
+        return (raw.to_string(), true);
+    }
+    let repaired = json_repair::repair(trimmed)
+        .filter(|r| serde_json::from_str::<Value>(r).is_ok_and(|v| v.is_object()));
+    (repaired.unwrap_or_else(|| "{}".into()), false)
+}
+
+/// The raw text of a freeform call from its one-string-argument function form.
+pub(super) fn freeform_input(arguments: &str) -> Option<String> {
+    match serde_json::from_str::<Value>(arguments).ok()? {
+        Value::Object(o) => match o.get("input") {
+            Some(Value::String(s)) => Some(s.clone()),
+            _ => {
+                let mut strings = o.values().filter_map(Value::as_str);
+                match (strings.next(), strings.next()) {
+                    (Some(only), None) => Some(only.to_string()),
+                    _ => None,
+                }
+            }
+        },
+        Value::String(s) => Some(s),
+        _ => None,
+    }
+}
+
+/// A finished call as its output item, `function_call` or `custom_tool_call`, and whether
+/// it is complete. `streamed_input` is the freeform text decoded while streaming, used
+/// when the arguments cannot be read back.
+pub(super) fn call_item(
+    id: &str,
+    call_id: &str,
+    name: &str,
+    raw_args: &str,
+    streamed_input: Option<&str>,
+    custom_tools: &[String],
+) -> (Value, bool) {
+    let (args, complete) = settle_arguments(raw_args);
+    let status = if complete { "completed" } else { "incomplete" };
+    if is_custom(name, custom_tools) {
+        // Complete: the arguments say it all. Cut off: what was decoded while streaming
+        // goes furthest, then the repaired arguments.
+        let input = freeform_input(&args)
+            .filter(|_| complete)
+            .or_else(|| streamed_input.map(str::to_string))
+            .or_else(|| freeform_input(&args))
+            .unwrap_or_else(|| if complete { args.clone() } else { String::new() });
+        let item = json!({
+            "id": id, "type": "custom_tool_call", "status": status,
+            "call_id": call_id, "name": name, "input": input,
+        });
+        return (item, complete);
+    }
+    let item = json!({
+        "id": id, "type": "function_call", "status": status,
+        "call_id": call_id, "name": name, "arguments": args,
+    });
+    (item, complete)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn req() -> Value {
+        json!({"model": "claude-sonnet-4.5", "instructions": "Be brief.", "tool_choice": "auto",
+               "tools": [{"type": "function", "name": "exec_command"}, {"type": "custom", "name": "apply_patch"}],
+               "max_output_tokens": 2000, "metadata": {"k": "v"}, "store": false})
+    }
+
+    fn custom() -> Vec<String> {
+        vec!["apply_patch".to_string()]
+    }
+
+    fn answer(message: Value, finish: &str) -> Value {
+        json!({"id": "chatcmpl-1", "created": 1700000000, "model": "claude-sonnet-4.5",
+               "choices": [{"index": 0, "message": message, "finish_reason": finish}],
+               "usage": {"prompt_tokens": 100, "completion_tokens": 20, "total_tokens": 120,
+                         "prompt_tokens_details": {"cached_tokens": 40},
+                         "completion_tokens_details": {"reasoning_tokens": 5}}})
+    }
+
+    #[test]
+    fn text_answer_with_reasoning_and_usage() {
+        let chat = answer(
+            json!({"role": "assistant", "content": "Hello!", "reasoning_text": "Greet.", "reasoning_opaque": "sig"}),
+            "stop",
+        );
+        let r = from_chat(&chat, &req(), &custom(), "resp_1");
+        assert_eq!(r["id"], "resp_1");
+        assert_eq!(r["object"], "response");
+        assert_eq!(r["status"], "completed");
+        assert_eq!(r["incomplete_details"], Value::Null);
+        assert_eq!(r["model"], "claude-sonnet-4.5");
+        assert_eq!(r["created_at"], 1700000000);
+        assert_eq!(r["output_text"], "Hello!");
+        let out = r["output"].as_array().unwrap();
+        assert_eq!(out[0]["type"], "reasoning");
+        assert_eq!(out[0]["encrypted_content"], "sig");
+        assert_eq!(out[0]["summary"], json!([{"type": "summary_text", "text": "Greet."}]));
+        assert!(out[0]["id"].as_str().unwrap().starts_with("rs_"));
+        assert_eq!(out[1]["type"], "message");
+        assert_eq!(out[1]["role"], "assistant");
+        assert_eq!(out[1]["content"], json!([{"type": "output_text", "text": "Hello!", "annotations": []}]));
+        assert_eq!(
+            r["usage"],
+            json!({"input_tokens": 100, "input_tokens_details": {"cached_tokens": 40},
+                   "output_tokens": 20, "output_tokens_details": {"reasoning_tokens": 5},
+                   "total_tokens": 120})
+        );
+        for (key, want) in [
+            ("instructions", json!("Be brief.")),
+            ("tool_choice", json!("auto")),
+            ("max_output_tokens", json!(2000)),
+            ("metadata", json!({"k": "v"})),
+            ("parallel_tool_calls", json!(true)),
+            ("temperature", Value::Null),
+            ("store", json!(false)),
+        ] {
+            assert_eq!(r[key], want, "{key}");
+        }
+        assert_eq!(r["tools"].as_array().unwrap().len(), 2);
+    }
+
+    #[test]
+    fn calls_split_across_choices_are_merged() {
+        let chat = json!({"choices": [
+            {"index": 0, "message": {"role": "assistant", "content": "Running."}, "finish_reason": "tool_calls"},
+            {"index": 1, "message": {"role": "assistant", "content": null, "tool_calls": [
+                {"id": "toolu_1", "type": "function", "function": {"name": "exec_command", "arguments": "{\"cmd\":\"ls\"}"}},
+                {"id": "toolu_2", "type": "function", "function": {"name": "apply_patch",
+                 "arguments": "{\"input\":\"*** Begin Patch\\n*** End Patch\"}"}},
+            ]}, "finish_reason": "tool_calls"},
+        ]});
+        let r = from_chat(&chat, &req(), &custom(), "resp_2");
+        let out = r["output"].as_array().unwrap();
+        assert_eq!(out.len(), 3);
+        assert_eq!(out[0]["type"], "message");
+        let fc = &out[1];
+        assert_eq!(fc["type"], "function_call");
+        assert!(fc["id"].as_str().unwrap().starts_with("fc_"));
+        assert_eq!(
+            (&fc["call_id"], &fc["name"], &fc["arguments"], &fc["status"]),
+            (&json!("toolu_1"), &json!("exec_command"), &json!("{\"cmd\":\"ls\"}"), &json!("completed"))
+        );
+        let ctc = &out[2];
+        assert_eq!(ctc["type"], "custom_tool_call");
+        assert!(ctc["id"].as_str().unwrap().starts_with("ctc_"));
+        assert_eq!(ctc["call_id"], "toolu_2");
+        assert_eq!(ctc["input"], "*** Begin Patch\n*** End Patch");
+        assert!(ctc.get("arguments").is_none());
+        assert_eq!(r["status"], "completed");
+        assert_eq!(r["usage"], Value::Null);
+    }
+
+    #[test]
+    fn truncated_arguments_are_repaired_and_reported() {
+        let chat = answer(
+            json!({"role": "assistant", "content": null, "tool_calls": [
+                {"id": "c1", "type": "function", "function": {"name": "exec_command", "arguments": "{\"cmd\":[\"ls\""}},
+            ]}),
+            "length",
+        );
+        let r = from_chat(&chat, &req(), &custom(), "resp_3");
+        assert_eq!(r["status"], "incomplete");
+        assert_eq!(r["incomplete_details"], json!({"reason": "max_output_tokens"}));
+        let call = &r["output"][0];
+        assert_eq!(call["arguments"], "{\"cmd\":[\"ls\"]}");
+        assert_eq!(call["status"], "incomplete");
+
+        // Broken JSON without a length finish is still reported, never passed on.
+        let chat = answer(
+            json!({"role": "assistant", "tool_calls": [
+                {"id": "c1", "type": "function", "function": {"name": "exec_command", "arguments": "nonsense"}},
+            ]}),
+            "tool_calls",
+        );
+        let r = from_chat(&chat, &req(), &custom(), "resp_4");
+        assert_eq!(r["status"], "incomplete");
+        assert_eq!(r["output"][0]["arguments"], "{}");
+    }
+
+    #[test]
+    fn outcomes() {
+        let cases: [(&[&str], bool, &str, Option<&str>); 6] = [
+            (&["stop"], false, "completed", None),
+            (&["tool_calls"], false, "completed", None),
+            (&[], false, "completed", None),
+            (&["stop", "length"], false, "incomplete", Some("max_output_tokens")),
+            (&["content_filter"], false, "incomplete", Some("content_filter")),
+            (&["tool_calls"], true, "incomplete", Some("max_output_tokens")),
+        ];
+        for (finishes, truncated, status, reason) in cases {
+            let o = Outcome::from_finishes(finishes.iter().copied(), truncated);
+            assert_eq!((o.status, o.reason), (status, reason), "{finishes:?}");
+        }
+    }
+
+    #[test]
+    fn settling_arguments() {
+        let cases = [
+            ("", "{}", true),
+            ("  ", "{}", true),
+            ("{\"a\":1}", "{\"a\":1}", true),
+            ("{\"a\":\"x", "{\"a\":\"x\"}", false),
+            ("[1,", "{}", false),
+        ];
+        for (raw, want, complete) in cases {
+            assert_eq!(settle_arguments(raw), (want.to_string(), complete), "{raw}");
+        }
+    }
+
+    #[test]
+    fn freeform_inputs() {
+        assert_eq!(freeform_input(r#"{"input":"p"}"#).as_deref(), Some("p"));
+        assert_eq!(freeform_input(r#"{"patch":"p"}"#).as_deref(), Some("p"));
+        assert_eq!(freeform_input(r#""p""#).as_deref(), Some("p"));
+        assert_eq!(freeform_input(r#"{"a":"1","b":"2"}"#), None);
+        assert_eq!(freeform_input("{"), None);
+    }
+}
