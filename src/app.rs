@@ -2,6 +2,7 @@
 //! model catalog and the usage cache. One value, passed by reference; no globals.
 
 use crate::config::Config;
+use crate::features::response_store::ResponseStore;
 use crate::metrics::Metrics;
 use crate::server::error::ApiError;
 use crate::upstream::catalog::{self, Catalog, Model};
@@ -22,16 +23,20 @@ pub struct App {
     pub upstream: Upstream,
     pub catalog: Catalog,
     pub metrics: Metrics,
+    /// Translated responses, for `previous_response_id`.
+    pub responses: ResponseStore,
     usage: Mutex<Option<(Instant, Vec<u8>)>>,
 }
 
 impl App {
     pub fn new(config: Config, upstream: Upstream) -> App {
+        let (entries, ttl) = config.response_store;
         App {
             config,
             upstream,
             catalog: Catalog::default(),
             metrics: Metrics::default(),
+            responses: ResponseStore::new(entries, ttl),
             usage: Mutex::new(None),
         }
     }

@@ -60,6 +60,8 @@ Server:
 Routing:
       --no-native-messages    Translate /v1/messages for Claude models through /chat/completions
                               instead of Copilot's native /v1/messages (for plans without it)
+      --response-store-size N Translated responses kept for previous_response_id (default 1000)
+      --response-store-ttl SECS  ...and for how long (default 3600)
 
 Streams:
       --keepalive SECS        Send a keepalive to the client after this much silence (default 10)
@@ -145,6 +147,8 @@ pub struct RawArgs {
     pub max_inflight: Option<String>,
     pub expose_token: bool,
     pub no_native_messages: bool,
+    pub response_store_size: Option<String>,
+    pub response_store_ttl: Option<String>,
     pub keepalive: Option<String>,
     pub stall_timeout: Option<String>,
     pub first_byte_timeout: Option<String>,
@@ -224,6 +228,8 @@ pub fn parse(mut args: Arguments) -> Result<Parsed, UsageError> {
             raw.max_inflight = opt(&mut args, "--max-inflight")?;
             raw.expose_token = args.contains("--expose-token");
             raw.no_native_messages = args.contains("--no-native-messages");
+            raw.response_store_size = opt(&mut args, "--response-store-size")?;
+            raw.response_store_ttl = opt(&mut args, "--response-store-ttl")?;
             raw.keepalive = opt(&mut args, "--keepalive")?;
             raw.stall_timeout = opt(&mut args, "--stall-timeout")?;
             raw.first_byte_timeout = opt(&mut args, "--first-byte-timeout")?;

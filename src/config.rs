@@ -37,6 +37,8 @@ pub struct Config {
     pub no_native_messages: bool,
     /// `IMAGE_CONTEXT_TRIMMING_*`: trim answered images this many messages back.
     pub image_trimming: Option<usize>,
+    /// The previous_response_id store: how many responses, for how long.
+    pub response_store: (usize, Duration),
     pub stream_timing: Timing,
     pub endpoints: Endpoints,
     pub ca_file: Option<PathBuf>,
@@ -124,6 +126,17 @@ impl Config {
         }
         let max_body_mb: usize = positive(raw.max_body_mb, "--max-body-mb", 64)?;
         let max_inflight = positive(raw.max_inflight, "--max-inflight", 256)?;
+        let response_store = (
+            match raw.response_store_size {
+                None => 1000,
+                Some(v) => v.parse().map_err(|_| {
+                    UsageError(format!(
+                        "--response-store-size: `{v}` is not a whole number"
+                    ))
+                })?,
+            },
+            seconds(raw.response_store_ttl, "--response-store-ttl", 3600.0)?,
+        );
         let stream_timing = Timing {
             keepalive: seconds(raw.keepalive, "--keepalive", 10.0)?,
             stall: seconds(raw.stall_timeout, "--stall-timeout", 90.0)?,
@@ -188,6 +201,7 @@ impl Config {
             expose_token: raw.expose_token,
             no_native_messages: raw.no_native_messages,
             image_trimming: crate::features::images::trimming_from_env(env),
+            response_store,
             stream_timing,
             endpoints,
             ca_file: raw.ca_file.map(PathBuf::from),

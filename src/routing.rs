@@ -32,7 +32,12 @@ impl Api {
 }
 
 /// Translations this build has, as (inbound, upstream) pairs; pass-through is always there.
-const TRANSLATIONS: [(Api, Api); 1] = [(Api::Messages, Api::Chat)];
+const TRANSLATIONS: [(Api, Api); 4] = [
+    (Api::Messages, Api::Chat),
+    (Api::Messages, Api::Responses),
+    (Api::Chat, Api::Responses),
+    (Api::Responses, Api::Chat),
+];
 
 fn available(inbound: Api, upstream: Api) -> bool {
     inbound == upstream || TRANSLATIONS.contains(&(inbound, upstream))
@@ -91,19 +96,26 @@ mod tests {
         let no_list = model(None);
         let claude = model(Some(&["/chat/completions", "/v1/messages"]));
         let codex = model(Some(&["/responses", "ws:/responses"]));
-        let cases: [(Api, Option<&Model>, bool, Result<Api, ()>); 12] = [
+        let messages_only = model(Some(&["/v1/messages"]));
+        type Case<'a> = (Api, Option<&'a Model>, bool, Result<Api, ()>);
+        let cases: [Case; 16] = [
             (Api::Chat, Some(&chat_only), true, Ok(Api::Chat)),
             (Api::Chat, Some(&no_list), true, Ok(Api::Chat)),
             (Api::Chat, Some(&claude), true, Ok(Api::Chat)),
-            (Api::Chat, Some(&codex), true, Err(())),
+            (Api::Chat, Some(&codex), true, Ok(Api::Responses)),
             (Api::Chat, None, true, Ok(Api::Chat)),
             (Api::Messages, Some(&claude), true, Ok(Api::Messages)),
             (Api::Messages, Some(&claude), false, Ok(Api::Chat)),
             (Api::Messages, Some(&chat_only), true, Ok(Api::Chat)),
             (Api::Messages, None, true, Ok(Api::Chat)),
             (Api::Responses, Some(&codex), true, Ok(Api::Responses)),
-            (Api::Responses, Some(&chat_only), true, Err(())),
+            (Api::Responses, Some(&chat_only), true, Ok(Api::Chat)),
             (Api::Responses, None, true, Ok(Api::Responses)),
+            (Api::Messages, Some(&codex), true, Ok(Api::Responses)),
+            (Api::Responses, Some(&claude), true, Ok(Api::Chat)),
+            // Chat -> Messages is not built: a Messages-only model is out of reach there.
+            (Api::Chat, Some(&messages_only), true, Err(())),
+            (Api::Messages, Some(&messages_only), false, Err(())),
         ];
         for (inbound, m, native, want) in cases {
             let got = decide(inbound, m, native).map_err(|_| ());

@@ -40,7 +40,11 @@ pub enum Lookup {
 
 impl ResponseStore {
     pub fn new(max_entries: usize, ttl: Duration) -> Self {
-        ResponseStore { max_entries, ttl, inner: Mutex::new(Inner::default()) }
+        ResponseStore {
+            max_entries,
+            ttl,
+            inner: Mutex::new(Inner::default()),
+        }
     }
 
     /// Remembers a response: the conversation's input items and the output it produced.
@@ -55,18 +59,32 @@ impl ResponseStore {
             inner.bytes -= old.bytes;
             inner.order.retain(|o| o != id);
         }
-        while !inner.order.is_empty() && (inner.order.len() >= self.max_entries || inner.bytes + bytes > MAX_BYTES) {
+        while !inner.order.is_empty()
+            && (inner.order.len() >= self.max_entries || inner.bytes + bytes > MAX_BYTES)
+        {
             inner.evict_oldest();
         }
         inner.bytes += bytes;
         inner.order.push_back(id.to_string());
-        inner.entries.insert(id.to_string(), Entry { items: input, bytes, at: Instant::now() });
+        inner.entries.insert(
+            id.to_string(),
+            Entry {
+                items: input,
+                bytes,
+                at: Instant::now(),
+            },
+        );
     }
 
     /// The conversation up to and including response `id`.
     pub fn get(&self, id: &str) -> Result<Vec<Value>, Lookup> {
         let mut inner = self.inner.lock().unwrap_or_else(|e| e.into_inner());
-        while inner.order.front().is_some_and(|o| inner.entries.get(o).is_some_and(|e| e.at.elapsed() > self.ttl)) {
+        while inner.order.front().is_some_and(|o| {
+            inner
+                .entries
+                .get(o)
+                .is_some_and(|e| e.at.elapsed() > self.ttl)
+        }) {
             inner.evict_oldest();
         }
         match inner.entries.get(id) {

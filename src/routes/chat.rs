@@ -3,13 +3,13 @@
 //! response normalized where Copilot departs from OpenAI's wire format.
 
 use crate::app::App;
-use crate::routes::finished;
 use crate::routes::fields::{self, initiator_header, vision_header};
+use crate::routes::finished;
+use crate::routes::pivot::{Decoder, Pivot, has_finish};
 use crate::routing::{self, Api};
 use crate::server::error::ApiError;
 use crate::server::http::{Incoming, Outgoing};
 use crate::server::stream::{End, Flow, Outcome, Sink, StreamBody, pump};
-use crate::sse::Event;
 use crate::upstream::catalog::Model;
 use serde_json::{Map, Value, json};
 use std::io::Read;
@@ -21,10 +21,8 @@ pub fn completions(app: &App, rq: &Incoming) -> Result<Outgoing, ApiError> {
     validate(&body)?;
     let stream = fields::stream_flag(&body)?;
     let model = app.find_model(&requested);
-    match routing::decide(Api::Chat, model.as_ref(), true).map_err(ApiError::BadRequest)? {
-        Api::Chat => {}
-        other => return Err(ApiError::Internal(format!("no Chat route to {other:?}"))),
-    }
+    let route = routing::decide(Api::Chat, model.as_ref(), true).map_err(ApiError::BadRequest)?;
+    let pivot = Pivot::for_upstream(route);
     let naming = Naming::new(&requested, model.as_ref());
     body.insert("model".into(), Value::from(naming.upstream.clone()));
     fields::fit_output_limit(&mut body, model.as_ref());
@@ -42,15 +40,12 @@ pub fn completions(app: &App, rq: &Incoming) -> Result<Outgoing, ApiError> {
         .unwrap_or_default();
     let mut extra = vec![initiator_header(last_turn_is_user(messages))];
     extra.extend(vision_header(messages.iter().any(has_image)));
-    let payload = serde_json::to_vec(&body).map_err(|e| ApiError::Internal(e.to_string()))?;
+    let payload = pivot.request(&Value::Object(body))?;
     let opened = app
         .upstream
-        .post("/chat/completions", &payload, &extra, &app.metrics)?;
+        .post(pivot.path(), &payload, &extra, &app.metrics)?;
     if !stream {
-        let bytes = opened.read_all()?;
-        let mut v: Value = serde_json::from_slice(&bytes).map_err(|_| {
-            ApiError::BadGateway("Copilot answered with something other than JSON".into())
-        })?;
+        let mut v = pivot.completion(&opened.read_all()?, &requested)?;
         naming.normalize(&mut v, "chat.completion");
         let mut out = Outgoing::json(200, &v);
         out.model = Some(requested);
@@ -61,7 +56,13 @@ pub fn completions(app: &App, rq: &Incoming) -> Result<Outgoing, ApiError> {
         keepalive: b": keepalive\n\n",
         timing: app.config.stream_timing,
         cancel: lease.canceller(),
-        produce: Box::new(move |sink| finished(lease, relay(reader, sink, &naming, client_wants_usage))),
+        produce: Box::new(move |sink| {
+            let decoder = pivot.decoder(&naming.requested);
+            finished(
+                lease,
+                relay(reader, sink, &naming, client_wants_usage, decoder),
+            )
+        }),
     });
     out.model = Some(requested);
     Ok(out)
@@ -179,69 +180,63 @@ impl Naming {
     }
 }
 
-/// Relays Copilot's chunks to the client. Never ends silently: a normal end forwards
-/// `[DONE]`; any fault ends with an error chunk and then `[DONE]`.
+/// Relays Copilot's chunks to the client (unchanged bytes when nothing needed fixing).
+/// Never ends silently: a normal end forwards `[DONE]`; any fault ends with an error chunk
+/// and then `[DONE]`.
 fn relay(
     upstream: impl Read,
     sink: &mut Sink,
     naming: &Naming,
     client_wants_usage: bool,
+    mut decoder: Decoder,
 ) -> Outcome {
-    let mut finished = false;
+    let passthrough = matches!(decoder, Decoder::Chat);
+    let (mut finished, mut done) = (false, false);
     let mut fault: Option<Value> = None;
     let end = pump(upstream, sink, |event, sink| {
         if event.comment.is_some() {
             sink.send(event.to_wire().as_bytes());
             return Flow::Continue;
         }
-        if event.data.trim() == "[DONE]" {
-            sink.send(b"data: [DONE]\n\n");
-            return Flow::Stop;
-        }
-        let mut v: Value = match serde_json::from_str(&event.data) {
-            Ok(v) => v,
-            Err(e) => {
-                fault = Some(error_body(
-                    &format!("Copilot sent a malformed stream event: {e}"),
-                    "upstream_error",
-                ));
-                return Flow::Stop;
+        let decoded = decoder.decode(&event);
+        for mut chunk in decoded.chunks {
+            finished |= has_finish(&chunk);
+            let choices = chunk.get("choices").and_then(Value::as_array);
+            let usage_only = choices.is_some_and(Vec::is_empty)
+                && chunk.get("usage").is_some_and(|u| !u.is_null());
+            if usage_only && !client_wants_usage {
+                continue;
             }
-        };
-        if let Some(err) = v.get("error") {
-            fault = Some(upstream_error(err));
-            return Flow::Stop;
+            if naming.normalize(&mut chunk, "chat.completion.chunk") || !passthrough {
+                sink.send(format!("data: {chunk}\n\n").as_bytes());
+            } else {
+                sink.send(event.to_wire().as_bytes());
+            }
         }
-        let choices = v.get("choices").and_then(Value::as_array);
-        finished |= choices.is_some_and(|c| {
-            c.iter()
-                .any(|c| c.get("finish_reason").is_some_and(|f| !f.is_null()))
-        });
-        let usage_only =
-            choices.is_some_and(Vec::is_empty) && v.get("usage").is_some_and(|u| !u.is_null());
-        if usage_only && !client_wants_usage {
-            return Flow::Continue;
+        match decoded.end {
+            None => Flow::Continue,
+            Some(Ok(())) => {
+                done = true;
+                Flow::Stop
+            }
+            Some(Err(message)) => {
+                fault = Some(error_body(&message, "upstream_error"));
+                Flow::Stop
+            }
         }
-        if naming.normalize(&mut v, "chat.completion.chunk") {
-            let rewritten = Event {
-                data: v.to_string(),
-                ..event
-            };
-            sink.send(rewritten.to_wire().as_bytes());
-        } else {
-            sink.send(event.to_wire().as_bytes());
-        }
-        Flow::Continue
     });
     let (outcome, error) = match (end, fault) {
         (End::ClientGone, _) => return Outcome::ClientGone,
-        (End::Done, None) => return Outcome::Completed,
-        (End::Done, Some(error)) => (Outcome::UpstreamError, error),
-        (End::Eof, _) if finished => {
+        (End::Done, None) if done => {
             sink.send(b"data: [DONE]\n\n");
             return Outcome::Completed;
         }
-        (End::Eof, _) => (
+        (End::Done, Some(error)) => (Outcome::UpstreamError, error),
+        (End::Eof | End::Done, None) if finished => {
+            sink.send(b"data: [DONE]\n\n");
+            return Outcome::Completed;
+        }
+        (End::Eof | End::Done, _) => (
             Outcome::UpstreamError,
             error_body(
                 "Copilot closed the stream before the response was complete",
@@ -265,25 +260,6 @@ fn relay(
 
 fn error_body(message: &str, kind: &str) -> Value {
     json!({"error": {"message": message, "type": kind, "param": null, "code": null}})
-}
-
-/// An error object the upstream put in the stream, in OpenAI's shape.
-fn upstream_error(err: &Value) -> Value {
-    let message = err
-        .get("message")
-        .and_then(Value::as_str)
-        .map(str::to_string)
-        .unwrap_or_else(|| err.to_string());
-    let mut body = error_body(
-        &message,
-        err.get("type")
-            .and_then(Value::as_str)
-            .unwrap_or("upstream_error"),
-    );
-    if let Some(code) = err.get("code") {
-        body["error"]["code"] = code.clone();
-    }
-    body
 }
 
 #[cfg(test)]

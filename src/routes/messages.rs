@@ -4,14 +4,15 @@
 //! `/chat/completions` (see `messages_chat.rs`).
 
 use crate::app::App;
-use crate::routes::finished;
 use crate::features::images;
 use crate::routes::fields::{self, initiator_header, vision_header};
+use crate::routes::finished;
 use crate::routes::messages_chat;
 use crate::routing::{self, Api};
 use crate::server::error::ApiError;
 use crate::server::http::{Incoming, Outgoing};
 use crate::server::stream::{End, Flow, Outcome, Sink, StreamBody, pump};
+use crate::translate::anthropic_request::user_turn;
 use crate::upstream::catalog::Model;
 use serde_json::{Map, Value, json};
 use std::io::Read;
@@ -51,15 +52,15 @@ pub fn create(app: &Arc<App>, rq: &Incoming) -> Result<Outgoing, ApiError> {
         .and_then(Value::as_array)
         .map(Vec::as_slice)
         .unwrap_or_default();
-    let mut extra = vec![initiator_header(last_turn_is_user(messages))];
+    let mut extra = vec![initiator_header(user_turn(messages))];
     extra.extend(vision_header(messages.iter().any(has_image)));
     let native_messages = !app.config.no_native_messages;
     let route = routing::decide(Api::Messages, model.as_ref(), native_messages)
         .map_err(ApiError::BadRequest)?;
     let result = match (route, model) {
         (Api::Messages, Some(m)) => native(app, rq, body, &requested, &m, stream, extra),
-        (Api::Chat, model) => {
-            messages_chat::create(app, body, &requested, model.as_ref(), stream, extra)
+        (Api::Chat | Api::Responses, model) => {
+            messages_chat::create(app, body, &requested, model.as_ref(), route, stream, extra)
         }
         (other, _) => Err(ApiError::Internal(format!(
             "no Messages route to {other:?}"
@@ -223,29 +224,6 @@ fn validate(body: &Map<String, Value>) -> Result<(), ApiError> {
     )
 }
 
-/// The latest message is the user's and carries more than tool results: a new prompt.
-pub fn last_turn_is_user(messages: &[Value]) -> bool {
-    let Some(last) = messages
-        .iter()
-        .rev()
-        .find(|m| m.get("role").and_then(Value::as_str) != Some("system"))
-    else {
-        return true;
-    };
-    if last.get("role").and_then(Value::as_str) != Some("user") {
-        return false;
-    }
-    match last.get("content") {
-        Some(Value::Array(blocks)) => {
-            blocks.is_empty()
-                || blocks
-                    .iter()
-                    .any(|b| b.get("type").and_then(Value::as_str) != Some("tool_result"))
-        }
-        _ => true,
-    }
-}
-
 /// Any image block, also inside tool results.
 pub fn has_image(message: &Value) -> bool {
     fn in_blocks(v: &Value) -> bool {
@@ -401,24 +379,6 @@ pub fn error_event(kind: &str, message: &str) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn initiator_is_user_only_for_a_real_prompt() {
-        let turn = |content: Value| vec![json!({"role": "user", "content": content})];
-        assert!(last_turn_is_user(&turn(json!("hi"))));
-        assert!(last_turn_is_user(&turn(
-            json!([{"type": "text", "text": "hi"}])
-        )));
-        assert!(!last_turn_is_user(&turn(
-            json!([{"type": "tool_result", "tool_use_id": "t", "content": "ok"}])
-        )));
-        assert!(last_turn_is_user(&turn(
-            json!([{"type": "tool_result", "tool_use_id": "t"}, {"type": "text", "text": "and now?"}])
-        )));
-        assert!(!last_turn_is_user(&[
-            json!({"role": "assistant", "content": "prefill"})
-        ]));
-    }
 
     #[test]
     fn images_found_in_tool_results_too() {

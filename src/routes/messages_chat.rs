@@ -6,7 +6,11 @@
 use crate::app::App;
 use crate::features::guidance::add_large_edit_note;
 use crate::routes::fields;
+use crate::routes::fields::initiator_header;
+use crate::routes::finished;
 use crate::routes::messages::{PING, send_with_image_fallback};
+use crate::routes::pivot::{Decoder, Pivot, has_finish};
+use crate::routing::Api;
 use crate::server::error::ApiError;
 use crate::server::http::Outgoing;
 use crate::server::stream::{End, Flow, Outcome, Sink, StreamBody, pump};
@@ -15,10 +19,9 @@ use crate::translate::anthropic_request::{ChatRequest, to_chat};
 use crate::translate::anthropic_response::from_chat;
 use crate::translate::anthropic_stream::StreamState;
 use crate::translate::tool_names::ToolNames;
-use crate::routes::finished;
 use crate::upstream::call::Opened;
-use crate::upstream::client::Lease;
 use crate::upstream::catalog::Model;
+use crate::upstream::client::Lease;
 use serde_json::{Map, Value, json};
 use std::sync::{Arc, Mutex};
 
@@ -32,16 +35,18 @@ pub fn create(
     mut body: Map<String, Value>,
     requested: &str,
     model: Option<&Model>,
+    route: Api,
     stream: bool,
     extra: Vec<(&'static str, String)>,
 ) -> Result<Outgoing, ApiError> {
+    let pivot = Pivot::for_upstream(route);
     let upstream_model = model.map_or(requested, |m| m.id.as_str()).to_string();
     let mut sent = None;
     let first = send_with_image_fallback(&mut body, |b| {
-        let (payload, tools) = translate(b, &upstream_model, model)?;
+        let (payload, tools) = translate(b, &upstream_model, model, pivot)?;
         let opened = app
             .upstream
-            .post("/chat/completions", &payload, &extra, &app.metrics)?;
+            .post(pivot.path(), &payload, &extra, &app.metrics)?;
         sent = Some((payload, tools));
         Ok(opened)
     })?;
@@ -53,6 +58,7 @@ pub fn create(
     let estimate = payload.len() as u64 / 4;
     let call = Call {
         app: app.clone(),
+        pivot,
         payload,
         extra,
         requested: requested.to_string(),
@@ -73,6 +79,7 @@ fn translate(
     body: &Map<String, Value>,
     upstream_model: &str,
     model: Option<&Model>,
+    pivot: Pivot,
 ) -> Result<(Vec<u8>, ToolNames), ApiError> {
     let ChatRequest {
         body: chat, tools, ..
@@ -91,13 +98,14 @@ fn translate(
         }
     }
     add_large_edit_note(&mut chat, model.and_then(|m| m.max_output));
-    let payload = serde_json::to_vec(&chat).map_err(|e| ApiError::Internal(e.to_string()))?;
+    let payload = pivot.request(&Value::Object(chat))?;
     Ok((payload, tools))
 }
 
 /// Everything needed to (re)send the translated request and translate its answer.
 struct Call {
     app: Arc<App>,
+    pivot: Pivot,
     payload: Vec<u8>,
     extra: Vec<(&'static str, String)>,
     requested: String,
@@ -106,13 +114,15 @@ struct Call {
 }
 
 impl Call {
+    /// Sends the request again (an empty answer is being retried): the proxy's own
+    /// request, so it is billed as the agent's.
     fn send(&self) -> Result<Opened, ApiError> {
-        self.app.upstream.post(
-            "/chat/completions",
-            &self.payload,
-            &self.extra,
-            &self.app.metrics,
-        )
+        let mut extra = self.extra.clone();
+        extra.retain(|(k, _)| *k != "x-initiator");
+        extra.push(initiator_header(false));
+        self.app
+            .upstream
+            .post(self.pivot.path(), &self.payload, &extra, &self.app.metrics)
     }
 
     fn json(self, first: Opened) -> Result<Outgoing, ApiError> {
@@ -122,9 +132,7 @@ impl Call {
                 Some(o) => o.read_all()?,
                 None => self.send()?.read_all()?,
             };
-            let chat: Value = serde_json::from_slice(&bytes).map_err(|_| {
-                ApiError::BadGateway("Copilot answered with something other than JSON".into())
-            })?;
+            let chat = self.pivot.completion(&bytes, &self.requested)?;
             let message = from_chat(&chat, &self.requested, &self.tools);
             let empty = message
                 .get("content")
@@ -146,7 +154,8 @@ impl Call {
         let (reader, lease) = first.into_parts();
         // The agent in use changes when an empty answer is retried; the watchdog cancels
         // whichever is current.
-        let current: Arc<Mutex<Box<dyn Fn() + Send + Sync>>> = Arc::new(Mutex::new(lease.canceller()));
+        let current: Arc<Mutex<Box<dyn Fn() + Send + Sync>>> =
+            Arc::new(Mutex::new(lease.canceller()));
         let cancel = current.clone();
         let timing = self.app.config.stream_timing;
         Outgoing::stream(StreamBody {
@@ -167,18 +176,25 @@ impl Call {
         let mut attempt = 1;
         loop {
             let mut state = StreamState::new(&self.requested, self.tools.clone(), self.estimate);
-            let result = relay_attempt(reader, sink, &mut state);
+            let result = relay_attempt(
+                reader,
+                sink,
+                &mut state,
+                self.pivot.decoder(&self.requested),
+            );
             let retry = matches!(result, Attempt::Empty) && attempt < EMPTY_ATTEMPTS;
             if !retry {
                 return finished(lease, finish(result, &mut state, sink));
             }
-            crate::warn!("empty answer from Copilot (attempt {attempt}/{EMPTY_ATTEMPTS}); retrying");
+            crate::warn!(
+                "empty answer from Copilot (attempt {attempt}/{EMPTY_ATTEMPTS}); retrying"
+            );
             attempt += 1;
             let opened = match self.send() {
                 Ok(o) => o,
                 Err(e) => {
                     let events = state.fail(&e.to_string(), anthropic_error_type(e.status()));
-                    send_all(sink, &events);
+                    sink.send_events(&events);
                     return Outcome::UpstreamError;
                 }
             };
@@ -205,6 +221,7 @@ fn relay_attempt(
     upstream: impl std::io::Read,
     sink: &mut Sink,
     state: &mut StreamState,
+    mut decoder: Decoder,
 ) -> Attempt {
     let mut held: Vec<Event> = Vec::new();
     let mut finished = false;
@@ -213,41 +230,31 @@ fn relay_attempt(
         if event.comment.is_some() {
             return Flow::Continue;
         }
-        if event.data.trim() == "[DONE]" {
-            finished = true;
-            return Flow::Stop;
-        }
-        let chunk: Value = match serde_json::from_str(&event.data) {
-            Ok(v) => v,
-            Err(e) => {
-                fault = Some(format!("Copilot sent a malformed stream event: {e}"));
-                return Flow::Stop;
+        let decoded = decoder.decode(&event);
+        for chunk in &decoded.chunks {
+            finished |= has_finish(chunk);
+            let events = state.on_chunk(chunk);
+            if state.has_content() {
+                sink.send_events(&std::mem::take(&mut held));
+                sink.send_events(&events);
+            } else {
+                held.extend(events);
             }
-        };
-        if let Some(err) = chunk.get("error") {
-            let m = err
-                .get("message")
-                .and_then(Value::as_str)
-                .map_or_else(|| err.to_string(), str::to_string);
-            fault = Some(format!("Copilot reported an error mid-stream: {m}"));
-            return Flow::Stop;
         }
-        let choices = chunk.get("choices").and_then(Value::as_array);
-        finished |= choices.is_some_and(|c| {
-            c.iter()
-                .any(|c| c.get("finish_reason").is_some_and(|f| !f.is_null()))
-        });
-        let events = state.on_chunk(&chunk);
-        if state.has_content() {
-            send_all(sink, &std::mem::take(&mut held));
-            send_all(sink, &events);
-        } else {
-            held.extend(events);
+        match decoded.end {
+            None => Flow::Continue,
+            Some(Ok(())) => {
+                finished = true;
+                Flow::Stop
+            }
+            Some(Err(message)) => {
+                fault = Some(message);
+                Flow::Stop
+            }
         }
-        Flow::Continue
     });
     let mut failed = |outcome, message: String| {
-        send_all(sink, &held);
+        sink.send_events(&held);
         Attempt::Failed(outcome, message)
     };
     match (end, fault) {
@@ -270,14 +277,14 @@ fn relay_attempt(
 fn finish(result: Attempt, state: &mut StreamState, sink: &mut Sink) -> Outcome {
     match result {
         Attempt::Finished => {
-            send_all(sink, &state.finish());
+            sink.send_events(&state.finish());
             Outcome::Completed
         }
         Attempt::Empty => {
             // Out of retries: a clear message instead of an empty turn.
             let mut events = state.on_chunk(&synthetic_chunk(true));
             events.extend(state.finish());
-            send_all(sink, &events);
+            sink.send_events(&events);
             Outcome::UpstreamError
         }
         Attempt::Failed(outcome, message) => {
@@ -287,7 +294,7 @@ fn finish(result: Attempt, state: &mut StreamState, sink: &mut Sink) -> Outcome 
             } else {
                 "api_error"
             };
-            send_all(sink, &state.fail(&message, kind));
+            sink.send_events(&state.fail(&message, kind));
             outcome
         }
         Attempt::ClientGone => Outcome::ClientGone,
@@ -298,14 +305,6 @@ fn finish(result: Attempt, state: &mut StreamState, sink: &mut Sink) -> Outcome 
 fn synthetic_chunk(delta: bool) -> Value {
     let key = if delta { "delta" } else { "message" };
     json!({"choices": [{"index": 0, key: {"role": "assistant", "content": EMPTY_ANSWER}, "finish_reason": "stop"}]})
-}
-
-fn send_all(sink: &mut Sink, events: &[Event]) {
-    for e in events {
-        if !sink.send(e.to_wire().as_bytes()) {
-            return;
-        }
-    }
 }
 
 fn anthropic_error_type(status: u16) -> &'static str {

@@ -8,7 +8,9 @@ mod messages;
 mod messages_chat;
 mod models;
 mod ops;
+mod pivot;
 mod responses;
+mod responses_chat;
 
 use crate::app::App;
 use crate::server::error::ApiError;

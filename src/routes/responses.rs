@@ -4,21 +4,23 @@
 //! `response.failed`, never silently.
 
 use crate::app::App;
-use crate::routes::finished;
 use crate::routes::fields::{self, initiator_header, vision_header};
+use crate::routes::finished;
+use crate::routes::responses_chat;
 use crate::routing::{self, Api};
 use crate::server::error::ApiError;
 use crate::server::http::{Incoming, Outgoing};
 use crate::server::stream::{End, Flow, Outcome, Sink, StreamBody, Timing, pump};
+use crate::upstream::catalog::Model;
 use serde_json::{Map, Value, json};
 use std::io::Read;
 use std::sync::Arc;
 use std::time::{SystemTime, UNIX_EPOCH};
 
-const KEEPALIVE: &[u8] = b": keepalive\n\n";
+pub const KEEPALIVE: &[u8] = b": keepalive\n\n";
 
 pub fn create(app: &Arc<App>, rq: &Incoming) -> Result<Outgoing, ApiError> {
-    let mut body = rq.json_object()?;
+    let body = rq.json_object()?;
     let requested = fields::model(&body)?;
     match body.get("input") {
         None | Some(Value::String(_)) | Some(Value::Array(_)) => {}
@@ -39,15 +41,33 @@ pub fn create(app: &Arc<App>, rq: &Incoming) -> Result<Outgoing, ApiError> {
     )?;
     let stream = fields::stream_flag(&body)?;
     let model = app.find_model(&requested);
-    match routing::decide(Api::Responses, model.as_ref(), true).map_err(ApiError::BadRequest)? {
-        Api::Responses => {}
-        other => {
-            return Err(ApiError::Internal(format!(
-                "no Responses route to {other:?}"
-            )));
+    let route =
+        routing::decide(Api::Responses, model.as_ref(), true).map_err(ApiError::BadRequest)?;
+    let result = match route {
+        Api::Responses => passthrough(app, body, &requested, model.as_ref(), stream),
+        Api::Chat => responses_chat::create(app, body, &requested, model.as_ref(), stream),
+        other => Err(ApiError::Internal(format!(
+            "no Responses route to {other:?}"
+        ))),
+    };
+    match result {
+        // Codex compacts only on a 2xx stream whose `response.failed` says so.
+        Err(ApiError::ContextWindow { message, .. }) if stream => {
+            Ok(context_window_stream(&message, app.config.stream_timing))
         }
+        other => other,
     }
-    if let Some(m) = &model {
+}
+
+/// Copilot serves the model on `/responses`: the body goes as it came.
+fn passthrough(
+    app: &Arc<App>,
+    mut body: Map<String, Value>,
+    requested: &str,
+    model: Option<&Model>,
+    stream: bool,
+) -> Result<Outgoing, ApiError> {
+    if let Some(m) = model {
         body.insert("model".into(), Value::from(m.id.clone()));
     }
     prepare_passthrough(&mut body);
@@ -55,17 +75,9 @@ pub fn create(app: &Arc<App>, rq: &Incoming) -> Result<Outgoing, ApiError> {
     let mut extra = vec![initiator_header(last_item_is_user(&input))];
     extra.extend(vision_header(has_input_image(&input, 0)));
     let payload = serde_json::to_vec(&body).map_err(|e| ApiError::Internal(e.to_string()))?;
-    let opened = match app
+    let opened = app
         .upstream
-        .post(Api::Responses.path(), &payload, &extra, &app.metrics)
-    {
-        Ok(o) => o,
-        // Codex compacts only on a 2xx stream whose `response.failed` says so.
-        Err(ApiError::ContextWindow { message, .. }) if stream => {
-            return Ok(context_window_stream(&message, app.config.stream_timing));
-        }
-        Err(e) => return Err(e),
-    };
+        .post(Api::Responses.path(), &payload, &extra, &app.metrics)?;
     let mut out = if stream {
         let (reader, lease) = opened.into_parts();
         Outgoing::stream(StreamBody {
@@ -77,7 +89,7 @@ pub fn create(app: &Arc<App>, rq: &Incoming) -> Result<Outgoing, ApiError> {
     } else {
         Outgoing::bytes(200, "application/json", opened.read_all()?)
     };
-    out.model = Some(requested);
+    out.model = Some(requested.to_string());
     Ok(out)
 }
 

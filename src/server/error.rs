@@ -52,6 +52,8 @@ pub enum ApiError {
     ContextWindow { message: String, too_large: bool },
     /// The upstream could not be reached or answered nonsense (502).
     BadGateway(String),
+    /// The upstream accepted the request but sent no answer in time (504).
+    GatewayTimeout(String),
     /// A bug: a handler panicked (500). Never used for client mistakes.
     Internal(String),
 }
@@ -62,7 +64,9 @@ impl std::fmt::Display for ApiError {
             ApiError::BadRequest(m) | ApiError::NotFound(m) | ApiError::NotReady(m) => {
                 f.write_str(m)
             }
-            ApiError::BadGateway(m) | ApiError::Internal(m) => f.write_str(m),
+            ApiError::BadGateway(m) | ApiError::GatewayTimeout(m) | ApiError::Internal(m) => {
+                f.write_str(m)
+            }
             ApiError::ContextWindow { message, .. } => f.write_str(message),
             ApiError::VersionRejected => f.write_str(
                 "Copilot rejected the editor version headers as too old (HTTP 466). Update \
@@ -100,6 +104,7 @@ impl ApiError {
             ApiError::VersionRejected => 466,
             ApiError::ContextWindow { .. } => 400,
             ApiError::BadGateway(_) => 502,
+            ApiError::GatewayTimeout(_) => 504,
             ApiError::Internal(_) => 500,
         }
     }

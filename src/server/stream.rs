@@ -110,6 +110,11 @@ impl Sink {
         true
     }
 
+    /// Writes events in order, stopping if the client goes.
+    pub fn send_events(&mut self, events: &[Event]) -> bool {
+        events.iter().all(|e| self.send(e.to_wire().as_bytes()))
+    }
+
     pub fn client_gone(&self) -> bool {
         self.shared.client_gone.load(Ordering::Acquire)
     }

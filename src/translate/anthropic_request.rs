@@ -6,7 +6,7 @@
 //! `chat_repair`. Client mistakes (missing `messages`, wrong types) are an `Err` with a
 //! message naming the field, for an Anthropic 400; unknown fields are ignored.
 
-use super::anthropic_messages::{self as content, block_type, is_image_part};
+use super::anthropic_messages::{self as content, block_type};
 use super::chat_repair;
 use super::tool_names::ToolNames;
 use serde_json::{Map, Value, json};
@@ -17,11 +17,6 @@ use serde_json::{Map, Value, json};
 pub struct ChatRequest {
     pub body: Value,
     pub tools: ToolNames,
-    /// The latest turn is a genuine user prompt, not only tool results (`X-Initiator`).
-    pub user_turn: bool,
-    pub has_images: bool,
-    /// The client asked for thinking (`enabled` or `adaptive`).
-    pub thinking: bool,
 }
 
 /// Appended to the system prompt when a schema cannot be sent as `response_format`.
@@ -65,7 +60,7 @@ pub fn to_chat(req: &Value, upstream_model: &str) -> Result<ChatRequest, String>
         }
         out.insert("tools".into(), Value::Array(chat_tools));
     }
-    let thinking = map_thinking(req, &mut out);
+    map_thinking(req, &mut out);
     if let Some(format) = structured_output(req) {
         if is_claude(upstream_model) {
             // Copilot answers 422 to `response_format` on Claude models (reference §2.10).
@@ -80,18 +75,10 @@ pub fn to_chat(req: &Value, upstream_model: &str) -> Result<ChatRequest, String>
         all.push(json!({"role": "system", "content": system}));
     }
     all.extend(chat_repair::normalize(chat_messages));
-    let has_images = all.iter().any(|m| {
-        m["content"]
-            .as_array()
-            .is_some_and(|parts| parts.iter().any(is_image_part))
-    });
     out.insert("messages".into(), Value::Array(all));
     Ok(ChatRequest {
         body: Value::Object(out),
         tools: names,
-        user_turn: user_turn(messages),
-        has_images,
-        thinking,
     })
 }
 
@@ -312,8 +299,7 @@ fn tool_choice(choice: Option<&Value>, names: &ToolNames, tools: &[Value]) -> Op
 
 /// Thinking and effort as Copilot's Chat dialect takes them: a token budget
 /// (`thinking_budget`, which the route fits to the model's limits) and `reasoning_effort`.
-/// Returns whether thinking was asked for.
-fn map_thinking(req: &Map<String, Value>, out: &mut Map<String, Value>) -> bool {
+fn map_thinking(req: &Map<String, Value>, out: &mut Map<String, Value>) {
     let thinking = req.get("thinking").filter(|t| t.is_object());
     let on = thinking.is_some_and(|t| matches!(block_type(t), "enabled" | "adaptive"));
     if on {
@@ -337,7 +323,6 @@ fn map_thinking(req: &Map<String, Value>, out: &mut Map<String, Value>) -> bool 
         let effort = if effort == "max" { "high" } else { effort };
         out.insert("reasoning_effort".into(), effort.into());
     }
-    on
 }
 
 /// `output_config.format` (or the older `output_format`) when it is a JSON schema.
@@ -369,7 +354,7 @@ fn is_claude(model: &str) -> bool {
 
 /// The last user message is a new prompt: it carries something and no tool result. A turn
 /// answering tools (even with a reminder beside them) is the agent's.
-fn user_turn(messages: &[Value]) -> bool {
+pub fn user_turn(messages: &[Value]) -> bool {
     let Some(last) = messages
         .iter()
         .rev()
@@ -420,7 +405,6 @@ mod tests {
                 "messages": [{"role": "user", "content": "hi"}]
             })
         );
-        assert!(r.user_turn && !r.has_images && !r.thinking);
         let r = chat(base(json!({"stream": false})));
         assert!(r.body.get("stream").is_none() && r.body.get("stream_options").is_none());
     }
@@ -575,7 +559,6 @@ mod tests {
             json!({"thinking": {"type": "enabled", "budget_tokens": 31999}}),
         ));
         assert_eq!(r.body["thinking_budget"], 99, "kept below max_tokens (100)");
-        assert!(r.thinking);
         let r = chat(base(
             json!({"max_tokens": 32000, "thinking": {"type": "enabled", "budget_tokens": 31999}}),
         ));
@@ -583,7 +566,7 @@ mod tests {
         let r = chat(base(
             json!({"thinking": {"type": "adaptive", "display": "omitted"}, "output_config": {"effort": "medium"}}),
         ));
-        assert!(r.thinking && r.body.get("thinking_budget").is_none());
+        assert!(r.body.get("thinking_budget").is_none());
         assert_eq!(r.body["reasoning_effort"], "medium");
         assert!(
             r.body.get("reasoning").is_none(),
@@ -592,7 +575,7 @@ mod tests {
         let r = chat(base(
             json!({"thinking": {"type": "disabled"}, "output_config": {"effort": "max"}}),
         ));
-        assert!(!r.thinking && r.body.get("thinking_budget").is_none());
+        assert!(r.body.get("thinking_budget").is_none());
         assert_eq!(r.body["reasoning_effort"], "high");
 
         let schema = json!({"type": "object", "properties": {"title": {"type": "string"}}});
@@ -650,8 +633,14 @@ mod tests {
                 ]}
             ])
         );
-        assert!(r.has_images);
-        assert!(!r.user_turn, "a turn carrying tool results is the agent's");
+        let turns = [
+            json!({"role": "user", "content": [{"type": "tool_result", "tool_use_id": "t"}, {"type": "text", "text": "what do you see?"}]}),
+        ];
+        assert!(
+            !user_turn(&turns),
+            "a turn carrying tool results is the agent's"
+        );
+        assert!(user_turn(&[json!({"role": "user", "content": "hi"})]));
     }
 
     #[test]
@@ -677,7 +666,7 @@ mod tests {
 
     #[test]
     fn user_turn_follows_the_last_user_message() {
-        let turn = |messages: Value| chat(json!({"messages": messages})).user_turn;
+        let turn = |messages: Value| user_turn(messages.as_array().unwrap());
         assert!(turn(
             json!([{"role": "user", "content": [{"type": "text", "text": "hi"}]}])
         ));

@@ -7,10 +7,13 @@
 //! it by its own output, wherever the client put that output (the reference split
 //! parallel calls and lost the first one's output). Freeform `custom` tools (Codex's
 //! `apply_patch`) become a function with one string parameter `input`; `reasoning` items
-//! go back as Copilot's `reasoning_text`/`reasoning_opaque`; assistant `output_text` history
-//! is kept. Hosted tools the Chat path cannot run (`web_search`, `tool_search`, ...) are
-//! dropped with a log line, `namespace` tools flattened.
+//! go back as Copilot's `reasoning_text`/`reasoning_opaque` (those another model family
+//! made, after a model switch, are left out: no chat-path model can verify them);
+//! assistant `output_text` history is kept. Hosted tools the Chat path cannot run
+//! (`web_search`, `tool_search`, ...) are dropped with a log line, `namespace` tools
+//! flattened.
 
+use super::responses_response::OWN_REASONING;
 use serde_json::{Map, Value, json};
 use std::collections::{HashMap, HashSet};
 
@@ -99,7 +102,9 @@ fn input_items(input: Option<&Value>) -> Result<Vec<Value>, String> {
 }
 
 fn item_type(item: &Value) -> &str {
-    item.get("type").and_then(Value::as_str).unwrap_or("message")
+    item.get("type")
+        .and_then(Value::as_str)
+        .unwrap_or("message")
 }
 
 fn str_field<'a>(v: &'a Value, key: &str) -> Option<&'a str> {
@@ -321,6 +326,10 @@ impl Conversation {
     /// Reasoning joins the assistant turn it belongs to; a turn carries one opaque token,
     /// so a second one starts the next turn.
     fn reasoning(&mut self, item: &Value) {
+        if str_field(item, "id").is_some_and(|id| !id.starts_with(OWN_REASONING)) {
+            crate::debug!("responses->chat: reasoning of another model family dropped");
+            return;
+        }
         let opaque = str_field(item, "encrypted_content").filter(|s| !s.is_empty());
         if self.turn.opaque.is_some() && opaque.is_some() {
             self.flush();
@@ -396,7 +405,8 @@ impl Conversation {
         }
         if !images.is_empty() {
             self.has_images = true;
-            let mut parts = vec![json!({"type": "text", "text": "Images returned by the tool calls above:"})];
+            let mut parts =
+                vec![json!({"type": "text", "text": "Images returned by the tool calls above:"})];
             parts.extend(images);
             self.messages
                 .push(json!({"role": "user", "content": parts}));
@@ -410,7 +420,9 @@ impl Conversation {
         if out.text == EMPTY_OUTPUT && out.images.is_empty() {
             return;
         }
-        let mut parts = vec![json!({"type": "text", "text": format!("[Result of tool call {id}]\n{}", out.text)})];
+        let mut parts = vec![
+            json!({"type": "text", "text": format!("[Result of tool call {id}]\n{}", out.text)}),
+        ];
         self.has_images |= !out.images.is_empty();
         parts.extend(out.images);
         self.messages
@@ -437,7 +449,9 @@ impl Conversation {
                 }
             } else {
                 let kind = str_field(part, "type").unwrap_or("?");
-                crate::warn!("responses->chat: `{kind}` content part dropped (not supported on the chat path)");
+                crate::warn!(
+                    "responses->chat: `{kind}` content part dropped (not supported on the chat path)"
+                );
             }
         }
         Ok(match out.as_slice() {
@@ -749,8 +763,14 @@ mod tests {
         }
         let m = messages(&r);
         assert_eq!(m.len(), 3);
-        assert_eq!(m[0], json!({"role": "system", "content": "You are Codex.\n\nSkills: none"}));
-        assert_eq!(m[1]["content"], "<environment_context>cwd</environment_context>");
+        assert_eq!(
+            m[0],
+            json!({"role": "system", "content": "You are Codex.\n\nSkills: none"})
+        );
+        assert_eq!(
+            m[1]["content"],
+            "<environment_context>cwd</environment_context>"
+        );
         assert_eq!(m[2]["content"], "Create out.txt containing hello");
 
         let names: Vec<&str> = b["tools"]
@@ -768,7 +788,10 @@ mod tests {
         assert_eq!(patch["parameters"]["required"], json!(["input"]));
         assert_eq!(patch["parameters"]["properties"]["input"]["type"], "string");
         let desc = patch["description"].as_str().unwrap();
-        assert!(desc.starts_with("Edit files.") && desc.contains("lark grammar:\nstart: begin_patch"), "{desc}");
+        assert!(
+            desc.starts_with("Edit files.") && desc.contains("lark grammar:\nstart: begin_patch"),
+            "{desc}"
+        );
         assert_eq!(r.custom_tools, ["apply_patch"]);
         assert!(r.user_turn);
         assert!(!r.has_images);
@@ -779,7 +802,7 @@ mod tests {
         let mut req = codex_request();
         let input = req["input"].as_array_mut().unwrap();
         input.extend([
-            json!({"type": "reasoning", "id": "rs_1", "summary": [{"type": "summary_text", "text": "I will run echo."}],
+            json!({"type": "reasoning", "id": "rs_chat_1", "summary": [{"type": "summary_text", "text": "I will run echo."}],
                    "content": null, "encrypted_content": "EqQBsig"}),
             json!({"type": "function_call", "id": "fc_1", "call_id": "toolu_1", "name": "exec_command",
                    "arguments": "{\"cmd\":\"echo hello > out.txt\"}", "status": "completed"}),
@@ -795,7 +818,10 @@ mod tests {
                    "tool_calls": [{"id": "toolu_1", "type": "function",
                                    "function": {"name": "exec_command", "arguments": "{\"cmd\":\"echo hello > out.txt\"}"}}]})
         );
-        assert_eq!(m[4], json!({"role": "tool", "tool_call_id": "toolu_1", "content": "exit 0"}));
+        assert_eq!(
+            m[4],
+            json!({"role": "tool", "tool_call_id": "toolu_1", "content": "exit 0"})
+        );
         assert!(!r.user_turn, "a turn of tool results is the agent's");
 
         // Second loop: the model answered, the user asks again.
@@ -843,8 +869,14 @@ mod tests {
                 .map(|c| c["id"].as_str().unwrap())
                 .collect();
             assert_eq!(ids, ["A", "B"]);
-            assert_eq!(m[2], json!({"role": "tool", "tool_call_id": "A", "content": "resA"}));
-            assert_eq!(m[3], json!({"role": "tool", "tool_call_id": "B", "content": "resB"}));
+            assert_eq!(
+                m[2],
+                json!({"role": "tool", "tool_call_id": "A", "content": "resA"})
+            );
+            assert_eq!(
+                m[3],
+                json!({"role": "tool", "tool_call_id": "B", "content": "resB"})
+            );
         }
     }
 
@@ -863,7 +895,8 @@ mod tests {
         let m = messages(&r);
         let call = &m[1]["tool_calls"][0];
         assert_eq!(call["function"]["name"], "apply_patch");
-        let args: Value = serde_json::from_str(call["function"]["arguments"].as_str().unwrap()).unwrap();
+        let args: Value =
+            serde_json::from_str(call["function"]["arguments"].as_str().unwrap()).unwrap();
         assert_eq!(args, json!({"input": patch}));
         assert_eq!(m[2]["content"], "Success. Updated: A out.txt");
         assert_eq!(m[2]["tool_call_id"], "call_p");
@@ -906,11 +939,23 @@ mod tests {
         ]}));
         assert!(r.has_images);
         let m = messages(&r);
-        assert_eq!(m[0]["content"][1], json!({"type": "image_url", "image_url": {"url": "data:image/png;base64,AAA", "detail": "high"}}));
-        assert_eq!(m[2], json!({"role": "tool", "tool_call_id": "A", "content": "the image"}));
-        assert_eq!(m[3], json!({"role": "tool", "tool_call_id": "B", "content": MISSING_OUTPUT}));
+        assert_eq!(
+            m[0]["content"][1],
+            json!({"type": "image_url", "image_url": {"url": "data:image/png;base64,AAA", "detail": "high"}})
+        );
+        assert_eq!(
+            m[2],
+            json!({"role": "tool", "tool_call_id": "A", "content": "the image"})
+        );
+        assert_eq!(
+            m[3],
+            json!({"role": "tool", "tool_call_id": "B", "content": MISSING_OUTPUT})
+        );
         assert_eq!(m[4]["role"], "user");
-        assert_eq!(m[4]["content"][1]["image_url"]["url"], "data:image/png;base64,BBB");
+        assert_eq!(
+            m[4]["content"][1]["image_url"]["url"],
+            "data:image/png;base64,BBB"
+        );
         assert_eq!(m[5]["content"][0]["text"], "[Result of tool call Z]\nstray");
         assert!(!r.user_turn);
     }
@@ -937,7 +982,9 @@ mod tests {
             json!({"type": "json_schema", "json_schema": {"name": "out", "strict": true, "schema": {"type": "object"}}})
         );
         assert!(b.get("stream").is_none() && b.get("tools").is_none());
-        let r = chat(json!({"input": "hi", "text": {"format": {"type": "json_object"}}, "reasoning": {"effort": "none"}}));
+        let r = chat(
+            json!({"input": "hi", "text": {"format": {"type": "json_object"}}, "reasoning": {"effort": "none"}}),
+        );
         assert_eq!(r.body["response_format"], json!({"type": "json_object"}));
         assert!(r.body.get("reasoning_effort").is_none());
     }
@@ -950,19 +997,30 @@ mod tests {
             (json!("auto"), Some(json!("auto"))),
             (json!("required"), Some(json!("required"))),
             (json!("none"), Some(json!("none"))),
-            (json!({"type": "function", "name": "f"}), Some(json!({"type": "function", "function": {"name": "f"}}))),
-            (json!({"type": "custom", "name": "p"}), Some(json!({"type": "function", "function": {"name": "p"}}))),
+            (
+                json!({"type": "function", "name": "f"}),
+                Some(json!({"type": "function", "function": {"name": "f"}})),
+            ),
+            (
+                json!({"type": "custom", "name": "p"}),
+                Some(json!({"type": "function", "function": {"name": "p"}})),
+            ),
             (json!({"type": "function", "name": "gone"}), None),
             (json!({"type": "web_search"}), None),
-            (json!({"type": "allowed_tools", "mode": "required", "tools": []}), Some(json!("required"))),
+            (
+                json!({"type": "allowed_tools", "mode": "required", "tools": []}),
+                Some(json!("required")),
+            ),
         ];
         for (choice, want) in cases {
             let r = chat(json!({"input": "hi", "tools": tools, "tool_choice": choice}));
             assert_eq!(r.body.get("tool_choice"), want.as_ref(), "{choice}");
         }
         // Without any tool left, neither tools nor tool_choice nor parallel_tool_calls.
-        let r = chat(json!({"input": "hi", "tools": [{"type": "web_search"}], "tool_choice": "auto",
-                            "parallel_tool_calls": true}));
+        let r = chat(
+            json!({"input": "hi", "tools": [{"type": "web_search"}], "tool_choice": "auto",
+                            "parallel_tool_calls": true}),
+        );
         for key in ["tools", "tool_choice", "parallel_tool_calls"] {
             assert!(r.body.get(key).is_none(), "{key}");
         }
@@ -975,19 +1033,36 @@ mod tests {
         let r = chat(json!({"input": [
             {"role": "user", "content": "q"},
             {"type": "message", "role": "assistant", "content": [{"type": "output_text", "text": "a1"}]},
-            {"type": "reasoning", "summary": [], "encrypted_content": "o1"},
+            {"type": "reasoning", "id": "rs_chat_9", "summary": [], "encrypted_content": "o1"},
             {"type": "reasoning", "summary": [{"type": "summary_text", "text": "t2"}], "encrypted_content": "o2"},
             {"type": "message", "role": "assistant", "content": [{"type": "output_text", "text": "a2"}]},
             {"type": "reasoning", "summary": [{"type": "summary_text", "text": "lonely"}]},
             {"role": "user", "content": "q2"},
         ]}));
         let m = messages(&r);
-        assert_eq!(m[1], json!({"role": "assistant", "content": "a1", "reasoning_opaque": "o1"}));
+        assert_eq!(
+            m[1],
+            json!({"role": "assistant", "content": "a1", "reasoning_opaque": "o1"})
+        );
         assert_eq!(
             m[2],
             json!({"role": "assistant", "content": "a2", "reasoning_text": "t2\n\nlonely", "reasoning_opaque": "o2"})
         );
         assert_eq!(m[3]["content"], "q2");
+
+        // Reasoning an OpenAI model made before the client switched models: its
+        // encrypted content means nothing to a chat-path model and is not sent.
+        let r = chat(json!({"input": [
+            {"role": "user", "content": "q"},
+            {"type": "reasoning", "id": "rs_68af0c", "summary": [{"type": "summary_text", "text": "gpt"}],
+             "encrypted_content": "gAAAAB"},
+            {"type": "message", "role": "assistant", "content": [{"type": "output_text", "text": "a"}]},
+            {"role": "user", "content": "q2"},
+        ]}));
+        assert_eq!(
+            messages(&r)[1],
+            json!({"role": "assistant", "content": "a"})
+        );
     }
 
     #[test]
@@ -997,14 +1072,35 @@ mod tests {
             (json!({"input": 5}), "`input`"),
             (json!({"input": []}), "no message"),
             (json!({"input": ["hi"]}), "input.0 must be an object"),
-            (json!({"input": [{"role": "robot", "content": "x"}]}), "input.0.role"),
-            (json!({"input": [{"type": "function_call", "call_id": "a"}]}), "input.0.name"),
-            (json!({"input": [{"type": "function_call_output", "output": "x"}]}), "input.0.call_id"),
-            (json!({"input": [{"role": "user", "content": 3}]}), "input.0.content"),
+            (
+                json!({"input": [{"role": "robot", "content": "x"}]}),
+                "input.0.role",
+            ),
+            (
+                json!({"input": [{"type": "function_call", "call_id": "a"}]}),
+                "input.0.name",
+            ),
+            (
+                json!({"input": [{"type": "function_call_output", "output": "x"}]}),
+                "input.0.call_id",
+            ),
+            (
+                json!({"input": [{"role": "user", "content": 3}]}),
+                "input.0.content",
+            ),
             (json!({"input": "x", "tools": {}}), "`tools`"),
-            (json!({"input": "x", "tools": [{"type": "function"}]}), "tools.0.name"),
-            (json!({"input": "x", "tools": [{"name": "f"}]}), "tools.0.type"),
-            (json!({"input": "x", "max_output_tokens": "9"}), "max_output_tokens"),
+            (
+                json!({"input": "x", "tools": [{"type": "function"}]}),
+                "tools.0.name",
+            ),
+            (
+                json!({"input": "x", "tools": [{"name": "f"}]}),
+                "tools.0.type",
+            ),
+            (
+                json!({"input": "x", "max_output_tokens": "9"}),
+                "max_output_tokens",
+            ),
             (json!({"input": "x", "temperature": "hot"}), "temperature"),
         ];
         for (req, want) in cases {
@@ -1027,6 +1123,9 @@ mod tests {
             "unknown_top_level": {"a": 1},
             "service_tier": "auto",
         }));
-        assert_eq!(r.body["messages"], json!([{"role": "user", "content": "hi"}]));
+        assert_eq!(
+            r.body["messages"],
+            json!([{"role": "user", "content": "hi"}])
+        );
     }
 }

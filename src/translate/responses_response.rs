@@ -15,7 +15,7 @@ use std::time::{SystemTime, UNIX_EPOCH};
 
 pub fn from_chat(chat: &Value, req: &Value, custom_tools: &[String], response_id: &str) -> Value {
     let mut reasoning = Vec::new();
-    let mut opaque = String::new();
+    let mut opaque: Option<&str> = None;
     let mut parts = Vec::new();
     let mut calls = Vec::new();
     let mut finishes = Vec::new();
@@ -30,7 +30,8 @@ pub fn from_chat(chat: &Value, req: &Value, custom_tools: &[String], response_id
             reasoning.push(t.to_string());
         }
         if let Some(o) = m.get("reasoning_opaque").and_then(Value::as_str) {
-            opaque.push_str(o);
+            // One answer has one token, on whichever choice carries the reasoning.
+            opaque = opaque.or(Some(o).filter(|o| !o.is_empty()));
         }
         match m.get("content") {
             Some(Value::String(s)) if !s.is_empty() => parts.push(output_text(s)),
@@ -73,10 +74,9 @@ pub fn from_chat(chat: &Value, req: &Value, custom_tools: &[String], response_id
     }
 
     let mut output = Vec::new();
-    if !reasoning.is_empty() || !opaque.is_empty() {
-        let opaque = (!opaque.is_empty()).then_some(opaque.as_str());
+    if !reasoning.is_empty() || opaque.is_some() {
         output.push(reasoning_item(
-            &new_id("rs"),
+            &new_id(OWN_REASONING),
             &reasoning.join("\n\n"),
             opaque,
         ));
@@ -132,13 +132,6 @@ impl Outcome {
                 "completed"
             },
             reason,
-        }
-    }
-
-    pub fn completed() -> Outcome {
-        Outcome {
-            status: "completed",
-            reason: None,
         }
     }
 }
@@ -233,6 +226,13 @@ pub(super) fn usage(chat_usage: Option<&Value>) -> Value {
         "total_tokens": total,
     })
 }
+
+/// The id prefix of the reasoning items this translation makes. Their `encrypted_content`
+/// is a Copilot `reasoning_opaque` (a Claude or Gemini signature); reasoning items with
+/// another id were made by another model family (an OpenAI `rs_…` replayed after the
+/// client switched models) and cannot be verified by a chat-path model, nor ours by
+/// OpenAI's.
+pub const OWN_REASONING: &str = "rs_chat";
 
 pub(super) fn new_id(prefix: &str) -> String {
     format!(
@@ -345,7 +345,13 @@ pub(super) fn call_item(
             .filter(|_| complete)
             .or_else(|| streamed_input.map(str::to_string))
             .or_else(|| freeform_input(&args))
-            .unwrap_or_else(|| if complete { args.clone() } else { String::new() });
+            .unwrap_or_else(|| {
+                if complete {
+                    args.clone()
+                } else {
+                    String::new()
+                }
+            });
         let item = json!({
             "id": id, "type": "custom_tool_call", "status": status,
             "call_id": call_id, "name": name, "input": input,
@@ -398,11 +404,17 @@ mod tests {
         let out = r["output"].as_array().unwrap();
         assert_eq!(out[0]["type"], "reasoning");
         assert_eq!(out[0]["encrypted_content"], "sig");
-        assert_eq!(out[0]["summary"], json!([{"type": "summary_text", "text": "Greet."}]));
+        assert_eq!(
+            out[0]["summary"],
+            json!([{"type": "summary_text", "text": "Greet."}])
+        );
         assert!(out[0]["id"].as_str().unwrap().starts_with("rs_"));
         assert_eq!(out[1]["type"], "message");
         assert_eq!(out[1]["role"], "assistant");
-        assert_eq!(out[1]["content"], json!([{"type": "output_text", "text": "Hello!", "annotations": []}]));
+        assert_eq!(
+            out[1]["content"],
+            json!([{"type": "output_text", "text": "Hello!", "annotations": []}])
+        );
         assert_eq!(
             r["usage"],
             json!({"input_tokens": 100, "input_tokens_details": {"cached_tokens": 40},
@@ -442,7 +454,12 @@ mod tests {
         assert!(fc["id"].as_str().unwrap().starts_with("fc_"));
         assert_eq!(
             (&fc["call_id"], &fc["name"], &fc["arguments"], &fc["status"]),
-            (&json!("toolu_1"), &json!("exec_command"), &json!("{\"cmd\":\"ls\"}"), &json!("completed"))
+            (
+                &json!("toolu_1"),
+                &json!("exec_command"),
+                &json!("{\"cmd\":\"ls\"}"),
+                &json!("completed")
+            )
         );
         let ctc = &out[2];
         assert_eq!(ctc["type"], "custom_tool_call");
@@ -464,7 +481,10 @@ mod tests {
         );
         let r = from_chat(&chat, &req(), &custom(), "resp_3");
         assert_eq!(r["status"], "incomplete");
-        assert_eq!(r["incomplete_details"], json!({"reason": "max_output_tokens"}));
+        assert_eq!(
+            r["incomplete_details"],
+            json!({"reason": "max_output_tokens"})
+        );
         let call = &r["output"][0];
         assert_eq!(call["arguments"], "{\"cmd\":[\"ls\"]}");
         assert_eq!(call["status"], "incomplete");
@@ -487,9 +507,24 @@ mod tests {
             (&["stop"], false, "completed", None),
             (&["tool_calls"], false, "completed", None),
             (&[], false, "completed", None),
-            (&["stop", "length"], false, "incomplete", Some("max_output_tokens")),
-            (&["content_filter"], false, "incomplete", Some("content_filter")),
-            (&["tool_calls"], true, "incomplete", Some("max_output_tokens")),
+            (
+                &["stop", "length"],
+                false,
+                "incomplete",
+                Some("max_output_tokens"),
+            ),
+            (
+                &["content_filter"],
+                false,
+                "incomplete",
+                Some("content_filter"),
+            ),
+            (
+                &["tool_calls"],
+                true,
+                "incomplete",
+                Some("max_output_tokens"),
+            ),
         ];
         for (finishes, truncated, status, reason) in cases {
             let o = Outcome::from_finishes(finishes.iter().copied(), truncated);

@@ -7,7 +7,6 @@
 //! an alias depends only on its own name unless two aliases would collide, so aliases stay
 //! the same from one turn to the next (which keeps upstream prompt caches warm).
 
-use serde_json::Value;
 use std::collections::{HashMap, HashSet};
 
 const MAX_LEN: usize = 64;
@@ -24,11 +23,12 @@ pub struct ToolNames {
 
 impl ToolNames {
     /// Aliases for the `name` of each tool definition.
-    pub fn from_tools(tools: &[Value]) -> ToolNames {
+    #[cfg(test)]
+    pub fn from_tools(tools: &[serde_json::Value]) -> ToolNames {
         Self::from_names(
             tools
                 .iter()
-                .filter_map(|t| t.get("name").and_then(Value::as_str)),
+                .filter_map(|t| t.get("name").and_then(serde_json::Value::as_str)),
         )
     }
 

@@ -68,11 +68,23 @@ impl Upstream {
             // A route's header replaces the default of the same name (e.g. `openai-intent`).
             hdrs.retain(|(k, _)| !extra.iter().any(|(e, _)| e == k));
             hdrs.extend(extra.iter().cloned());
+            if attempt > 1 || replayed_401 {
+                // A request the proxy makes on its own is the agent's (DESIGN.md §4).
+                hdrs.iter_mut()
+                    .filter(|(k, _)| *k == "x-initiator")
+                    .for_each(|(_, v)| *v = "agent".into());
+            }
             let url = format!("{}{path}", token.api_base);
             let request = hdrs
                 .iter()
                 .fold(agent.post(&url), |r, (k, v)| r.header(*k, v.as_str()));
             let (wait, what) = match request.send(body) {
+                Err(e) if matches!(e, ureq::Error::Timeout(_)) => {
+                    return Err(ApiError::GatewayTimeout(format!(
+                        "Copilot did not answer in time ({}); see --first-byte-timeout",
+                        describe_error(&e)
+                    )));
+                }
                 Err(e) => match retryable_network(&e) {
                     true if attempt < MAX_ATTEMPTS => (backoff(attempt), describe_error(&e)),
                     _ => return Err(ApiError::BadGateway(describe_error(&e))),

@@ -77,12 +77,21 @@ impl Http {
         let short = Agent::new_with_config(base().timeout_global(Some(SHORT_CALL_TIMEOUT)).build());
         // No total budget on completions: a healthy generation may run for many minutes.
         // `timeout_per_read` restarts on every read, so it detects a stalled upstream only.
+        // No total budget on completions: a healthy generation may run for many minutes.
+        // The response head must come within the first-byte limit; after that
+        // `timeout_per_read` (restarted by every read) only catches a stalled upstream, and
+        // streams also have a watchdog applying the shorter stall limit.
+        let t = config.stream_timing;
         let long = base()
-            .timeout_per_read(Some(Duration::from_secs(300)))
+            .timeout_recv_response(Some(t.first_byte))
+            .timeout_per_read(Some(t.first_byte.max(t.stall)))
             .build();
         Ok(Http {
             short,
-            agents: Arc::new(AgentPool { config: long, idle: Mutex::new(Vec::new()) }),
+            agents: Arc::new(AgentPool {
+                config: long,
+                idle: Mutex::new(Vec::new()),
+            }),
             trust,
             proxy: described,
         })
@@ -98,7 +107,6 @@ impl Http {
     ) -> Result<Reply, NetError> {
         send(&self.short, method, url, headers, body)
     }
-
 }
 
 /// Agents for completion calls. Each call holds one agent (with its own connection pool)

@@ -5,14 +5,50 @@
 mod support;
 
 mod bad_input;
+mod chat;
+mod chat_faults;
 mod cli;
 mod device_flow;
+mod embeddings;
+mod messages_native;
+mod retries;
 mod security;
 mod startup;
+mod streams;
 mod token_refresh;
 
-use serde_json::Value;
-use support::Resp;
+use serde_json::{Value, json};
+use support::{Proxy, Resp, post};
+
+/// Stream timing shortened for tests: keepalive after 0.2 s of silence, a stall after 1 s
+/// (1.5 s before the first byte).
+const FAST: [&str; 6] = [
+    "--keepalive",
+    "0.2",
+    "--stall-timeout",
+    "1",
+    "--first-byte-timeout",
+    "1.5",
+];
+
+/// Held by the tests that load the machine (many streams) and the one that measures
+/// latency, so that they do not run at the same time on a two-core machine.
+fn exclusive() -> std::sync::MutexGuard<'static, ()> {
+    static HEAVY: std::sync::Mutex<()> = std::sync::Mutex::new(());
+    HEAVY.lock().unwrap_or_else(|e| e.into_inner())
+}
+
+/// POSTs `body` as JSON to `path` on the proxy, with extra headers.
+fn post_json(proxy: &Proxy, path: &str, headers: &[(&str, &str)], body: &Value) -> Resp {
+    let mut all = vec![("content-type", "application/json")];
+    all.extend_from_slice(headers);
+    post(&proxy.at(path), &all, body.to_string().as_bytes())
+}
+
+/// A Chat Completions request with one user message.
+fn chat_request(model: &str, text: &str, stream: bool) -> Value {
+    json!({"model": model, "messages": [{"role": "user", "content": text}], "stream": stream})
+}
 
 /// Asserts `{"error":{"message":str,"type":str,...}}` with this status, and the type when
 /// given. Returns the `error` object.

@@ -1,12 +1,21 @@
 //! A fake upstream on one loopback port that plays github.com (device flow), api.github.com
-//! (user, Copilot token exchange, usage) and the Copilot API (model catalog) at once: their
-//! paths do not collide. Every request is recorded so tests can assert what the binary sent.
+//! (user, Copilot token exchange, usage) and the Copilot API (model catalog, chat
+//! completions, native Anthropic messages, embeddings) at once: their paths do not collide.
+//! Every request is recorded so tests can assert what the binary sent, and the end of every
+//! answer on the wire is recorded so tests can see when the binary let go of a connection.
 //!
 //! Plain code, no test framework: a later step runs the same server as a standalone process.
-//! Routing is one `match (method, path)` with one function per endpoint, so new upstream
-//! routes (`/chat/completions`, `/responses`, ...) are one arm and one function each.
+//! Routing is one `match (method, path)` with one function per endpoint; the completion
+//! answers live in `scenarios.rs` and its siblings, the sockets in `wire.rs`.
 
+use super::catalog::{catalog_json, usage_json};
+use super::scenarios::{self, Scenario};
+use super::wire::{self, Reply, StreamEnd};
+use super::{chat_answers, messages_answers};
 use serde_json::{Value, json};
+use std::collections::{HashMap, VecDeque};
+use std::io::BufReader;
+use std::net::{TcpListener, TcpStream};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 use std::thread::JoinHandle;
@@ -21,6 +30,8 @@ const DEFAULT_ENDPOINTS_API: &str = "https://api.individual.githubcopilot.com";
 /// One request as the fake received it.
 #[derive(Debug, Clone)]
 pub struct Recorded {
+    /// Arrival number, from 1; links the request to its `StreamEnd`.
+    pub id: u64,
     pub method: String,
     /// Without the query string.
     pub path: String,
@@ -28,7 +39,7 @@ pub struct Recorded {
     /// Names lowercased, in arrival order.
     pub headers: Vec<(String, String)>,
     pub body: Vec<u8>,
-    /// When the request head arrived (before its body was read).
+    /// When the request was read (head and body).
     pub at: Instant,
 }
 
@@ -65,6 +76,13 @@ struct Issued {
 
 struct State {
     requests: Vec<Recorded>,
+    next_id: u64,
+    /// How each answer ended on the wire, by request id.
+    ends: Vec<(u64, StreamEnd, Instant)>,
+    /// Completion scenarios for requests without a marker, oldest first.
+    scenarios: VecDeque<Scenario>,
+    /// Requests seen per `fail:N:STATUS` marker.
+    fail_counts: HashMap<String, usize>,
     refresh_in: i64,
     expires_in: i64,
     failures_left: usize,
@@ -82,6 +100,10 @@ impl Default for State {
     fn default() -> Self {
         State {
             requests: Vec::new(),
+            next_id: 1,
+            ends: Vec::new(),
+            scenarios: VecDeque::new(),
+            fail_counts: HashMap::new(),
             refresh_in: 1500,
             expires_in: 1800,
             failures_left: 0,
@@ -100,61 +122,41 @@ impl Default for State {
 struct Shared {
     url: String,
     state: Mutex<State>,
+    stopping: AtomicBool,
 }
 
-/// What a route function answers.
-struct Reply {
-    status: u16,
-    body: Value,
-}
-
-impl Reply {
-    fn ok(body: Value) -> Reply {
-        Reply { status: 200, body }
-    }
-
-    fn status(status: u16, body: Value) -> Reply {
-        Reply { status, body }
-    }
-}
-
-/// The running fake. Dropping it stops the accept loop and closes the port.
+/// The running fake. Dropping it stops the accept loop and closes the port; connections
+/// still open end at their next idle check.
 pub struct Fake {
     /// `http://127.0.0.1:PORT`
     pub url: String,
     shared: Arc<Shared>,
-    server: Arc<tiny_http::Server>,
-    stopping: Arc<AtomicBool>,
     accept: Option<JoinHandle<()>>,
 }
 
 impl Fake {
     pub fn start() -> Fake {
-        let server = tiny_http::Server::http("127.0.0.1:0").expect("fake upstream: bind");
-        let port = server
-            .server_addr()
-            .to_ip()
-            .expect("fake upstream: ip listener")
+        let listener = TcpListener::bind("127.0.0.1:0").expect("fake upstream: bind");
+        let port = listener
+            .local_addr()
+            .expect("fake upstream: address")
             .port();
         let url = format!("http://127.0.0.1:{port}");
         let shared = Arc::new(Shared {
             url: url.clone(),
             state: Mutex::new(State::default()),
+            stopping: AtomicBool::new(false),
         });
-        let server = Arc::new(server);
-        let stopping = Arc::new(AtomicBool::new(false));
         let accept = {
-            let (server, shared, stopping) = (server.clone(), shared.clone(), stopping.clone());
+            let shared = shared.clone();
             std::thread::Builder::new()
                 .name("fake-accept".into())
-                .spawn(move || accept_loop(&server, &shared, &stopping))
+                .spawn(move || accept_loop(&listener, &shared))
                 .expect("fake upstream: spawn accept thread")
         };
         Fake {
             url,
             shared,
-            server,
-            stopping,
             accept: Some(accept),
         }
     }
@@ -175,6 +177,34 @@ impl Fake {
             .filter(|r| r.path == path)
             .cloned()
             .collect()
+    }
+
+    /// The scenario of the next completion request that carries no `scenario:` marker.
+    pub fn push_scenario(&self, scenario: Scenario) {
+        self.state().scenarios.push_back(scenario);
+    }
+
+    /// How the answer to request `id` ended on the wire, and when; None while it runs.
+    pub fn stream_end(&self, id: u64) -> Option<(StreamEnd, Instant)> {
+        self.state()
+            .ends
+            .iter()
+            .find(|(i, _, _)| *i == id)
+            .map(|(_, end, at)| (*end, *at))
+    }
+
+    /// Waits up to `timeout` for the answer to request `id` to end.
+    pub fn wait_stream_end(&self, id: u64, timeout: Duration) -> Option<(StreamEnd, Instant)> {
+        let deadline = Instant::now() + timeout;
+        loop {
+            if let Some(end) = self.stream_end(id) {
+                return Some(end);
+            }
+            if Instant::now() > deadline {
+                return None;
+            }
+            std::thread::sleep(Duration::from_millis(5));
+        }
     }
 
     /// `refresh_in` and `expires_in` (seconds) of the Copilot tokens issued from now on.
@@ -223,73 +253,79 @@ impl Fake {
 
 impl Drop for Fake {
     fn drop(&mut self) {
-        self.stopping.store(true, Ordering::SeqCst);
-        self.server.unblock();
+        self.shared.stopping.store(true, Ordering::SeqCst);
+        // Wake the blocking accept; it sees the flag and returns.
+        let _ = TcpStream::connect(self.url.trim_start_matches("http://"));
         if let Some(accept) = self.accept.take() {
             let _ = accept.join();
         }
     }
 }
 
-fn accept_loop(server: &tiny_http::Server, shared: &Arc<Shared>, stopping: &AtomicBool) {
-    loop {
-        match server.recv() {
-            Ok(rq) => {
-                let at = Instant::now();
-                let shared = shared.clone();
-                // One thread per request, so a slow request never holds up the next one.
-                let spawned = std::thread::Builder::new()
-                    .name("fake-request".into())
-                    .spawn(move || handle(&shared, rq, at));
-                if let Err(e) = spawned {
-                    eprintln!("fake upstream: cannot spawn a request thread: {e}");
-                }
-            }
-            // `recv` also fails on a broken connection; only `unblock` ends the loop.
-            Err(_) if stopping.load(Ordering::SeqCst) => return,
-            Err(_) => {}
+fn accept_loop(listener: &TcpListener, shared: &Arc<Shared>) {
+    for conn in listener.incoming() {
+        if shared.stopping.load(Ordering::SeqCst) {
+            return;
+        }
+        let Ok(conn) = conn else { continue };
+        let shared = shared.clone();
+        // One thread per connection, so a stalled answer never holds up another.
+        let spawned = std::thread::Builder::new()
+            .name("fake-conn".into())
+            .spawn(move || serve_connection(&shared, conn));
+        if let Err(e) = spawned {
+            eprintln!("fake upstream: cannot spawn a connection thread: {e}");
         }
     }
 }
 
-fn handle(shared: &Shared, mut rq: tiny_http::Request, at: Instant) {
-    let mut body = Vec::new();
-    let _ = rq.as_reader().read_to_end(&mut body);
-    let (path, query) = match rq.url().split_once('?') {
-        Some((p, q)) => (p.to_string(), q.to_string()),
-        None => (rq.url().to_string(), String::new()),
+/// Requests on one connection, one after the other, until either side closes it.
+fn serve_connection(shared: &Shared, mut conn: TcpStream) {
+    let _ = conn.set_nodelay(true);
+    let Ok(read_half) = conn.try_clone() else {
+        return;
     };
+    let mut reader = BufReader::new(read_half);
+    while let Ok(Some(rq)) = wire::read_request(&mut reader) {
+        let recorded = record(shared, rq.method, &rq.target, rq.headers, rq.body);
+        let reply = route(shared, &recorded);
+        let (end, again) = wire::write_reply(&mut conn, reply, rq.keep_alive, &shared.stopping);
+        shared
+            .state
+            .lock()
+            .unwrap()
+            .ends
+            .push((recorded.id, end, Instant::now()));
+        if !again {
+            return;
+        }
+    }
+}
+
+fn record(
+    shared: &Shared,
+    method: String,
+    target: &str,
+    headers: Vec<(String, String)>,
+    body: Vec<u8>,
+) -> Recorded {
+    let (path, query) = match target.split_once('?') {
+        Some((p, q)) => (p.to_string(), q.to_string()),
+        None => (target.to_string(), String::new()),
+    };
+    let mut s = shared.state.lock().unwrap();
     let recorded = Recorded {
-        method: rq.method().as_str().to_ascii_uppercase(),
+        id: s.next_id,
+        method: method.to_ascii_uppercase(),
         path,
         query,
-        headers: rq
-            .headers()
-            .iter()
-            .map(|h| {
-                (
-                    h.field.as_str().as_str().to_ascii_lowercase(),
-                    h.value.as_str().to_string(),
-                )
-            })
-            .collect(),
+        headers,
         body,
-        at,
+        at: Instant::now(),
     };
-    {
-        // Threads may finish out of order; keep the log in order of arrival.
-        let mut s = shared.state.lock().unwrap();
-        let pos = s.requests.partition_point(|r| r.at <= recorded.at);
-        s.requests.insert(pos, recorded.clone());
-    }
-    let reply = route(shared, &recorded);
-    let response = tiny_http::Response::from_data(reply.body.to_string().into_bytes())
-        .with_status_code(reply.status)
-        .with_header(
-            tiny_http::Header::from_bytes("Content-Type", "application/json")
-                .expect("static header"),
-        );
-    let _ = rq.respond(response);
+    s.next_id += 1;
+    s.requests.push(recorded.clone());
+    recorded
 }
 
 fn route(shared: &Shared, rq: &Recorded) -> Reply {
@@ -299,13 +335,64 @@ fn route(shared: &Shared, rq: &Recorded) -> Reply {
         ("GET", "/user") => github_user(shared, rq),
         ("GET", "/copilot_internal/v2/token") => exchange_token(shared, rq),
         ("GET", "/copilot_internal/user") => copilot_usage(shared, rq),
-        ("GET", "/models") => models(shared, rq),
-        _ => Reply::status(404, json!({"error": {"message": "fake: no such route"}})),
+        ("GET", "/models") => copilot_api(shared, rq, |_| Reply::json(200, &catalog_json())),
+        ("POST", "/chat/completions") => copilot_api(shared, rq, |rq| {
+            chat_answers::chat(&scenario(shared, rq), &rq.json())
+        }),
+        ("POST", "/v1/messages") => copilot_api(shared, rq, |rq| {
+            let body = rq.json();
+            let claude = body["model"].as_str().is_some_and(native_messages_model);
+            if !claude {
+                return Reply::json(
+                    400,
+                    &json!({"error": {"message": "fake: model not supported on /v1/messages",
+                                      "code": "unsupported_api_for_model"}}),
+                );
+            }
+            messages_answers::messages(&scenario(shared, rq), &body)
+        }),
+        ("POST", "/embeddings") => copilot_api(shared, rq, |rq| scenarios::embeddings(&rq.json())),
+        _ => Reply::json(404, &json!({"error": {"message": "fake: no such route"}})),
     }
 }
 
+/// The marker's scenario, else the next queued one, else `Text`; `fail:N:S` counted here.
+fn scenario(shared: &Shared, rq: &Recorded) -> Scenario {
+    let mut s = shared.state.lock().unwrap();
+    let Some(marker) = scenarios::marker(&rq.json()) else {
+        return s.scenarios.pop_front().unwrap_or(Scenario::Text);
+    };
+    match Scenario::parse(&marker) {
+        Some(Scenario::FailThen { times, status }) => {
+            let seen = s.fail_counts.entry(marker).or_default();
+            *seen += 1;
+            if *seen <= times {
+                Scenario::status(status)
+            } else {
+                Scenario::Text
+            }
+        }
+        Some(scenario) => scenario,
+        None => Scenario::Text,
+    }
+}
+
+/// Catalog models whose `supported_endpoints` include `/v1/messages`.
+fn native_messages_model(id: &str) -> bool {
+    catalog_json()["data"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .any(|m| {
+            m["id"] == id
+                && m["supported_endpoints"]
+                    .as_array()
+                    .is_some_and(|e| e.iter().any(|e| e == "/v1/messages"))
+        })
+}
+
 fn bad_credentials() -> Reply {
-    Reply::status(401, json!({"message": "Bad credentials"}))
+    Reply::json(401, &json!({"message": "Bad credentials"}))
 }
 
 /// True when the request carries `authorization: token GITHUB_TOKEN` and the fake accepts it.
@@ -317,13 +404,16 @@ fn github_token_ok(shared: &Shared, rq: &Recorded) -> bool {
 
 fn device_code(shared: &Shared) -> Reply {
     let s = shared.state.lock().unwrap();
-    Reply::ok(json!({
-        "device_code": "dc-1",
-        "user_code": "ABCD-1234",
-        "verification_uri": format!("{}/login/device", shared.url),
-        "expires_in": s.device_expires_in,
-        "interval": s.device_interval,
-    }))
+    Reply::json(
+        200,
+        &json!({
+            "device_code": "dc-1",
+            "user_code": "ABCD-1234",
+            "verification_uri": format!("{}/login/device", shared.url),
+            "expires_in": s.device_expires_in,
+            "interval": s.device_interval,
+        }),
+    )
 }
 
 /// GitHub answers 200 to every poll and puts the outcome in the body.
@@ -331,24 +421,27 @@ fn poll_access_token(shared: &Shared) -> Reply {
     let mut s = shared.state.lock().unwrap();
     let step = s.device_steps[s.polls.min(s.device_steps.len() - 1)];
     s.polls += 1;
-    Reply::ok(match step {
-        PollStep::Pending => json!({"error": "authorization_pending"}),
-        PollStep::SlowDown => json!({"error": "slow_down", "interval": s.device_interval + 5}),
-        PollStep::Expired => json!({"error": "expired_token"}),
-        PollStep::Denied => json!({"error": "access_denied"}),
-        PollStep::Success => json!({
-            "access_token": GITHUB_TOKEN,
-            "token_type": "bearer",
-            "scope": "read:user",
-        }),
-    })
+    Reply::json(
+        200,
+        &match step {
+            PollStep::Pending => json!({"error": "authorization_pending"}),
+            PollStep::SlowDown => json!({"error": "slow_down", "interval": s.device_interval + 5}),
+            PollStep::Expired => json!({"error": "expired_token"}),
+            PollStep::Denied => json!({"error": "access_denied"}),
+            PollStep::Success => json!({
+                "access_token": GITHUB_TOKEN,
+                "token_type": "bearer",
+                "scope": "read:user",
+            }),
+        },
+    )
 }
 
 fn github_user(shared: &Shared, rq: &Recorded) -> Reply {
     if !github_token_ok(shared, rq) {
         return bad_credentials();
     }
-    Reply::ok(json!({"login": "octocat", "id": 1}))
+    Reply::json(200, &json!({"login": "octocat", "id": 1}))
 }
 
 fn exchange_token(shared: &Shared, rq: &Recorded) -> Reply {
@@ -358,7 +451,7 @@ fn exchange_token(shared: &Shared, rq: &Recorded) -> Reply {
     let mut s = shared.state.lock().unwrap();
     if s.failures_left > 0 {
         s.failures_left -= 1;
-        return Reply::status(s.failure_status, json!({"message": "injected failure"}));
+        return Reply::json(s.failure_status, &json!({"message": "injected failure"}));
     }
     let expires_at = unix_now() + s.expires_in;
     let token = format!("tid=fake;exp={expires_at};n={}", s.issued.len() + 1);
@@ -381,46 +474,19 @@ fn exchange_token(shared: &Shared, rq: &Recorded) -> Reply {
             "telemetry": "https://telemetry.individual.githubcopilot.com",
         });
     }
-    Reply::ok(body)
+    Reply::json(200, &body)
 }
 
 fn copilot_usage(shared: &Shared, rq: &Recorded) -> Reply {
     if !github_token_ok(shared, rq) {
         return bad_credentials();
     }
-    Reply::ok(usage_json())
+    Reply::json(200, &usage_json())
 }
 
-/// The `/copilot_internal/user` body of reference/platform.md §6.1.
-pub fn usage_json() -> Value {
-    let unlimited = |id: &str| {
-        json!({"entitlement": 0, "overage_count": 0, "overage_permitted": false,
-               "percent_remaining": 100, "quota_id": id, "quota_remaining": 0,
-               "remaining": 0, "unlimited": true})
-    };
-    json!({
-        "access_type_sku": "free_educational_quota",
-        "analytics_tracking_id": "0123456789abcdef",
-        "assigned_date": "2026-01-15T10:00:00+01:00",
-        "can_signup_for_limited": false,
-        "chat_enabled": true,
-        "copilot_plan": "individual",
-        "organization_login_list": [],
-        "organization_list": [],
-        "quota_reset_date": "2026-12-01",
-        "quota_snapshots": {
-            "chat": unlimited("chat"),
-            "completions": unlimited("completions"),
-            "premium_interactions": {
-                "entitlement": 300, "overage_count": 0, "overage_permitted": false,
-                "percent_remaining": 87.3, "quota_id": "premium_interactions",
-                "quota_remaining": 262, "remaining": 262, "unlimited": false
-            }
-        }
-    })
-}
-
-fn models(shared: &Shared, rq: &Recorded) -> Reply {
+/// A Copilot API call: answered by `answer` when it carries a live Copilot token, else
+/// 401 as Copilot does for an expired one.
+fn copilot_api(shared: &Shared, rq: &Recorded, answer: impl FnOnce(&Recorded) -> Reply) -> Reply {
     let bearer = rq
         .header("authorization")
         .and_then(|v| v.strip_prefix("Bearer "));
@@ -430,114 +496,13 @@ fn models(shared: &Shared, rq: &Recorded) -> Reply {
         s.issued.iter().any(|i| i.token == t && now < i.valid_until)
     });
     if !valid {
-        return Reply::status(
+        return Reply::json(
             401,
-            json!({"error": {"message": "IDE token expired: unauthorized: token expired",
+            &json!({"error": {"message": "IDE token expired: unauthorized: token expired",
                              "code": "token_expired"}}),
         );
     }
-    Reply::ok(catalog_json())
-}
-
-/// A catalog in the shape of reference/platform.md §5.2 covering each routing case:
-/// chat only, Responses only, Anthropic-native, 1M context, no `supported_endpoints`
-/// at all, and an embeddings model without an output limit.
-pub fn catalog_json() -> Value {
-    let data = vec![
-        model(
-            "gpt-4.1",
-            "GPT-4.1",
-            "Azure OpenAI",
-            "chat",
-            Some(&["/chat/completions"]),
-            json!({"max_context_window_tokens": 128000, "max_prompt_tokens": 128000,
-                   "max_output_tokens": 16384}),
-        ),
-        model(
-            "gpt-5.2-codex",
-            "GPT-5.2-Codex",
-            "OpenAI",
-            "chat",
-            Some(&["/responses"]),
-            json!({"max_context_window_tokens": 400000, "max_prompt_tokens": 272000,
-                   "max_output_tokens": 128000}),
-        ),
-        model(
-            "claude-sonnet-4.5",
-            "Claude Sonnet 4.5",
-            "Anthropic",
-            "chat",
-            Some(&["/chat/completions", "/v1/messages"]),
-            json!({"max_context_window_tokens": 200000, "max_prompt_tokens": 128000,
-                   "max_output_tokens": 16000}),
-        ),
-        model(
-            "claude-opus-4.8",
-            "Claude Opus 4.8",
-            "Anthropic",
-            "chat",
-            Some(&["/chat/completions", "/v1/messages"]),
-            json!({"max_context_window_tokens": 1000000, "max_prompt_tokens": 935000,
-                   "max_output_tokens": 64000}),
-        ),
-        model(
-            "gemini-2.5-pro",
-            "Gemini 2.5 Pro",
-            "Google",
-            "chat",
-            None,
-            json!({"max_context_window_tokens": 128000, "max_prompt_tokens": 128000,
-                   "max_output_tokens": 64000}),
-        ),
-        model(
-            "text-embedding-3-small",
-            "Embedding V3 small",
-            "Azure OpenAI",
-            "embeddings",
-            Some(&["/embeddings"]),
-            json!({"max_context_window_tokens": 8191, "max_prompt_tokens": 8191,
-                   "max_inputs": 512}),
-        ),
-    ];
-    json!({"object": "list", "data": data})
-}
-
-fn model(
-    id: &str,
-    name: &str,
-    vendor: &str,
-    kind: &str,
-    endpoints: Option<&[&str]>,
-    limits: Value,
-) -> Value {
-    let chat = kind == "chat";
-    let mut m = json!({
-        "id": id,
-        "name": name,
-        "object": "model",
-        "vendor": vendor,
-        "version": id,
-        "preview": false,
-        "model_picker_enabled": chat,
-        "policy": {"state": "enabled", "terms": "Enable access to the latest models."},
-        "capabilities": {
-            "object": "model_capabilities",
-            "type": kind,
-            "family": id,
-            "tokenizer": if chat { "o200k_base" } else { "cl100k_base" },
-            "limits": limits,
-            "supports": if chat {
-                json!({"streaming": true, "tool_calls": true, "parallel_tool_calls": true,
-                       "vision": true, "structured_outputs": true})
-            } else {
-                json!({"dimensions": true})
-            },
-        },
-    });
-    if let Some(endpoints) = endpoints {
-        m["supported_endpoints"] = json!(endpoints);
-    }
-    m
+    answer(rq)
 }
 
 fn unix_now() -> i64 {

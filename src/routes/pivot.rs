@@ -1,0 +1,197 @@
+//! The Chat Completions pivot on the upstream side: a route that works in Chat terms (the
+//! Chat route itself, translated Messages, translated Responses) reaches Copilot either on
+//! `/chat/completions` or, for models Copilot serves only on `/responses`, through the
+//! Chat <-> Responses translation. This module hides which.
+
+use crate::routing::Api;
+use crate::server::error::ApiError;
+use crate::sse::Event;
+use crate::translate::chat_responses::{
+    ChatFromResponsesStream, chat_to_responses, responses_to_chat,
+};
+use serde_json::Value;
+
+/// Which Copilot endpoint a Chat-shaped request goes to.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Pivot {
+    Chat,
+    Responses,
+}
+
+impl Pivot {
+    pub fn for_upstream(api: Api) -> Pivot {
+        if api == Api::Responses {
+            Pivot::Responses
+        } else {
+            Pivot::Chat
+        }
+    }
+
+    pub fn path(self) -> &'static str {
+        match self {
+            Pivot::Chat => Api::Chat.path(),
+            Pivot::Responses => Api::Responses.path(),
+        }
+    }
+
+    /// The bytes to send for a Chat request (already holding the upstream model id).
+    pub fn request(self, chat: &Value) -> Result<Vec<u8>, ApiError> {
+        let body = match self {
+            Pivot::Chat => chat.clone(),
+            Pivot::Responses => {
+                let model = chat
+                    .get("model")
+                    .and_then(Value::as_str)
+                    .unwrap_or_default()
+                    .to_string();
+                chat_to_responses(chat, &model).map_err(ApiError::BadRequest)?
+            }
+        };
+        serde_json::to_vec(&body).map_err(|e| ApiError::Internal(e.to_string()))
+    }
+
+    /// A non-streaming answer as a `chat.completion`.
+    pub fn completion(self, body: &[u8], requested_model: &str) -> Result<Value, ApiError> {
+        let v: Value = serde_json::from_slice(body).map_err(|_| {
+            ApiError::BadGateway("Copilot answered with something other than JSON".into())
+        })?;
+        Ok(match self {
+            Pivot::Chat => v,
+            Pivot::Responses => responses_to_chat(&v, requested_model),
+        })
+    }
+
+    pub fn decoder(self, requested_model: &str) -> Decoder {
+        match self {
+            Pivot::Chat => Decoder::Chat,
+            Pivot::Responses => {
+                Decoder::Responses(Box::new(ChatFromResponsesStream::new(requested_model)))
+            }
+        }
+    }
+}
+
+/// Turns upstream stream events into Chat chunks.
+pub enum Decoder {
+    Chat,
+    Responses(Box<ChatFromResponsesStream>),
+}
+
+/// What one upstream event meant.
+pub struct Decoded {
+    pub chunks: Vec<Value>,
+    /// `Some(Ok)` when the upstream said the answer is complete, `Some(Err)` when it
+    /// reported a failure (or sent something unreadable).
+    pub end: Option<Result<(), String>>,
+}
+
+impl Decoder {
+    /// Comments are not events; callers handle them before decoding.
+    pub fn decode(&mut self, event: &Event) -> Decoded {
+        let done = |chunks| Decoded {
+            chunks,
+            end: Some(Ok(())),
+        };
+        let fault = |m: String| Decoded {
+            chunks: Vec::new(),
+            end: Some(Err(m)),
+        };
+        if event.data.trim() == "[DONE]" {
+            return done(Vec::new());
+        }
+        let v: Value = match serde_json::from_str(&event.data) {
+            Ok(v) => v,
+            Err(e) => return fault(format!("Copilot sent a malformed stream event: {e}")),
+        };
+        match self {
+            Decoder::Chat => match v.get("error") {
+                // The upstream's own words reach the client unchanged.
+                Some(err) => fault(error_message(err)),
+                None => Decoded {
+                    chunks: vec![v],
+                    end: None,
+                },
+            },
+            Decoder::Responses(stream) => {
+                let name = event
+                    .event
+                    .as_deref()
+                    .or_else(|| v.get("type").and_then(Value::as_str))
+                    .unwrap_or("");
+                let chunks = stream.on_event(name, &v);
+                match (stream.failure(), stream.done()) {
+                    (Some(m), _) => Decoded {
+                        chunks,
+                        end: Some(Err(format!("Copilot reported an error: {m}"))),
+                    },
+                    (None, true) => done(chunks),
+                    (None, false) => Decoded { chunks, end: None },
+                }
+            }
+        }
+    }
+}
+
+fn error_message(err: &Value) -> String {
+    err.get("message")
+        .and_then(Value::as_str)
+        .map_or_else(|| err.to_string(), str::to_string)
+}
+
+/// Whether a chunk ends a choice (`finish_reason` set).
+pub fn has_finish(chunk: &Value) -> bool {
+    chunk
+        .get("choices")
+        .and_then(Value::as_array)
+        .is_some_and(|c| {
+            c.iter()
+                .any(|c| c.get("finish_reason").is_some_and(|f| !f.is_null()))
+        })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    fn event(data: &str) -> Event {
+        Event {
+            data: data.into(),
+            ..Event::default()
+        }
+    }
+
+    #[test]
+    fn chat_events_decode_to_chunks_done_and_faults() {
+        let mut d = Pivot::Chat.decoder("m");
+        let got = d.decode(&event(
+            r#"{"choices":[{"index":0,"delta":{"content":"x"}}]}"#,
+        ));
+        assert_eq!((got.chunks.len(), got.end.is_none()), (1, true));
+        assert!(matches!(d.decode(&event("[DONE]")).end, Some(Ok(()))));
+        assert!(matches!(d.decode(&event("{oops")).end, Some(Err(_))));
+        let err = d.decode(&event(r#"{"error":{"message":"boom"}}"#));
+        assert!(matches!(err.end, Some(Err(m)) if m.contains("boom")));
+    }
+
+    #[test]
+    fn responses_events_decode_to_chat_chunks() {
+        let mut d = Pivot::Responses.decoder("gpt-5.2-codex");
+        let delta = json!({"type": "response.output_text.delta", "delta": "hi", "output_index": 0, "item_id": "m", "content_index": 0});
+        let got = d.decode(&Event {
+            event: Some("response.output_text.delta".into()),
+            data: delta.to_string(),
+            ..Event::default()
+        });
+        assert!(
+            got.chunks.iter().any(|c| c.to_string().contains("\"hi\"")),
+            "{:?}",
+            got.chunks
+        );
+        let failed = json!({"type": "response.failed", "response": {"error": {"message": "nope"}}});
+        assert!(matches!(
+            d.decode(&event(&failed.to_string())).end,
+            Some(Err(_))
+        ));
+    }
+}

@@ -1,0 +1,171 @@
+//! `/v1/responses` for models Copilot serves only on `/chat/completions` (Claude, Gemini,
+//! gpt-4.x): the request is translated to Chat, the answer back to a Responses object or
+//! event stream, and the turn kept so that `previous_response_id` can chain to it.
+
+use crate::app::App;
+use crate::features::response_store::Lookup;
+use crate::routes::fields::{self, initiator_header, vision_header};
+use crate::routes::finished;
+use crate::routes::pivot::{Pivot, has_finish};
+use crate::routes::responses::{KEEPALIVE, new_response_id};
+use crate::server::error::ApiError;
+use crate::server::http::Outgoing;
+use crate::server::stream::{End, Flow, Outcome, Sink, StreamBody, pump};
+use crate::translate::responses_request::{ChatFromResponses, to_chat};
+use crate::translate::responses_response::from_chat;
+use crate::translate::responses_stream::ResponsesStream;
+use crate::upstream::catalog::Model;
+use serde_json::{Map, Value, json};
+use std::io::Read;
+use std::sync::Arc;
+
+pub fn create(
+    app: &Arc<App>,
+    body: Map<String, Value>,
+    requested: &str,
+    model: Option<&Model>,
+    stream: bool,
+) -> Result<Outgoing, ApiError> {
+    let history = match body.get("previous_response_id").and_then(Value::as_str) {
+        None => Vec::new(),
+        Some(id) => app
+            .responses
+            .get(id)
+            .map_err(|e| unknown_previous(id, e, app))?,
+    };
+    let req = Value::Object(body);
+    let upstream_model = model.map_or(requested, |m| m.id.as_str());
+    let ChatFromResponses {
+        body: chat,
+        custom_tools,
+        user_turn,
+        has_images,
+    } = to_chat(&req, upstream_model, &history).map_err(ApiError::BadRequest)?;
+    let Value::Object(mut chat) = chat else {
+        return Err(ApiError::Internal(
+            "the translated request is not an object".into(),
+        ));
+    };
+    fields::fit_output_limit(&mut chat, model);
+    let mut extra = vec![initiator_header(user_turn)];
+    extra.extend(vision_header(has_images));
+    let payload = Pivot::Chat.request(&Value::Object(chat))?;
+    let opened = app
+        .upstream
+        .post(Pivot::Chat.path(), &payload, &extra, &app.metrics)?;
+    let mut conversation = history;
+    conversation.extend(input_items(&req));
+    let response_id = new_response_id();
+    let mut out = if stream {
+        let (reader, lease) = opened.into_parts();
+        let state = ResponsesStream::new(&response_id, &req, custom_tools);
+        let app = app.clone();
+        Outgoing::stream(StreamBody {
+            keepalive: KEEPALIVE,
+            timing: app.config.stream_timing,
+            cancel: lease.canceller(),
+            produce: Box::new(move |sink| {
+                let (outcome, state) = relay(reader, sink, state);
+                if outcome == Outcome::Completed {
+                    app.responses
+                        .put(&response_id, conversation, state.output());
+                }
+                finished(lease, outcome)
+            }),
+        })
+    } else {
+        let chat = Pivot::Chat.completion(&opened.read_all()?, requested)?;
+        let response = from_chat(&chat, &req, &custom_tools, &response_id);
+        let output = response
+            .get("output")
+            .and_then(Value::as_array)
+            .cloned()
+            .unwrap_or_default();
+        app.responses.put(&response_id, conversation, output);
+        Outgoing::json(200, &response)
+    };
+    out.model = Some(requested.to_string());
+    Ok(out)
+}
+
+fn unknown_previous(id: &str, e: Lookup, app: &App) -> ApiError {
+    let (entries, ttl) = app.config.response_store;
+    let why = match e {
+        Lookup::Expired => "has expired",
+        Lookup::Unknown => "is not known",
+    };
+    ApiError::BadRequest(format!(
+        "previous_response_id `{id}` {why}: this proxy keeps the last {entries} translated responses for {} s \
+         (--response-store-size, --response-store-ttl); send the full conversation in `input` instead",
+        ttl.as_secs()
+    ))
+}
+
+/// The request's own input as items (a plain string is one user message).
+fn input_items(req: &Value) -> Vec<Value> {
+    match req.get("input") {
+        Some(Value::String(text)) => {
+            vec![
+                json!({"type": "message", "role": "user", "content": [{"type": "input_text", "text": text}]}),
+            ]
+        }
+        Some(Value::Array(items)) => items.clone(),
+        _ => Vec::new(),
+    }
+}
+
+/// Translates Copilot's chunks into Responses events. A normal end sends the closing
+/// events and `response.completed` (with usage); a fault sends `response.failed`.
+fn relay(
+    upstream: impl Read,
+    sink: &mut Sink,
+    mut state: ResponsesStream,
+) -> (Outcome, ResponsesStream) {
+    sink.send_events(&state.start());
+    let mut decoder = Pivot::Chat.decoder("");
+    let (mut finished, mut done) = (false, false);
+    let mut fault: Option<String> = None;
+    let end = pump(upstream, sink, |event, sink| {
+        if event.comment.is_some() {
+            return Flow::Continue;
+        }
+        let decoded = decoder.decode(&event);
+        for chunk in &decoded.chunks {
+            finished |= has_finish(chunk);
+            sink.send_events(&state.on_chunk(chunk));
+        }
+        match decoded.end {
+            None => Flow::Continue,
+            Some(Ok(())) => {
+                done = true;
+                Flow::Stop
+            }
+            Some(Err(m)) => {
+                fault = Some(m);
+                Flow::Stop
+            }
+        }
+    });
+    let (outcome, code, message) = match (end, fault) {
+        (End::ClientGone, _) => return (Outcome::ClientGone, state),
+        (_, Some(m)) => (Outcome::UpstreamError, "upstream_error", m),
+        (End::Done | End::Eof, None) if done || finished => {
+            sink.send_events(&state.finish());
+            return (Outcome::Completed, state);
+        }
+        (End::Done | End::Eof, None) => (
+            Outcome::UpstreamError,
+            "upstream_error",
+            "Copilot closed the stream before the response was complete".to_string(),
+        ),
+        (End::ReadError(m), None) => (Outcome::UpstreamError, "upstream_error", m),
+        (End::Stalled, None) => (
+            Outcome::Stalled,
+            "upstream_timeout",
+            "Copilot stopped sending data (stall timeout); the response is incomplete".to_string(),
+        ),
+    };
+    crate::warn!("responses stream ended early: {message}");
+    sink.send_events(&state.fail(&message, code));
+    (outcome, state)
+}
