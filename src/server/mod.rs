@@ -5,6 +5,7 @@ pub mod auth;
 pub mod error;
 pub mod http;
 pub mod stream;
+mod workers;
 
 use crate::app::App;
 use crate::routes;
@@ -34,7 +35,7 @@ pub fn bind(addr: std::net::SocketAddr) -> Result<Server, String> {
 /// Serves until the process ends.
 pub fn serve(app: Arc<App>, server: Server) {
     let inflight = Arc::new(AtomicUsize::new(0));
-    let mut counter: u64 = 0;
+    let mut workers = workers::Workers::new(STACK_SIZE);
     for rq in server.incoming_requests() {
         let Some(rq) = refuse_huge_body(rq, app.config.max_body_bytes) else {
             continue;
@@ -58,20 +59,25 @@ pub fn serve(app: Arc<App>, server: Server) {
             continue;
         }
         inflight.fetch_add(1, Ordering::AcqRel);
-        counter += 1;
         let (app, count) = (app.clone(), inflight.clone());
-        let spawned = std::thread::Builder::new()
-            .name(format!("req-{counter}"))
-            .stack_size(STACK_SIZE)
-            .spawn(move || {
-                handle(&app, rq);
-                count.fetch_sub(1, Ordering::AcqRel);
-            });
-        if let Err(e) = spawned {
-            // The request moved into the closure and is dropped with it (tiny_http answers 500).
+        let job = Box::new(move || {
+            let _slot = Slot(count);
+            handle(&app, rq);
+        });
+        if let Err(e) = workers.run(job) {
+            // The request was dropped with the job (tiny_http answers 500).
             warn!("could not start a request thread: {e}");
             inflight.fetch_sub(1, Ordering::AcqRel);
         }
+    }
+}
+
+/// A place under the in-flight cap, given back when the request ends, however it ends.
+struct Slot(Arc<AtomicUsize>);
+
+impl Drop for Slot {
+    fn drop(&mut self) {
+        self.0.fetch_sub(1, Ordering::AcqRel);
     }
 }
 

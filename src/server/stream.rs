@@ -73,17 +73,22 @@ impl Shared {
         self.started.elapsed().as_millis() as u64
     }
 
-    /// One event as one chunk (or raw bytes for HTTP/1.0), flushed at once.
-    fn write_event(&self, w: &mut dyn Write, bytes: &[u8]) -> std::io::Result<()> {
+    /// One event as one HTTP chunk (raw bytes for HTTP/1.0), appended to `out`.
+    fn frame(&self, out: &mut Vec<u8>, bytes: &[u8]) {
         if self.chunked {
-            let mut frame = Vec::with_capacity(bytes.len() + 12);
-            write!(frame, "{:x}\r\n", bytes.len())?;
-            frame.extend_from_slice(bytes);
-            frame.extend_from_slice(b"\r\n");
-            w.write_all(&frame)?;
+            let _ = write!(out, "{:x}\r\n", bytes.len());
+            out.extend_from_slice(bytes);
+            out.extend_from_slice(b"\r\n");
         } else {
-            w.write_all(bytes)?;
+            out.extend_from_slice(bytes);
         }
+    }
+
+    /// One event written and flushed at once (the watchdog's keepalives).
+    fn write_event(&self, w: &mut dyn Write, bytes: &[u8]) -> std::io::Result<()> {
+        let mut frame = Vec::with_capacity(bytes.len() + 12);
+        self.frame(&mut frame, bytes);
+        w.write_all(&frame)?;
         w.flush()
     }
 }
@@ -91,6 +96,8 @@ impl Shared {
 /// The relay's handle on the client side of a stream.
 pub struct Sink {
     shared: Arc<Shared>,
+    /// Events framed while a batch is open (see `pump`), written together at its end.
+    batch: Option<Vec<u8>>,
 }
 
 impl Sink {
@@ -99,8 +106,19 @@ impl Sink {
         if self.shared.client_gone.load(Ordering::Acquire) {
             return false;
         }
+        if let Some(batch) = &mut self.batch {
+            self.shared.frame(batch, bytes);
+            return true;
+        }
+        let mut frame = Vec::with_capacity(bytes.len() + 12);
+        self.shared.frame(&mut frame, bytes);
+        self.write(&frame)
+    }
+
+    /// Writes bytes already framed, and flushes.
+    fn write(&mut self, framed: &[u8]) -> bool {
         let mut w = self.shared.writer.lock().unwrap_or_else(|e| e.into_inner());
-        if self.shared.write_event(&mut **w, bytes).is_err() {
+        if w.write_all(framed).and_then(|_| w.flush()).is_err() {
             self.shared.client_gone.store(true, Ordering::Release);
             return false;
         }
@@ -108,6 +126,19 @@ impl Sink {
             .last_write_ms
             .store(self.shared.now_ms(), Ordering::Release);
         true
+    }
+
+    /// Events that arrived in one upstream read are framed one chunk each but written with
+    /// one system call: as prompt as writing them one by one, at a fraction of the cost
+    /// when the upstream bursts.
+    fn begin_batch(&mut self) {
+        self.batch = Some(Vec::new());
+    }
+
+    fn end_batch(&mut self) {
+        if let Some(batch) = self.batch.take().filter(|b| !b.is_empty()) {
+            self.write(&batch);
+        }
     }
 
     /// Writes events in order, stopping if the client goes.
@@ -182,13 +213,20 @@ pub fn pump(
             return End::Eof;
         }
         sink.upstream_activity();
+        sink.begin_batch();
+        let mut stop = false;
         for event in parser.feed(&buf[..n]) {
             if let Flow::Stop = on_event(event, sink) {
-                return End::Done;
+                stop = true;
+                break;
             }
-            if sink.client_gone() {
-                return End::ClientGone;
-            }
+        }
+        sink.end_batch();
+        if stop {
+            return End::Done;
+        }
+        if sink.client_gone() {
+            return End::ClientGone;
         }
     }
 }
@@ -252,6 +290,7 @@ pub fn run(
     };
     let mut sink = Sink {
         shared: shared.clone(),
+        batch: None,
     };
     let outcome = (body.produce)(&mut sink);
     shared.done.store(true, Ordering::Release);

@@ -136,7 +136,12 @@ pub struct Fake {
 
 impl Fake {
     pub fn start() -> Fake {
-        let listener = TcpListener::bind("127.0.0.1:0").expect("fake upstream: bind");
+        Fake::start_on(0)
+    }
+
+    /// On a given loopback port (0 picks a free one), for the standalone process.
+    pub fn start_on(port: u16) -> Fake {
+        let listener = TcpListener::bind(("127.0.0.1", port)).expect("fake upstream: bind");
         let port = listener
             .local_addr()
             .expect("fake upstream: address")
