@@ -109,9 +109,12 @@ pub fn debug_help() -> String {
 Usage: copilot-api debug [--json] [FLAGS]
 
 Print version, paths, whether a token is present, resolved base URLs, proxy and trust
-settings. Never prints a secret. Makes no network call.
+settings. Never prints a secret. Makes no network call unless --models is given.
 
       --json                  Print JSON instead of text
+      --models                Also log in, fetch the model catalog and print, for each model,
+                              where each inbound API is routed (this makes network calls)
+  -g, --github-token TOKEN    GitHub token for --models (else GH_TOKEN, GITHUB_TOKEN, the file)
 
 {NETWORK_FLAGS}"
     )
@@ -155,6 +158,7 @@ pub struct RawArgs {
     pub github_token: Option<String>,
     pub show_token: bool,
     pub json: bool,
+    pub models: bool,
     pub verbose: bool,
     pub account_type: Option<String>,
     pub enterprise_url: Option<String>,
@@ -238,7 +242,11 @@ pub fn parse(mut args: Arguments) -> Result<Parsed, UsageError> {
         }
         CommandName::Auth => raw.show_token = args.contains("--show-token"),
         CommandName::CheckUsage => raw.github_token = opt(&mut args, ["-g", "--github-token"])?,
-        CommandName::Debug => raw.json = args.contains("--json"),
+        CommandName::Debug => {
+            raw.json = args.contains("--json");
+            raw.models = args.contains("--models");
+            raw.github_token = opt(&mut args, ["-g", "--github-token"])?;
+        }
     }
     finish(args).map(|_| Parsed::Command(Box::new(raw)))
 }

@@ -26,6 +26,8 @@ pub struct Config {
     pub verbose: bool,
     pub show_token: bool,
     pub json: bool,
+    /// `debug --models`: fetch the catalog and print the routing decisions.
+    pub debug_models: bool,
     /// A token given on the command line or in the environment, and where it came from.
     pub github_token: Option<(String, &'static str)>,
     pub api_keys: Vec<String>,
@@ -192,6 +194,7 @@ impl Config {
             verbose: raw.verbose,
             show_token: raw.show_token,
             json: raw.json,
+            debug_models: raw.models,
             github_token,
             api_keys,
             no_auth: raw.no_auth,

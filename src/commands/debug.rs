@@ -1,14 +1,20 @@
-//! `copilot-api debug [--json]`: what the proxy would use, without a secret and without a
-//! network call.
+//! `copilot-api debug [--json] [--models]`: what the proxy would use, without a secret;
+//! without a network call unless `--models` asks for the catalog and its routing.
 
+use crate::app::App;
 use crate::cli::VERSION;
 use crate::config::Config;
+use crate::routing::{self, Api};
+use crate::upstream::Upstream;
 use crate::upstream::client::Http;
 use serde_json::{Value, json};
 
 pub fn run(config: &Config) -> Result<(), String> {
     let http = Http::new(config)?;
-    let info = collect(config, &http);
+    let mut info = collect(config, &http);
+    if config.debug_models {
+        info["routes"] = routes(config, http)?;
+    }
     if config.json {
         println!(
             "{}",
@@ -69,6 +75,38 @@ fn collect(config: &Config, http: &Http) -> Value {
             "copilot-integration-id": v.integration_id,
         },
     })
+}
+
+/// For each catalog model, where a request of each inbound API goes (DESIGN.md §3).
+fn routes(config: &Config, http: Http) -> Result<Value, String> {
+    let (token, _) = crate::commands::github_token(&http, config)?;
+    let app = App::new(config.clone(), Upstream::new(config, http, token));
+    app.upstream
+        .tokens
+        .get(&app.upstream.http)
+        .map_err(|e| e.message().to_string())?;
+    app.refresh_catalog()
+        .map_err(|e| format!("could not fetch the model list: {e}"))?;
+    let models = app.catalog.get().unwrap_or_default();
+    let native = !config.no_native_messages;
+    let mut routes = serde_json::Map::new();
+    for m in models.iter() {
+        let mut per_api = serde_json::Map::new();
+        for (inbound, name) in [
+            (Api::Chat, "/v1/chat/completions"),
+            (Api::Messages, "/v1/messages"),
+            (Api::Responses, "/v1/responses"),
+        ] {
+            let decision = match routing::decide(inbound, Some(m), native) {
+                Ok(up) if up == inbound => format!("{} (pass-through)", up.path()),
+                Ok(up) => format!("{} (translated)", up.path()),
+                Err(why) => format!("unreachable: {why}"),
+            };
+            per_api.insert(name.into(), Value::from(decision));
+        }
+        routes.insert(m.id.clone(), Value::Object(per_api));
+    }
+    Ok(Value::Object(routes))
 }
 
 /// Nested JSON as indented `key: value` lines.
