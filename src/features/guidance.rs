@@ -60,7 +60,7 @@ pub fn add_large_edit_note(chat: &mut Map<String, Value>, max_output: Option<u64
     let budget = format!(
         "File-editing budget: this model can emit about {} output tokens in one turn. When using \
          Write/Edit/MultiEdit-style tools, never attempt one giant file rewrite.",
-        thousands(limit)
+        crate::translate::thousands(limit as usize)
     );
     let text = if strong {
         format!(
@@ -92,18 +92,6 @@ fn contains_word(text: &str, phrase: &str) -> bool {
             .is_none_or(|c| !c.is_alphanumeric());
         before && after
     })
-}
-
-fn thousands(n: u64) -> String {
-    let digits = n.to_string();
-    let mut out = String::new();
-    for (i, c) in digits.chars().enumerate() {
-        if i > 0 && (digits.len() - i) % 3 == 0 {
-            out.push(',');
-        }
-        out.push(c);
-    }
-    out
 }
 
 #[cfg(test)]

@@ -5,11 +5,11 @@
 use crate::app::App;
 use crate::routes::fields::{self, initiator_header, vision_header};
 use crate::routes::finished;
-use crate::routes::pivot::{Decoder, Pivot, has_finish};
+use crate::routes::pivot::{Decoder, Ending, Pivot, relay_chunks};
 use crate::routing::{self, Api};
 use crate::server::error::ApiError;
 use crate::server::http::{Incoming, Outgoing};
-use crate::server::stream::{End, Flow, Outcome, Sink, StreamBody, pump};
+use crate::server::stream::{Outcome, Sink, StreamBody};
 use crate::upstream::catalog::Model;
 use serde_json::{Map, Value, json};
 use std::io::Read;
@@ -191,69 +191,39 @@ fn relay(
     mut decoder: Decoder,
 ) -> Outcome {
     let passthrough = matches!(decoder, Decoder::Chat);
-    let (mut finished, mut done) = (false, false);
-    let mut fault: Option<Value> = None;
-    let end = pump(upstream, sink, |event, sink| {
-        if event.comment.is_some() {
-            sink.send(event.to_wire().as_bytes());
-            return Flow::Continue;
-        }
-        let decoded = decoder.decode(&event);
-        for mut chunk in decoded.chunks {
-            finished |= has_finish(&chunk);
+    let ending = relay_chunks(
+        upstream,
+        sink,
+        &mut decoder,
+        true,
+        |mut chunk, event, sink| {
             let choices = chunk.get("choices").and_then(Value::as_array);
             let usage_only = choices.is_some_and(Vec::is_empty)
                 && chunk.get("usage").is_some_and(|u| !u.is_null());
             if usage_only && !client_wants_usage {
-                continue;
+                return;
             }
             if naming.normalize(&mut chunk, "chat.completion.chunk") || !passthrough {
                 sink.send(format!("data: {chunk}\n\n").as_bytes());
             } else {
                 sink.send(event.to_wire().as_bytes());
             }
+        },
+    );
+    let outcome = match ending {
+        Ending::ClientGone => return Outcome::ClientGone,
+        Ending::Complete => Outcome::Completed,
+        Ending::Failed(outcome, message) => {
+            crate::warn!("chat stream ended early: {message}");
+            let kind = if outcome == Outcome::Stalled {
+                "upstream_timeout"
+            } else {
+                "upstream_error"
+            };
+            sink.send(format!("data: {}\n\n", error_body(&message, kind)).as_bytes());
+            outcome
         }
-        match decoded.end {
-            None => Flow::Continue,
-            Some(Ok(())) => {
-                done = true;
-                Flow::Stop
-            }
-            Some(Err(message)) => {
-                fault = Some(error_body(&message, "upstream_error"));
-                Flow::Stop
-            }
-        }
-    });
-    let (outcome, error) = match (end, fault) {
-        (End::ClientGone, _) => return Outcome::ClientGone,
-        (End::Done, None) if done => {
-            sink.send(b"data: [DONE]\n\n");
-            return Outcome::Completed;
-        }
-        (End::Done, Some(error)) => (Outcome::UpstreamError, error),
-        (End::Eof | End::Done, None) if finished => {
-            sink.send(b"data: [DONE]\n\n");
-            return Outcome::Completed;
-        }
-        (End::Eof | End::Done, _) => (
-            Outcome::UpstreamError,
-            error_body(
-                "Copilot closed the stream before the response was complete",
-                "upstream_error",
-            ),
-        ),
-        (End::ReadError(m), _) => (Outcome::UpstreamError, error_body(&m, "upstream_error")),
-        (End::Stalled, _) => (
-            Outcome::Stalled,
-            error_body(
-                "Copilot stopped sending data (stall timeout); the response is incomplete",
-                "upstream_timeout",
-            ),
-        ),
     };
-    crate::warn!("chat stream ended early: {}", error["error"]["message"]);
-    sink.send(format!("data: {error}\n\n").as_bytes());
     sink.send(b"data: [DONE]\n\n");
     outcome
 }

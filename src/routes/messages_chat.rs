@@ -9,11 +9,11 @@ use crate::routes::fields;
 use crate::routes::fields::initiator_header;
 use crate::routes::finished;
 use crate::routes::messages::{PING, send_with_image_fallback};
-use crate::routes::pivot::{Decoder, Pivot, has_finish};
+use crate::routes::pivot::{Decoder, Ending, Pivot, relay_chunks};
 use crate::routing::Api;
 use crate::server::error::ApiError;
 use crate::server::http::Outgoing;
-use crate::server::stream::{End, Flow, Outcome, Sink, StreamBody, pump};
+use crate::server::stream::{Outcome, Sink, StreamBody};
 use crate::sse::Event;
 use crate::translate::anthropic_request::{ChatRequest, to_chat};
 use crate::translate::anthropic_response::from_chat;
@@ -224,53 +224,23 @@ fn relay_attempt(
     mut decoder: Decoder,
 ) -> Attempt {
     let mut held: Vec<Event> = Vec::new();
-    let mut finished = false;
-    let mut fault: Option<String> = None;
-    let end = pump(upstream, sink, |event, sink| {
-        if event.comment.is_some() {
-            return Flow::Continue;
-        }
-        let decoded = decoder.decode(&event);
-        for chunk in &decoded.chunks {
-            finished |= has_finish(chunk);
-            let events = state.on_chunk(chunk);
-            if state.has_content() {
-                sink.send_events(&std::mem::take(&mut held));
-                sink.send_events(&events);
-            } else {
-                held.extend(events);
-            }
-        }
-        match decoded.end {
-            None => Flow::Continue,
-            Some(Ok(())) => {
-                finished = true;
-                Flow::Stop
-            }
-            Some(Err(message)) => {
-                fault = Some(message);
-                Flow::Stop
-            }
+    let ending = relay_chunks(upstream, sink, &mut decoder, false, |chunk, _, sink| {
+        let events = state.on_chunk(&chunk);
+        if state.has_content() {
+            sink.send_events(&std::mem::take(&mut held));
+            sink.send_events(&events);
+        } else {
+            held.extend(events);
         }
     });
-    let mut failed = |outcome, message: String| {
-        sink.send_events(&held);
-        Attempt::Failed(outcome, message)
-    };
-    match (end, fault) {
-        (End::ClientGone, _) => Attempt::ClientGone,
-        (_, Some(m)) => failed(Outcome::UpstreamError, m),
-        (End::Done | End::Eof, None) if finished && !state.has_content() => Attempt::Empty,
-        (End::Done | End::Eof, None) if finished => Attempt::Finished,
-        (End::Done | End::Eof, None) => failed(
-            Outcome::UpstreamError,
-            "Copilot closed the stream before the response was complete".into(),
-        ),
-        (End::ReadError(m), None) => failed(Outcome::UpstreamError, m),
-        (End::Stalled, None) => failed(
-            Outcome::Stalled,
-            "Copilot stopped sending data (stall timeout); the response is incomplete".into(),
-        ),
+    match ending {
+        Ending::ClientGone => Attempt::ClientGone,
+        Ending::Complete if !state.has_content() => Attempt::Empty,
+        Ending::Complete => Attempt::Finished,
+        Ending::Failed(outcome, message) => {
+            sink.send_events(&held);
+            Attempt::Failed(outcome, message)
+        }
     }
 }
 

@@ -5,11 +5,13 @@
 
 use crate::routing::Api;
 use crate::server::error::ApiError;
+use crate::server::stream::{End, Flow, Outcome, Sink, pump};
 use crate::sse::Event;
 use crate::translate::chat_responses::{
     ChatFromResponsesStream, chat_to_responses, responses_to_chat,
 };
 use serde_json::Value;
+use std::io::Read;
 
 /// Which Copilot endpoint a Chat-shaped request goes to.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -138,8 +140,68 @@ fn error_message(err: &Value) -> String {
         .map_or_else(|| err.to_string(), str::to_string)
 }
 
+/// How a relayed stream ended.
+pub enum Ending {
+    /// The upstream finished the answer (`[DONE]`, a terminal event, or a finish reason
+    /// followed by the end of the body).
+    Complete,
+    ClientGone,
+    /// The upstream failed, stalled or broke off; the message says how.
+    Failed(Outcome, String),
+}
+
+pub const CLOSED_EARLY: &str = "Copilot closed the stream before the response was complete";
+pub const STALLED: &str =
+    "Copilot stopped sending data (stall timeout); the response is incomplete";
+
+/// Pumps an upstream stream through `decoder`, hands every Chat chunk (with the event it
+/// came in) to `on_chunk`, passes comments on when `forward_comments`, and says how the
+/// stream ended.
+pub fn relay_chunks(
+    upstream: impl Read,
+    sink: &mut Sink,
+    decoder: &mut Decoder,
+    forward_comments: bool,
+    mut on_chunk: impl FnMut(Value, &Event, &mut Sink),
+) -> Ending {
+    let (mut finished, mut done) = (false, false);
+    let mut fault: Option<String> = None;
+    let end = pump(upstream, sink, |event, sink| {
+        if event.comment.is_some() {
+            if forward_comments {
+                sink.send(event.to_wire().as_bytes());
+            }
+            return Flow::Continue;
+        }
+        let decoded = decoder.decode(&event);
+        for chunk in decoded.chunks {
+            finished |= has_finish(&chunk);
+            on_chunk(chunk, &event, sink);
+        }
+        match decoded.end {
+            None => Flow::Continue,
+            Some(Ok(())) => {
+                done = true;
+                Flow::Stop
+            }
+            Some(Err(message)) => {
+                fault = Some(message);
+                Flow::Stop
+            }
+        }
+    });
+    match (end, fault) {
+        (End::ClientGone, _) => Ending::ClientGone,
+        (_, Some(message)) => Ending::Failed(Outcome::UpstreamError, message),
+        (End::Done | End::Eof, None) if done || finished => Ending::Complete,
+        (End::Done | End::Eof, None) => Ending::Failed(Outcome::UpstreamError, CLOSED_EARLY.into()),
+        (End::ReadError(message), None) => Ending::Failed(Outcome::UpstreamError, message),
+        (End::Stalled, None) => Ending::Failed(Outcome::Stalled, STALLED.into()),
+    }
+}
+
 /// Whether a chunk ends a choice (`finish_reason` set).
-pub fn has_finish(chunk: &Value) -> bool {
+fn has_finish(chunk: &Value) -> bool {
     chunk
         .get("choices")
         .and_then(Value::as_array)

@@ -6,11 +6,11 @@ use crate::app::App;
 use crate::features::response_store::Lookup;
 use crate::routes::fields::{self, initiator_header, vision_header};
 use crate::routes::finished;
-use crate::routes::pivot::{Pivot, has_finish};
+use crate::routes::pivot::{Ending, Pivot, relay_chunks};
 use crate::routes::responses::{KEEPALIVE, new_response_id};
 use crate::server::error::ApiError;
 use crate::server::http::Outgoing;
-use crate::server::stream::{End, Flow, Outcome, Sink, StreamBody, pump};
+use crate::server::stream::{Outcome, Sink, StreamBody};
 use crate::translate::responses_request::{ChatFromResponses, to_chat};
 use crate::translate::responses_response::from_chat;
 use crate::translate::responses_stream::ResponsesStream;
@@ -123,47 +123,21 @@ fn relay(
 ) -> (Outcome, ResponsesStream) {
     sink.send_events(&state.start());
     let mut decoder = Pivot::Chat.decoder("");
-    let (mut finished, mut done) = (false, false);
-    let mut fault: Option<String> = None;
-    let end = pump(upstream, sink, |event, sink| {
-        if event.comment.is_some() {
-            return Flow::Continue;
-        }
-        let decoded = decoder.decode(&event);
-        for chunk in &decoded.chunks {
-            finished |= has_finish(chunk);
-            sink.send_events(&state.on_chunk(chunk));
-        }
-        match decoded.end {
-            None => Flow::Continue,
-            Some(Ok(())) => {
-                done = true;
-                Flow::Stop
-            }
-            Some(Err(m)) => {
-                fault = Some(m);
-                Flow::Stop
-            }
-        }
+    let ending = relay_chunks(upstream, sink, &mut decoder, false, |chunk, _, sink| {
+        sink.send_events(&state.on_chunk(&chunk));
     });
-    let (outcome, code, message) = match (end, fault) {
-        (End::ClientGone, _) => return (Outcome::ClientGone, state),
-        (_, Some(m)) => (Outcome::UpstreamError, "upstream_error", m),
-        (End::Done | End::Eof, None) if done || finished => {
+    let (outcome, message) = match ending {
+        Ending::ClientGone => return (Outcome::ClientGone, state),
+        Ending::Complete => {
             sink.send_events(&state.finish());
             return (Outcome::Completed, state);
         }
-        (End::Done | End::Eof, None) => (
-            Outcome::UpstreamError,
-            "upstream_error",
-            "Copilot closed the stream before the response was complete".to_string(),
-        ),
-        (End::ReadError(m), None) => (Outcome::UpstreamError, "upstream_error", m),
-        (End::Stalled, None) => (
-            Outcome::Stalled,
-            "upstream_timeout",
-            "Copilot stopped sending data (stall timeout); the response is incomplete".to_string(),
-        ),
+        Ending::Failed(outcome, message) => (outcome, message),
+    };
+    let code = if outcome == Outcome::Stalled {
+        "upstream_timeout"
+    } else {
+        "upstream_error"
     };
     crate::warn!("responses stream ended early: {message}");
     sink.send_events(&state.fail(&message, code));

@@ -348,7 +348,7 @@ pub(super) fn compress_tool_text(text: &str) -> String {
 }
 
 /// `27014` -> `27,014`, as the reference's en-US `toLocaleString()`.
-fn thousands(n: usize) -> String {
+pub(crate) fn thousands(n: usize) -> String {
     let digits = n.to_string();
     let mut out = String::new();
     for (i, c) in digits.chars().enumerate() {

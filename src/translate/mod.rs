@@ -2,6 +2,7 @@
 //! converts one direction of one message kind, as pure functions over JSON values.
 
 mod anthropic_messages;
+pub(crate) use anthropic_messages::thousands;
 pub mod anthropic_request;
 pub mod anthropic_response;
 pub mod anthropic_stream;
