@@ -68,6 +68,12 @@ pub fn run(config: Config) -> Result<(), String> {
             app.config.api_keys.len()
         );
     }
+    if let Some(before) = app.config.image_trimming {
+        info!("image trimming on: answered images older than {before} message(s) are replaced");
+    }
+    if app.config.no_native_messages {
+        info!("--no-native-messages: /v1/messages is translated for every model");
+    }
     info!("listening on http://{bound}");
     server::serve(app, listener);
     Ok(())

@@ -90,7 +90,12 @@ fn native(
             .unwrap_or("2023-06-01")
             .to_string(),
     ));
-    if let Some(betas) = rq.header("anthropic-beta").and_then(forwarded_betas) {
+    let betas = rq.header("anthropic-beta").and_then(forwarded_betas);
+    // `context_management` is only valid with its beta; without it the request would fail.
+    if !betas.as_deref().is_some_and(|b| b.contains("context-management-")) {
+        body.remove("context_management");
+    }
+    if let Some(betas) = betas {
         extra.push(("anthropic-beta", betas));
     }
     let opened = send_with_image_fallback(&mut body, |b| {
