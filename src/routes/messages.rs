@@ -52,8 +52,8 @@ pub fn create(app: &Arc<App>, rq: &Incoming) -> Result<Outgoing, ApiError> {
         .and_then(Value::as_array)
         .map(Vec::as_slice)
         .unwrap_or_default();
-    let mut extra = vec![initiator_header(user_turn(messages))];
-    extra.extend(vision_header(messages.iter().any(has_image)));
+    let extra = vec![initiator_header(user_turn(messages))];
+
     let native_messages = !app.config.no_native_messages;
     let route = routing::decide(Api::Messages, model.as_ref(), native_messages)
         .map_err(ApiError::BadRequest)?;
@@ -92,7 +92,10 @@ fn native(
     ));
     let betas = rq.header("anthropic-beta").and_then(forwarded_betas);
     // `context_management` is only valid with its beta; without it the request would fail.
-    if !betas.as_deref().is_some_and(|b| b.contains("context-management-")) {
+    if !betas
+        .as_deref()
+        .is_some_and(|b| b.contains("context-management-"))
+    {
         body.remove("context_management");
     }
     if let Some(betas) = betas {
@@ -100,8 +103,9 @@ fn native(
     }
     let opened = send_with_image_fallback(&mut body, |b| {
         let payload = serde_json::to_vec(b).map_err(|e| ApiError::Internal(e.to_string()))?;
+        let headers = with_vision(&extra, b);
         app.upstream
-            .post(Api::Messages.path(), &payload, &extra, &app.metrics)
+            .post(Api::Messages.path(), &payload, &headers, &app.metrics)
     })?;
     let rename = (requested != model.id).then(|| (model.id.clone(), requested.to_string()));
     let mut out = if stream {
@@ -227,6 +231,22 @@ fn validate(body: &Map<String, Value>) -> Result<(), ApiError> {
             ("metadata", fields::Kind::Object),
         ],
     )
+}
+
+/// The route's headers plus the vision header when this body (after any image removal)
+/// still carries an image.
+pub fn with_vision(
+    extra: &[(&'static str, String)],
+    body: &Map<String, Value>,
+) -> Vec<(&'static str, String)> {
+    let messages = body
+        .get("messages")
+        .and_then(Value::as_array)
+        .map(Vec::as_slice)
+        .unwrap_or_default();
+    let mut headers = extra.to_vec();
+    headers.extend(vision_header(messages.iter().any(has_image)));
+    headers
 }
 
 /// Any image block, also inside tool results.

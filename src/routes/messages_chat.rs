@@ -8,7 +8,7 @@ use crate::features::guidance::add_large_edit_note;
 use crate::routes::fields;
 use crate::routes::fields::initiator_header;
 use crate::routes::finished;
-use crate::routes::messages::{PING, send_with_image_fallback};
+use crate::routes::messages::{PING, send_with_image_fallback, with_vision};
 use crate::routes::pivot::{Decoder, Ending, Pivot, relay_chunks};
 use crate::routing::Api;
 use crate::server::error::ApiError;
@@ -44,13 +44,14 @@ pub fn create(
     let mut sent = None;
     let first = send_with_image_fallback(&mut body, |b| {
         let (payload, tools) = translate(b, &upstream_model, model, pivot)?;
+        let headers = with_vision(&extra, b);
         let opened = app
             .upstream
-            .post(pivot.path(), &payload, &extra, &app.metrics)?;
-        sent = Some((payload, tools));
+            .post(pivot.path(), &payload, &headers, &app.metrics)?;
+        sent = Some((payload, tools, headers));
         Ok(opened)
     })?;
-    let Some((payload, tools)) = sent else {
+    let Some((payload, tools, extra)) = sent else {
         return Err(ApiError::Internal("no request was sent".into()));
     };
     // A cheap local estimate for `message_start` (about 4 bytes a token); the real count

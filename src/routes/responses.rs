@@ -210,7 +210,18 @@ fn relay(upstream: impl Read, sink: &mut Sink) -> Outcome {
                 .unwrap_or(sequence);
             match v.get("type").and_then(Value::as_str).unwrap_or("") {
                 "response.completed" | "response.incomplete" => terminal = Some(true),
-                "response.failed" | "error" => terminal = Some(false),
+                "response.failed" => terminal = Some(false),
+                "error" => {
+                    // Relayed, then closed with the `response.failed` clients wait for.
+                    sink.send(event.to_wire().as_bytes());
+                    let m = v.pointer("/error/message").or_else(|| v.get("message"));
+                    fault = Some(
+                        m.and_then(Value::as_str)
+                            .unwrap_or("upstream error")
+                            .to_string(),
+                    );
+                    return Flow::Stop;
+                }
                 _ => {}
             }
         }

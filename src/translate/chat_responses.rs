@@ -86,7 +86,7 @@ pub fn chat_to_responses(req: &Value, upstream_model: &str) -> Result<Value, Str
         out.insert("tools".into(), Value::Array(tools));
     }
     copy_scalars(req, &mut out)?;
-    out.insert("store".into(), false.into());
+    // No `store`: Copilot's /responses rejects it (reference/peers.md §C3).
     out.insert("include".into(), json!(["reasoning.encrypted_content"]));
     Ok(Value::Object(out))
 }
@@ -874,7 +874,7 @@ mod tests {
         let r = chat_to_responses(&req, "gpt-5.5").unwrap();
         assert_eq!(r["model"], "gpt-5.5");
         assert_eq!(r["instructions"], "You are helpful.\n\nBe terse.");
-        assert_eq!(r["store"], false);
+        assert!(r.get("store").is_none());
         assert_eq!(r["include"], json!(["reasoning.encrypted_content"]));
         assert_eq!(r["max_output_tokens"], 500);
         assert_eq!(r["reasoning"], json!({"effort": "high", "summary": "auto"}));

@@ -11,7 +11,14 @@ mod cli;
 mod device_flow;
 mod embeddings;
 mod messages_native;
+mod messages_recovery;
+mod messages_translated;
+mod responses;
+mod responses_chain;
+mod responses_faults;
+mod responses_only_model;
 mod retries;
+mod routing_matrix;
 mod security;
 mod startup;
 mod streams;
@@ -90,4 +97,122 @@ fn assert_anthropic_error(resp: &Resp, status: u16, kind: Option<&str>) {
             .is_some_and(|m| !m.is_empty()),
         "Anthropic error needs error.message: {body}"
     );
+}
+
+/// `(event name, data)` of every event of an SSE body, comments left out.
+fn named_events(text: &str) -> Vec<(String, Value)> {
+    support::parse_sse(text)
+        .iter()
+        .filter(|e| e.data.is_some() && !e.is_done())
+        .map(|e| (e.event.clone().unwrap_or_default(), e.json()))
+        .collect()
+}
+
+/// Asserts that a finished Anthropic stream follows the protocol: `message_start` first;
+/// blocks opened one at a time with contiguous indices from 0, each delta on the open block
+/// and of its kind; a `message_delta` with a stop reason and usage; `message_stop` last.
+/// Pings may come anywhere after `message_start`. Returns the events without the pings.
+fn assert_anthropic_stream(events: &[(String, Value)]) -> Vec<(String, Value)> {
+    let events: Vec<(String, Value)> = events
+        .iter()
+        .filter(|(n, _)| n != "ping")
+        .cloned()
+        .collect();
+    let names: Vec<&str> = events.iter().map(|(n, _)| n.as_str()).collect();
+    assert_eq!(names.first(), Some(&"message_start"), "{names:?}");
+    assert_eq!(names.last(), Some(&"message_stop"), "{names:?}");
+    let mut open: Option<(u64, String)> = None;
+    let mut next = 0;
+    for (name, data) in &events {
+        assert_eq!(
+            data["type"],
+            name.as_str(),
+            "event name equals its type: {data}"
+        );
+        match name.as_str() {
+            "content_block_start" => {
+                assert!(
+                    open.is_none(),
+                    "a block opened while another is open: {names:?}"
+                );
+                assert_eq!(data["index"], next, "contiguous indices: {names:?}");
+                let kind = data["content_block"]["type"].as_str().unwrap().to_string();
+                open = Some((next, kind));
+                next += 1;
+            }
+            "content_block_delta" => {
+                let (index, kind) = open.clone().expect("a delta outside any block");
+                assert_eq!(data["index"], index, "{data}");
+                let allowed: &[&str] = match kind.as_str() {
+                    "text" => &["text_delta"],
+                    "thinking" => &["thinking_delta", "signature_delta"],
+                    "tool_use" => &["input_json_delta"],
+                    _ => &[],
+                };
+                let delta = data["delta"]["type"].as_str().unwrap_or("");
+                assert!(allowed.contains(&delta), "{delta} in a {kind} block");
+            }
+            "content_block_stop" => {
+                let (index, _) = open.take().expect("a stop outside any block");
+                assert_eq!(data["index"], index, "{data}");
+            }
+            "message_delta" => {
+                assert!(open.is_none(), "message_delta with a block open: {names:?}");
+                assert!(
+                    data["delta"]["stop_reason"].is_string(),
+                    "stop_reason: {data}"
+                );
+                assert!(data["usage"]["output_tokens"].is_u64(), "usage: {data}");
+            }
+            _ => {}
+        }
+    }
+    assert_eq!(
+        names.iter().filter(|n| **n == "message_delta").count(),
+        1,
+        "{names:?}"
+    );
+    events
+}
+
+/// The blocks of an Anthropic stream put together: `(type, block)` where a text block
+/// holds its `text`, a thinking block its `thinking` and `signature`, a tool_use block its
+/// `input` parsed from the joined `input_json_delta`s.
+fn anthropic_blocks(events: &[(String, Value)]) -> Vec<Value> {
+    let mut blocks: Vec<Value> = Vec::new();
+    let mut json_parts: Vec<String> = Vec::new();
+    for (name, data) in events {
+        match name.as_str() {
+            "content_block_start" => {
+                blocks.push(data["content_block"].clone());
+                json_parts.push(String::new());
+            }
+            "content_block_delta" => {
+                let (b, j) = (blocks.last_mut().unwrap(), json_parts.last_mut().unwrap());
+                let d = &data["delta"];
+                let add = |b: &mut Value, key: &str, piece: &Value| {
+                    let s = format!(
+                        "{}{}",
+                        b[key].as_str().unwrap_or(""),
+                        piece.as_str().unwrap()
+                    );
+                    b[key] = json!(s);
+                };
+                match d["type"].as_str().unwrap() {
+                    "text_delta" => add(b, "text", &d["text"]),
+                    "thinking_delta" => add(b, "thinking", &d["thinking"]),
+                    "signature_delta" => add(b, "signature", &d["signature"]),
+                    "input_json_delta" => j.push_str(d["partial_json"].as_str().unwrap()),
+                    other => panic!("unknown delta {other}"),
+                }
+            }
+            _ => {}
+        }
+    }
+    for (b, j) in blocks.iter_mut().zip(json_parts) {
+        if b["type"] == "tool_use" && !j.is_empty() {
+            b["input"] = serde_json::from_str(&j).unwrap_or_else(|e| panic!("{e}: {j}"));
+        }
+    }
+    blocks
 }

@@ -3,9 +3,15 @@
 //! pings during silence and a proper `error` event on every upstream fault; and
 //! `POST /v1/messages/count_tokens`, answered locally.
 
+use crate::messages_translated::{
+    CLAUDE_CODE_HEADERS, claude_code_request, claude_code_tools, first_turn,
+};
 use crate::support::scenarios::{self, Api};
 use crate::support::*;
-use crate::{FAST, assert_anthropic_error, post_json};
+use crate::{
+    FAST, anthropic_blocks, assert_anthropic_error, assert_anthropic_stream, named_events,
+    post_json,
+};
 use serde_json::{Value, json};
 
 const MODEL: &str = "claude-sonnet-4.5";
@@ -50,6 +56,67 @@ fn stream_passes_anthropic_events_through_unchanged() {
         assert_eq!(names(&got).last().map(String::as_str), Some("message_stop"));
     }
     assert!(fake.requests_to("/chat/completions").is_empty());
+}
+
+/// Claude Code's two-turn tool loop on the native path: the body passes through (only
+/// `max_tokens` fitted), betas filtered, events relayed unchanged, and the thinking block
+/// with its signature goes back upstream untouched in turn two.
+#[test]
+fn claude_code_tool_loop_passes_through_natively() {
+    let fake = Fake::start();
+    let proxy = Proxy::start(&fake, &[], &[]);
+    let mut messages = first_turn("Which tools can fetch a web page?");
+    fake.push_scenario(Scenario::ThinkCall("ToolSearch".into()));
+    let body = claude_code_request(MODEL, json!(messages));
+    let resp = post_json(
+        &proxy,
+        "/v1/messages?beta=true",
+        &CLAUDE_CODE_HEADERS,
+        &body,
+    );
+    assert_eq!(resp.status, 200, "{}", resp.text());
+    assert!(fake.requests_to("/chat/completions").is_empty());
+    let up = fake.requests_to("/v1/messages").pop().unwrap();
+    assert_eq!(up.header("x-initiator"), Some("user"));
+    assert_eq!(
+        up.header("anthropic-beta"),
+        Some("interleaved-thinking-2025-05-14,context-management-2025-06-27")
+    );
+    let mut expected = body.clone();
+    expected["max_tokens"] = json!(16000);
+    assert_eq!(up.json(), expected, "passed through");
+    let sent = named(&parse_sse(&scenarios::script_text(
+        &messages_answers::messages(&Scenario::ThinkCall("ToolSearch".into()), &up.json()),
+    )));
+    assert_eq!(named(&parse_sse(&resp.text())), sent);
+    let blocks = anthropic_blocks(&assert_anthropic_stream(&named_events(&resp.text())));
+    assert_eq!(blocks[0]["signature"], scenarios::SIGNATURE);
+    let call_id = blocks[1]["id"].as_str().unwrap().to_string();
+
+    messages.push(json!({"role": "assistant", "content": [
+        {"type": "thinking", "thinking": blocks[0]["thinking"], "signature": blocks[0]["signature"]},
+        {"type": "tool_use", "id": call_id, "name": "ToolSearch", "input": blocks[1]["input"]}
+    ]}));
+    messages.push(json!({"role": "user", "content": [
+        {"type": "tool_result", "tool_use_id": call_id, "content": [
+            {"type": "tool_reference", "tool_name": "WebFetch"},
+            {"type": "text", "text": "Tool WebFetch loaded.", "cache_control": {"type": "ephemeral"}}
+        ]}
+    ]}));
+    let body = claude_code_request(MODEL, json!(messages));
+    let resp = post_json(
+        &proxy,
+        "/v1/messages?beta=true",
+        &CLAUDE_CODE_HEADERS,
+        &body,
+    );
+    assert_eq!(resp.status, 200, "{}", resp.text());
+    let up = fake.requests_to("/v1/messages").pop().unwrap();
+    assert_eq!(up.header("x-initiator"), Some("agent"));
+    assert_eq!(up.json()["messages"], json!(messages), "history untouched");
+    assert_eq!(up.json()["tools"], claude_code_tools());
+    let blocks = anthropic_blocks(&assert_anthropic_stream(&named_events(&resp.text())));
+    assert_eq!(blocks[0]["text"], scenarios::TEXT_PARTS.concat());
 }
 
 #[test]
@@ -177,11 +244,24 @@ fn server_tools_removed_and_max_tokens_fitted_before_upstream() {
         "metadata": {"user_id": "user_abc"},
         "context_management": {"edits": [{"type": "clear_thinking_20251015"}]}
     });
-    let resp = post_json(&proxy, "/v1/messages?beta=true", &[], &body);
+    let beta = [("anthropic-beta", "context-management-2025-06-27")];
+    let resp = post_json(&proxy, "/v1/messages?beta=true", &beta, &body);
     assert_eq!(resp.status, 200, "{}", resp.text());
     let mut expected = body.clone();
     expected["tools"] = json!([custom]);
     expected["max_tokens"] = json!(16000);
+    assert_eq!(
+        fake.requests_to("/v1/messages").pop().unwrap().json(),
+        expected
+    );
+
+    // `context_management` is valid only with its beta, so it goes when the beta does.
+    let resp = post_json(&proxy, "/v1/messages?beta=true", &[], &body);
+    assert_eq!(resp.status, 200, "{}", resp.text());
+    expected
+        .as_object_mut()
+        .unwrap()
+        .remove("context_management");
     assert_eq!(
         fake.requests_to("/v1/messages").pop().unwrap().json(),
         expected

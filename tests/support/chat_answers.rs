@@ -2,7 +2,9 @@
 //! (often without `object`), with tool calls, reasoning deltas and usage where Copilot puts
 //! them, for every `Scenario`; and the non-streaming completions.
 
-use super::scenarios::{ANSWER, Api, REASONING_PARTS, SIGNATURE, Scenario, TEXT_PARTS, common};
+use super::scenarios::{
+    ANSWER, Api, REASONING_PARTS, SIGNATURE, Scenario, TEXT_PARTS, common, split_in, tool_arguments,
+};
 use super::wire::{Reply, SENT_US, Step};
 use serde_json::{Value, json};
 use std::time::Duration;
@@ -70,6 +72,34 @@ fn tool_calls() -> Vec<(&'static str, &'static str, [&'static str; 2])> {
     ]
 }
 
+/// The id of the one call of `call:NAME`, `first-tool`, `custom-tool` and `tool-length`.
+pub const SINGLE_CALL_ID: &str = "call_fake_single";
+/// The arguments `tool-length` sends before its `length` finish.
+pub const CUT_ARGUMENTS: [&str; 2] = ["{\"city\": ", "\"Par"];
+
+/// The tool called by a single-call scenario, and its arguments (whole).
+pub fn single_call(scenario: &Scenario, request: &Value) -> Option<(String, String)> {
+    let first = || {
+        let tool = request.get("tools")?.get(0)?;
+        let name = tool
+            .pointer("/function/name")
+            .or_else(|| tool.get("name"))?;
+        name.as_str().map(str::to_string)
+    };
+    let name = match scenario {
+        Scenario::Call(name) | Scenario::ThinkCall(name) => name.clone(),
+        Scenario::FirstTool => first().unwrap_or_else(|| "get_weather".into()),
+        Scenario::CustomTool => "apply_patch".into(),
+        Scenario::ToolLength => first().unwrap_or_else(|| "get_weather".into()),
+        _ => return None,
+    };
+    let args = match scenario {
+        Scenario::ToolLength => CUT_ARGUMENTS.concat(),
+        _ => tool_arguments(&name),
+    };
+    Some((name, args))
+}
+
 /// `POST /chat/completions`.
 pub fn chat(scenario: &Scenario, request: &Value) -> Reply {
     let stream = request.get("stream") == Some(&Value::Bool(true));
@@ -82,7 +112,7 @@ pub fn chat(scenario: &Scenario, request: &Value) -> Reply {
         copilot: matches!(scenario, Scenario::Tools | Scenario::Reasoning),
     };
     if !stream {
-        return Reply::json(200, &chat_completion(&c, scenario));
+        return Reply::json(200, &chat_completion(&c, scenario, request));
     }
     let mut steps = Vec::new();
     let text = |steps: &mut Vec<Step>| {
@@ -136,6 +166,41 @@ pub fn chat(scenario: &Scenario, request: &Value) -> Reply {
             steps.push(data(&c.delta(json!({"reasoning_opaque": SIGNATURE}), None)));
             steps.push(c.content(ANSWER));
             steps.extend([c.finish("stop"), c.usage_chunk(), Step::Send(DONE.into())]);
+        }
+        Scenario::Call(_)
+        | Scenario::ThinkCall(_)
+        | Scenario::FirstTool
+        | Scenario::CustomTool
+        | Scenario::ToolLength => {
+            let (name, args) = single_call(scenario, request).unwrap_or_default();
+            if let Scenario::ThinkCall(_) = scenario {
+                for part in REASONING_PARTS {
+                    steps.push(data(&c.delta(json!({"reasoning_text": part}), None)));
+                }
+                steps.push(data(&c.delta(json!({"reasoning_opaque": SIGNATURE}), None)));
+            }
+            let first = json!({"role": "assistant", "content": null, "tool_calls": [{
+                "index": 0, "id": SINGLE_CALL_ID, "type": "function",
+                "function": {"name": name, "arguments": ""}}]});
+            steps.push(data(&c.delta(first, None)));
+            let pieces = match scenario {
+                Scenario::ToolLength => CUT_ARGUMENTS.iter().map(|p| p.to_string()).collect(),
+                _ => split_in(&args, 10),
+            };
+            for piece in pieces {
+                let d = json!({"tool_calls": [{"index": 0, "function": {"arguments": piece}}]});
+                steps.push(data(&c.delta(d, None)));
+            }
+            let finish = if *scenario == Scenario::ToolLength {
+                "length"
+            } else {
+                "tool_calls"
+            };
+            steps.extend([c.finish(finish), c.usage_chunk(), Step::Send(DONE.into())]);
+        }
+        Scenario::Empty => {
+            steps.extend([c.role(), c.finish("stop"), c.usage_chunk()]);
+            steps.push(Step::Send(DONE.into()));
         }
         Scenario::StallFirst => steps.push(Step::Stall),
         Scenario::StallMid => steps.extend([c.role(), c.content("Hello"), Step::Stall]),
@@ -194,8 +259,29 @@ pub fn chat(scenario: &Scenario, request: &Value) -> Reply {
 }
 
 /// A non-streaming completion; `Bare` lacks `object`, `created` and `id`.
-fn chat_completion(c: &Chat, scenario: &Scenario) -> Value {
+fn chat_completion(c: &Chat, scenario: &Scenario, request: &Value) -> Value {
     let (message, finish) = match scenario {
+        Scenario::Call(_)
+        | Scenario::ThinkCall(_)
+        | Scenario::FirstTool
+        | Scenario::CustomTool
+        | Scenario::ToolLength => {
+            let (name, args) = single_call(scenario, request).unwrap_or_default();
+            let call = json!({"id": SINGLE_CALL_ID, "type": "function",
+                              "function": {"name": name, "arguments": args}});
+            let finish = if *scenario == Scenario::ToolLength {
+                "length"
+            } else {
+                "tool_calls"
+            };
+            let mut message = json!({"role": "assistant", "content": null, "tool_calls": [call]});
+            if let Scenario::ThinkCall(_) = scenario {
+                message["reasoning_text"] = json!(REASONING_PARTS.concat());
+                message["reasoning_opaque"] = json!(SIGNATURE);
+            }
+            (message, finish)
+        }
+        Scenario::Empty => (json!({"role": "assistant", "content": ""}), "stop"),
         Scenario::Tools => {
             let calls: Vec<Value> = tool_calls()
                 .into_iter()

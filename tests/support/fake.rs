@@ -1,6 +1,10 @@
 //! A fake upstream on one loopback port that plays github.com (device flow), api.github.com
 //! (user, Copilot token exchange, usage) and the Copilot API (model catalog, chat
-//! completions, native Anthropic messages, embeddings) at once: their paths do not collide.
+//! completions, responses, native Anthropic messages, embeddings) at once: their paths do
+//! not collide. Like Copilot, the completion endpoints answer 400
+//! `unsupported_api_for_model` for a catalog model whose `supported_endpoints` do not list
+//! them (a model without the list is served on `/chat/completions` only), so a request the
+//! binary routed wrongly fails; models outside the catalog are served as named.
 //! Every request is recorded so tests can assert what the binary sent, and the end of every
 //! answer on the wire is recorded so tests can see when the binary let go of a connection.
 //!
@@ -9,9 +13,9 @@
 //! answers live in `scenarios.rs` and its siblings, the sockets in `wire.rs`.
 
 use super::catalog::{catalog_json, usage_json};
-use super::scenarios::{self, Scenario};
+use super::scenarios::{self, ErrorBody, Scenario};
 use super::wire::{self, Reply, StreamEnd};
-use super::{chat_answers, messages_answers};
+use super::{chat_answers, messages_answers, responses_answers};
 use serde_json::{Value, json};
 use std::collections::{HashMap, VecDeque};
 use std::io::BufReader;
@@ -342,17 +346,24 @@ fn route(shared: &Shared, rq: &Recorded) -> Reply {
         ("GET", "/copilot_internal/user") => copilot_usage(shared, rq),
         ("GET", "/models") => copilot_api(shared, rq, |_| Reply::json(200, &catalog_json())),
         ("POST", "/chat/completions") => copilot_api(shared, rq, |rq| {
-            chat_answers::chat(&scenario(shared, rq), &rq.json())
+            let body = rq.json();
+            if let Some(refused) = unsupported(&body, &rq.path) {
+                return refused;
+            }
+            chat_answers::chat(&scenario(shared, rq), &body)
+        }),
+        ("POST", "/responses") => copilot_api(shared, rq, |rq| {
+            let body = rq.json();
+            if let Some(refused) = unsupported(&body, &rq.path) {
+                return refused;
+            }
+            responses_answers::responses(&scenario(shared, rq), &body)
         }),
         ("POST", "/v1/messages") => copilot_api(shared, rq, |rq| {
             let body = rq.json();
             let claude = body["model"].as_str().is_some_and(native_messages_model);
             if !claude {
-                return Reply::json(
-                    400,
-                    &json!({"error": {"message": "fake: model not supported on /v1/messages",
-                                      "code": "unsupported_api_for_model"}}),
-                );
+                return unsupported_reply(body["model"].as_str().unwrap_or(""), &rq.path);
             }
             messages_answers::messages(&scenario(shared, rq), &body)
         }),
@@ -377,9 +388,39 @@ fn scenario(shared: &Shared, rq: &Recorded) -> Scenario {
                 Scenario::Text
             }
         }
+        Some(Scenario::Images413) if scenarios::has_image(&rq.json()) => Scenario::Error {
+            status: 413,
+            body: ErrorBody::Json,
+            retry_after: None,
+        },
+        Some(Scenario::Images413) => Scenario::Text,
         Some(scenario) => scenario,
         None => Scenario::Text,
     }
+}
+
+/// Copilot's answer for a catalog model sent to an endpoint it does not list.
+fn unsupported(body: &Value, path: &str) -> Option<Reply> {
+    let model = body["model"].as_str().unwrap_or("");
+    let entry = catalog_json()["data"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .find(|m| m["id"] == model)
+        .cloned()?;
+    let served = match entry["supported_endpoints"].as_array() {
+        Some(list) => list.iter().any(|e| e == path),
+        None => path == "/chat/completions",
+    };
+    (!served).then(|| unsupported_reply(model, path))
+}
+
+fn unsupported_reply(model: &str, path: &str) -> Reply {
+    Reply::json(
+        400,
+        &json!({"error": {"message": format!("model {model} is not accessible via the {path} endpoint"),
+                          "code": "unsupported_api_for_model"}}),
+    )
 }
 
 /// Catalog models whose `supported_endpoints` include `/v1/messages`.

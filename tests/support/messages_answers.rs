@@ -3,7 +3,9 @@
 //! `input_json_delta`, `message_delta`, `message_stop`) for every `Scenario`, and the
 //! non-streaming message.
 
-use super::scenarios::{ANSWER, Api, REASONING_PARTS, SIGNATURE, Scenario, TEXT_PARTS, common};
+use super::scenarios::{
+    ANSWER, Api, REASONING_PARTS, SIGNATURE, Scenario, TEXT_PARTS, common, split_in, tool_arguments,
+};
 use super::wire::{Reply, Step};
 use serde_json::{Value, json};
 use std::time::Duration;
@@ -47,6 +49,28 @@ fn message_end(steps: &mut Vec<Step>, stop_reason: &str) {
     steps.push(event("message_stop", json!({"type": "message_stop"})));
 }
 
+/// The id of the one call of `call:NAME`, `think-call:NAME` and `first-tool`.
+pub const TOOL_USE_ID: &str = "toolu_fake_single";
+
+/// The tool a single-call scenario calls, its input, and whether thinking comes first.
+fn single_call(scenario: &Scenario, request: &Value) -> Option<(String, Value, bool)> {
+    let (name, thinking) = match scenario {
+        Scenario::Call(name) => (name.clone(), false),
+        Scenario::ThinkCall(name) => (name.clone(), true),
+        Scenario::FirstTool => (
+            request
+                .pointer("/tools/0/name")
+                .and_then(Value::as_str)
+                .unwrap_or("get_weather")
+                .to_string(),
+            false,
+        ),
+        _ => return None,
+    };
+    let input = serde_json::from_str(&tool_arguments(&name)).unwrap_or(Value::Null);
+    Some((name, input, thinking))
+}
+
 /// `POST /v1/messages` (Copilot's native Anthropic endpoint).
 pub fn messages(scenario: &Scenario, request: &Value) -> Reply {
     let stream = request.get("stream") == Some(&Value::Bool(true));
@@ -55,6 +79,23 @@ pub fn messages(scenario: &Scenario, request: &Value) -> Reply {
     }
     let model = request["model"].as_str().unwrap_or("");
     if !stream {
+        if let Some((name, input, thinking)) = single_call(scenario, request) {
+            let mut content = Vec::new();
+            if thinking {
+                content.push(
+                    json!({"type": "thinking", "thinking": REASONING_PARTS.concat(),
+                                    "signature": SIGNATURE}),
+                );
+            }
+            content
+                .push(json!({"type": "tool_use", "id": TOOL_USE_ID, "name": name, "input": input}));
+            return Reply::json(
+                200,
+                &json!({"id": "msg_fake_1", "type": "message", "role": "assistant", "model": model,
+                        "content": content, "stop_reason": "tool_use", "stop_sequence": null,
+                        "usage": {"input_tokens": 12, "output_tokens": 5}}),
+            );
+        }
         return Reply::json(200, &anthropic_message(model, scenario));
     }
     let start = event(
@@ -73,6 +114,41 @@ pub fn messages(scenario: &Scenario, request: &Value) -> Reply {
         ]
     };
     let mut steps = Vec::new();
+    if let Some((name, input, thinking)) = single_call(scenario, request) {
+        steps.push(start.clone());
+        let mut index = 0;
+        if thinking {
+            steps.push(block_start(
+                0,
+                json!({"type": "thinking", "thinking": "", "signature": ""}),
+            ));
+            for part in REASONING_PARTS {
+                steps.push(block_delta(
+                    0,
+                    json!({"type": "thinking_delta", "thinking": part}),
+                ));
+            }
+            steps.push(block_delta(
+                0,
+                json!({"type": "signature_delta", "signature": SIGNATURE}),
+            ));
+            steps.push(block_stop(0));
+            index = 1;
+        }
+        steps.push(block_start(
+            index,
+            json!({"type": "tool_use", "id": TOOL_USE_ID, "name": name, "input": {}}),
+        ));
+        for part in split_in(&input.to_string(), 10) {
+            steps.push(block_delta(
+                index,
+                json!({"type": "input_json_delta", "partial_json": part}),
+            ));
+        }
+        steps.push(block_stop(index));
+        message_end(&mut steps, "tool_use");
+        return Reply::Stream(steps);
+    }
     match scenario {
         Scenario::Reasoning => {
             steps.push(start.clone());

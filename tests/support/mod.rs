@@ -1,5 +1,6 @@
 //! Shared test support: the fake upstream (`fake`; its sockets in `wire`, its canned data in
-//! `catalog`, its completion answers in `scenarios`, `chat_answers` and `messages_answers`),
+//! `catalog`, its completion answers in `scenarios`, `chat_answers`, `messages_answers` and
+//! `responses_answers`),
 //! the helpers that run the real binary and talk HTTP to it (`proc`), and the client side
 //! of event streams (`sse`).
 
@@ -8,6 +9,7 @@ pub mod chat_answers;
 pub mod fake;
 pub mod messages_answers;
 pub mod proc;
+pub mod responses_answers;
 pub mod scenarios;
 pub mod sse;
 pub mod wire;

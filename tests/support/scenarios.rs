@@ -1,17 +1,19 @@
 //! How the fake's completion endpoints behave: the scenarios, how a request picks one, the
 //! error answers they share, and `/embeddings`. The answers themselves are built in
-//! `chat_answers.rs` (Copilot's `/chat/completions`) and `messages_answers.rs` (its native
-//! Anthropic `/v1/messages`).
+//! `chat_answers.rs` (Copilot's `/chat/completions`), `messages_answers.rs` (its native
+//! Anthropic `/v1/messages`) and `responses_answers.rs` (its `/responses`).
 //!
 //! A scenario is chosen per request by a marker `scenario:NAME` in the text of the last
-//! user message (it survives the proxy, which forwards bodies but not client headers), else
+//! user message (Chat and Anthropic `messages`, or the last user item of a Responses
+//! `input`; it survives the proxy, which forwards bodies but not client headers), else
 //! from a queue the test fills, else `text`. Every builder is pure: a request and a
 //! scenario in, a `Reply` (a body, or a script of SSE steps) out.
 //!
 //! Marker names: `text`, `bare`, `usage-inline`, `prompt-filter`, `tools`, `reasoning`,
 //! `status:CODE[:json|html|empty][:retry=V]`, `context-window`, `fail:N:STATUS`, `hangup`,
 //! `stall-head`, `stall-first`, `stall-mid`, `pause:MS`, `drop`, `malformed`, `error-event`,
-//! `no-done`, `truncated`, `slow:MS:N`, `many:N`.
+//! `no-done`, `truncated`, `slow:MS:N`, `many:N`, `empty`, `images-413`, `call:NAME`,
+//! `think-call:NAME`, `first-tool`, `custom-tool`, `tool-length`, `failed`.
 
 use super::wire::{Reply, Step};
 use serde_json::{Value, json};
@@ -66,6 +68,30 @@ pub enum Scenario {
     Slow { interval_ms: u64, count: usize },
     /// `n` content events as fast as possible.
     Many(usize),
+    /// An answer without any content: a finish reason and usage only.
+    Empty,
+    /// HTTP 413 while the request body holds an image, `Text` once none is left.
+    /// Resolved by the fake, which sees the body.
+    Images413,
+    /// One call of the named tool, its arguments split over ten events (`exec_command`
+    /// gets a command, `apply_patch` a patch, any other tool a small object). On
+    /// `/responses` a tool the request declares as `custom` is called as a
+    /// `custom_tool_call`.
+    Call(String),
+    /// Reasoning (`reasoning_text` and `reasoning_opaque` on Chat, a reasoning item on
+    /// `/responses`), then one call as `Call`: a thinking model using a tool.
+    ThinkCall(String),
+    /// As `Call`, for the request's first tool under the name the fake received (so a
+    /// test can see an alias come back restored).
+    FirstTool,
+    /// Codex's freeform `apply_patch`: a `custom_tool_call` on `/responses`, a function
+    /// call with one `input` argument on `/chat/completions`, `Text` on `/v1/messages`.
+    CustomTool,
+    /// A tool call whose arguments are cut off by a `length` finish (`/chat/completions`;
+    /// elsewhere `Text`).
+    ToolLength,
+    /// `/responses`: the stream opens, then `response.failed`. Elsewhere `Text`.
+    Failed,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -81,6 +107,36 @@ pub const SIGNATURE: &str = "c2lnbmF0dXJlLWZyb20tdGhlLWZha2U=";
 pub const ANSWER: &str = "The answer is 4.";
 pub const HTML_ERROR: &str = "<!DOCTYPE html><html><head><title>502 Bad Gateway</title></head><body><h1>502 Bad Gateway</h1><p>nginx</p></body></html>";
 pub const CONTEXT_MESSAGE: &str = "prompt token count of 140000 exceeds the limit of 128000";
+/// The freeform input of the fake's `apply_patch` calls.
+pub const PATCH: &str = "*** Begin Patch\n*** Add File: out.txt\n+hello\n*** End Patch\n";
+/// The `encrypted_content` of the fake's Responses reasoning items.
+pub const ENCRYPTED: &str = "gAAAAABfake-encrypted-reasoning==";
+/// What the fake's Responses reasoning summary says.
+pub const SUMMARY_PARTS: [&str; 2] = ["Planning", " the answer."];
+
+/// The arguments the fake passes to a tool, by its name.
+pub fn tool_arguments(name: &str) -> String {
+    match name {
+        "exec_command" => json!({"cmd": "ls -la", "workdir": "/tmp"}).to_string(),
+        "apply_patch" => json!({"input": PATCH}).to_string(),
+        _ => json!({"query": "fake query", "limit": 3}).to_string(),
+    }
+}
+
+/// `text` cut into `n` pieces (fewer when it is shorter) of about the same length (ASCII
+/// only).
+pub fn split_in(text: &str, n: usize) -> Vec<String> {
+    let n = n.clamp(1, text.len().max(1));
+    let (base, extra) = (text.len() / n, text.len() % n);
+    let mut pieces = Vec::with_capacity(n);
+    let mut at = 0;
+    for i in 0..n {
+        let len = base + usize::from(i < extra);
+        pieces.push(text[at..at + len].to_string());
+        at += len;
+    }
+    pieces
+}
 
 impl Scenario {
     pub fn parse(marker: &str) -> Option<Scenario> {
@@ -130,6 +186,16 @@ impl Scenario {
                 count: num(2)? as usize,
             },
             "many" => Scenario::Many(num(1)? as usize),
+            "empty" => Scenario::Empty,
+            "images-413" => Scenario::Images413,
+            "call" => Scenario::Call(parts.get(1).filter(|n| !n.is_empty())?.to_string()),
+            "think-call" => {
+                Scenario::ThinkCall(parts.get(1).filter(|n| !n.is_empty())?.to_string())
+            }
+            "first-tool" => Scenario::FirstTool,
+            "custom-tool" => Scenario::CustomTool,
+            "tool-length" => Scenario::ToolLength,
+            "failed" => Scenario::Failed,
             _ => return None,
         })
     }
@@ -144,17 +210,26 @@ impl Scenario {
     }
 }
 
-/// The `scenario:` marker in the last user message (chat and Anthropic bodies) or in the
-/// `input` (embeddings), without its prefix.
+/// The `scenario:` marker in the last user message (chat and Anthropic bodies), in the
+/// last user item of a Responses `input`, or anywhere in the `input` (embeddings, a
+/// Responses string input), without its prefix.
 pub fn marker(body: &Value) -> Option<String> {
+    let is_user = |m: &&Value| m.get("role").and_then(Value::as_str) == Some("user");
     let text = match body.get("messages").and_then(Value::as_array) {
         Some(messages) => messages
             .iter()
             .rev()
-            .find(|m| m.get("role").and_then(Value::as_str) == Some("user"))?
+            .find(is_user)?
             .get("content")?
             .to_string(),
-        None => body.get("input")?.to_string(),
+        None => {
+            let input = body.get("input")?;
+            let last_user = input.as_array().and_then(|i| i.iter().rev().find(is_user));
+            match last_user {
+                Some(item) => item.get("content")?.to_string(),
+                None => input.to_string(),
+            }
+        }
     };
     let start = text.find("scenario:")? + "scenario:".len();
     let name: String = text[start..]
@@ -162,6 +237,21 @@ pub fn marker(body: &Value) -> Option<String> {
         .take_while(|c| c.is_ascii_alphanumeric() || matches!(c, ':' | '.' | '_' | '=' | '-'))
         .collect();
     Some(name.trim_end_matches([':', '.']).to_string())
+}
+
+/// Whether a request body holds an image anywhere: a Chat `image_url` part, an Anthropic
+/// `image` block (also inside a tool result) or a Responses `input_image`.
+pub fn has_image(v: &Value) -> bool {
+    match v {
+        Value::Object(o) => {
+            matches!(
+                o.get("type").and_then(Value::as_str),
+                Some("image_url" | "image" | "input_image")
+            ) || o.values().any(has_image)
+        }
+        Value::Array(a) => a.iter().any(has_image),
+        _ => false,
+    }
 }
 
 /// Which error shape an endpoint speaks.

@@ -18,6 +18,8 @@ mod chat_answers;
 mod fake;
 #[path = "messages_answers.rs"]
 mod messages_answers;
+#[path = "responses_answers.rs"]
+mod responses_answers;
 #[path = "scenarios.rs"]
 mod scenarios;
 #[path = "wire.rs"]
