@@ -13,7 +13,10 @@ pub fn run(config: &Config) -> Result<(), String> {
     let reply = upstream
         .github("/copilot_internal/user")
         .and_then(ok_or_forward)
-        .map_err(|e| format!("could not fetch Copilot usage: {e}"))?;
+        .map_err(|e| match e.status() {
+            401 | 403 => format!("GitHub rejected the GitHub token ({e}); run `copilot-api auth`"),
+            _ => format!("could not fetch Copilot usage: {e}"),
+        })?;
     let v: Value = serde_json::from_slice(&reply.body)
         .map_err(|_| "the usage answer is not JSON".to_string())?;
     print!("{}", format_usage(&v));
