@@ -81,3 +81,59 @@ fn debug_json_shows_paths_and_never_the_token() {
     assert!(!err.contains(secret), "token in stderr: {err}");
     assert!(fake.requests().is_empty(), "debug made a network call");
 }
+
+#[test]
+fn check_usage_prints_quotas_and_a_rejected_token_says_what_to_do() {
+    let fake = Fake::start();
+    let home = TempDir::new();
+    let mut env = upstream_env(&fake);
+    env.push(("GH_TOKEN", GITHUB_TOKEN));
+    let (code, out, err) = run_cli(&["check-usage"], &env, home.path());
+    assert_eq!(code, 0, "stderr: {err}");
+    assert!(out.contains("plan: individual"), "{out}");
+    assert!(
+        out.contains("38 / 300 used (12.7% used, 87.3% remaining)"),
+        "{out}"
+    );
+    assert!(out.contains("unlimited"), "{out}");
+    let usage = fake.requests_to("/copilot_internal/user");
+    assert_eq!(usage.len(), 1);
+    assert_eq!(
+        usage[0].header("authorization"),
+        Some(format!("token {GITHUB_TOKEN}").as_str())
+    );
+
+    fake.reject_github_token(true);
+    let (code, _, err) = run_cli(&["check-usage"], &env, home.path());
+    assert_eq!(code, 1);
+    assert!(err.contains("copilot-api auth"), "{err}");
+}
+
+#[test]
+fn debug_models_prints_the_routing_of_each_catalog_model() {
+    let fake = Fake::start();
+    let home = TempDir::new();
+    let mut env = upstream_env(&fake);
+    env.push(("GH_TOKEN", GITHUB_TOKEN));
+    let (code, out, err) = run_cli(&["debug", "--json", "--models"], &env, home.path());
+    assert_eq!(code, 0, "stderr: {err}");
+    let v: Value = serde_json::from_str(&out).unwrap();
+    let routes = &v["routes"];
+    assert_eq!(
+        routes["gpt-5.2-codex"]["/v1/responses"],
+        "/responses (pass-through)"
+    );
+    assert_eq!(
+        routes["gpt-5.2-codex"]["/v1/chat/completions"],
+        "/responses (translated)"
+    );
+    assert_eq!(
+        routes["claude-sonnet-4.5"]["/v1/messages"],
+        "/v1/messages (pass-through)"
+    );
+    assert_eq!(
+        routes["gpt-4.1"]["/v1/messages"],
+        "/chat/completions (translated)"
+    );
+    assert!(!out.contains(GITHUB_TOKEN));
+}
