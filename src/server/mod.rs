@@ -35,41 +35,36 @@ pub fn bind(addr: std::net::SocketAddr) -> Result<Server, String> {
 /// Serves until the process ends.
 pub fn serve(app: Arc<App>, server: Server) {
     let inflight = Arc::new(AtomicUsize::new(0));
-    let mut workers = workers::Workers::new(STACK_SIZE);
-    for rq in server.incoming_requests() {
-        let Some(rq) = refuse_huge_body(rq, app.config.max_body_bytes) else {
-            continue;
-        };
-        if inflight.load(Ordering::Acquire) >= app.config.max_inflight {
-            let family = Family::for_path(path_of(rq.url()));
-            let mut out = ApiError::NotReady(format!(
-                "the proxy is serving {} requests, its limit (--max-inflight); retry shortly",
-                app.config.max_inflight
-            ))
-            .to_response(family);
-            out.headers.retain(|(k, _)| k != "Retry-After");
-            out.headers.push(("Retry-After".into(), "1".into()));
-            warn!(
-                "{} {} refused: {} requests in flight",
-                rq.method(),
-                path_of(rq.url()),
-                app.config.max_inflight
-            );
-            respond(rq, out, false);
-            continue;
-        }
-        inflight.fetch_add(1, Ordering::AcqRel);
-        let (app, count) = (app.clone(), inflight.clone());
-        let job = Box::new(move || {
-            let _slot = Slot(count);
-            handle(&app, rq);
-        });
-        if let Err(e) = workers.run(job) {
-            // The request was dropped with the job (tiny_http answers 500).
-            warn!("could not start a request thread: {e}");
-            inflight.fetch_sub(1, Ordering::AcqRel);
-        }
+    let handler = Box::new(move |rq: Request| admit(&app, &inflight, rq));
+    workers::Workers::serve(server, STACK_SIZE, handler);
+}
+
+/// Answers 503 above the in-flight cap, else handles the request under a slot.
+fn admit(app: &Arc<App>, inflight: &Arc<AtomicUsize>, rq: Request) {
+    let Some(rq) = refuse_huge_body(rq, app.config.max_body_bytes) else {
+        return;
+    };
+    if inflight.fetch_add(1, Ordering::AcqRel) >= app.config.max_inflight {
+        inflight.fetch_sub(1, Ordering::AcqRel);
+        let family = Family::for_path(path_of(rq.url()));
+        let mut out = ApiError::NotReady(format!(
+            "the proxy is serving {} requests, its limit (--max-inflight); retry shortly",
+            app.config.max_inflight
+        ))
+        .to_response(family);
+        out.headers.retain(|(k, _)| k != "Retry-After");
+        out.headers.push(("Retry-After".into(), "1".into()));
+        warn!(
+            "{} {} refused: {} requests in flight",
+            rq.method(),
+            path_of(rq.url()),
+            app.config.max_inflight
+        );
+        respond(rq, out, false);
+        return;
     }
+    let _slot = Slot(inflight.clone());
+    handle(app, rq);
 }
 
 /// A place under the in-flight cap, given back when the request ends, however it ends.

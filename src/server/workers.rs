@@ -1,88 +1,85 @@
-//! Handler threads that outlive their request. A thread per request is what streaming
-//! needs (a fixed pool of 16 queued the 17th stream for seconds, reference/rust-stack.md
-//! §6), but spawning one costs tens of microseconds per request; so a request goes to an
-//! idle worker when there is one, and to a new worker otherwise. Idle workers exit after a
-//! while, so the pool follows the load. The in-flight cap bounds it from above.
+//! Handler threads that take requests straight from tiny_http's queue. A thread per
+//! request is what streaming needs (a fixed pool of 16 queued the 17th stream for seconds,
+//! reference/rust-stack.md §6), but spawning one costs tens of microseconds and a hand-off
+//! through a dispatcher costs a context switch; so each worker waits on the queue itself,
+//! and the worker that takes the last idle place starts another. Idle workers beyond one
+//! exit after a while, so the pool follows the load; the in-flight cap bounds it.
 
+use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
-use std::sync::mpsc::{Receiver, RecvTimeoutError, Sender, channel};
-use std::sync::{Arc, Mutex};
 use std::time::Duration;
+use tiny_http::{Request, Server};
 
-pub type Job = Box<dyn FnOnce() + Send>;
-
-/// How long a worker waits for work before it exits.
+/// How long a spare worker waits for work before it exits.
 const IDLE_EXIT: Duration = Duration::from_secs(30);
 
+/// What a worker does with a request it took.
+pub type Handler = dyn Fn(Request) + Send + Sync;
+
 pub struct Workers {
-    tx: Sender<Job>,
-    rx: Arc<Mutex<Receiver<Job>>>,
-    /// Workers waiting for a job that no job has been promised to yet.
-    idle: Arc<AtomicUsize>,
+    server: Server,
+    handler: Box<Handler>,
     stack_size: usize,
-    spawned: usize,
+    /// Workers waiting on the queue.
+    idle: AtomicUsize,
+    spawned: AtomicUsize,
 }
 
 impl Workers {
-    pub fn new(stack_size: usize) -> Workers {
-        let (tx, rx) = channel();
-        Workers {
-            tx,
-            rx: Arc::new(Mutex::new(rx)),
-            idle: Arc::new(AtomicUsize::new(0)),
+    /// Serves until the process ends.
+    pub fn serve(server: Server, stack_size: usize, handler: Box<Handler>) {
+        let workers = Arc::new(Workers {
+            server,
+            handler,
             stack_size,
-            spawned: 0,
+            idle: AtomicUsize::new(0),
+            spawned: AtomicUsize::new(0),
+        });
+        if let Err(e) = workers.spawn() {
+            crate::error!("could not start a request thread: {e}");
+            return;
+        }
+        loop {
+            std::thread::park();
         }
     }
 
-    /// Runs `job` on an idle worker, or on a new one. Only the accept loop calls this.
-    pub fn run(&mut self, job: Job) -> std::io::Result<()> {
-        if !claim(&self.idle) {
-            self.spawn()?;
-        }
-        // A receiver lives as long as any worker, and one was just claimed or spawned.
-        self.tx
-            .send(job)
-            .map_err(|_| std::io::Error::other("no worker left"))
-    }
-
-    fn spawn(&mut self) -> std::io::Result<()> {
-        self.spawned += 1;
-        let (rx, idle) = (self.rx.clone(), self.idle.clone());
+    fn spawn(self: &Arc<Self>) -> std::io::Result<()> {
+        let n = self.spawned.fetch_add(1, Ordering::Relaxed) + 1;
+        let me = self.clone();
         std::thread::Builder::new()
-            .name(format!("worker-{}", self.spawned))
+            .name(format!("worker-{n}"))
             .stack_size(self.stack_size)
-            .spawn(move || work(&rx, &idle))
+            .spawn(move || me.work())
             .map(drop)
     }
-}
 
-/// Takes one idle worker for a job about to be sent; false when none is idle.
-fn claim(idle: &AtomicUsize) -> bool {
-    idle.fetch_update(Ordering::AcqRel, Ordering::Acquire, |n| n.checked_sub(1))
-        .is_ok()
-}
-
-fn work(rx: &Mutex<Receiver<Job>>, idle: &AtomicUsize) {
-    let mut promised = true; // a new worker is spawned for a job already on its way
-    loop {
-        if !promised {
-            idle.fetch_add(1, Ordering::AcqRel);
-        }
-        let next = rx
-            .lock()
-            .unwrap_or_else(|e| e.into_inner())
-            .recv_timeout(IDLE_EXIT);
-        match next {
-            Ok(job) => {
-                // A panic that escaped the handler's own guard must not kill the worker.
-                let _ = std::panic::catch_unwind(std::panic::AssertUnwindSafe(job));
-                promised = false;
+    fn work(self: Arc<Self>) {
+        loop {
+            self.idle.fetch_add(1, Ordering::AcqRel);
+            let next = self.server.recv_timeout(IDLE_EXIT);
+            let idle_before = self.idle.fetch_sub(1, Ordering::AcqRel);
+            match next {
+                Ok(Some(rq)) => {
+                    // The last waiting worker took this one: start the next before working.
+                    if idle_before == 1 {
+                        if let Err(e) = self.spawn() {
+                            crate::warn!("could not start a request thread: {e}");
+                        }
+                    }
+                    // A panic that escaped the handler's own guard must not end the worker.
+                    let _ = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+                        (self.handler)(rq)
+                    }));
+                }
+                // Others are waiting: this spare one can go.
+                Ok(None) if idle_before > 1 => return,
+                Ok(None) => {}
+                Err(e) => {
+                    crate::error!("the listener failed: {e}");
+                    return;
+                }
             }
-            // Exit only if no job was promised to an idle worker meanwhile; else wait on.
-            Err(RecvTimeoutError::Timeout) if claim(idle) => return,
-            Err(RecvTimeoutError::Timeout) => promised = true,
-            Err(RecvTimeoutError::Disconnected) => return,
         }
     }
 }
@@ -90,33 +87,36 @@ fn work(rx: &Mutex<Receiver<Job>>, idle: &AtomicUsize) {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use std::io::{Read, Write};
     use std::sync::Barrier;
 
     #[test]
-    fn busy_workers_never_block_new_jobs_and_idle_ones_are_reused() {
-        let mut workers = Workers::new(256 * 1024);
-        // Three jobs that hold their worker until all three run: each needs its own thread.
-        let barrier = Arc::new(Barrier::new(4));
-        for _ in 0..3 {
-            let b = barrier.clone();
-            workers
-                .run(Box::new(move || {
-                    b.wait();
-                }))
-                .unwrap();
+    fn a_busy_worker_never_holds_up_the_next_request() {
+        let server = Server::http("127.0.0.1:0").unwrap();
+        let addr = server.server_addr().to_ip().unwrap();
+        // Each request waits until all three are being handled: only possible if every
+        // one got a thread of its own while the others were busy.
+        let barrier = Arc::new(Barrier::new(3));
+        let handler = Box::new(move |rq: Request| {
+            barrier.wait();
+            let _ = rq.respond(tiny_http::Response::from_string("ok"));
+        });
+        std::thread::spawn(move || Workers::serve(server, 256 * 1024, handler));
+        let clients: Vec<_> = (0..3)
+            .map(|_| {
+                std::thread::spawn(move || {
+                    let mut s = std::net::TcpStream::connect(addr).unwrap();
+                    s.set_read_timeout(Some(Duration::from_secs(5))).unwrap();
+                    s.write_all(b"GET / HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n")
+                        .unwrap();
+                    let mut answer = String::new();
+                    let _ = s.read_to_string(&mut answer);
+                    answer
+                })
+            })
+            .collect();
+        for c in clients {
+            assert!(c.join().unwrap().ends_with("ok"));
         }
-        barrier.wait();
-        assert_eq!(workers.spawned, 3);
-        // Once they are idle again, later jobs reuse them.
-        while workers.idle.load(Ordering::Acquire) < 3 {
-            std::thread::yield_now();
-        }
-        let (tx, rx) = channel();
-        for i in 0..10 {
-            let tx = tx.clone();
-            workers.run(Box::new(move || tx.send(i).unwrap())).unwrap();
-            rx.recv().unwrap();
-        }
-        assert_eq!(workers.spawned, 3);
     }
 }
