@@ -28,8 +28,19 @@ const STACK_SIZE: usize = 512 * 1024;
 /// connection is then abandoned; the client closes it).
 const DRAIN_MAX: usize = 1 << 30;
 
+/// Pending connections the kernel may queue before `accept`.
+const BACKLOG: i32 = 1024;
+
 pub fn bind(addr: std::net::SocketAddr) -> Result<Server, String> {
-    Server::http(addr).map_err(|e| format!("cannot listen on {addr}: {e}"))
+    use socket2::{Domain, Socket, Type};
+    let fail = |e: std::io::Error| format!("cannot listen on {addr}: {e}");
+    let socket = Socket::new(Domain::for_address(addr), Type::STREAM, None).map_err(fail)?;
+    socket.set_reuse_address(true).map_err(fail)?;
+    socket.set_tcp_nodelay(true).map_err(fail)?;
+    socket.bind(&addr.into()).map_err(fail)?;
+    socket.listen(BACKLOG).map_err(fail)?;
+    Server::from_listener(std::net::TcpListener::from(socket), None)
+        .map_err(|e| format!("cannot listen on {addr}: {e}"))
 }
 
 /// Serves until the process ends.
