@@ -49,6 +49,15 @@ pub fn optional_types(body: &Map<String, Value>, fields: &[(&str, Kind)]) -> Res
     Ok(())
 }
 
+/// Drops a `reasoning_effort` the translation derived (from Anthropic's
+/// `output_config.effort` or Responses' `reasoning.effort`) when the catalog does not list
+/// the model as taking one: OpenAI-style upstreams reject it for other models.
+pub fn drop_unsupported_effort(chat: &mut Map<String, Value>, model: Option<&Model>) {
+    if !model.is_some_and(|m| m.reasoning_effort) && chat.remove("reasoning_effort").is_some() {
+        crate::debug!("reasoning_effort dropped: the model does not list it");
+    }
+}
+
 /// `X-Initiator`, which Copilot uses to tell a billed user prompt from an agent turn.
 pub fn initiator_header(user_turn: bool) -> (&'static str, String) {
     (

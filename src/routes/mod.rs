@@ -71,9 +71,14 @@ fn model_id(path: &str) -> Option<&str> {
 fn allowed_methods(app: &App, path: &str) -> Option<&'static str> {
     match path {
         "/token" if !app.config.expose_token => None,
-        "/v1/chat/completions" | "/chat/completions" | "/v1/embeddings" | "/embeddings" => {
-            Some("POST")
-        }
+        "/v1/chat/completions"
+        | "/chat/completions"
+        | "/v1/embeddings"
+        | "/embeddings"
+        | "/v1/messages"
+        | "/v1/messages/count_tokens"
+        | "/v1/responses"
+        | "/responses" => Some("POST"),
         _ if is_known_path(path) => Some("GET"),
         _ => None,
     }

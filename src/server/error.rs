@@ -117,6 +117,11 @@ impl ApiError {
         if matches!(self, ApiError::NotReady(_)) {
             out.headers.push(("Retry-After".into(), "5".into()));
         }
+        // Clients that retry on their own (Claude Code retries even a 401 ten times) stop at
+        // once on a mistake that another try cannot fix.
+        if (400..500).contains(&self.status()) && !matches!(self.status(), 408 | 409 | 429) {
+            out.headers.push(("x-should-retry".into(), "false".into()));
+        }
         if let ApiError::Upstream {
             retry_after: Some(r),
             ..

@@ -121,14 +121,27 @@ fn handle(app: &Arc<App>, mut rq: Request) {
         );
     }
     let cors = auth::cors_headers(&app.config.cors_origins, &incoming);
-    let (mut out, close) = match read_body(&mut rq, app.config.max_body_bytes) {
+    // tiny_http hands over the raw socket as the body of an upgrade request (a WebSocket
+    // attempt, or h2c from `curl --http2`): only the declared length may be read, and the
+    // connection cannot serve another request after it.
+    let upgrade = incoming
+        .header("connection")
+        .is_some_and(|c| c.to_ascii_lowercase().contains("upgrade"));
+    let (mut out, close) = match read_body(&mut rq, app.config.max_body_bytes, upgrade) {
         Err(e) => (e.to_response(family), true),
         Ok(body) => {
             let incoming = Incoming { body, ..incoming };
-            (dispatch(app, &incoming, family), false)
+            (dispatch(app, &incoming, family), upgrade)
         }
     };
     out.headers.extend(cors);
+    if family == Family::Anthropic {
+        // Claude Code surfaces it as the request id of each turn.
+        out.headers.push((
+            "request-id".into(),
+            format!("req_{:016x}", crate::ids::random_u64()),
+        ));
+    }
     let (method, status, model) = (rq.method().to_string(), out.status, out.model.take());
     app.metrics.request(&path, status);
     let outcome = match out.stream.take() {
@@ -198,13 +211,18 @@ fn dispatch(app: &Arc<App>, rq: &Incoming, family: Family) -> Outgoing {
 
 /// Reads the body, refusing more than `limit` bytes: by `Content-Length` before reading,
 /// or by counting a chunked body as it arrives.
-fn read_body(rq: &mut Request, limit: usize) -> Result<Vec<u8>, ApiError> {
+fn read_body(rq: &mut Request, limit: usize, upgrade: bool) -> Result<Vec<u8>, ApiError> {
     if rq.body_length().is_some_and(|n| n > limit) {
         return Err(ApiError::TooLarge(limit));
     }
     let mut body = Vec::with_capacity(rq.body_length().unwrap_or(0));
+    let readable = match (upgrade, rq.body_length()) {
+        (true, Some(n)) => n as u64,
+        (true, None) => 0,
+        (false, _) => limit as u64 + 1,
+    };
     rq.as_reader()
-        .take(limit as u64 + 1)
+        .take(readable)
         .read_to_end(&mut body)
         .map_err(|e| ApiError::BadRequest(format!("could not read the request body: {e}")))?;
     if body.len() > limit {

@@ -580,7 +580,8 @@ impl ToolSet {
             Some(_) => return Err("`tools` must be an array".into()),
         }
         if !set.dropped.is_empty() {
-            crate::warn!(
+            // Codex sends them with every request: a debug line, not a warning each time.
+            crate::debug!(
                 "responses->chat: tools the chat path cannot serve were dropped: {}",
                 set.dropped.join(", ")
             );

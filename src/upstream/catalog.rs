@@ -19,6 +19,9 @@ pub struct Model {
     pub max_output: Option<u64>,
     pub supported_endpoints: Vec<String>,
     pub tokenizer: String,
+    /// `capabilities.supports.reasoning_effort` lists levels (or is true): the model takes a
+    /// `reasoning_effort` on `/chat/completions`.
+    pub reasoning_effort: bool,
 }
 
 impl Model {
@@ -43,6 +46,11 @@ impl Model {
             max_output: num_at("/capabilities/limits/max_output_tokens"),
             tokenizer: str_at("/capabilities/tokenizer").unwrap_or_else(|| "o200k_base".into()),
             supported_endpoints,
+            reasoning_effort: match v.pointer("/capabilities/supports/reasoning_effort") {
+                Some(Value::Array(levels)) => !levels.is_empty(),
+                Some(Value::Bool(b)) => *b,
+                _ => false,
+            },
             id,
         })
     }

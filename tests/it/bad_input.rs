@@ -61,3 +61,63 @@ fn oversized_body_is_413_in_each_family_shape() {
     assert!(fake.requests_to("/v1/messages").is_empty());
     assert_eq!(get(&proxy.at("/healthz"), &[]).status, 200);
 }
+
+/// Regression (found with Codex CLI's built-in provider): a WebSocket attempt on
+/// `GET /v1/responses` and an h2c `Connection: Upgrade` POST hung until the client gave up,
+/// because tiny_http hands the raw socket over as the body of an upgrade request.
+#[test]
+fn upgrade_requests_are_answered_at_once() {
+    let fake = Fake::start();
+    let proxy = Proxy::start(&fake, &[], &[]);
+    let started = std::time::Instant::now();
+    let ws = raw_request(
+        &proxy.url,
+        b"GET /v1/responses HTTP/1.1\r\nHost: x\r\nConnection: Upgrade\r\nUpgrade: websocket\r\n\
+          Sec-WebSocket-Version: 13\r\nSec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\n\r\n",
+    );
+    assert!(ws.starts_with("HTTP/1.1 405"), "{ws}");
+    assert!(
+        ws.contains("Allow: POST") || ws.contains("allow: POST"),
+        "{ws}"
+    );
+    let body = r#"{"model":"gpt-4.1","messages":[{"role":"user","content":"hi"}]}"#;
+    let h2c = format!(
+        "POST /v1/chat/completions HTTP/1.1\r\nHost: x\r\nConnection: Upgrade, HTTP2-Settings\r\n\
+         Upgrade: h2c\r\nHTTP2-Settings: AAMAAABkAAQAoAAAAAIAAAAA\r\nContent-Type: application/json\r\n\
+         Content-Length: {}\r\n\r\n{body}",
+        body.len()
+    );
+    let answer = raw_request(&proxy.url, h2c.as_bytes());
+    assert!(answer.starts_with("HTTP/1.1 200"), "{answer}");
+    assert!(answer.contains("Hello from the fake."), "{answer}");
+    assert!(
+        started.elapsed() < std::time::Duration::from_secs(3),
+        "{:?}",
+        started.elapsed()
+    );
+}
+
+/// Regression (found with Claude Code): a 401 made it retry ten times with back-off; client
+/// mistakes now say `x-should-retry: false`, and Anthropic answers carry a `request-id`.
+#[test]
+fn client_errors_say_do_not_retry_and_anthropic_answers_carry_a_request_id() {
+    let fake = Fake::start();
+    let proxy = Proxy::start(&fake, &["--api-key", "k"], &[]);
+    let resp = post(&proxy.at("/v1/messages"), &[("x-api-key", "wrong")], b"{}");
+    assert_eq!(resp.status, 401);
+    assert_eq!(resp.header("x-should-retry"), Some("false"));
+    assert!(
+        resp.header("request-id")
+            .is_some_and(|id| id.starts_with("req_"))
+    );
+    let resp = post(
+        &proxy.at("/v1/chat/completions"),
+        &[("authorization", "Bearer k")],
+        b"{oops",
+    );
+    assert_eq!(resp.status, 400);
+    assert_eq!(resp.header("x-should-retry"), Some("false"));
+    let resp = get(&proxy.at("/v1/responses"), &[("authorization", "Bearer k")]);
+    assert_eq!(resp.status, 405);
+    assert_eq!(resp.header("allow"), Some("POST"));
+}

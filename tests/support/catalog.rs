@@ -130,5 +130,9 @@ fn model(
     if let Some(endpoints) = endpoints {
         m["supported_endpoints"] = json!(endpoints);
     }
+    // Reasoning models list the efforts they take; gpt-4.1 and Gemini here do not.
+    if id.starts_with("gpt-5") || id.starts_with("claude") {
+        m["capabilities"]["supports"]["reasoning_effort"] = json!(["low", "medium", "high"]);
+    }
     m
 }

@@ -394,6 +394,12 @@ fn scenario(shared: &Shared, rq: &Recorded) -> Scenario {
             retry_after: None,
         },
         Some(Scenario::Images413) => Scenario::Text,
+        Some(Scenario::Agent(_)) if scenarios::ends_with_tool_output(&rq.json()) => Scenario::Text,
+        Some(Scenario::Agent(name)) => Scenario::Call(name),
+        Some(Scenario::ThinkAgent(_)) if scenarios::ends_with_tool_output(&rq.json()) => {
+            Scenario::Reasoning
+        }
+        Some(Scenario::ThinkAgent(name)) => Scenario::ThinkCall(name),
         Some(scenario) => scenario,
         None => Scenario::Text,
     }

@@ -13,7 +13,8 @@
 //! `status:CODE[:json|html|empty][:retry=V]`, `context-window`, `fail:N:STATUS`, `hangup`,
 //! `stall-head`, `stall-first`, `stall-mid`, `pause:MS`, `drop`, `malformed`, `error-event`,
 //! `no-done`, `truncated`, `slow:MS:N`, `many:N`, `empty`, `images-413`, `call:NAME`,
-//! `think-call:NAME`, `first-tool`, `custom-tool`, `tool-length`, `failed`.
+//! `think-call:NAME`, `first-tool`, `custom-tool`, `tool-length`, `failed`, `agent:NAME`,
+//! `think-agent:NAME`.
 
 use super::wire::{Reply, Step};
 use serde_json::{Value, json};
@@ -92,6 +93,12 @@ pub enum Scenario {
     ToolLength,
     /// `/responses`: the stream opens, then `response.failed`. Elsewhere `Text`.
     Failed,
+    /// A two-turn agent loop for real clients: `Call(NAME)` while the request does not end
+    /// with a tool result, `Text` once it does (the marker stays in the prompt on Chat and
+    /// Responses). Resolved by the fake, which sees the body.
+    Agent(String),
+    /// As `Agent`, with `ThinkCall(NAME)` on the first turn and `Reasoning` on the second.
+    ThinkAgent(String),
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -118,6 +125,9 @@ pub const SUMMARY_PARTS: [&str; 2] = ["Planning", " the answer."];
 pub fn tool_arguments(name: &str) -> String {
     match name {
         "exec_command" => json!({"cmd": "ls -la", "workdir": "/tmp"}).to_string(),
+        "Bash" => {
+            json!({"command": "echo hello > out.txt", "description": "Write out.txt"}).to_string()
+        }
         "apply_patch" => json!({"input": PATCH}).to_string(),
         _ => json!({"query": "fake query", "limit": 3}).to_string(),
     }
@@ -196,6 +206,10 @@ impl Scenario {
             "custom-tool" => Scenario::CustomTool,
             "tool-length" => Scenario::ToolLength,
             "failed" => Scenario::Failed,
+            "agent" => Scenario::Agent(parts.get(1).filter(|n| !n.is_empty())?.to_string()),
+            "think-agent" => {
+                Scenario::ThinkAgent(parts.get(1).filter(|n| !n.is_empty())?.to_string())
+            }
             _ => return None,
         })
     }
@@ -237,6 +251,34 @@ pub fn marker(body: &Value) -> Option<String> {
         .take_while(|c| c.is_ascii_alphanumeric() || matches!(c, ':' | '.' | '_' | '=' | '-'))
         .collect();
     Some(name.trim_end_matches([':', '.']).to_string())
+}
+
+/// Whether a completion request ends with a tool result: an Anthropic user message holding
+/// a `tool_result` block, a Chat `tool` message, or a Responses `function_call_output` /
+/// `custom_tool_call_output` item after the last user item.
+pub fn ends_with_tool_output(body: &Value) -> bool {
+    if let Some(last) = body
+        .get("messages")
+        .and_then(Value::as_array)
+        .and_then(|m| m.iter().rev().find(|m| m["role"] != "system"))
+    {
+        return last["role"] == "tool"
+            || (last["role"] == "user"
+                && last["content"]
+                    .as_array()
+                    .is_some_and(|c| c.iter().any(|b| b["type"] == "tool_result")));
+    }
+    let Some(input) = body.get("input").and_then(Value::as_array) else {
+        return false;
+    };
+    for item in input.iter().rev() {
+        match item["type"].as_str() {
+            Some("function_call_output" | "custom_tool_call_output") => return true,
+            _ if item["role"] == "user" => return false,
+            _ => {}
+        }
+    }
+    false
 }
 
 /// Whether a request body holds an image anywhere: a Chat `image_url` part, an Anthropic
