@@ -138,6 +138,20 @@ pub struct Fake {
     accept: Option<JoinHandle<()>>,
 }
 
+/// A loopback listener with a deep accept queue: std's backlog of 128 overflows when a
+/// benchmark opens hundreds of streams at once, and the kernel then drops SYNs.
+fn listen(port: u16) -> TcpListener {
+    use socket2::{Domain, Socket, Type};
+    let addr = std::net::SocketAddr::from(([127, 0, 0, 1], port));
+    let socket = Socket::new(Domain::IPV4, Type::STREAM, None).expect("fake upstream: socket");
+    socket
+        .set_reuse_address(true)
+        .expect("fake upstream: reuse");
+    socket.bind(&addr.into()).expect("fake upstream: bind");
+    socket.listen(1024).expect("fake upstream: listen");
+    socket.into()
+}
+
 impl Fake {
     pub fn start() -> Fake {
         Fake::start_on(0)
@@ -145,7 +159,7 @@ impl Fake {
 
     /// On a given loopback port (0 picks a free one), for the standalone process.
     pub fn start_on(port: u16) -> Fake {
-        let listener = TcpListener::bind(("127.0.0.1", port)).expect("fake upstream: bind");
+        let listener = listen(port);
         let port = listener
             .local_addr()
             .expect("fake upstream: address")
