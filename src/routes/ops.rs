@@ -10,7 +10,7 @@ use std::time::UNIX_EPOCH;
 pub fn root() -> Outgoing {
     Outgoing::text(
         200,
-        &format!("copilot-api {VERSION} is running. Models: GET /v1/models\n"),
+        &format!("Server running (copilot-api {VERSION}). Models: GET /v1/models\n"),
     )
 }
 

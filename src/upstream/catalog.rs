@@ -72,7 +72,7 @@ impl Model {
             "object": "model",
             "type": "model",
             "created": 0,
-            "created_at": "1970-01-01T00:00:00Z",
+            "created_at": "1970-01-01T00:00:00.000Z",
             "owned_by": self.vendor,
             "display_name": self.name,
             "supported_endpoints": self.supported_endpoints,
