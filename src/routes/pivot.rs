@@ -109,6 +109,8 @@ impl Decoder {
             Decoder::Chat => match v.get("error") {
                 // The upstream's own words reach the client unchanged.
                 Some(err) => fault(error_message(err)),
+                // An `event: error` whose data is not wrapped in `error`.
+                None if event.event.as_deref() == Some("error") => fault(error_message(&v)),
                 None => Decoded {
                     chunks: vec![v],
                     end: None,
@@ -234,6 +236,12 @@ mod tests {
         assert!(matches!(d.decode(&event("{oops")).end, Some(Err(_))));
         let err = d.decode(&event(r#"{"error":{"message":"boom"}}"#));
         assert!(matches!(err.end, Some(Err(m)) if m.contains("boom")));
+        let named = Event {
+            event: Some("error".into()),
+            data: r#"{"message":"bad"}"#.into(),
+            ..Event::default()
+        };
+        assert!(matches!(d.decode(&named).end, Some(Err(m)) if m == "bad"));
     }
 
     #[test]
