@@ -59,7 +59,7 @@ impl Http {
     pub fn new(config: &Config) -> Result<Self, String> {
         let (roots, trust) = root_certs(config.ca_file.as_deref())?;
         let proxy = if config.proxy_env {
-            Proxy::try_from_env()
+            proxy_from_env(&|k| std::env::var(k).ok())
         } else {
             None
         };
@@ -210,6 +210,49 @@ pub fn describe_error(e: &ureq::Error) -> String {
     }
 }
 
+/// The outbound proxy from `ALL_PROXY`, `HTTPS_PROXY`, `HTTP_PROXY` (upper or lower case, in
+/// that order, as ureq reads them) with `NO_PROXY`, plus loopback always going direct: a
+/// proxy elsewhere cannot reach this machine's loopback (an upstream override pointing at
+/// a local service, as the tests do).
+fn proxy_from_env(env: &dyn Fn(&str) -> Option<String>) -> Option<Proxy> {
+    let either = |name: &str| {
+        env(name)
+            .or_else(|| env(&name.to_ascii_lowercase()))
+            .filter(|v| !v.trim().is_empty())
+    };
+    let url = ["ALL_PROXY", "HTTPS_PROXY", "HTTP_PROXY"]
+        .into_iter()
+        .find_map(either)?;
+    let found = match Proxy::new(url.trim()) {
+        Ok(p) => p,
+        Err(e) => {
+            crate::warn!("ignoring the proxy variable: {e}");
+            return None;
+        }
+    };
+    let mut builder = Proxy::builder(found.protocol())
+        .host(found.host())
+        .port(found.port());
+    if let Some(user) = found.username() {
+        builder = builder.username(user);
+    }
+    if let Some(password) = found.password() {
+        builder = builder.password(password);
+    }
+    let no_proxy = either("NO_PROXY").unwrap_or_default();
+    for entry in
+        no_proxy
+            .split(',')
+            .map(str::trim)
+            .chain(["localhost", "127.0.0.1", "::1", "[::1]"])
+    {
+        if !entry.is_empty() {
+            builder = builder.no_proxy(entry);
+        }
+    }
+    builder.build().ok()
+}
+
 /// `http://host:port` of a proxy, never its user or password.
 fn describe_proxy(p: &Proxy) -> String {
     let scheme = format!("{:?}", p.protocol()).to_lowercase();
@@ -258,4 +301,31 @@ fn root_certs(extra: Option<&std::path::Path>) -> Result<(RootCerts, TrustSummar
         RootCerts::Specific(Arc::new(certs))
     };
     Ok((roots, summary))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn proxy_from_env_keeps_credentials_no_proxy_and_bypasses_loopback() {
+        let env = |k: &str| match k {
+            "https_proxy" => Some("http://user:pw@proxy.corp:8080".to_string()),
+            "NO_PROXY" => Some("internal.corp, .svc".to_string()),
+            _ => None,
+        };
+        let p = proxy_from_env(&env).unwrap();
+        assert_eq!((p.host(), p.port()), ("proxy.corp", 8080));
+        assert_eq!((p.username(), p.password()), (Some("user"), Some("pw")));
+        assert_eq!(describe_proxy(&p), "http://proxy.corp:8080");
+        let direct = |url: &str| p.is_no_proxy(&url.parse().unwrap());
+        assert!(
+            direct("http://127.0.0.1:9/x")
+                && direct("http://localhost/")
+                && direct("https://internal.corp/")
+        );
+        assert!(direct("https://a.svc/"));
+        assert!(!direct("https://api.githubcopilot.com/"));
+        assert!(proxy_from_env(&|_| None).is_none());
+    }
 }

@@ -235,3 +235,21 @@ fn rejected_github_token_at_start_exits_1() {
     assert!(!err.contains(GITHUB_TOKEN), "token leaked to stderr: {err}");
     assert!(fake.issued_tokens().is_empty());
 }
+
+/// A proxy from the environment never carries loopback traffic: it could not reach this
+/// machine's loopback (here the fake upstream) anyway.
+#[test]
+fn loopback_upstreams_bypass_an_environment_proxy() {
+    let fake = Fake::start();
+    let proxy = Proxy::start(
+        &fake,
+        &[],
+        &[
+            ("HTTPS_PROXY", "http://127.0.0.9:1"),
+            ("ALL_PROXY", "http://127.0.0.9:1"),
+        ],
+    );
+    let resp = get(&proxy.at("/v1/models"), &[]);
+    assert_eq!(resp.status, 200, "{}", resp.text());
+    assert!(!fake.requests_to("/copilot_internal/v2/token").is_empty());
+}
