@@ -20,6 +20,38 @@ use crate::upstream::client::Lease;
 use std::sync::Arc;
 
 pub fn route(app: &Arc<App>, rq: &Incoming) -> Result<Outgoing, ApiError> {
+    let result = dispatch(app, rq);
+    if let Err(e) = &result {
+        if names_a_model_problem(e) {
+            // The catalog may be out of date (a model enabled, retired or moved to another
+            // endpoint): refresh it now rather than in up to 30 minutes (DESIGN.md §3).
+            app.refresh_catalog_if_stale();
+        }
+    }
+    result
+}
+
+/// Copilot's answers that mean "this model is not what you think".
+fn names_a_model_problem(e: &ApiError) -> bool {
+    let ApiError::Upstream {
+        status: 400 | 404,
+        body,
+        ..
+    } = e
+    else {
+        return false;
+    };
+    let text = String::from_utf8_lossy(body);
+    [
+        "unsupported_api_for_model",
+        "model_not_supported",
+        "model_not_found",
+    ]
+    .iter()
+    .any(|code| text.contains(code))
+}
+
+fn dispatch(app: &Arc<App>, rq: &Incoming) -> Result<Outgoing, ApiError> {
     let path = rq.path.as_str();
     match (rq.method.as_str(), path) {
         ("GET" | "HEAD", "/") => Ok(ops::root()),
@@ -104,4 +136,31 @@ pub fn is_known_path(path: &str) -> bool {
             | "/v1/responses"
             | "/responses"
     ) || model_id(path).is_some()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn model_problems_are_recognised() {
+        let upstream = |status, body: &str| ApiError::Upstream {
+            status,
+            body: body.as_bytes().to_vec(),
+            content_type: "application/json".into(),
+            retry_after: None,
+        };
+        let unsupported = r#"{"error":{"message":"model x is not supported via /chat/completions","code":"unsupported_api_for_model"}}"#;
+        assert!(names_a_model_problem(&upstream(400, unsupported)));
+        assert!(names_a_model_problem(&upstream(
+            404,
+            r#"{"error":{"code":"model_not_found"}}"#
+        )));
+        assert!(!names_a_model_problem(&upstream(
+            400,
+            r#"{"error":{"code":"invalid_request_body"}}"#
+        )));
+        assert!(!names_a_model_problem(&upstream(500, unsupported)));
+        assert!(!names_a_model_problem(&ApiError::Unauthorized));
+    }
 }
