@@ -3,7 +3,7 @@
 
 use crate::support::scenarios::{self, TEXT_PARTS};
 use crate::support::*;
-use crate::{assert_openai_error, chat_request, post_json};
+use crate::{assert_openai_error, chat_request, post_chat, post_json};
 use serde_json::{Value, json};
 
 /// The fields the proxy may add to a chunk or completion that lacks them.
@@ -82,12 +82,7 @@ fn stream_scenarios_pass_through_event_by_event() {
 fn text_stream_without_include_usage_hides_the_usage_chunk() {
     let fake = Fake::start();
     let proxy = Proxy::start(&fake, &[], &[]);
-    let resp = post_json(
-        &proxy,
-        "/v1/chat/completions",
-        &[],
-        &chat_request("gpt-4.1", "hi", true),
-    );
+    let resp = post_chat(&proxy, "gpt-4.1", "hi", true);
     assert_eq!(resp.status, 200, "{}", resp.text());
     let events = parse_sse(&resp.text());
     let chunks = data_json(&events);
@@ -107,12 +102,7 @@ fn text_stream_without_include_usage_hides_the_usage_chunk() {
     assert_eq!(upstream["stream_options"], json!({"include_usage": true}));
 
     // Inline usage, on the finish chunk, reaches the client either way.
-    let resp = post_json(
-        &proxy,
-        "/v1/chat/completions",
-        &[],
-        &chat_request("gpt-4.1", "scenario:usage-inline", true),
-    );
+    let resp = post_chat(&proxy, "gpt-4.1", "scenario:usage-inline", true);
     let chunks = data_json(&parse_sse(&resp.text()));
     assert_eq!(chunks.last().unwrap()["usage"], chat_answers::usage());
 }
@@ -143,12 +133,7 @@ fn non_stream_completion_passes_through() {
 fn missing_object_created_and_id_are_filled_in() {
     let fake = Fake::start();
     let proxy = Proxy::start(&fake, &[], &[]);
-    let resp = post_json(
-        &proxy,
-        "/v1/chat/completions",
-        &[],
-        &chat_request("gpt-4.1", "scenario:bare", true),
-    );
+    let resp = post_chat(&proxy, "gpt-4.1", "scenario:bare", true);
     assert_eq!(resp.status, 200, "{}", resp.text());
     let chunks = data_json(&parse_sse(&resp.text()));
     assert!(chunks.len() >= 5, "{}", resp.text());
@@ -164,12 +149,7 @@ fn missing_object_created_and_id_are_filled_in() {
     }
     assert_eq!(content(&chunks), TEXT_PARTS.concat());
 
-    let resp = post_json(
-        &proxy,
-        "/v1/chat/completions",
-        &[],
-        &chat_request("gpt-4.1", "scenario:bare", false),
-    );
+    let resp = post_chat(&proxy, "gpt-4.1", "scenario:bare", false);
     let v = resp.json();
     assert_eq!(v["object"], "chat.completion", "{v}");
     assert!(
@@ -185,12 +165,7 @@ fn model_is_reported_as_the_client_named_it() {
     let fake = Fake::start();
     let proxy = Proxy::start(&fake, &[], &[]);
     let named = "claude-sonnet-4-5";
-    let resp = post_json(
-        &proxy,
-        "/v1/chat/completions",
-        &[],
-        &chat_request(named, "hi", true),
-    );
+    let resp = post_chat(&proxy, named, "hi", true);
     assert_eq!(resp.status, 200, "{}", resp.text());
     let upstream = fake.requests_to("/chat/completions").pop().unwrap().json();
     assert_eq!(upstream["model"], "claude-sonnet-4.5", "resolved upstream");
@@ -426,12 +401,7 @@ fn version_rejected_466_names_the_override_flags() {
     let fake = Fake::start();
     let proxy = Proxy::start(&fake, &[], &[]);
     fake.push_scenario(Scenario::status(466));
-    let resp = post_json(
-        &proxy,
-        "/v1/chat/completions",
-        &[],
-        &chat_request("gpt-4.1", "hi", true),
-    );
+    let resp = post_chat(&proxy, "gpt-4.1", "hi", true);
     let e = assert_openai_error(&resp, 466, None);
     let message = e["message"].as_str().unwrap();
     assert!(
@@ -446,12 +416,7 @@ fn context_window_error_is_400_context_length_exceeded() {
     let fake = Fake::start();
     let proxy = Proxy::start(&fake, &[], &[]);
     for stream in [false, true] {
-        let resp = post_json(
-            &proxy,
-            "/v1/chat/completions",
-            &[],
-            &chat_request("gpt-4.1", "scenario:context-window", stream),
-        );
+        let resp = post_chat(&proxy, "gpt-4.1", "scenario:context-window", stream);
         let e = assert_openai_error(&resp, 400, Some("invalid_request_error"));
         assert_eq!(e["code"], "context_length_exceeded", "{}", resp.text());
         assert!(

@@ -3,7 +3,7 @@
 //! `data: [DONE]`; silence is filled with `: keepalive`; a stall shuts the upstream down.
 
 use crate::support::*;
-use crate::{FAST, chat_request, post_json};
+use crate::{FAST, chat_request, post_chat, post_json};
 use serde_json::Value;
 use std::time::{Duration, Instant};
 
@@ -120,12 +120,7 @@ fn every_upstream_fault_ends_with_an_error_chunk_then_done() {
 fn finish_without_done_still_ends_with_done() {
     let fake = Fake::start();
     let proxy = Proxy::start(&fake, &FAST, &[]);
-    let resp = post_json(
-        &proxy,
-        "/v1/chat/completions",
-        &[],
-        &chat_request("gpt-4.1", "scenario:no-done", true),
-    );
+    let resp = post_chat(&proxy, "gpt-4.1", "scenario:no-done", true);
     assert_eq!(resp.status, 200, "{}", resp.text());
     let events = parse_sse(&resp.text());
     assert!(events.last().unwrap().is_done(), "{events:?}");
@@ -145,12 +140,7 @@ fn finish_without_done_still_ends_with_done() {
 fn silence_shorter_than_the_stall_limit_is_filled_with_keepalives() {
     let fake = Fake::start();
     let proxy = Proxy::start(&fake, &FAST, &[]);
-    let resp = post_json(
-        &proxy,
-        "/v1/chat/completions",
-        &[],
-        &chat_request("gpt-4.1", "scenario:pause:800", true),
-    );
+    let resp = post_chat(&proxy, "gpt-4.1", "scenario:pause:800", true);
     assert_eq!(resp.status, 200, "{}", resp.text());
     let events = parse_sse(&resp.text());
     assert!(events.last().unwrap().is_done());

@@ -57,6 +57,16 @@ fn chat_request(model: &str, text: &str, stream: bool) -> Value {
     json!({"model": model, "messages": [{"role": "user", "content": text}], "stream": stream})
 }
 
+/// `POST /v1/chat/completions` with one user message.
+fn post_chat(proxy: &Proxy, model: &str, text: &str, stream: bool) -> Resp {
+    post_json(
+        proxy,
+        "/v1/chat/completions",
+        &[],
+        &chat_request(model, text, stream),
+    )
+}
+
 /// Asserts `{"error":{"message":str,"type":str,...}}` with this status, and the type when
 /// given. Returns the `error` object.
 fn assert_openai_error(resp: &Resp, status: u16, kind: Option<&str>) -> Value {

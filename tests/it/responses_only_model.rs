@@ -7,7 +7,8 @@ use crate::support::responses_answers::{self, FAILED_MESSAGE};
 use crate::support::scenarios::{ANSWER, ENCRYPTED, SUMMARY_PARTS, TEXT_PARTS};
 use crate::support::*;
 use crate::{
-    FAST, anthropic_blocks, assert_anthropic_stream, chat_request, named_events, post_json,
+    FAST, anthropic_blocks, assert_anthropic_stream, chat_request, named_events, post_chat,
+    post_json,
 };
 use serde_json::{Value, json};
 
@@ -189,12 +190,7 @@ fn responses_upstream_faults_reach_chat_and_messages_clients() {
 fn translated_requests_to_responses_carry_no_store() {
     let fake = Fake::start();
     let proxy = Proxy::start(&fake, &[], &[]);
-    post_json(
-        &proxy,
-        "/v1/chat/completions",
-        &[],
-        &chat_request(CODEX, "hi", false),
-    );
+    post_chat(&proxy, CODEX, "hi", false);
     let body =
         json!({"model": CODEX, "max_tokens": 100, "messages": [{"role": "user", "content": "hi"}]});
     post_json(&proxy, "/v1/messages", &[], &body);

@@ -4,7 +4,7 @@
 
 use crate::support::scenarios::{self, Api, TEXT_PARTS};
 use crate::support::*;
-use crate::{FAST, chat_request, post_json};
+use crate::{FAST, post_chat};
 use serde_json::Value;
 use std::time::Duration;
 
@@ -27,12 +27,7 @@ fn rate_limited_twice_then_success_returns_200_after_three_requests() {
     let proxy = Proxy::start(&fake, &[], &[]);
     fake.push_scenario(Scenario::status(429));
     fake.push_scenario(Scenario::status(429));
-    let resp = post_json(
-        &proxy,
-        "/v1/chat/completions",
-        &[],
-        &chat_request("gpt-4.1", "hi", false),
-    );
+    let resp = post_chat(&proxy, "gpt-4.1", "hi", false);
     assert_eq!(resp.status, 200, "{}", resp.text());
     assert_eq!(
         resp.json()["choices"][0]["message"]["content"],
@@ -61,12 +56,7 @@ fn retries_made_by_the_proxy_are_billed_as_agent() {
     let fake = Fake::start();
     let proxy = Proxy::start(&fake, &[], &[]);
     fake.push_scenario(Scenario::status(429));
-    let resp = post_json(
-        &proxy,
-        "/v1/chat/completions",
-        &[],
-        &chat_request("gpt-4.1", "hi", false),
-    );
+    let resp = post_chat(&proxy, "gpt-4.1", "hi", false);
     assert_eq!(resp.status, 200, "{}", resp.text());
     let sent = fake.requests_to("/chat/completions");
     let initiators: Vec<Option<&str>> = sent.iter().map(|r| r.header("x-initiator")).collect();
@@ -78,12 +68,7 @@ fn stream_retried_before_its_first_byte_by_marker() {
     let fake = Fake::start();
     let proxy = Proxy::start(&fake, &[], &[]);
     // `fail:2:502` fails the first two requests carrying it, whoever sends them.
-    let resp = post_json(
-        &proxy,
-        "/v1/chat/completions",
-        &[],
-        &chat_request("gpt-4.1", "scenario:fail:2:502", true),
-    );
+    let resp = post_chat(&proxy, "gpt-4.1", "scenario:fail:2:502", true);
     assert_eq!(resp.status, 200, "{}", resp.text());
     let events = parse_sse(&resp.text());
     assert!(events.last().unwrap().is_done(), "{}", resp.text());
@@ -102,12 +87,7 @@ fn gives_up_after_five_attempts() {
     for _ in 0..6 {
         fake.push_scenario(Scenario::status(503));
     }
-    let resp = post_json(
-        &proxy,
-        "/v1/chat/completions",
-        &[],
-        &chat_request("gpt-4.1", "hi", true),
-    );
+    let resp = post_chat(&proxy, "gpt-4.1", "hi", true);
     assert_eq!(resp.status, 503, "{}", resp.text());
     assert_eq!(resp.json(), scenarios::error_json(Api::Chat, 503));
     assert_eq!(fake.requests_to("/chat/completions").len(), 5);
@@ -118,12 +98,7 @@ fn deterministic_400_is_sent_once() {
     let fake = Fake::start();
     let proxy = Proxy::start(&fake, &[], &[]);
     fake.push_scenario(Scenario::status(400));
-    let resp = post_json(
-        &proxy,
-        "/v1/chat/completions",
-        &[],
-        &chat_request("gpt-4.1", "hi", false),
-    );
+    let resp = post_chat(&proxy, "gpt-4.1", "hi", false);
     assert_eq!(resp.status, 400, "{}", resp.text());
     assert_eq!(resp.json(), scenarios::error_json(Api::Chat, 400));
     std::thread::sleep(Duration::from_millis(200));
@@ -138,12 +113,7 @@ fn deterministic_400_is_sent_once() {
 fn failure_after_the_first_byte_is_not_retried() {
     let fake = Fake::start();
     let proxy = Proxy::start(&fake, &FAST, &[]);
-    let resp = post_json(
-        &proxy,
-        "/v1/chat/completions",
-        &[],
-        &chat_request("gpt-4.1", "scenario:drop", true),
-    );
+    let resp = post_chat(&proxy, "gpt-4.1", "scenario:drop", true);
     assert_eq!(resp.status, 200, "{}", resp.text());
     let events = parse_sse(&resp.text());
     let chunks = data_json(&events);
@@ -168,12 +138,7 @@ fn connection_closed_without_an_answer_is_retried() {
     let fake = Fake::start();
     let proxy = Proxy::start(&fake, &[], &[]);
     fake.push_scenario(Scenario::Hangup);
-    let resp = post_json(
-        &proxy,
-        "/v1/chat/completions",
-        &[],
-        &chat_request("gpt-4.1", "hi", false),
-    );
+    let resp = post_chat(&proxy, "gpt-4.1", "hi", false);
     assert_eq!(resp.status, 200, "{}", resp.text());
     assert_eq!(fake.requests_to("/chat/completions").len(), 2);
 }
@@ -186,12 +151,7 @@ fn upstream_401_refreshes_the_token_once_and_replays() {
     let exchanges_before = fake.requests_to("/copilot_internal/v2/token").len();
     let tokens_before = fake.issued_tokens();
     fake.push_scenario(Scenario::status(401));
-    let resp = post_json(
-        &proxy,
-        "/v1/chat/completions",
-        &[],
-        &chat_request("gpt-4.1", "hi", true),
-    );
+    let resp = post_chat(&proxy, "gpt-4.1", "hi", true);
     assert_eq!(resp.status, 200, "{}", resp.text());
     assert!(parse_sse(&resp.text()).last().unwrap().is_done());
 
@@ -224,12 +184,7 @@ fn second_401_reaches_the_client() {
     let exchanges_before = fake.requests_to("/copilot_internal/v2/token").len();
     fake.push_scenario(Scenario::status(401));
     fake.push_scenario(Scenario::status(401));
-    let resp = post_json(
-        &proxy,
-        "/v1/chat/completions",
-        &[],
-        &chat_request("gpt-4.1", "hi", false),
-    );
+    let resp = post_chat(&proxy, "gpt-4.1", "hi", false);
     assert_eq!(resp.status, 401, "{}", resp.text());
     let body: Value = resp.json();
     assert_eq!(body, scenarios::error_json(Api::Chat, 401));
@@ -239,11 +194,6 @@ fn second_401_reaches_the_client() {
         exchanges_before + 1
     );
     // Still serving afterwards.
-    let ok = post_json(
-        &proxy,
-        "/v1/chat/completions",
-        &[],
-        &chat_request("gpt-4.1", "hi", false),
-    );
+    let ok = post_chat(&proxy, "gpt-4.1", "hi", false);
     assert_eq!(ok.status, 200, "{}", ok.text());
 }

@@ -3,7 +3,7 @@
 //! the upstream; many streams at once all complete; outcomes are counted in `/metrics`.
 
 use crate::support::*;
-use crate::{FAST, chat_request, exclusive, post_json};
+use crate::{FAST, chat_request, exclusive, post_chat, post_json};
 use serde_json::Value;
 use std::time::{Duration, Instant, UNIX_EPOCH};
 
@@ -232,12 +232,7 @@ fn five_thousand_event_stream_is_relayed_whole_and_in_order() {
     let _alone = exclusive();
     let fake = Fake::start();
     let proxy = Proxy::start(&fake, &[], &[]);
-    let resp = post_json(
-        &proxy,
-        "/v1/chat/completions",
-        &[],
-        &chat_request("gpt-4.1", "scenario:many:5000", true),
-    );
+    let resp = post_chat(&proxy, "gpt-4.1", "scenario:many:5000", true);
     assert_eq!(resp.status, 200);
     let events = parse_sse(&resp.text());
     assert!(events.last().unwrap().is_done());
