@@ -612,7 +612,7 @@ fn unicode_escape(s: &str) -> Option<(String, usize)> {
         let c = char::from_u32(high).unwrap_or('\u{fffd}');
         return Some((c.to_string(), 6));
     }
-    // A surrogate pair needs the next `\uXXXX` too.
+    // A surrogate pair needs the next `\u` escape too.
     if s.len() < 12 {
         return None;
     }
