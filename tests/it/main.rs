@@ -57,6 +57,22 @@ fn chat_request(model: &str, text: &str, stream: bool) -> Value {
     json!({"model": model, "messages": [{"role": "user", "content": text}], "stream": stream})
 }
 
+/// An Anthropic Messages request with one user message.
+fn message_request(model: &str, text: &str, stream: bool) -> Value {
+    json!({"model": model, "max_tokens": 1024, "stream": stream,
+           "messages": [{"role": "user", "content": text}]})
+}
+
+/// `POST /v1/messages` with one user message.
+fn post_message(proxy: &Proxy, model: &str, text: &str, stream: bool) -> Resp {
+    post_json(
+        proxy,
+        "/v1/messages",
+        &[],
+        &message_request(model, text, stream),
+    )
+}
+
 /// `POST /v1/chat/completions` with one user message.
 fn post_chat(proxy: &Proxy, model: &str, text: &str, stream: bool) -> Resp {
     post_json(

@@ -9,17 +9,12 @@ use crate::messages_translated::{
 use crate::support::scenarios::{self, Api};
 use crate::support::*;
 use crate::{
-    FAST, anthropic_blocks, assert_anthropic_error, assert_anthropic_stream, named_events,
-    post_json,
+    FAST, anthropic_blocks, assert_anthropic_error, assert_anthropic_stream, message_request,
+    named_events, post_json, post_message,
 };
 use serde_json::{Value, json};
 
 const MODEL: &str = "claude-sonnet-4.5";
-
-fn message_request(model: &str, text: &str, stream: bool) -> Value {
-    json!({"model": model, "max_tokens": 1024, "stream": stream,
-           "messages": [{"role": "user", "content": text}]})
-}
 
 /// `(event name, data)` of every event, comments left out.
 fn named(events: &[Sse]) -> Vec<(String, Value)> {
@@ -285,12 +280,7 @@ fn model_resolved_upstream_and_reported_as_named() {
     let fake = Fake::start();
     let proxy = Proxy::start(&fake, &[], &[]);
     let named_id = "claude-sonnet-4-5-20250929";
-    let resp = post_json(
-        &proxy,
-        "/v1/messages",
-        &[],
-        &message_request(named_id, "hi", true),
-    );
+    let resp = post_message(&proxy, named_id, "hi", true);
     assert_eq!(resp.status, 200, "{}", resp.text());
     assert_eq!(
         fake.requests_to("/v1/messages").pop().unwrap().json()["model"],
@@ -299,12 +289,7 @@ fn model_resolved_upstream_and_reported_as_named() {
     let start = named(&parse_sse(&resp.text()))[0].clone();
     assert_eq!(start.0, "message_start");
     assert_eq!(start.1["message"]["model"], named_id);
-    let resp = post_json(
-        &proxy,
-        "/v1/messages",
-        &[],
-        &message_request(named_id, "hi", false),
-    );
+    let resp = post_message(&proxy, named_id, "hi", false);
     assert_eq!(resp.json()["model"], named_id, "{}", resp.text());
 }
 
@@ -312,12 +297,7 @@ fn model_resolved_upstream_and_reported_as_named() {
 fn pings_fill_upstream_silence() {
     let fake = Fake::start();
     let proxy = Proxy::start(&fake, &FAST, &[]);
-    let resp = post_json(
-        &proxy,
-        "/v1/messages",
-        &[],
-        &message_request(MODEL, "scenario:pause:800", true),
-    );
+    let resp = post_message(&proxy, MODEL, "scenario:pause:800", true);
     assert_eq!(resp.status, 200);
     let got = names(&parse_sse(&resp.text()));
     let first_delta = got.iter().position(|n| n == "content_block_delta").unwrap();
@@ -403,12 +383,7 @@ fn every_upstream_fault_closes_the_block_and_ends_with_an_error_event() {
 fn upstream_error_event_is_passed_on_and_ends_the_stream() {
     let fake = Fake::start();
     let proxy = Proxy::start(&fake, &FAST, &[]);
-    let resp = post_json(
-        &proxy,
-        "/v1/messages",
-        &[],
-        &message_request(MODEL, "scenario:error-event", true),
-    );
+    let resp = post_message(&proxy, MODEL, "scenario:error-event", true);
     let events = named(&parse_sse(&resp.text()));
     let (last, data) = events.last().unwrap();
     assert_eq!(last, "error");
@@ -451,12 +426,7 @@ fn errors_use_the_anthropic_shape() {
     );
 
     // A context-window error.
-    let resp = post_json(
-        &proxy,
-        "/v1/messages",
-        &[],
-        &message_request(MODEL, "scenario:context-window", true),
-    );
+    let resp = post_message(&proxy, MODEL, "scenario:context-window", true);
     assert_anthropic_error(&resp, 400, Some("invalid_request_error"));
 
     // Client mistakes.
@@ -525,12 +495,7 @@ fn count_tokens_is_local_and_grows_with_the_text() {
 fn no_native_messages_sends_claude_through_chat_completions() {
     let fake = Fake::start();
     let proxy = Proxy::start(&fake, &["--no-native-messages"], &[]);
-    let resp = post_json(
-        &proxy,
-        "/v1/messages",
-        &[],
-        &message_request(MODEL, "hi", false),
-    );
+    let resp = post_message(&proxy, MODEL, "hi", false);
     assert_eq!(resp.status, 200, "{}", resp.text());
     assert!(fake.requests_to("/v1/messages").is_empty());
     let up = fake.requests_to("/chat/completions").pop().unwrap().json();

@@ -3,14 +3,12 @@
 //! retried, a 413 strips images, context-window errors make Claude Code compact, tiny PNGs
 //! are refused up front; and `count_tokens`, answered locally.
 
-use crate::messages_translated::{
-    CHAT_ONLY, claude_code_request, claude_code_tools, first_turn, message_request,
-};
+use crate::messages_translated::{CHAT_ONLY, claude_code_request, claude_code_tools, first_turn};
 use crate::support::scenarios::{CONTEXT_MESSAGE, SIGNATURE, TEXT_PARTS, base64_encode};
 use crate::support::*;
 use crate::{
-    FAST, anthropic_blocks, assert_anthropic_error, assert_anthropic_stream, named_events,
-    post_json,
+    FAST, anthropic_blocks, assert_anthropic_error, assert_anthropic_stream, message_request,
+    named_events, post_json, post_message,
 };
 use serde_json::{Value, json};
 
@@ -109,12 +107,7 @@ fn empty_answers_are_retried_twice_then_explained() {
     let proxy = Proxy::start(&fake, &[], &[]);
     for stream in [true, false] {
         let before = fake.requests_to("/chat/completions").len();
-        let resp = post_json(
-            &proxy,
-            "/v1/messages",
-            &[],
-            &message_request(CHAT_ONLY, "scenario:empty", stream),
-        );
+        let resp = post_message(&proxy, CHAT_ONLY, "scenario:empty", stream);
         assert_eq!(resp.status, 200, "{}", resp.text());
         let ups = fake.requests_to("/chat/completions");
         assert_eq!(
@@ -141,12 +134,7 @@ fn empty_answers_are_retried_twice_then_explained() {
     for stream in [true, false] {
         fake.push_scenario(Scenario::Empty);
         let before = fake.requests_to("/chat/completions").len();
-        let resp = post_json(
-            &proxy,
-            "/v1/messages",
-            &[],
-            &message_request(CHAT_ONLY, "no marker", stream),
-        );
+        let resp = post_message(&proxy, CHAT_ONLY, "no marker", stream);
         assert_eq!(fake.requests_to("/chat/completions").len() - before, 2);
         let content = if stream {
             let events = assert_anthropic_stream(&named_events(&resp.text()));
@@ -259,12 +247,7 @@ fn context_window_errors_say_prompt_is_too_long_with_the_numbers() {
     let fake = Fake::start();
     let proxy = Proxy::start(&fake, &[], &[]);
     for stream in [true, false] {
-        let resp = post_json(
-            &proxy,
-            "/v1/messages",
-            &[],
-            &message_request(CHAT_ONLY, "scenario:context-window", stream),
-        );
+        let resp = post_message(&proxy, CHAT_ONLY, "scenario:context-window", stream);
         assert_anthropic_error(&resp, 400, Some("invalid_request_error"));
         assert_eq!(
             resp.json()["error"]["message"],

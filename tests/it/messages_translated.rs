@@ -6,7 +6,10 @@
 
 use crate::support::scenarios::{ANSWER, REASONING_PARTS, SIGNATURE, TEXT_PARTS, tool_arguments};
 use crate::support::*;
-use crate::{anthropic_blocks, assert_anthropic_stream, named_events, post_json};
+use crate::{
+    anthropic_blocks, assert_anthropic_stream, message_request, named_events, post_json,
+    post_message,
+};
 use serde_json::{Value, json};
 
 pub(crate) const CHAT_ONLY: &str = "gpt-4.1";
@@ -19,11 +22,6 @@ const SYSTEM_TEXTS: [&str; 3] = [
     "You are an interactive agent that helps users with software engineering tasks.",
 ];
 const ENVIRONMENT: &str = "Working directory: /work. Deferred tools: WebFetch, WebSearch.";
-
-pub(crate) fn message_request(model: &str, text: &str, stream: bool) -> Value {
-    json!({"model": model, "max_tokens": 1024, "stream": stream,
-           "messages": [{"role": "user", "content": text}]})
-}
 
 /// Claude Code's tools: plain custom tools (no `type`) and deferred ones.
 pub(crate) fn claude_code_tools() -> Value {
@@ -427,12 +425,7 @@ fn golden_event_sequences() {
 fn thinking_is_signed_stream_and_not_and_goes_back_upstream() {
     let fake = Fake::start();
     let proxy = Proxy::start(&fake, &["--no-native-messages"], &[]);
-    let resp = post_json(
-        &proxy,
-        "/v1/messages",
-        &[],
-        &message_request(CLAUDE, "scenario:reasoning", true),
-    );
+    let resp = post_message(&proxy, CLAUDE, "scenario:reasoning", true);
     let events = assert_anthropic_stream(&named_events(&resp.text()));
     let blocks = anthropic_blocks(&events);
     assert_eq!(
@@ -441,12 +434,7 @@ fn thinking_is_signed_stream_and_not_and_goes_back_upstream() {
     );
     assert_eq!(blocks[1], json!({"type": "text", "text": ANSWER}));
 
-    let resp = post_json(
-        &proxy,
-        "/v1/messages",
-        &[],
-        &message_request(CLAUDE, "scenario:reasoning", false),
-    );
+    let resp = post_message(&proxy, CLAUDE, "scenario:reasoning", false);
     assert_eq!(resp.status, 200, "{}", resp.text());
     let message = resp.json();
     assert_eq!(message["type"], "message");
@@ -484,12 +472,7 @@ fn thinking_is_signed_stream_and_not_and_goes_back_upstream() {
 fn parallel_tool_calls_become_tool_use_blocks_non_stream_too() {
     let fake = Fake::start();
     let proxy = Proxy::start(&fake, &[], &[]);
-    let resp = post_json(
-        &proxy,
-        "/v1/messages",
-        &[],
-        &message_request(CHAT_ONLY, "scenario:tools", false),
-    );
+    let resp = post_message(&proxy, CHAT_ONLY, "scenario:tools", false);
     assert_eq!(resp.status, 200, "{}", resp.text());
     let message = resp.json();
     assert_eq!(message["stop_reason"], "tool_use");
@@ -564,22 +547,12 @@ fn long_mcp_tool_name_round_trips_through_its_alias() {
 fn arguments_cut_by_length_stop_with_max_tokens() {
     let fake = Fake::start();
     let proxy = Proxy::start(&fake, &[], &[]);
-    let resp = post_json(
-        &proxy,
-        "/v1/messages",
-        &[],
-        &message_request(CHAT_ONLY, "scenario:tool-length", true),
-    );
+    let resp = post_message(&proxy, CHAT_ONLY, "scenario:tool-length", true);
     assert_eq!(resp.status, 200, "{}", resp.text());
     let events = assert_anthropic_stream(&named_events(&resp.text()));
     let delta = &events[events.len() - 2].1;
     assert_eq!(delta["delta"]["stop_reason"], "max_tokens", "{delta}");
-    let resp = post_json(
-        &proxy,
-        "/v1/messages",
-        &[],
-        &message_request(CHAT_ONLY, "scenario:tool-length", false),
-    );
+    let resp = post_message(&proxy, CHAT_ONLY, "scenario:tool-length", false);
     assert_eq!(resp.status, 200, "{}", resp.text());
     assert_eq!(resp.json()["stop_reason"], "max_tokens", "{}", resp.text());
 }
