@@ -73,6 +73,29 @@ fn post_message(proxy: &Proxy, model: &str, text: &str, stream: bool) -> Resp {
     )
 }
 
+/// One streamed `POST /v1/messages` per `scenario:` marker, all at once (each fault takes
+/// its own timeout; in parallel they take the longest one).
+fn post_messages_at_once<'m>(
+    proxy: &Proxy,
+    model: &str,
+    markers: &[&'m str],
+) -> Vec<(&'m str, Resp)> {
+    std::thread::scope(|s| {
+        let handles: Vec<_> = markers
+            .iter()
+            .map(|marker| {
+                s.spawn(move || {
+                    (
+                        *marker,
+                        post_message(proxy, model, &format!("scenario:{marker}"), true),
+                    )
+                })
+            })
+            .collect();
+        handles.into_iter().map(|h| h.join().unwrap()).collect()
+    })
+}
+
 /// `POST /v1/chat/completions` with one user message.
 fn post_chat(proxy: &Proxy, model: &str, text: &str, stream: bool) -> Resp {
     post_json(

@@ -10,7 +10,7 @@ use crate::support::scenarios::{self, Api};
 use crate::support::*;
 use crate::{
     FAST, anthropic_blocks, assert_anthropic_error, assert_anthropic_stream, message_request,
-    named_events, post_json, post_message,
+    named_events, post_json, post_message, post_messages_at_once,
 };
 use serde_json::{Value, json};
 
@@ -325,19 +325,7 @@ fn every_upstream_fault_closes_the_block_and_ends_with_an_error_event() {
     let fake = Fake::start();
     let proxy = Proxy::start(&fake, &FAST, &[]);
     let markers = ["stall-mid", "drop", "malformed", "truncated", "stall-first"];
-    let results: Vec<(&str, Resp)> = std::thread::scope(|s| {
-        let handles: Vec<_> = markers
-            .iter()
-            .map(|marker| {
-                let proxy = &proxy;
-                s.spawn(move || {
-                    let body = message_request(MODEL, &format!("scenario:{marker}"), true);
-                    (*marker, post_json(proxy, "/v1/messages", &[], &body))
-                })
-            })
-            .collect();
-        handles.into_iter().map(|h| h.join().unwrap()).collect()
-    });
+    let results = post_messages_at_once(&proxy, MODEL, &markers);
     for (marker, resp) in &results {
         assert_eq!(resp.status, 200, "{marker}: {}", resp.text());
         let events = named(&parse_sse(&resp.text()));

@@ -7,8 +7,8 @@ use crate::messages_translated::{CHAT_ONLY, claude_code_request, claude_code_too
 use crate::support::scenarios::{CONTEXT_MESSAGE, SIGNATURE, TEXT_PARTS, base64_encode};
 use crate::support::*;
 use crate::{
-    FAST, anthropic_blocks, assert_anthropic_error, assert_anthropic_stream, message_request,
-    named_events, post_json, post_message,
+    FAST, anthropic_blocks, assert_anthropic_error, assert_anthropic_stream, named_events,
+    post_json, post_message, post_messages_at_once,
 };
 use serde_json::{Value, json};
 
@@ -39,19 +39,7 @@ fn every_fault_ends_with_an_error_event_after_closing_the_block() {
         "truncated",
         "stall-first",
     ];
-    let results: Vec<(&str, Resp)> = std::thread::scope(|s| {
-        let handles: Vec<_> = markers
-            .iter()
-            .map(|marker| {
-                let proxy = &proxy;
-                s.spawn(move || {
-                    let body = message_request(CHAT_ONLY, &format!("scenario:{marker}"), true);
-                    (*marker, post_json(proxy, "/v1/messages", &[], &body))
-                })
-            })
-            .collect();
-        handles.into_iter().map(|h| h.join().unwrap()).collect()
-    });
+    let results = post_messages_at_once(&proxy, CHAT_ONLY, &markers);
     for (marker, resp) in &results {
         assert_eq!(resp.status, 200, "{marker}: {}", resp.text());
         let all = named_events(&resp.text());
