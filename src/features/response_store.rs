@@ -31,13 +31,6 @@ struct Entry {
     at: Instant,
 }
 
-/// Why a chained id cannot be served.
-#[derive(Debug, PartialEq)]
-pub enum Lookup {
-    Unknown,
-    Expired,
-}
-
 impl ResponseStore {
     pub fn new(max_entries: usize, ttl: Duration) -> Self {
         ResponseStore {
@@ -76,8 +69,8 @@ impl ResponseStore {
         );
     }
 
-    /// The conversation up to and including response `id`.
-    pub fn get(&self, id: &str) -> Result<Vec<Value>, Lookup> {
+    /// The conversation up to and including response `id`, if it is still held.
+    pub fn get(&self, id: &str) -> Option<Vec<Value>> {
         let mut inner = self.inner.lock().unwrap_or_else(|e| e.into_inner());
         while inner.order.front().is_some_and(|o| {
             inner
@@ -87,11 +80,7 @@ impl ResponseStore {
         }) {
             inner.evict_oldest();
         }
-        match inner.entries.get(id) {
-            Some(e) => Ok(e.items.clone()),
-            None if inner.expired_recently(id) => Err(Lookup::Expired),
-            None => Err(Lookup::Unknown),
-        }
+        inner.entries.get(id).map(|e| e.items.clone())
     }
 }
 
@@ -102,11 +91,6 @@ impl Inner {
                 self.bytes -= e.bytes;
             }
         }
-    }
-
-    /// Ids are random, so an id with our prefix that we do not hold was evicted.
-    fn expired_recently(&self, id: &str) -> bool {
-        id.starts_with("resp_")
     }
 }
 
@@ -122,12 +106,12 @@ mod tests {
         assert_eq!(store.get("resp_1").unwrap(), [json!("a"), json!("b")]);
         store.put("resp_2", vec![], vec![]);
         store.put("resp_3", vec![], vec![]);
-        assert_eq!(store.get("resp_1"), Err(Lookup::Expired));
-        assert_eq!(store.get("nope"), Err(Lookup::Unknown));
-        assert!(store.get("resp_3").is_ok());
+        assert_eq!(store.get("resp_1"), None, "evicted by size");
+        assert_eq!(store.get("nope"), None);
+        assert!(store.get("resp_3").is_some());
         let short = ResponseStore::new(10, Duration::from_millis(1));
         short.put("resp_x", vec![json!(1)], vec![]);
         std::thread::sleep(Duration::from_millis(5));
-        assert_eq!(short.get("resp_x"), Err(Lookup::Expired));
+        assert_eq!(short.get("resp_x"), None, "expired");
     }
 }

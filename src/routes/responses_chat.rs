@@ -3,7 +3,6 @@
 //! event stream, and the turn kept so that `previous_response_id` can chain to it.
 
 use crate::app::App;
-use crate::features::response_store::Lookup;
 use crate::routes::fields::{self, initiator_header, vision_header};
 use crate::routes::finished;
 use crate::routes::pivot::{Ending, Pivot, relay_chunks};
@@ -31,7 +30,7 @@ pub fn create(
         Some(id) => app
             .responses
             .get(id)
-            .map_err(|e| unknown_previous(id, e, app))?,
+            .ok_or_else(|| unknown_previous(id, app))?,
     };
     let req = Value::Object(body);
     let upstream_model = model.map_or(requested, |m| m.id.as_str());
@@ -89,14 +88,10 @@ pub fn create(
     Ok(out)
 }
 
-fn unknown_previous(id: &str, e: Lookup, app: &App) -> ApiError {
+fn unknown_previous(id: &str, app: &App) -> ApiError {
     let (entries, ttl) = app.config.response_store;
-    let why = match e {
-        Lookup::Expired => "has expired",
-        Lookup::Unknown => "is not known",
-    };
     ApiError::BadRequest(format!(
-        "previous_response_id `{id}` {why}: this proxy keeps the last {entries} translated responses for {} s \
+        "previous_response_id `{id}` is not known here or has expired: this proxy keeps the last {entries} translated responses for {} s \
          (--response-store-size, --response-store-ttl); send the full conversation in `input` instead",
         ttl.as_secs()
     ))
