@@ -3,13 +3,14 @@
 //! response normalized where Copilot departs from OpenAI's wire format.
 
 use crate::app::App;
+use crate::http::ApiError;
+use crate::http::Outcome;
+use crate::http::{Incoming, Outgoing};
+use crate::relay::{Sink, StreamBody};
 use crate::routes::fields::{self, initiator_header, vision_header};
 use crate::routes::finished;
 use crate::routes::pivot::{Decoder, Ending, Pivot, relay_chunks};
 use crate::routing::{self, Api};
-use crate::server::error::ApiError;
-use crate::server::http::{Incoming, Outgoing};
-use crate::server::stream::{Outcome, Sink, StreamBody};
 use crate::upstream::catalog::Model;
 use serde_json::{Map, Value, json};
 use std::io::Read;

@@ -5,17 +5,15 @@ mod count_tokens;
 mod embeddings;
 mod fields;
 mod messages;
-mod messages_chat;
 mod models;
 mod ops;
 mod pivot;
 mod responses;
-mod responses_chat;
 
 use crate::app::App;
-use crate::server::error::ApiError;
-use crate::server::http::{Incoming, Outgoing};
-use crate::server::stream::Outcome;
+use crate::http::ApiError;
+use crate::http::Outcome;
+use crate::http::{Incoming, Outgoing};
 use crate::upstream::client::Lease;
 use std::sync::Arc;
 

@@ -3,9 +3,10 @@
 //! `/chat/completions` or, for models Copilot serves only on `/responses`, through the
 //! Chat <-> Responses translation. This module hides which.
 
+use crate::http::ApiError;
+use crate::http::Outcome;
+use crate::relay::{End, Flow, Sink, pump};
 use crate::routing::Api;
-use crate::server::error::ApiError;
-use crate::server::stream::{End, Flow, Outcome, Sink, pump};
 use crate::sse::Event;
 use crate::translate::chat_responses::{
     ChatFromResponsesStream, chat_to_responses, responses_to_chat,

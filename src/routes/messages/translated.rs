@@ -5,15 +5,16 @@
 
 use crate::app::App;
 use crate::features::guidance::add_large_edit_note;
+use crate::http::ApiError;
+use crate::http::Outcome;
+use crate::http::Outgoing;
+use crate::relay::{Sink, StreamBody};
 use crate::routes::fields;
 use crate::routes::fields::initiator_header;
 use crate::routes::finished;
 use crate::routes::messages::{PING, send_with_image_fallback, with_vision};
 use crate::routes::pivot::{Decoder, Ending, Pivot, relay_chunks};
 use crate::routing::Api;
-use crate::server::error::ApiError;
-use crate::server::http::Outgoing;
-use crate::server::stream::{Outcome, Sink, StreamBody};
 use crate::sse::Event;
 use crate::translate::anthropic_request::{ChatRequest, to_chat};
 use crate::translate::anthropic_response::from_chat;
@@ -122,9 +123,10 @@ impl Call {
         let mut extra = self.extra.clone();
         extra.retain(|(k, _)| *k != "x-initiator");
         extra.push(initiator_header(false));
-        self.app
+        Ok(self
+            .app
             .upstream
-            .post(self.pivot.path(), &self.payload, &extra, &self.app.metrics)
+            .post(self.pivot.path(), &self.payload, &extra, &self.app.metrics)?)
     }
 
     fn json(self, first: Opened) -> Result<Outgoing, ApiError> {

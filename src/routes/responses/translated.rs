@@ -3,13 +3,14 @@
 //! event stream, and the turn kept so that `previous_response_id` can chain to it.
 
 use crate::app::App;
+use crate::http::ApiError;
+use crate::http::Outcome;
+use crate::http::Outgoing;
+use crate::relay::{Sink, StreamBody};
 use crate::routes::fields::{self, initiator_header, vision_header};
 use crate::routes::finished;
 use crate::routes::pivot::{Ending, Pivot, relay_chunks};
 use crate::routes::responses::{KEEPALIVE, new_response_id};
-use crate::server::error::ApiError;
-use crate::server::http::Outgoing;
-use crate::server::stream::{Outcome, Sink, StreamBody};
 use crate::translate::responses_request::{ChatFromResponses, to_chat};
 use crate::translate::responses_response::from_chat;
 use crate::translate::responses_stream::ResponsesStream;

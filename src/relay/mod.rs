@@ -3,41 +3,13 @@
 //! events back; reference/rust-stack.md §2), plus a watchdog per stream that sends
 //! keepalives during silence and cancels the upstream on a stall or a vanished client.
 
+use crate::config::Timing;
+use crate::http::{EventStream, Outcome};
 use crate::sse::{Event, Parser};
 use std::io::{Read, Write};
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
-
-#[derive(Debug, Clone, Copy)]
-pub struct Timing {
-    /// Silence toward the client after which a keepalive is sent.
-    pub keepalive: Duration,
-    /// Upstream silence, once it has sent a byte, that counts as a stall.
-    pub stall: Duration,
-    /// Upstream silence before its first byte that counts as a stall.
-    pub first_byte: Duration,
-}
-
-/// How a stream ended, for the access log and the metrics.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Outcome {
-    Completed,
-    ClientGone,
-    UpstreamError,
-    Stalled,
-}
-
-impl Outcome {
-    pub fn name(self) -> &'static str {
-        match self {
-            Outcome::Completed => "completed",
-            Outcome::ClientGone => "client_gone",
-            Outcome::UpstreamError => "upstream_error",
-            Outcome::Stalled => "stalled",
-        }
-    }
-}
 
 /// A response body produced event by event once the head is sent.
 pub struct StreamBody {
@@ -49,9 +21,14 @@ pub struct StreamBody {
     pub produce: Box<dyn FnOnce(&mut Sink) -> Outcome + Send>,
 }
 
-impl std::fmt::Debug for StreamBody {
-    fn fmt(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
-        f.write_str("StreamBody")
+impl EventStream for StreamBody {
+    fn run(
+        self: Box<Self>,
+        writer: Box<dyn Write + Send>,
+        chunked: bool,
+        headers: &[(String, String)],
+    ) -> Outcome {
+        run(writer, chunked, headers, *self)
     }
 }
 
@@ -239,7 +216,7 @@ fn read_error(e: std::io::Error) -> String {
 }
 
 /// Writes the head, runs the producer under a watchdog, and ends the body properly.
-pub fn run(
+fn run(
     mut writer: Box<dyn Write + Send>,
     chunked: bool,
     headers: &[(String, String)],

@@ -1,17 +1,19 @@
 //! `POST /v1/messages`: Anthropic Messages for every Copilot model. Models that Copilot
 //! serves on its native `/v1/messages` get the body passed through (thinking signatures,
 //! `cache_control` and betas survive); the others are translated through
-//! `/chat/completions` (see `messages_chat.rs`).
+//! `/chat/completions` (see `translated.rs`).
+
+mod translated;
 
 use crate::app::App;
 use crate::features::images;
+use crate::http::ApiError;
+use crate::http::Outcome;
+use crate::http::{Incoming, Outgoing};
+use crate::relay::{End, Flow, Sink, StreamBody, pump};
 use crate::routes::fields::{self, initiator_header, vision_header};
 use crate::routes::finished;
-use crate::routes::messages_chat;
 use crate::routing::{self, Api};
-use crate::server::error::ApiError;
-use crate::server::http::{Incoming, Outgoing};
-use crate::server::stream::{End, Flow, Outcome, Sink, StreamBody, pump};
 use crate::translate::anthropic_request::user_turn;
 use crate::upstream::catalog::Model;
 use serde_json::{Map, Value, json};
@@ -60,7 +62,7 @@ pub fn create(app: &Arc<App>, rq: &Incoming) -> Result<Outgoing, ApiError> {
     let result = match (route, model) {
         (Api::Messages, Some(m)) => native(app, rq, body, &requested, &m, stream, extra),
         (Api::Chat | Api::Responses, model) => {
-            messages_chat::create(app, body, &requested, model.as_ref(), route, stream, extra)
+            translated::create(app, body, &requested, model.as_ref(), route, stream, extra)
         }
         (other, _) => Err(ApiError::Internal(format!(
             "no Messages route to {other:?}"
@@ -104,8 +106,9 @@ fn native(
     let opened = send_with_image_fallback(&mut body, |b| {
         let payload = serde_json::to_vec(b).map_err(|e| ApiError::Internal(e.to_string()))?;
         let headers = with_vision(&extra, b);
-        app.upstream
-            .post(Api::Messages.path(), &payload, &headers, &app.metrics)
+        Ok(app
+            .upstream
+            .post(Api::Messages.path(), &payload, &headers, &app.metrics)?)
     })?;
     let rename = (requested != model.id).then(|| (model.id.clone(), requested.to_string()));
     let mut out = if stream {

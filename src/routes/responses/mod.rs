@@ -3,14 +3,17 @@
 //! as they come and a stream always ends in `response.completed`, `response.incomplete` or
 //! `response.failed`, never silently.
 
+mod translated;
+
 use crate::app::App;
+use crate::config::Timing;
+use crate::http::ApiError;
+use crate::http::Outcome;
+use crate::http::{Incoming, Outgoing};
+use crate::relay::{End, Flow, Sink, StreamBody, pump};
 use crate::routes::fields::{self, initiator_header, vision_header};
 use crate::routes::finished;
-use crate::routes::responses_chat;
 use crate::routing::{self, Api};
-use crate::server::error::ApiError;
-use crate::server::http::{Incoming, Outgoing};
-use crate::server::stream::{End, Flow, Outcome, Sink, StreamBody, Timing, pump};
 use crate::upstream::catalog::Model;
 use serde_json::{Map, Value, json};
 use std::io::Read;
@@ -45,7 +48,7 @@ pub fn create(app: &Arc<App>, rq: &Incoming) -> Result<Outgoing, ApiError> {
         routing::decide(Api::Responses, model.as_ref(), true).map_err(ApiError::BadRequest)?;
     let result = match route {
         Api::Responses => passthrough(app, body, &requested, model.as_ref(), stream),
-        Api::Chat => responses_chat::create(app, body, &requested, model.as_ref(), stream),
+        Api::Chat => translated::create(app, body, &requested, model.as_ref(), stream),
         other => Err(ApiError::Internal(format!(
             "no Responses route to {other:?}"
         ))),
