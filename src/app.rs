@@ -5,6 +5,7 @@ use crate::config::Config;
 use crate::features::response_store::ResponseStore;
 use crate::http::ApiError;
 use crate::metrics::Metrics;
+use crate::relay::Shutdown;
 use crate::upstream::catalog::{self, Catalog, Model};
 use crate::upstream::{Upstream, ok_or_forward};
 use crate::{info, warn};
@@ -25,6 +26,8 @@ pub struct App {
     pub metrics: Metrics,
     /// Translated responses, for `previous_response_id`.
     pub responses: ResponseStore,
+    /// Ends every open stream with its terminal error event when triggered.
+    pub shutdown: Shutdown,
     usage: Mutex<Option<(Instant, Vec<u8>)>>,
 }
 
@@ -38,6 +41,7 @@ impl App {
             metrics: Metrics::default(),
             responses: ResponseStore::new(entries, ttl),
             usage: Mutex::new(None),
+            shutdown: Shutdown::default(),
         }
     }
 

@@ -13,6 +13,7 @@ mod http;
 mod ids;
 mod log;
 mod metrics;
+mod protocol;
 mod relay;
 mod routes;
 mod routing;

@@ -1,210 +1,162 @@
-//! Server-sent event streams to the client: the head and one HTTP chunk per event written
-//! straight to the socket and flushed (tiny_http's `Response` buffers 8 KiB and would hold
-//! events back; reference/rust-stack.md §2), plus a watchdog per stream that sends
-//! keepalives during silence and cancels the upstream on a stall or a vanished client.
+//! The one relay loop every stream runs through: an upstream event source, a protocol
+//! adapter in the middle, a sink out.
+//!
+//! ```text
+//! upstream bytes ──► sse::Parser ──► Adapter::on_event ──► Sink ──► Framing ──► client
+//!  (any `Read`)                       (one per route)        (batches one read into one write)
+//! ```
+//!
+//! * **Source**: any `Read` (ureq's body reader in production, a byte slice in tests). The
+//!   events of one read leave in one write. A read error is `Fault::Dropped`; the
+//!   watchdog's verdicts (stall, client gone, shutdown) are seen after every read.
+//! * **Adapter** (`trait Adapter`, one per route: Chat pass-through, native and translated
+//!   Messages, pass-through and translated Responses): turns each upstream event into
+//!   client events written to the sink, says when the answer is complete
+//!   (`Step::Done`, `on_eof`) or what went wrong (`Err(Fault)`), and writes the protocol's
+//!   closing events in `close`. Adapters that work in Chat terms build on `ChatSource`.
+//! * **Sink** (`sink::Sink` over a `sink::Framing`): frames each event (SSE chunks, raw
+//!   SSE for HTTP/1.0; a WebSocket framing plugs in the same way through
+//!   `StreamBody::serve`) and writes. `Sink::over` runs it over any writer, no socket.
+//! * **Fault** (`fault::Fault`): malformed JSON, an upstream error event, a dropped
+//!   connection, a stall, a vanished client, a shutdown: one type, worded once.
+//!
+//! Entry points:
+//!
+//! * `relay_to_end(upstream, sink, adapter)`: the whole life of a one-upstream stream:
+//!   `relay`, then `finish`.
+//! * `relay(upstream, sink, adapter)`: relays one upstream stream into an already open
+//!   client stream and returns how it ended *without* ending the client stream, so a
+//!   route can relay several upstream calls into one client stream (a retry after an
+//!   empty answer, a tool loop) and write its own events between them (`Sink::event`).
+//! * `finish(ending, sink, adapter)`: the one place a stream's end is decided: it logs a
+//!   fault, lets the adapter write the protocol's terminal events (`Adapter::close`:
+//!   Anthropic `error` after closing the open block, Chat error chunk then
+//!   `data: [DONE]`, Responses `response.failed`), and returns the `Outcome`.
+//! * `StreamBody` (an `http::EventStream`): the head, the watchdog (keepalives during
+//!   silence, cancelling the upstream on a stall, a vanished client or a `Shutdown`) and
+//!   the producer closure that calls the functions above.
 
-use crate::config::Timing;
-use crate::http::{EventStream, Outcome};
+mod body;
+mod chat_source;
+mod fault;
+mod sink;
+
+pub use body::{Shutdown, StreamBody};
+pub use chat_source::ChatSource;
+pub use fault::Fault;
+pub use sink::{Framing, Sink, Sse};
+
+use crate::http::Outcome;
 use crate::sse::{Event, Parser};
-use std::io::{Read, Write};
-use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
-use std::sync::{Arc, Mutex};
-use std::time::{Duration, Instant};
+use std::io::Read;
+use std::sync::atomic::Ordering;
 
-/// A response body produced event by event once the head is sent.
-pub struct StreamBody {
-    /// The protocol's keepalive, e.g. `: keepalive\n\n` or an Anthropic `ping` event.
-    pub keepalive: &'static [u8],
-    pub timing: Timing,
-    /// Interrupts the upstream read (ureq's `Agent::shutdown`).
-    pub cancel: Box<dyn Fn() + Send + Sync>,
-    pub produce: Box<dyn FnOnce(&mut Sink) -> Outcome + Send>,
-}
-
-impl EventStream for StreamBody {
-    fn run(
-        self: Box<Self>,
-        writer: Box<dyn Write + Send>,
-        chunked: bool,
-        headers: &[(String, String)],
-    ) -> Outcome {
-        run(writer, chunked, headers, *self)
-    }
-}
-
-/// State shared by the relay thread and its watchdog.
-struct Shared {
-    writer: Mutex<Box<dyn Write + Send>>,
-    chunked: bool,
-    started: Instant,
-    last_upstream_ms: AtomicU64,
-    last_write_ms: AtomicU64,
-    got_first_byte: AtomicBool,
-    done: AtomicBool,
-    client_gone: AtomicBool,
-    stalled: AtomicBool,
-}
-
-impl Shared {
-    fn now_ms(&self) -> u64 {
-        self.started.elapsed().as_millis() as u64
-    }
-
-    /// One event as one HTTP chunk (raw bytes for HTTP/1.0), appended to `out`.
-    fn frame(&self, out: &mut Vec<u8>, bytes: &[u8]) {
-        if self.chunked {
-            let _ = write!(out, "{:x}\r\n", bytes.len());
-            out.extend_from_slice(bytes);
-            out.extend_from_slice(b"\r\n");
-        } else {
-            out.extend_from_slice(bytes);
-        }
-    }
-
-    /// One event written and flushed at once (the watchdog's keepalives).
-    fn write_event(&self, w: &mut dyn Write, bytes: &[u8]) -> std::io::Result<()> {
-        let mut frame = Vec::with_capacity(bytes.len() + 12);
-        self.frame(&mut frame, bytes);
-        w.write_all(&frame)?;
-        w.flush()
-    }
-}
-
-/// The relay's handle on the client side of a stream.
-pub struct Sink {
-    shared: Arc<Shared>,
-    /// Events framed while a batch is open (see `pump`), written together at its end.
-    batch: Option<Vec<u8>>,
-}
-
-impl Sink {
-    /// Writes one event. False once the client has gone.
-    pub fn send(&mut self, bytes: &[u8]) -> bool {
-        if self.shared.client_gone.load(Ordering::Acquire) {
-            return false;
-        }
-        if let Some(batch) = &mut self.batch {
-            self.shared.frame(batch, bytes);
-            return true;
-        }
-        let mut frame = Vec::with_capacity(bytes.len() + 12);
-        self.shared.frame(&mut frame, bytes);
-        self.write(&frame)
-    }
-
-    /// Writes bytes already framed, and flushes.
-    fn write(&mut self, framed: &[u8]) -> bool {
-        let mut w = self.shared.writer.lock().unwrap_or_else(|e| e.into_inner());
-        if w.write_all(framed).and_then(|_| w.flush()).is_err() {
-            self.shared.client_gone.store(true, Ordering::Release);
-            return false;
-        }
-        self.shared
-            .last_write_ms
-            .store(self.shared.now_ms(), Ordering::Release);
-        true
-    }
-
-    /// Events that arrived in one upstream read are framed one chunk each but written with
-    /// one system call: as prompt as writing them one by one, at a fraction of the cost
-    /// when the upstream bursts.
-    fn begin_batch(&mut self) {
-        self.batch = Some(Vec::new());
-    }
-
-    fn end_batch(&mut self) {
-        if let Some(batch) = self.batch.take().filter(|b| !b.is_empty()) {
-            self.write(&batch);
-        }
-    }
-
-    /// Writes events in order, stopping if the client goes.
-    pub fn send_events(&mut self, events: &[Event]) -> bool {
-        events.iter().all(|e| self.send(e.to_wire().as_bytes()))
-    }
-
-    pub fn client_gone(&self) -> bool {
-        self.shared.client_gone.load(Ordering::Acquire)
-    }
-
-    fn upstream_activity(&self) {
-        self.shared.got_first_byte.store(true, Ordering::Release);
-        self.shared
-            .last_upstream_ms
-            .store(self.shared.now_ms(), Ordering::Release);
-    }
-}
-
-/// Why reading the upstream stopped.
+/// What an adapter wants after an event.
 #[derive(Debug, PartialEq, Eq)]
-pub enum End {
-    /// The event handler said the stream is complete.
-    Done,
-    /// The upstream closed the connection.
-    Eof,
-    /// Reading failed (reset, shutdown); the message says why.
-    ReadError(String),
-    Stalled,
-    ClientGone,
-}
-
-/// What the event handler wants after an event.
-pub enum Flow {
+pub enum Step {
     Continue,
-    Stop,
+    /// The answer is complete; stop reading.
+    Done,
 }
 
-/// Reads upstream bytes, parses events and hands each to `on_event` until it says stop,
-/// the upstream ends or fails, or the watchdog intervenes.
-pub fn pump(
+/// A protocol adapter: upstream events in, client events out.
+pub trait Adapter {
+    /// Handles one upstream event (a `:` comment has `event.comment` set), writing what the
+    /// client gets to `sink`.
+    fn on_event(&mut self, event: &Event, sink: &mut Sink) -> Result<Step, Fault>;
+
+    /// The upstream body ended before `Step::Done`: whether the answer is complete (the
+    /// adapter may write what completes it).
+    fn on_eof(&mut self, _sink: &mut Sink) -> Result<(), Fault> {
+        Err(Fault::ClosedEarly)
+    }
+
+    /// Set once the upstream sent its own terminal event: how the stream ends whatever
+    /// happens to the connection afterwards (a read error, a stall, the end of the body).
+    fn settled(&self) -> Option<Result<(), Fault>> {
+        None
+    }
+
+    /// Writes the protocol's closing events: after a complete answer (`Ok`), or the
+    /// terminal error for a fault. Never called once the client has gone.
+    fn close(&mut self, ending: &Result<(), Fault>, sink: &mut Sink);
+
+    /// The stream's name in log lines ("chat", "messages", "responses").
+    fn name(&self) -> &'static str;
+}
+
+/// Relays one upstream stream into an open client stream until the adapter says the
+/// answer is complete, the upstream ends or fails, or the watchdog intervenes. Writes no
+/// closing events (see `finish`).
+pub fn relay(
     mut upstream: impl Read,
     sink: &mut Sink,
-    mut on_event: impl FnMut(Event, &mut Sink) -> Flow,
-) -> End {
+    adapter: &mut impl Adapter,
+) -> Result<(), Fault> {
     let mut parser = Parser::default();
     let mut buf = vec![0u8; 16 * 1024];
-    let stopped = |sink: &Sink| {
-        if sink.shared.stalled.load(Ordering::Acquire) {
-            Some(End::Stalled)
-        } else if sink.client_gone() {
-            Some(End::ClientGone)
-        } else {
-            None
-        }
-    };
     loop {
         let n = match upstream.read(&mut buf) {
             Ok(n) => n,
-            Err(e) => return stopped(sink).unwrap_or_else(|| End::ReadError(read_error(e))),
+            Err(e) => {
+                let fault = interrupted(sink).unwrap_or_else(|| Fault::Dropped(read_error(e)));
+                return settle(adapter, fault);
+            }
         };
-        if let Some(end) = stopped(sink) {
-            return end;
+        if let Some(fault) = interrupted(sink) {
+            return settle(adapter, fault);
         }
         if n == 0 {
             // An event the upstream left without its blank line still counts.
             if let Some(event) = parser.finish() {
-                if let Flow::Stop = on_event(event, sink) {
-                    return End::Done;
+                if adapter.on_event(&event, sink)? == Step::Done {
+                    return Ok(());
                 }
             }
-            return End::Eof;
+            return match adapter.settled() {
+                Some(ending) => ending,
+                None => adapter.on_eof(sink),
+            };
         }
         sink.upstream_activity();
         sink.begin_batch();
-        let mut stop = false;
+        let mut step = Ok(Step::Continue);
         for event in parser.feed(&buf[..n]) {
-            if let Flow::Stop = on_event(event, sink) {
-                stop = true;
+            step = adapter.on_event(&event, sink);
+            if step != Ok(Step::Continue) {
                 break;
             }
         }
         sink.end_batch();
-        if stop {
-            return End::Done;
+        match step {
+            Ok(Step::Continue) if sink.client_gone() => return Err(Fault::ClientGone),
+            Ok(Step::Continue) => {}
+            Ok(Step::Done) => return Ok(()),
+            Err(fault) => return Err(fault),
         }
-        if sink.client_gone() {
-            return End::ClientGone;
-        }
+    }
+}
+
+/// The watchdog's verdict, if it intervened.
+fn interrupted(sink: &Sink) -> Option<Fault> {
+    let shared = &sink.shared;
+    if shared.stalled.load(Ordering::Acquire) {
+        Some(Fault::Stalled)
+    } else if sink.client_gone() {
+        Some(Fault::ClientGone)
+    } else if shared.shut_down.load(Ordering::Acquire) {
+        Some(Fault::Shutdown)
+    } else {
+        None
+    }
+}
+
+/// A fault on the connection, unless the upstream had already ended the answer.
+fn settle(adapter: &impl Adapter, fault: Fault) -> Result<(), Fault> {
+    match (adapter.settled(), fault) {
+        (_, Fault::ClientGone) => Err(Fault::ClientGone),
+        (Some(ending), _) => ending,
+        (None, fault) => Err(fault),
     }
 }
 
@@ -215,114 +167,23 @@ fn read_error(e: std::io::Error) -> String {
     }
 }
 
-/// Writes the head, runs the producer under a watchdog, and ends the body properly.
-fn run(
-    mut writer: Box<dyn Write + Send>,
-    chunked: bool,
-    headers: &[(String, String)],
-    body: StreamBody,
-) -> Outcome {
-    let mut head = String::from(
-        "HTTP/1.1 200 OK\r\nContent-Type: text/event-stream; charset=utf-8\r\nCache-Control: no-cache\r\nX-Accel-Buffering: no\r\n",
-    );
-    for (k, v) in headers
-        .iter()
-        .filter(|(k, _)| !k.eq_ignore_ascii_case("content-type"))
-    {
-        head.push_str(&format!("{k}: {v}\r\n"));
+/// Ends a stream: logs a fault, has the adapter write the protocol's closing events
+/// (unless the client has gone), and says how the stream ended.
+pub fn finish(ending: Result<(), Fault>, sink: &mut Sink, adapter: &mut impl Adapter) -> Outcome {
+    match &ending {
+        Ok(()) => {}
+        Err(Fault::ClientGone) => return Outcome::ClientGone,
+        Err(fault) => crate::warn!("{} stream ended early: {}", adapter.name(), fault.message()),
     }
-    head.push_str(if chunked {
-        "Transfer-Encoding: chunked\r\n\r\n"
-    } else {
-        "Connection: close\r\n\r\n"
-    });
-    if writer
-        .write_all(head.as_bytes())
-        .and_then(|_| writer.flush())
-        .is_err()
-    {
-        (body.cancel)();
-        return Outcome::ClientGone;
-    }
-    let shared = Arc::new(Shared {
-        writer: Mutex::new(writer),
-        chunked,
-        started: Instant::now(),
-        last_upstream_ms: AtomicU64::new(0),
-        last_write_ms: AtomicU64::new(0),
-        got_first_byte: AtomicBool::new(false),
-        done: AtomicBool::new(false),
-        client_gone: AtomicBool::new(false),
-        stalled: AtomicBool::new(false),
-    });
-    let cancel: Arc<dyn Fn() + Send + Sync> = Arc::from(body.cancel);
-    let watchdog = {
-        let (shared, cancel) = (shared.clone(), cancel.clone());
-        let (keepalive, timing) = (body.keepalive, body.timing);
-        std::thread::Builder::new()
-            .name("stream-watchdog".into())
-            .stack_size(128 * 1024)
-            .spawn(move || watch(&shared, keepalive, timing, &*cancel))
-            .ok()
-    };
-    let mut sink = Sink {
-        shared: shared.clone(),
-        batch: None,
-    };
-    let outcome = (body.produce)(&mut sink);
-    shared.done.store(true, Ordering::Release);
-    if let Some(w) = watchdog {
-        w.thread().unpark();
-        let _ = w.join();
-    }
-    if chunked && !shared.client_gone.load(Ordering::Acquire) {
-        let mut w = shared.writer.lock().unwrap_or_else(|e| e.into_inner());
-        let _ = w.write_all(b"0\r\n\r\n").and_then(|_| w.flush());
-    }
-    outcome
+    adapter.close(&ending, sink);
+    ending.map_or_else(|f| f.outcome(), |()| Outcome::Completed)
 }
 
-fn watch(shared: &Shared, keepalive: &[u8], timing: Timing, cancel: &(dyn Fn() + Send + Sync)) {
-    let shortest = timing.keepalive.min(timing.stall).min(timing.first_byte);
-    let tick = (shortest / 4).clamp(Duration::from_millis(10), Duration::from_millis(250));
-    while !shared.done.load(Ordering::Acquire) {
-        std::thread::park_timeout(tick);
-        if shared.done.load(Ordering::Acquire) {
-            return;
-        }
-        let now = shared.now_ms();
-        let limit = if shared.got_first_byte.load(Ordering::Acquire) {
-            timing.stall
-        } else {
-            timing.first_byte
-        };
-        if now.saturating_sub(shared.last_upstream_ms.load(Ordering::Acquire))
-            >= limit.as_millis() as u64
-        {
-            shared.stalled.store(true, Ordering::Release);
-            crate::warn!(
-                "upstream silent for {:.1} s; cancelling the stream",
-                limit.as_secs_f64()
-            );
-            cancel();
-            return;
-        }
-        if now.saturating_sub(shared.last_write_ms.load(Ordering::Acquire))
-            < timing.keepalive.as_millis() as u64
-        {
-            continue;
-        }
-        // The relay holds the lock while it writes; skip this tick rather than wait.
-        let Ok(mut w) = shared.writer.try_lock() else {
-            continue;
-        };
-        if shared.write_event(&mut **w, keepalive).is_err() {
-            shared.client_gone.store(true, Ordering::Release);
-            drop(w);
-            crate::debug!("client went away during a stream; cancelling the upstream");
-            cancel();
-            return;
-        }
-        shared.last_write_ms.store(now, Ordering::Release);
-    }
+/// `relay` then `finish`: the whole life of a stream fed by one upstream call.
+pub fn relay_to_end(upstream: impl Read, sink: &mut Sink, adapter: &mut impl Adapter) -> Outcome {
+    let ending = relay(upstream, sink, adapter);
+    finish(ending, sink, adapter)
 }
+
+#[cfg(test)]
+mod tests;
