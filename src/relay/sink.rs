@@ -48,7 +48,10 @@ impl Framing for Sse {
         let head = name.map_or(0, |n| "event: \n".len() + n.len());
         // Each line gains `data: ` and keeps its newline (the last one gains it).
         let breaks = data.bytes().filter(|b| *b == b'\n').count();
-        self.open(out, head + data.len() + (breaks + 1) * "data: ".len() + 1 + 1);
+        self.open(
+            out,
+            head + data.len() + (breaks + 1) * "data: ".len() + 1 + 1,
+        );
         if let Some(name) = name {
             out.extend_from_slice(b"event: ");
             out.extend_from_slice(name.as_bytes());
@@ -157,10 +160,15 @@ impl Sink {
 
     /// Writes events in order, stopping if the client goes.
     pub fn events(&mut self, events: &[Event]) -> bool {
-        events.iter().all(|e| match (&e.comment, &e.id) {
+        events.iter().all(|e| self.forward(e))
+    }
+
+    /// Writes one parsed event as it came (comments and `id:` lines included).
+    pub fn forward(&mut self, e: &Event) -> bool {
+        match (&e.comment, &e.id) {
             (None, None) => self.event(e.event.as_deref(), &e.data),
             _ => self.sse(e.to_wire().as_bytes()),
-        })
+        }
     }
 
     fn put(&mut self, frame: impl FnOnce(&dyn Framing, &mut Vec<u8>)) -> bool {
