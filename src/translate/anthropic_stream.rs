@@ -326,10 +326,7 @@ impl StreamState {
                     Some(Open::Text(i)) => i,
                     _ => self.open_block(json!({"type": "text", "text": ""}), Open::Text, ev),
                 };
-                ev.push(block_delta(
-                    index,
-                    json!({"type": "text_delta", "text": text}),
-                ));
+                ev.push(anthropic::block_delta(index, "text_delta", "text", &text));
             }
             Piece::Thinking(text) => {
                 let index = match self.open {
@@ -346,9 +343,11 @@ impl StreamState {
                         ev,
                     ),
                 };
-                ev.push(block_delta(
+                ev.push(anthropic::block_delta(
                     index,
-                    json!({"type": "thinking_delta", "thinking": text}),
+                    "thinking_delta",
+                    "thinking",
+                    &text,
                 ));
             }
             Piece::Signature(signature) => match self.open {
@@ -356,9 +355,11 @@ impl StreamState {
                     index,
                     signed: false,
                 }) => {
-                    ev.push(block_delta(
+                    ev.push(anthropic::block_delta(
                         index,
-                        json!({"type": "signature_delta", "signature": signature}),
+                        "signature_delta",
+                        "signature",
+                        &signature,
                     ));
                     self.open = Some(Open::Thinking {
                         index,
@@ -452,15 +453,8 @@ fn event(v: Value) -> Event {
     anthropic::named(v)
 }
 
-fn block_delta(index: u64, delta: Value) -> Event {
-    event(json!({"type": "content_block_delta", "index": index, "delta": delta}))
-}
-
 fn input_json(index: u64, partial: &str) -> Event {
-    block_delta(
-        index,
-        json!({"type": "input_json_delta", "partial_json": partial}),
-    )
+    anthropic::block_delta(index, "input_json_delta", "partial_json", partial)
 }
 
 /// Tells, fragment by fragment and without re-parsing, when a JSON value's outermost

@@ -12,6 +12,7 @@
 //! and its SSE event name equals its `type`.
 
 use super::responses_response::{self as resp, Outcome};
+use crate::protocol::responses;
 use crate::sse::Event;
 use serde_json::{Map, Value, json};
 use std::collections::HashMap;
@@ -318,12 +319,8 @@ impl ResponsesStream {
         if let Kind::Message { text: all } = &mut self.items[i].kind {
             all.push_str(text);
         }
-        let e = self.event(
-            "response.output_text.delta",
-            json!({"item_id": self.items[i].id, "output_index": i, "content_index": 0,
-                   "delta": text, "logprobs": []}),
-        );
-        ev.push(e);
+        ev.push(responses::text_delta(&self.items[i].id, i, text, self.seq));
+        self.seq += 1;
     }
 
     /// One `tool_calls` entry of a delta. A delta with a new `id` opens a call (some
