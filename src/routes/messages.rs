@@ -4,11 +4,12 @@
 //! `/chat/completions` (see `messages_chat.rs`).
 
 use crate::app::App;
+use crate::features::admission;
 use crate::features::images;
 use crate::routes::fields::{self, initiator_header, vision_header};
 use crate::routes::finished;
 use crate::routes::messages_chat;
-use crate::routing::{self, Api};
+use crate::routing::Api;
 use crate::server::error::ApiError;
 use crate::server::http::{Incoming, Outgoing};
 use crate::server::stream::{End, Flow, Outcome, Sink, StreamBody, pump};
@@ -45,7 +46,8 @@ pub fn create(app: &Arc<App>, rq: &Incoming) -> Result<Outgoing, ApiError> {
             crate::debug!("trimmed {trimmed} answered image(s) from the request");
         }
     }
-    let model = app.find_model(&requested);
+    let admitted = admission::admit(app, rq, Api::Messages, &mut body, &requested)?;
+    let (requested, model, route) = (admitted.requested, admitted.model, admitted.route);
     let limit = model.as_ref().and_then(Model::max_input);
     let messages = body
         .get("messages")
@@ -54,9 +56,6 @@ pub fn create(app: &Arc<App>, rq: &Incoming) -> Result<Outgoing, ApiError> {
         .unwrap_or_default();
     let extra = vec![initiator_header(user_turn(messages))];
 
-    let native_messages = !app.config.no_native_messages;
-    let route = routing::decide(Api::Messages, model.as_ref(), native_messages)
-        .map_err(ApiError::BadRequest)?;
     let result = match (route, model) {
         (Api::Messages, Some(m)) => native(app, rq, body, &requested, &m, stream, extra),
         (Api::Chat | Api::Responses, model) => {

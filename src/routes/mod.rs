@@ -12,6 +12,8 @@ mod pivot;
 mod responses;
 mod responses_chat;
 
+pub(crate) use fields::billed_as_user;
+
 use crate::app::App;
 use crate::server::error::ApiError;
 use crate::server::http::{Incoming, Outgoing};

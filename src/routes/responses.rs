@@ -4,10 +4,11 @@
 //! `response.failed`, never silently.
 
 use crate::app::App;
+use crate::features::admission;
 use crate::routes::fields::{self, initiator_header, vision_header};
 use crate::routes::finished;
 use crate::routes::responses_chat;
-use crate::routing::{self, Api};
+use crate::routing::Api;
 use crate::server::error::ApiError;
 use crate::server::http::{Incoming, Outgoing};
 use crate::server::stream::{End, Flow, Outcome, Sink, StreamBody, Timing, pump};
@@ -20,7 +21,7 @@ use std::time::{SystemTime, UNIX_EPOCH};
 pub const KEEPALIVE: &[u8] = b": keepalive\n\n";
 
 pub fn create(app: &Arc<App>, rq: &Incoming) -> Result<Outgoing, ApiError> {
-    let body = rq.json_object()?;
+    let mut body = rq.json_object()?;
     let requested = fields::model(&body)?;
     match body.get("input") {
         None | Some(Value::String(_)) | Some(Value::Array(_)) => {}
@@ -40,9 +41,8 @@ pub fn create(app: &Arc<App>, rq: &Incoming) -> Result<Outgoing, ApiError> {
         ],
     )?;
     let stream = fields::stream_flag(&body)?;
-    let model = app.find_model(&requested);
-    let route =
-        routing::decide(Api::Responses, model.as_ref(), true).map_err(ApiError::BadRequest)?;
+    let admitted = admission::admit(app, rq, Api::Responses, &mut body, &requested)?;
+    let (requested, model, route) = (admitted.requested, admitted.model, admitted.route);
     let result = match route {
         Api::Responses => passthrough(app, body, &requested, model.as_ref(), stream),
         Api::Chat => responses_chat::create(app, body, &requested, model.as_ref(), stream),

@@ -13,9 +13,16 @@ pub struct Incoming {
     /// Header names in lower case.
     pub headers: Vec<(String, String)>,
     pub body: Vec<u8>,
+    /// Tells whether the client has gone, for requests that wait in a queue.
+    pub probe: crate::server::probe::ClientProbe,
 }
 
 impl Incoming {
+    /// True once the client has closed its connection (checked while a request queues).
+    pub fn client_gone(&self) -> bool {
+        self.probe.gone()
+    }
+
     pub fn header(&self, name: &str) -> Option<&str> {
         self.headers
             .iter()

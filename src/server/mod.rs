@@ -4,6 +4,7 @@
 pub mod auth;
 pub mod error;
 pub mod http;
+pub mod probe;
 pub mod stream;
 mod workers;
 
@@ -46,12 +47,13 @@ pub fn bind(addr: std::net::SocketAddr) -> Result<Server, String> {
 /// Serves until the process ends.
 pub fn serve(app: Arc<App>, server: Server) {
     let inflight = Arc::new(AtomicUsize::new(0));
-    let handler = Box::new(move |rq: Request| admit(&app, &inflight, rq));
+    let port = server.server_addr().to_ip().map(|a| a.port());
+    let handler = Box::new(move |rq: Request| admit(&app, &inflight, port, rq));
     workers::Workers::serve(server, STACK_SIZE, handler);
 }
 
 /// Answers 503 above the in-flight cap, else handles the request under a slot.
-fn admit(app: &Arc<App>, inflight: &Arc<AtomicUsize>, rq: Request) {
+fn admit(app: &Arc<App>, inflight: &Arc<AtomicUsize>, port: Option<u16>, rq: Request) {
     let Some(rq) = refuse_huge_body(rq, app.config.max_body_bytes) else {
         return;
     };
@@ -75,7 +77,7 @@ fn admit(app: &Arc<App>, inflight: &Arc<AtomicUsize>, rq: Request) {
         return;
     }
     let _slot = Slot(inflight.clone());
-    handle(app, rq);
+    handle(app, rq, port);
 }
 
 /// A place under the in-flight cap, given back when the request ends, however it ends.
@@ -92,7 +94,7 @@ fn path_of(url: &str) -> &str {
 }
 
 /// One request from arrival to the access-log line.
-fn handle(app: &Arc<App>, mut rq: Request) {
+fn handle(app: &Arc<App>, mut rq: Request, port: Option<u16>) {
     let started = Instant::now();
     let url = rq.url().to_string();
     let path = path_of(&url).to_string();
@@ -111,6 +113,7 @@ fn handle(app: &Arc<App>, mut rq: Request) {
             .collect(),
         path: path.clone(),
         body: Vec::new(),
+        probe: probe::ClientProbe::new(rq.remote_addr().copied(), port),
     };
     if crate::log::verbose() {
         crate::debug!(

@@ -23,6 +23,9 @@ mod security;
 mod startup;
 mod streams;
 mod token_refresh;
+// Traffic control (#11).
+mod overflow;
+mod traffic;
 
 use serde_json::{Value, json};
 use support::{Proxy, Resp, post};
