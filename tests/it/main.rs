@@ -24,6 +24,7 @@ mod startup;
 mod streams;
 mod token_refresh;
 // Traffic control (#11).
+mod approval;
 mod overflow;
 mod traffic;
 
