@@ -1,0 +1,170 @@
+//! The vocabulary every layer shares, at the bottom of the module graph (it imports
+//! nothing from the crate): our own request and response types at the boundary
+//! (`Incoming`, `Outgoing`; tiny_http stays in `server/`), the one error type a route
+//! answers with (`ApiError`, in `error.rs`), and how a stream ended (`Outcome`). Handlers
+//! are plain functions from `Incoming` to `Outgoing`, testable without a socket.
+
+mod error;
+
+pub use error::{ApiError, Family};
+use serde_json::Value;
+use std::io::Write;
+
+#[derive(Debug, Default)]
+pub struct Incoming {
+    pub method: String,
+    /// The path without the query string (`/v1/messages?beta=true` → `/v1/messages`).
+    pub path: String,
+    /// Header names in lower case.
+    pub headers: Vec<(String, String)>,
+    pub body: Vec<u8>,
+    /// Tells whether the client has gone, for requests that wait in a queue.
+    pub probe: GoneProbe,
+}
+
+/// "Has the client gone?", asked while a request waits (rate limits, manual approval). The
+/// server fills it in (`server::probe`); a default one never says gone.
+#[derive(Clone, Default)]
+pub struct GoneProbe(Option<std::sync::Arc<dyn Fn() -> bool + Send + Sync>>);
+
+impl GoneProbe {
+    pub fn new(probe: impl Fn() -> bool + Send + Sync + 'static) -> GoneProbe {
+        GoneProbe(Some(std::sync::Arc::new(probe)))
+    }
+
+    pub fn gone(&self) -> bool {
+        self.0.as_ref().is_some_and(|probe| probe())
+    }
+}
+
+impl std::fmt::Debug for GoneProbe {
+    fn fmt(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
+        f.write_str(if self.0.is_some() {
+            "GoneProbe"
+        } else {
+            "GoneProbe(none)"
+        })
+    }
+}
+
+impl Incoming {
+    /// True once the client has closed its connection (checked while a request queues).
+    pub fn client_gone(&self) -> bool {
+        self.probe.gone()
+    }
+
+    pub fn header(&self, name: &str) -> Option<&str> {
+        self.headers
+            .iter()
+            .find(|(n, _)| n == name)
+            .map(|(_, v)| v.as_str())
+    }
+
+    /// The body as a JSON object, or a 400 that says what is wrong with it.
+    pub fn json_object(&self) -> Result<serde_json::Map<String, Value>, ApiError> {
+        match serde_json::from_slice::<Value>(&self.body) {
+            Ok(Value::Object(map)) => Ok(map),
+            Ok(_) => Err(ApiError::BadRequest(
+                "request body must be a JSON object".into(),
+            )),
+            Err(e) if self.body.is_empty() => Err(ApiError::BadRequest(format!(
+                "request body is empty; expected JSON ({e})"
+            ))),
+            Err(e) => Err(ApiError::BadRequest(format!(
+                "request body is not valid JSON: {e}"
+            ))),
+        }
+    }
+}
+
+#[derive(Debug)]
+pub struct Outgoing {
+    pub status: u16,
+    pub headers: Vec<(String, String)>,
+    body: Vec<u8>,
+    /// Set for an event stream; `body` is then unused.
+    pub stream: Option<Box<dyn EventStream>>,
+    /// The model the request named, for the access log.
+    pub model: Option<String>,
+}
+
+impl Outgoing {
+    pub fn json(status: u16, value: &Value) -> Outgoing {
+        Outgoing::bytes(status, "application/json", value.to_string().into_bytes())
+    }
+
+    pub fn text(status: u16, text: &str) -> Outgoing {
+        Outgoing::bytes(
+            status,
+            "text/plain; charset=utf-8",
+            text.as_bytes().to_vec(),
+        )
+    }
+
+    pub fn bytes(status: u16, content_type: &str, body: Vec<u8>) -> Outgoing {
+        Outgoing {
+            status,
+            headers: vec![("Content-Type".into(), content_type.into())],
+            body,
+            stream: None,
+            model: None,
+        }
+    }
+
+    pub fn stream(body: impl EventStream + 'static) -> Outgoing {
+        Outgoing {
+            stream: Some(Box::new(body)),
+            ..Outgoing::bytes(200, "text/event-stream", Vec::new())
+        }
+    }
+
+    #[cfg(test)]
+    pub fn body(&self) -> &[u8] {
+        &self.body
+    }
+
+    pub fn into_body(self) -> Vec<u8> {
+        self.body
+    }
+}
+
+/// A response body produced event by event once the head is sent. The relay implements
+/// it (`relay::StreamBody`); the server only calls `run`, so it never depends on the
+/// routes' streaming code.
+pub trait EventStream: Send {
+    /// Writes the head (status 200 plus `headers`), then the events, to `writer`
+    /// (HTTP/1.1 chunked when `chunked`, else raw until the connection closes), and says
+    /// how the stream ended.
+    fn run(
+        self: Box<Self>,
+        writer: Box<dyn Write + Send>,
+        chunked: bool,
+        headers: &[(String, String)],
+    ) -> Outcome;
+}
+
+impl std::fmt::Debug for dyn EventStream {
+    fn fmt(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
+        f.write_str("EventStream")
+    }
+}
+
+/// How a stream ended, for the access log and the metrics.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Outcome {
+    Completed,
+    ClientGone,
+    UpstreamError,
+    Stalled,
+}
+
+impl Outcome {
+    pub fn name(self) -> &'static str {
+        match self {
+            Outcome::Completed => "completed",
+            Outcome::ClientGone => "client_gone",
+            Outcome::UpstreamError => "upstream_error",
+            Outcome::Stalled => "stalled",
+        }
+    }
+}
