@@ -304,3 +304,50 @@ fn traffic_flags_are_validated() {
         assert!(help.contains(flag), "{flag} in start --help");
     }
 }
+
+#[test]
+fn min_spacing_keeps_admissions_apart_inside_the_window() {
+    let fake = Fake::start();
+    let args = [
+        "--burst-count",
+        "5",
+        "--burst-window",
+        "10",
+        "--min-spacing",
+        "300",
+    ];
+    let proxy = Proxy::start(&fake, &args, &[]);
+    let statuses = post_staggered(
+        &proxy,
+        "gpt-4.1",
+        &["a", "b", "c"],
+        Duration::from_millis(20),
+    );
+    assert_eq!(statuses, [200, 200, 200]);
+    let got = completions(&fake);
+    assert_eq!(
+        got.iter().map(user_text).collect::<Vec<_>>(),
+        ["a", "b", "c"]
+    );
+    for pair in got.windows(2) {
+        let gap = pair[1].at - pair[0].at;
+        assert!(
+            gap >= Duration::from_millis(280) && gap < Duration::from_millis(900),
+            "{gap:?}"
+        );
+    }
+}
+
+#[test]
+fn an_interval_wait_past_max_wait_is_refused_at_once_even_for_a_stream() {
+    let fake = Fake::start();
+    let args = ["--rate-limit", "5", "--wait", "--max-wait", "1"];
+    let proxy = Proxy::start(&fake, &args, &[]);
+    assert_eq!(post_chat(&proxy, "gpt-4.1", "one", true).status, 200);
+    let t = Instant::now();
+    let resp = post_chat(&proxy, "gpt-4.1", "two", true);
+    assert!(t.elapsed() < Duration::from_millis(800));
+    assert_openai_error(&resp, 429, Some("rate_limit_error"));
+    assert!((3..=5).contains(&retry_after(&resp)), "{:?}", resp.headers);
+    assert_eq!(completions(&fake).len(), 1);
+}
