@@ -6,7 +6,6 @@
 use super::{assert_anthropic_error, assert_openai_error, post_chat, post_json};
 use crate::support::{Fake, Proxy, Resp, TempDir, catalog_json, run_cli, wait_until};
 use serde_json::json;
-use std::io::Write;
 use std::thread::ScopedJoinHandle;
 use std::time::Duration;
 
@@ -185,15 +184,7 @@ fn concurrent_requests_are_prompted_one_after_the_other() {
 #[test]
 fn a_client_that_leaves_while_awaiting_approval_is_dropped() {
     let (fake, proxy) = start(&[]);
-    let body = json!({"model": "gpt-4.1", "messages": [{"role": "user", "content": "leaver"}]})
-        .to_string();
-    let mut conn = std::net::TcpStream::connect(proxy.url.trim_start_matches("http://")).unwrap();
-    write!(
-        conn,
-        "POST /v1/chat/completions HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nContent-Length: {}\r\n\r\n{body}",
-        body.len()
-    )
-    .unwrap();
+    let conn = super::traffic::chat_on_raw_connection(&proxy, "gpt-4.1", "leaver");
     wait_prompts(&proxy, 1);
     drop(conn);
     let dropped = wait_until(Duration::from_secs(5), || {

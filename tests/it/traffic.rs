@@ -35,6 +35,26 @@ fn metric(proxy: &Proxy, name: &str) -> Option<i64> {
         .and_then(|v| v.trim().parse().ok())
 }
 
+/// The proxy started with these space-separated flags.
+fn start_with(fake: &Fake, flags: &str) -> Proxy {
+    let args: Vec<&str> = flags.split_whitespace().collect();
+    Proxy::start(fake, &args, &[])
+}
+
+/// Sends a chat request on a raw connection and returns it unanswered, for a client that
+/// goes away (drop the stream) while its request waits.
+pub fn chat_on_raw_connection(proxy: &Proxy, model: &str, text: &str) -> std::net::TcpStream {
+    let body = chat_request(model, text, false).to_string();
+    let mut conn = std::net::TcpStream::connect(proxy.url.trim_start_matches("http://")).unwrap();
+    write!(
+        conn,
+        "POST /v1/chat/completions HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nContent-Length: {}\r\n\r\n{body}",
+        body.len()
+    )
+    .unwrap();
+    conn
+}
+
 fn retry_after(resp: &crate::support::Resp) -> u64 {
     resp.header("retry-after")
         .and_then(|v| v.parse().ok())
@@ -60,7 +80,7 @@ fn post_staggered(proxy: &Proxy, model: &str, texts: &[&str], gap: Duration) -> 
 #[test]
 fn rate_limit_with_wait_admits_in_arrival_order_one_interval_apart() {
     let fake = Fake::start();
-    let proxy = Proxy::start(&fake, &["--rate-limit", "0.6", "--wait"], &[]);
+    let proxy = start_with(&fake, "--rate-limit 0.6 --wait");
     let statuses = post_staggered(
         &proxy,
         "gpt-4.1",
@@ -91,7 +111,7 @@ fn rate_limit_with_wait_admits_in_arrival_order_one_interval_apart() {
 #[test]
 fn rate_limit_without_wait_answers_429_in_each_api_shape() {
     let fake = Fake::start();
-    let proxy = Proxy::start(&fake, &["--rate-limit", "30"], &[]);
+    let proxy = start_with(&fake, "--rate-limit 30");
     assert_eq!(post_chat(&proxy, "gpt-4.1", "hi", false).status, 200);
     for path in ["/v1/chat/completions", "/chat/completions"] {
         let resp = post_json(&proxy, path, &[], &chat_request("gpt-4.1", "again", false));
@@ -133,7 +153,7 @@ fn rate_limit_without_wait_answers_429_in_each_api_shape() {
 #[test]
 fn a_refused_request_does_not_move_the_clock() {
     let fake = Fake::start();
-    let proxy = Proxy::start(&fake, &["--rate-limit", "1"], &[]);
+    let proxy = start_with(&fake, "--rate-limit 1");
     let t0 = Instant::now();
     assert_eq!(post_chat(&proxy, "gpt-4.1", "one", false).status, 200);
     std::thread::sleep(Duration::from_millis(500).saturating_sub(t0.elapsed()));
@@ -146,7 +166,7 @@ fn a_refused_request_does_not_move_the_clock() {
 #[test]
 fn burst_window_admits_n_at_once_and_the_next_after_the_window() {
     let fake = Fake::start();
-    let proxy = Proxy::start(&fake, &["--burst-count", "2", "--burst-window", "1"], &[]);
+    let proxy = start_with(&fake, "--burst-count 2 --burst-window 1");
     let statuses = post_staggered(
         &proxy,
         "gpt-4.1",
@@ -171,17 +191,10 @@ fn burst_window_admits_n_at_once_and_the_next_after_the_window() {
 #[test]
 fn burst_scope_model_keeps_models_apart_and_max_wait_refuses_at_once() {
     let fake = Fake::start();
-    let args = [
-        "--burst-count",
-        "1",
-        "--burst-window",
-        "30",
-        "--burst-scope",
-        "model",
-        "--max-wait",
-        "1",
-    ];
-    let proxy = Proxy::start(&fake, &args, &[]);
+    let proxy = start_with(
+        &fake,
+        "--burst-count 1 --burst-window 30 --burst-scope model --max-wait 1",
+    );
     assert_eq!(post_chat(&proxy, "gpt-4.1", "one", false).status, 200);
     assert_eq!(
         post_chat(&proxy, "claude-sonnet-4.5", "other model", false).status,
@@ -203,15 +216,7 @@ fn burst_scope_model_keeps_models_apart_and_max_wait_refuses_at_once() {
 #[test]
 fn global_burst_scope_counts_every_model_together() {
     let fake = Fake::start();
-    let args = [
-        "--burst-count",
-        "1",
-        "--burst-window",
-        "30",
-        "--max-wait",
-        "1",
-    ];
-    let proxy = Proxy::start(&fake, &args, &[]);
+    let proxy = start_with(&fake, "--burst-count 1 --burst-window 30 --max-wait 1");
     assert_eq!(post_chat(&proxy, "gpt-4.1", "one", false).status, 200);
     assert_eq!(
         post_chat(&proxy, "claude-sonnet-4.5", "other", false).status,
@@ -222,18 +227,11 @@ fn global_burst_scope_counts_every_model_together() {
 #[test]
 fn a_queued_client_that_hangs_up_is_never_sent_upstream() {
     let fake = Fake::start();
-    let proxy = Proxy::start(&fake, &["--rate-limit", "1.5", "--wait"], &[]);
+    let proxy = start_with(&fake, "--rate-limit 1.5 --wait");
     let t0 = Instant::now();
     assert_eq!(post_chat(&proxy, "gpt-4.1", "first", false).status, 200);
     // The second queues, then its client goes away.
-    let body = chat_request("gpt-4.1", "quitter", false).to_string();
-    let mut conn = std::net::TcpStream::connect(proxy.url.trim_start_matches("http://")).unwrap();
-    write!(
-        conn,
-        "POST /v1/chat/completions HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nContent-Length: {}\r\n\r\n{body}",
-        body.len()
-    )
-    .unwrap();
+    let conn = chat_on_raw_connection(&proxy, "gpt-4.1", "quitter");
     assert!(wait_until(Duration::from_secs(2), || {
         metric(&proxy, "copilot_api_limiter_queue_depth") == Some(1)
     }));
@@ -308,15 +306,7 @@ fn traffic_flags_are_validated() {
 #[test]
 fn min_spacing_keeps_admissions_apart_inside_the_window() {
     let fake = Fake::start();
-    let args = [
-        "--burst-count",
-        "5",
-        "--burst-window",
-        "10",
-        "--min-spacing",
-        "300",
-    ];
-    let proxy = Proxy::start(&fake, &args, &[]);
+    let proxy = start_with(&fake, "--burst-count 5 --burst-window 10 --min-spacing 300");
     let statuses = post_staggered(
         &proxy,
         "gpt-4.1",
@@ -341,8 +331,7 @@ fn min_spacing_keeps_admissions_apart_inside_the_window() {
 #[test]
 fn an_interval_wait_past_max_wait_is_refused_at_once_even_for_a_stream() {
     let fake = Fake::start();
-    let args = ["--rate-limit", "5", "--wait", "--max-wait", "1"];
-    let proxy = Proxy::start(&fake, &args, &[]);
+    let proxy = start_with(&fake, "--rate-limit 5 --wait --max-wait 1");
     assert_eq!(post_chat(&proxy, "gpt-4.1", "one", true).status, 200);
     let t = Instant::now();
     let resp = post_chat(&proxy, "gpt-4.1", "two", true);
