@@ -564,4 +564,32 @@ mod tests {
             ("vscode/9", "UA/1")
         );
     }
+
+    #[test]
+    fn traffic_flags_and_their_defaults() {
+        let t = config("start", &[]).unwrap().traffic;
+        assert_eq!(t.interval, None);
+        assert!(t.burst.is_none() && t.manual.is_none() && !t.no_auto_switch);
+        assert_eq!(t.max_wait, Duration::from_secs(300));
+        let line = "start --rate-limit 1.5 --wait --burst-count 3 --burst-window 2 \
+                    --min-spacing 100 --burst-scope model --max-wait 9 --no-auto-switch";
+        let t = config(line, &[]).unwrap().traffic;
+        assert_eq!(t.interval, Some(Duration::from_millis(1500)));
+        assert!(t.wait && t.burst_per_model && t.no_auto_switch);
+        let b = t.burst.unwrap();
+        assert_eq!(
+            (b.count, b.window, b.spacing),
+            (3, Duration::from_secs(2), Duration::from_millis(100))
+        );
+        assert_eq!(t.max_wait, Duration::from_secs(9));
+        for bad in [
+            "start --wait",
+            "start --rate-limit 0",
+            "start --burst-window 2",
+            "start --burst-count 0 --burst-window 2",
+            "start --burst-count 2 --burst-window 2 --burst-scope user",
+        ] {
+            assert!(config(bad, &[]).is_err(), "{bad}");
+        }
+    }
 }

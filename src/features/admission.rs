@@ -35,20 +35,6 @@ pub struct Settings {
     pub no_auto_switch: bool,
 }
 
-impl Default for Settings {
-    fn default() -> Self {
-        Settings {
-            interval: None,
-            wait: false,
-            burst: None,
-            burst_per_model: false,
-            max_wait: Duration::from_secs(300),
-            manual: None,
-            no_auto_switch: false,
-        }
-    }
-}
-
 /// The running limiters and approval queue of one instance.
 pub struct Traffic {
     settings: Settings,
