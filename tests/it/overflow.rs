@@ -74,28 +74,6 @@ fn chat_over_the_limit_switches_to_the_largest_model_that_fits() {
 }
 
 #[test]
-fn chat_under_the_limit_or_with_nothing_large_enough_stays() {
-    let (fake, proxy) = start(&[]);
-    chat(&proxy, "tiny-gpt", "hello");
-    assert_eq!(sent(&fake).1, "tiny-gpt");
-    let (fake, proxy) = start(&[]);
-    chat(&proxy, "tiny-gpt", &words(5000));
-    assert_eq!(
-        sent(&fake).1,
-        "tiny-gpt",
-        "nothing holds 5000 tokens: no switch"
-    );
-    assert!(!proxy.output().join("\n").contains("context overflow"));
-}
-
-#[test]
-fn no_auto_switch_is_honoured() {
-    let (fake, proxy) = start(&["--no-auto-switch"]);
-    chat(&proxy, "tiny-gpt", &words(300));
-    assert_eq!(sent(&fake).1, "tiny-gpt");
-}
-
-#[test]
 fn responses_switch_and_take_the_new_models_route() {
     let (fake, proxy) = start(&[]);
     let body = json!({"model": "tiny-gpt", "input": words(300)});
@@ -107,10 +85,6 @@ fn responses_switch_and_take_the_new_models_route() {
         ("/chat/completions".into(), "big-gemini".into())
     );
     assert_eq!(resp.json()["model"], "big-gemini");
-    let (fake, proxy) = start(&[]);
-    let body = json!({"model": "tiny-gpt", "input": "short"});
-    assert_eq!(post_json(&proxy, "/v1/responses", &[], &body).status, 200);
-    assert_eq!(sent(&fake).1, "tiny-gpt");
 }
 
 fn message(model: &str, text: &str) -> Value {
@@ -149,4 +123,51 @@ fn messages_with_nothing_in_the_vendor_large_enough_get_prompt_is_too_long() {
             && m.ends_with(" maximum"),
         "{m}"
     );
+}
+
+/// A request of `n` words to `model` on `path`, in that API's shape.
+fn request(path: &str, model: &str, n: usize) -> Value {
+    match path {
+        "/v1/messages" => message(model, &words(n)),
+        "/v1/responses" => json!({"model": model, "input": words(n)}),
+        _ => json!({"model": model, "messages": [{"role": "user", "content": words(n)}]}),
+    }
+}
+
+/// The model of the latest completion request Copilot received.
+fn last_sent_model(fake: &Fake) -> String {
+    let posts: Vec<Recorded> = fake
+        .requests()
+        .into_iter()
+        .filter(|r| r.method == "POST")
+        .collect();
+    let last = posts.last().expect("an upstream call");
+    last.json()["model"]
+        .as_str()
+        .unwrap_or_default()
+        .to_string()
+}
+
+#[test]
+fn every_api_keeps_its_model_when_under_when_nothing_fits_and_with_no_auto_switch() {
+    // (path, model, words with nothing large enough: past 3000, or past the vendor's 600)
+    let apis = [
+        ("/v1/chat/completions", "tiny-gpt", 5000),
+        ("/v1/responses", "tiny-gpt", 5000),
+        ("/v1/messages", "tiny-claude", 1000),
+    ];
+    let (fake, proxy) = start(&[]);
+    let (fake_off, proxy_off) = start(&["--no-auto-switch"]);
+    for (path, model, too_many) in apis {
+        for (n, fake, proxy) in [
+            (5, &fake, &proxy),
+            (too_many, &fake, &proxy),
+            (300, &fake_off, &proxy_off),
+        ] {
+            let resp = post_json(proxy, path, &[], &request(path, model, n));
+            assert_eq!(resp.status, 200, "{path} {n}: {}", resp.text());
+            assert_eq!(last_sent_model(fake), model, "{path} with {n} words");
+        }
+    }
+    assert!(!proxy.output().join("\n").contains("context overflow"));
 }
