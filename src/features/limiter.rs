@@ -16,8 +16,9 @@ use std::time::{Duration, Instant};
 
 /// Requests that may wait in one lane; beyond it the queue answers 429.
 pub const QUEUE_LIMIT: usize = 512;
-/// How often a waiting request checks that its client is still there.
-const PROBE_EVERY: Duration = Duration::from_millis(100);
+/// How often a waiting request checks that its client is still there. Not on every wake:
+/// each admission wakes the whole queue, and a check reads the kernel's TCP table.
+const PROBE_EVERY: Duration = Duration::from_millis(200);
 
 /// At most `count` admissions in any window of `window`, at least `spacing` apart.
 #[derive(Debug, Clone, Copy, PartialEq)]
@@ -211,9 +212,13 @@ impl Limiter {
         deadline: Instant,
         gone: &dyn Fn() -> bool,
     ) -> Result<(), Refusal> {
+        let mut probed: Option<Instant> = None;
         loop {
-            if gone() {
-                return Err(Refusal::Gone);
+            if probed.is_none_or(|t| t.elapsed() >= PROBE_EVERY) {
+                if gone() {
+                    return Err(Refusal::Gone);
+                }
+                probed = Some(Instant::now());
             }
             let mut state = self.lock();
             let now = Instant::now();
