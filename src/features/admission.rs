@@ -147,6 +147,7 @@ pub fn admit_from(
 ) -> Result<Admitted, ApiError> {
     let traffic = &app.traffic;
     let native_messages = !(api == Api::Messages && app.config.no_native_messages);
+    let asked = requested;
     let mut model = app.find_model(requested);
     let mut requested = requested.to_string();
     if let (Some(m), false) = (&model, traffic.settings.no_auto_switch) {
@@ -179,15 +180,7 @@ pub fn admit_from(
         pass(app, origin, burst, key, true, deadline, "burst limit")?;
     }
     if let Some(approval) = &traffic.approval {
-        let facts = facts(
-            origin,
-            api,
-            body,
-            &requested,
-            resolved,
-            route,
-            model.as_ref(),
-        );
+        let facts = facts(origin, api, body, asked, resolved, route, model.as_ref());
         let timeout = traffic.settings.manual.unwrap_or_default();
         approve(approval, &facts, origin, timeout)?;
     }
@@ -317,7 +310,7 @@ fn facts(
     origin: &Origin,
     api: Api,
     body: &Map<String, Value>,
-    requested: &str,
+    asked: &str,
     resolved: &str,
     route: Api,
     model: Option<&Model>,
@@ -340,7 +333,7 @@ fn facts(
         time: crate::log::utc_timestamp(SystemTime::now()),
         method: approval::printable(origin.method, 16),
         path: approval::printable(origin.path, 100),
-        requested: approval::printable(requested, 100),
+        requested: approval::printable(asked, 100),
         resolved: approval::printable(resolved, 100),
         route,
         stream: body.get("stream").and_then(Value::as_bool) == Some(true),
