@@ -167,17 +167,33 @@ pub fn admit_from(
         routing::decide(api, model.as_ref(), native_messages).map_err(ApiError::BadRequest)?;
     let resolved = model.as_ref().map_or(requested.as_str(), |m| m.id.as_str());
     let deadline = Instant::now() + traffic.settings.max_wait;
-    if let Some(interval) = &traffic.interval {
-        let wait = traffic.settings.wait;
-        pass(app, origin, interval, "", wait, deadline, "rate limit")?;
-    }
+    let interval = match &traffic.interval {
+        Some(limiter) => {
+            let wait = traffic.settings.wait;
+            Some(pass(
+                app,
+                origin,
+                limiter,
+                "",
+                wait,
+                deadline,
+                "rate limit",
+            )?)
+        }
+        None => None,
+    };
     if let Some(burst) = &traffic.burst {
         let key = if traffic.settings.burst_per_model {
             resolved
         } else {
             "__global__"
         };
-        pass(app, origin, burst, key, true, deadline, "burst limit")?;
+        let passed = pass(app, origin, burst, key, true, deadline, "burst limit");
+        if let (Err(_), Some(limiter), Some(admitted)) = (&passed, &traffic.interval, &interval) {
+            // Refused after all: its interval slot goes back (refusals never count).
+            limiter.undo("", admitted);
+        }
+        passed?;
     }
     if let Some(approval) = &traffic.approval {
         let facts = facts(origin, api, body, asked, resolved, route, model.as_ref());
@@ -200,7 +216,7 @@ fn pass(
     wait: bool,
     deadline: Instant,
     what: &str,
-) -> Result<(), ApiError> {
+) -> Result<limiter::Admitted, ApiError> {
     let metrics = &app.metrics;
     let label = match key {
         "" | "__global__" => String::new(),
@@ -217,16 +233,17 @@ fn pass(
         metrics.limiter_queue(delta);
     };
     match limiter.acquire(key, wait, deadline, origin.gone, &on_queue) {
-        Ok(a) if a.waited > Duration::ZERO => {
-            info!(
-                "{} {}: {what}{label} wait over after {:.1} s",
-                origin.method,
-                origin.path,
-                a.waited.as_secs_f64()
-            );
-            Ok(())
+        Ok(a) => {
+            if a.waited > Duration::ZERO {
+                info!(
+                    "{} {}: {what}{label} wait over after {:.1} s",
+                    origin.method,
+                    origin.path,
+                    a.waited.as_secs_f64()
+                );
+            }
+            Ok(a)
         }
-        Ok(_) => Ok(()),
         Err(Refusal::Gone) => {
             info!(
                 "{} {}: the client left while queued ({what}); not sent upstream",

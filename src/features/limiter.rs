@@ -43,6 +43,8 @@ pub enum Refusal {
 pub struct Admitted {
     /// How long it queued (zero when admitted at once).
     pub waited: Duration,
+    /// The admission's place on the lane's clock, for `undo`.
+    pub at: Instant,
 }
 
 /// One lane: recent admissions and the requests waiting, by ticket, oldest first.
@@ -163,6 +165,7 @@ impl Limiter {
                 lane.admit(&self.rule, now);
                 return Ok(Admitted {
                     waited: Duration::ZERO,
+                    at: now,
                 });
             }
             let wait_for = at.duration_since(now);
@@ -200,8 +203,9 @@ impl Limiter {
         let result = self.wait_turn(&place, deadline, gone);
         drop(place);
         on_queue(-1);
-        result.map(|()| Admitted {
+        result.map(|at| Admitted {
             waited: arrived.elapsed(),
+            at,
         })
     }
 
@@ -211,7 +215,7 @@ impl Limiter {
         place: &Place,
         deadline: Instant,
         gone: &dyn Fn() -> bool,
-    ) -> Result<(), Refusal> {
+    ) -> Result<Instant, Refusal> {
         let mut probed: Option<Instant> = None;
         loop {
             if probed.is_none_or(|t| t.elapsed() >= PROBE_EVERY) {
@@ -230,7 +234,7 @@ impl Limiter {
                 lane.queue.pop_front();
                 drop(state);
                 self.changed.notify_all();
-                return Ok(());
+                return Ok(now);
             }
             if now >= deadline {
                 return Err(Refusal::Later {
@@ -247,6 +251,21 @@ impl Limiter {
                 .wait_timeout(state, pause)
                 .unwrap_or_else(|e| e.into_inner());
         }
+    }
+}
+
+impl Limiter {
+    /// Takes an admission back: a later stage refused the request, and a refused request
+    /// must not count. The next in line may then go sooner.
+    pub fn undo(&self, key: &str, admitted: &Admitted) {
+        let mut state = self.lock();
+        if let Some(lane) = state.lanes.get_mut(key) {
+            if let Some(i) = lane.admitted.iter().rposition(|t| *t == admitted.at) {
+                lane.admitted.remove(i);
+            }
+        }
+        drop(state);
+        self.changed.notify_all();
     }
 }
 
@@ -371,6 +390,15 @@ mod tests {
         let t = Instant::now();
         l.acquire("", true, far, &never_gone, &|_| {}).unwrap();
         assert!(t.elapsed() < Duration::from_millis(400));
+    }
+
+    #[test]
+    fn an_undone_admission_does_not_count() {
+        let l = Limiter::new(rule(1, 10_000, 0));
+        let far = Instant::now() + Duration::from_secs(1);
+        let a = l.acquire("", false, far, &never_gone, &|_| {}).unwrap();
+        l.undo("", &a);
+        assert!(l.acquire("", false, far, &never_gone, &|_| {}).is_ok());
     }
 
     #[test]

@@ -61,15 +61,23 @@ fn retry_after(resp: &crate::support::Resp) -> u64 {
         .unwrap_or_else(|| panic!("Retry-After in whole seconds: {:?}", resp.headers))
 }
 
-/// Posts one chat request per text, `gap` apart, each on its own thread; returns statuses
-/// in the same order.
-fn post_staggered(proxy: &Proxy, model: &str, texts: &[&str], gap: Duration) -> Vec<u16> {
+/// Posts one chat request per text, each on its own thread, the next only once the
+/// previous one has passed the gate or queued at it (so the arrival order is certain even
+/// on a loaded machine); returns the statuses in the same order.
+fn post_in_order(proxy: &Proxy, fake: &Fake, model: &str, texts: &[&str]) -> Vec<u16> {
+    let reached = || {
+        completions(fake).len() as i64
+            + metric(proxy, "copilot_api_limiter_queue_depth").unwrap_or(0)
+    };
+    let before = reached();
     std::thread::scope(|s| {
         let handles: Vec<_> = texts
             .iter()
-            .map(|text| {
+            .enumerate()
+            .map(|(i, text)| {
                 let h = s.spawn(move || post_chat(proxy, model, text, false).status);
-                std::thread::sleep(gap);
+                let arrived = wait_until(Duration::from_secs(5), || reached() > before + i as i64);
+                assert!(arrived, "request {text} never reached the gate");
                 h
             })
             .collect();
@@ -81,12 +89,7 @@ fn post_staggered(proxy: &Proxy, model: &str, texts: &[&str], gap: Duration) -> 
 fn rate_limit_with_wait_admits_in_arrival_order_one_interval_apart() {
     let fake = Fake::start();
     let proxy = start_with(&fake, "--rate-limit 0.6 --wait");
-    let statuses = post_staggered(
-        &proxy,
-        "gpt-4.1",
-        &["first", "second", "third"],
-        Duration::from_millis(40),
-    );
+    let statuses = post_in_order(&proxy, &fake, "gpt-4.1", &["first", "second", "third"]);
     assert_eq!(statuses, [200, 200, 200]);
     let got = completions(&fake);
     let order: Vec<String> = got.iter().map(user_text).collect();
@@ -167,18 +170,13 @@ fn a_refused_request_does_not_move_the_clock() {
 fn burst_window_admits_n_at_once_and_the_next_after_the_window() {
     let fake = Fake::start();
     let proxy = start_with(&fake, "--burst-count 2 --burst-window 1");
-    let statuses = post_staggered(
-        &proxy,
-        "gpt-4.1",
-        &["a", "b", "c"],
-        Duration::from_millis(30),
-    );
+    let statuses = post_in_order(&proxy, &fake, "gpt-4.1", &["a", "b", "c"]);
     assert_eq!(statuses, [200, 200, 200]);
     let got = completions(&fake);
     let order: Vec<String> = got.iter().map(user_text).collect();
     assert_eq!(order, ["a", "b", "c"]);
     assert!(
-        got[1].at - got[0].at < Duration::from_millis(400),
+        got[1].at - got[0].at < Duration::from_millis(600),
         "two at once"
     );
     let third = got[2].at - got[0].at;
@@ -307,12 +305,7 @@ fn traffic_flags_are_validated() {
 fn min_spacing_keeps_admissions_apart_inside_the_window() {
     let fake = Fake::start();
     let proxy = start_with(&fake, "--burst-count 5 --burst-window 10 --min-spacing 300");
-    let statuses = post_staggered(
-        &proxy,
-        "gpt-4.1",
-        &["a", "b", "c"],
-        Duration::from_millis(20),
-    );
+    let statuses = post_in_order(&proxy, &fake, "gpt-4.1", &["a", "b", "c"]);
     assert_eq!(statuses, [200, 200, 200]);
     let got = completions(&fake);
     assert_eq!(
@@ -339,4 +332,21 @@ fn an_interval_wait_past_max_wait_is_refused_at_once_even_for_a_stream() {
     assert_openai_error(&resp, 429, Some("rate_limit_error"));
     assert!((3..=5).contains(&retry_after(&resp)), "{:?}", resp.headers);
     assert_eq!(completions(&fake).len(), 1);
+}
+
+#[test]
+fn a_request_the_burst_window_refuses_gives_its_interval_slot_back() {
+    let fake = Fake::start();
+    let flags =
+        "--rate-limit 0.5 --burst-count 1 --burst-window 30 --burst-scope model --max-wait 1";
+    let proxy = start_with(&fake, flags);
+    assert_eq!(post_chat(&proxy, "gpt-4.1", "one", false).status, 200);
+    std::thread::sleep(Duration::from_millis(600));
+    // Past the interval, but gpt-4.1's burst window is full: 429.
+    assert_eq!(post_chat(&proxy, "gpt-4.1", "two", false).status, 429);
+    // Had the refused request kept its interval slot, this one would be too early.
+    assert_eq!(
+        post_chat(&proxy, "claude-sonnet-4.5", "three", false).status,
+        200
+    );
 }
