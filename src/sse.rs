@@ -61,22 +61,26 @@ impl Parser {
             bytes = &bytes[1..];
         }
         self.after_cr = false;
-        if self.partial.is_empty() && !bytes.contains(&b'\r') {
-            // The common case, whole LF-terminated lines of UTF-8: validated once and split
-            // at memchr speed (`str::find`), never copied. What is left (a partial line,
-            // bytes that are not UTF-8) takes the general path below.
-            let text = match std::str::from_utf8(bytes) {
-                Ok(text) => text,
-                Err(e) => std::str::from_utf8(&bytes[..e.valid_up_to()]).unwrap_or_default(),
-            };
-            let mut rest = text;
-            while let Some(pos) = rest.find('\n') {
-                out.extend(self.text_line(&rest[..pos]));
-                rest = &rest[pos + 1..];
+        let lf_only = !bytes.contains(&b'\r');
+        loop {
+            if lf_only && self.partial.is_empty() {
+                // The common case, whole LF-terminated lines of UTF-8: validated once and
+                // split at memchr speed (`str::find`), never copied. What is left (a partial
+                // line, bytes that are not UTF-8) takes the general path below.
+                let text = match std::str::from_utf8(bytes) {
+                    Ok(text) => text,
+                    Err(e) => std::str::from_utf8(&bytes[..e.valid_up_to()]).unwrap_or_default(),
+                };
+                let mut rest = text;
+                while let Some(pos) = rest.find('\n') {
+                    out.extend(self.text_line(&rest[..pos]));
+                    rest = &rest[pos + 1..];
+                }
+                bytes = &bytes[text.len() - rest.len()..];
             }
-            bytes = &bytes[text.len() - rest.len()..];
-        }
-        while let Some(pos) = bytes.iter().position(|b| *b == b'\n' || *b == b'\r') {
+            let Some(pos) = bytes.iter().position(|b| *b == b'\n' || *b == b'\r') else {
+                break;
+            };
             let line_end = if self.partial.is_empty() {
                 self.line(&bytes[..pos])
             } else {
