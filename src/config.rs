@@ -49,6 +49,8 @@ pub struct Config {
     pub paths: Paths,
     /// Multiplies every device-flow sleep; tests set it below 1 through COPILOT_API_POLL_SCALE.
     pub poll_scale: f64,
+    /// `--log-format text|json`.
+    pub log_format: crate::log::Format,
 }
 
 /// Where each upstream lives. The Copilot base URL is finally decided per token (its
@@ -183,6 +185,15 @@ impl Config {
                     ))
                 })?,
         };
+        let log_format = match raw.log_format.as_deref().map(str::trim) {
+            None | Some("text") => crate::log::Format::Text,
+            Some("json") => crate::log::Format::Json,
+            Some(other) => {
+                return Err(UsageError(format!(
+                    "--log-format: `{other}` is not a log format (text or json)"
+                )));
+            }
+        };
         let pick = |flag: Option<String>, var: &str, default: &str| {
             flag.or_else(|| env_nonempty(var))
                 .unwrap_or_else(|| default.to_string())
@@ -237,6 +248,7 @@ impl Config {
                 app_dir,
             },
             poll_scale,
+            log_format,
         })
     }
 }

@@ -9,7 +9,7 @@ mod workers;
 
 use crate::app::App;
 use crate::routes;
-use crate::{info, warn};
+use crate::warn;
 use error::{ApiError, Family};
 use http::{Incoming, Outgoing};
 use std::io::Read;
@@ -150,18 +150,21 @@ fn handle(app: &Arc<App>, mut rq: Request) {
             let chunked = *rq.http_version() != tiny_http::HTTPVersion(1, 0);
             let outcome = stream::run(rq.into_writer(), chunked, &out.headers, body);
             app.metrics.stream_ended(outcome);
-            format!(" stream={}", outcome.name())
+            Some(outcome.name())
         }
         None => {
             respond(rq, out, close);
-            String::new()
+            None
         }
     };
-    info!(
-        "{method} {path} {} {status} {:.1}ms{outcome}",
-        model.as_deref().unwrap_or("-"),
-        started.elapsed().as_secs_f64() * 1000.0
-    );
+    crate::log::access(&crate::log::Access {
+        method: &method,
+        path: &path,
+        model: model.as_deref(),
+        status,
+        duration_ms: started.elapsed().as_secs_f64() * 1000.0,
+        stream: outcome,
+    });
 }
 
 /// Request headers for the verbose log, credentials replaced by their redacted form.

@@ -13,6 +13,7 @@ mod embeddings;
 mod messages_native;
 mod messages_recovery;
 mod messages_translated;
+mod operate;
 mod responses;
 mod responses_chain;
 mod responses_faults;

@@ -90,6 +90,12 @@ fn command(args: &[&str], env: &[(&str, &str)], home: &Path) -> Command {
     for name in SCRUBBED_ENV {
         cmd.env_remove(name);
     }
+    // Every flag has a COPILOT_API_<FLAG> variable: none may leak in from the caller.
+    for (name, _) in std::env::vars_os() {
+        if name.to_string_lossy().starts_with("COPILOT_API_") {
+            cmd.env_remove(name);
+        }
+    }
     for (k, v) in env {
         if v.is_empty() {
             cmd.env_remove(k);
@@ -173,7 +179,10 @@ impl Proxy {
         loop {
             let found = self.output().iter().find_map(|line| {
                 let rest = line.split(READY_MARKER).nth(1)?;
-                rest.split_whitespace().next().map(str::to_string)
+                // Text logs end the address at a space, JSON logs at the closing quote.
+                rest.split(|c: char| c.is_whitespace() || c == '"')
+                    .next()
+                    .map(str::to_string)
             });
             if let Some(addr) = found {
                 return addr;
