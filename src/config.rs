@@ -119,7 +119,7 @@ impl Config {
         api_keys.retain(|k| !k.is_empty());
         if !host.is_loopback() && api_keys.is_empty() && !raw.no_auth {
             return Err(UsageError(format!(
-                "--host {host} is reachable from other machines: set --api-key (or COPILOT_API_KEY), or pass --no-auth to run open"
+                "--host {host} is reachable from other machines: set --api-key (or COPILOT_API_KEY), or pass --no-auth (COPILOT_API_NO_AUTH=1) to run open"
             )));
         }
         if raw.expose_token && api_keys.is_empty() {

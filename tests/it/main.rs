@@ -13,6 +13,7 @@ mod embeddings;
 mod messages_native;
 mod messages_recovery;
 mod messages_translated;
+mod nginx;
 mod operate;
 mod responses;
 mod responses_chain;
