@@ -64,6 +64,10 @@ Server:
       --max-body-mb N         Largest request body in MiB (default 64)
       --max-inflight N        Requests served at once; above it 503 + Retry-After (default 256)
       --expose-token          Serve GET /token (the Copilot token); needs an API key
+      --tls-cert PATH         Serve HTTPS with this certificate chain (a PEM file, or the PEM text
+                              itself); also TLS_CERT. Needs --tls-key
+      --tls-key PATH          The certificate's private key, PKCS#8, PKCS#1 or SEC1 PEM (file
+                              or text); also TLS_KEY
 
 Routing:
       --no-native-messages    Translate /v1/messages for Claude models through /chat/completions
@@ -226,6 +230,8 @@ pub struct RawArgs {
     pub url: Option<String>,
     /// `completions SHELL`.
     pub shell: Option<String>,
+    pub tls_cert: Option<String>,
+    pub tls_key: Option<String>,
 }
 
 /// A usage error: one line, exit code 2.
@@ -310,6 +316,8 @@ pub fn parse(mut args: Arguments) -> Result<Parsed, UsageError> {
             raw.first_byte_timeout = opt(&mut args, "--first-byte-timeout")?;
             raw.github_token = opt(&mut args, ["-g", "--github-token"])?;
             raw.show_token = args.contains("--show-token");
+            raw.tls_cert = opt(&mut args, "--tls-cert")?;
+            raw.tls_key = opt(&mut args, "--tls-key")?;
         }
         CommandName::Auth => raw.show_token = args.contains("--show-token"),
         CommandName::CheckUsage => raw.github_token = opt(&mut args, ["-g", "--github-token"])?,

@@ -4,6 +4,7 @@
 
 use crate::cli::{CommandName, RawArgs, UsageError};
 use crate::server::stream::Timing;
+use crate::server::tls::Setting;
 use std::net::IpAddr;
 use std::path::PathBuf;
 use std::time::Duration;
@@ -51,6 +52,9 @@ pub struct Config {
     pub poll_scale: f64,
     /// `--log-format text|json`.
     pub log_format: crate::log::Format,
+    /// `--tls-cert` / `--tls-key`, else `TLS_CERT` / `TLS_KEY`; checked by `server::tls::load`
+    /// first thing at start (a misconfiguration exits 1, as the reference does).
+    pub tls: (Option<Setting>, Option<Setting>),
 }
 
 /// Where each upstream lives. The Copilot base URL is finally decided per token (its
@@ -194,6 +198,20 @@ impl Config {
                 )));
             }
         };
+        let tls_setting = |flag: Option<String>, flag_name: &'static str, var: &'static str| {
+            let flag = flag.filter(|v| !v.trim().is_empty());
+            match flag {
+                Some(value) => Some(Setting {
+                    name: flag_name,
+                    value,
+                }),
+                None => env_nonempty(var).map(|value| Setting { name: var, value }),
+            }
+        };
+        let tls = (
+            tls_setting(raw.tls_cert, "--tls-cert", "TLS_CERT"),
+            tls_setting(raw.tls_key, "--tls-key", "TLS_KEY"),
+        );
         let pick = |flag: Option<String>, var: &str, default: &str| {
             flag.or_else(|| env_nonempty(var))
                 .unwrap_or_else(|| default.to_string())
@@ -249,6 +267,7 @@ impl Config {
             },
             poll_scale,
             log_format,
+            tls,
         })
     }
 }

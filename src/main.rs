@@ -81,7 +81,8 @@ fn main() -> ExitCode {
     match result {
         Ok(()) => ExitCode::SUCCESS,
         Err(message) => {
-            error!("{message}");
+            // A runtime failure may still come from a variable (TLS files): name it.
+            error!("{}", from_env.rename(cli::UsageError(message)).0);
             ExitCode::from(1)
         }
     }

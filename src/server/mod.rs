@@ -5,6 +5,7 @@ pub mod auth;
 pub mod error;
 pub mod http;
 pub mod stream;
+pub mod tls;
 mod workers;
 
 use crate::app::App;
@@ -31,7 +32,25 @@ const DRAIN_MAX: usize = 1 << 30;
 /// Pending connections the kernel may queue before `accept`.
 const BACKLOG: i32 = 1024;
 
-pub fn bind(addr: std::net::SocketAddr) -> Result<Server, String> {
+/// Listens on `addr` and returns the server with the address it is bound to; with `tls`,
+/// the port speaks HTTPS (`tls::front` terminates it in front of tiny_http).
+pub fn bind(
+    addr: std::net::SocketAddr,
+    tls: Option<(std::sync::Arc<rustls::ServerConfig>, usize)>,
+) -> Result<(Server, std::net::SocketAddr), String> {
+    let listener = listen_socket(addr)?;
+    let bound = listener.local_addr().unwrap_or(addr);
+    let server = match tls {
+        None => Server::from_listener(listener, None),
+        Some((config, max_connections)) => {
+            Server::from_listener(tls::front(listener, config, max_connections)?, None)
+        }
+    };
+    let server = server.map_err(|e| format!("cannot listen on {addr}: {e}"))?;
+    Ok((server, bound))
+}
+
+fn listen_socket(addr: std::net::SocketAddr) -> Result<std::net::TcpListener, String> {
     use socket2::{Domain, Socket, Type};
     let fail = |e: std::io::Error| format!("cannot listen on {addr}: {e}");
     let socket = Socket::new(Domain::for_address(addr), Type::STREAM, None).map_err(fail)?;
@@ -39,8 +58,7 @@ pub fn bind(addr: std::net::SocketAddr) -> Result<Server, String> {
     socket.set_tcp_nodelay(true).map_err(fail)?;
     socket.bind(&addr.into()).map_err(fail)?;
     socket.listen(BACKLOG).map_err(fail)?;
-    Server::from_listener(std::net::TcpListener::from(socket), None)
-        .map_err(|e| format!("cannot listen on {addr}: {e}"))
+    Ok(std::net::TcpListener::from(socket))
 }
 
 /// Serves until the process ends.

@@ -24,6 +24,7 @@ mod routing_matrix;
 mod security;
 mod startup;
 mod streams;
+mod tls;
 mod token_refresh;
 
 use serde_json::{Value, json};

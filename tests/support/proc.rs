@@ -21,8 +21,8 @@ const BIN: &str = env!("CARGO_BIN_EXE_copilot-api");
 const READY_TIMEOUT: Duration = Duration::from_secs(10);
 /// How long a one-shot command may run before it is killed.
 const CLI_TIMEOUT: Duration = Duration::from_secs(20);
-/// The ready line's marker; the bound `host:port` follows it.
-const READY_MARKER: &str = "listening on http://";
+/// The ready line's marker; `s://` (HTTPS) or `://`, then the bound `host:port`, follow it.
+const READY_MARKER: &str = "listening on http";
 
 /// Inherited variables the binary reads that would change its behaviour.
 const SCRUBBED_ENV: &[&str] = &[
@@ -179,6 +179,7 @@ impl Proxy {
         loop {
             let found = self.output().iter().find_map(|line| {
                 let rest = line.split(READY_MARKER).nth(1)?;
+                let rest = rest.trim_start_matches('s').strip_prefix("://")?;
                 // Text logs end the address at a space, JSON logs at the closing quote.
                 rest.split(|c: char| c.is_whitespace() || c == '"')
                     .next()
