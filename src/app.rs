@@ -28,6 +28,8 @@ pub struct App {
     pub responses: ResponseStore,
     /// Ends every open stream with its terminal error event when triggered.
     pub shutdown: Shutdown,
+    /// Set at the first SIGTERM/SIGINT: `/readyz` answers 503 from then on.
+    pub draining: std::sync::atomic::AtomicBool,
     usage: Mutex<Option<(Instant, Vec<u8>)>>,
 }
 
@@ -42,6 +44,7 @@ impl App {
             responses: ResponseStore::new(entries, ttl),
             usage: Mutex::new(None),
             shutdown: Shutdown::default(),
+            draining: Default::default(),
         }
     }
 

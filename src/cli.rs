@@ -79,6 +79,8 @@ Streams:
       --keepalive SECS        Send a keepalive to the client after this much silence (default 10)
       --stall-timeout SECS    End a stream whose upstream goes silent this long (default 90)
       --first-byte-timeout SECS  ...or sends nothing at all for this long (default 300)
+      --shutdown-grace SECS   On SIGTERM/SIGINT, let requests and streams in flight finish for
+                              this long, then end streams with their error event (default 30)
 
 Login:
   -g, --github-token TOKEN    GitHub token to use (prefer the GH_TOKEN variable: argv is visible)
@@ -232,6 +234,7 @@ pub struct RawArgs {
     pub shell: Option<String>,
     pub tls_cert: Option<String>,
     pub tls_key: Option<String>,
+    pub shutdown_grace: Option<String>,
 }
 
 /// A usage error: one line, exit code 2.
@@ -318,6 +321,7 @@ pub fn parse(mut args: Arguments) -> Result<Parsed, UsageError> {
             raw.show_token = args.contains("--show-token");
             raw.tls_cert = opt(&mut args, "--tls-cert")?;
             raw.tls_key = opt(&mut args, "--tls-key")?;
+            raw.shutdown_grace = opt(&mut args, "--shutdown-grace")?;
         }
         CommandName::Auth => raw.show_token = args.contains("--show-token"),
         CommandName::CheckUsage => raw.github_token = opt(&mut args, ["-g", "--github-token"])?,

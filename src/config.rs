@@ -54,6 +54,8 @@ pub struct Config {
     /// `--tls-cert` / `--tls-key`, else `TLS_CERT` / `TLS_KEY`; checked by `server::tls::load`
     /// first thing at start (a misconfiguration exits 1, as the reference does).
     pub tls: (Option<Setting>, Option<Setting>),
+    /// `--shutdown-grace`: how long requests in flight may finish after SIGTERM/SIGINT.
+    pub shutdown_grace: Duration,
 }
 
 /// Where each upstream lives. The Copilot base URL is finally decided per token (its
@@ -222,6 +224,7 @@ impl Config {
             tls_setting(raw.tls_cert, "--tls-cert", "TLS_CERT"),
             tls_setting(raw.tls_key, "--tls-key", "TLS_KEY"),
         );
+        let shutdown_grace = seconds(raw.shutdown_grace, "--shutdown-grace", 30.0)?;
         let pick = |flag: Option<String>, var: &str, default: &str| {
             flag.or_else(|| env_nonempty(var))
                 .unwrap_or_else(|| default.to_string())
@@ -278,6 +281,7 @@ impl Config {
             poll_scale,
             log_format,
             tls,
+            shutdown_grace,
         })
     }
 }

@@ -55,7 +55,8 @@ pub fn run(config: Config) -> Result<(), String> {
     // TLS connections beyond the in-flight cap would only wait for a slot: twice the cap
     // leaves room for idle keep-alive connections.
     let tls = tls.map(|c| (c, app.config.max_inflight.saturating_mul(2).max(64)));
-    let (listener, bound) = server::bind(addr, tls)?;
+    let listener = server::bind(addr, tls)?;
+    let bound = listener.addr;
     spawn("token-refresh", {
         let app = app.clone();
         move || app.upstream.tokens.run_refresher(&app.upstream.http)

@@ -2,6 +2,7 @@
 //! in-flight cap, and every response is written here. Only this module touches tiny_http.
 
 pub mod auth;
+pub mod shutdown;
 pub mod tls;
 mod workers;
 
@@ -28,22 +29,38 @@ const DRAIN_MAX: usize = 1 << 30;
 /// Pending connections the kernel may queue before `accept`.
 const BACKLOG: i32 = 1024;
 
-/// Listens on `addr` and returns the server with the address it is bound to; with `tls`,
-/// the port speaks HTTPS (`tls::front` terminates it in front of tiny_http).
+/// A listening server: tiny_http, the address it is bound to, and what stops it accepting.
+pub struct Bound {
+    pub server: Server,
+    pub addr: std::net::SocketAddr,
+    pub stopper: shutdown::Stopper,
+}
+
+/// Listens on `addr`; with `tls`, the port speaks HTTPS (`tls::front` terminates it in
+/// front of tiny_http).
 pub fn bind(
     addr: std::net::SocketAddr,
     tls: Option<(std::sync::Arc<rustls::ServerConfig>, usize)>,
-) -> Result<(Server, std::net::SocketAddr), String> {
+) -> Result<Bound, String> {
     let listener = listen_socket(addr)?;
     let bound = listener.local_addr().unwrap_or(addr);
+    let stopper = shutdown::Stopper::new(&listener);
     let server = match tls {
         None => Server::from_listener(listener, None),
         Some((config, max_connections)) => {
-            Server::from_listener(tls::front(listener, config, max_connections)?, None)
+            let stopping = stopper.stopping.clone();
+            Server::from_listener(
+                tls::front(listener, config, max_connections, stopping)?,
+                None,
+            )
         }
     };
     let server = server.map_err(|e| format!("cannot listen on {addr}: {e}"))?;
-    Ok((server, bound))
+    Ok(Bound {
+        server,
+        addr: bound,
+        stopper,
+    })
 }
 
 fn listen_socket(addr: std::net::SocketAddr) -> Result<std::net::TcpListener, String> {
@@ -58,8 +75,14 @@ fn listen_socket(addr: std::net::SocketAddr) -> Result<std::net::TcpListener, St
 }
 
 /// Serves until the process ends.
-pub fn serve(app: Arc<App>, server: Server) {
+pub fn serve(app: Arc<App>, bound: Bound) {
+    let Bound {
+        server, stopper, ..
+    } = bound;
     let inflight = Arc::new(AtomicUsize::new(0));
+    if let Err(e) = shutdown::on_signals(app.clone(), inflight.clone(), stopper) {
+        warn!("{e}; SIGTERM/SIGINT will end the process at once");
+    }
     let handler = Box::new(move |rq: Request| admit(&app, &inflight, rq));
     workers::Workers::serve(server, STACK_SIZE, handler);
 }

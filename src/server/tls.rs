@@ -19,7 +19,7 @@ use std::io::{Read, Write};
 use std::net::{Shutdown, TcpListener, TcpStream};
 use std::os::linux::net::SocketAddrExt;
 use std::os::unix::net::{SocketAddr, UnixListener, UnixStream};
-use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
@@ -115,10 +115,13 @@ fn pem_of(s: &Setting) -> Result<Vec<u8>, String> {
 
 /// Accepts TLS on `public` and returns the listener tiny_http serves the plaintext from.
 /// At most `max_connections` TLS connections are open at once; more are closed on accept.
+/// Once `stopping` is set, an accept error ends the accepting thread (the shutdown closed
+/// the listening socket).
 pub fn front(
     public: TcpListener,
     config: Arc<rustls::ServerConfig>,
     max_connections: usize,
+    stopping: Arc<AtomicBool>,
 ) -> Result<UnixListener, String> {
     let name = format!("copilot-api-tls-{:016x}", crate::ids::random_u64());
     let addr = SocketAddr::from_abstract_name(name.as_bytes())
@@ -127,7 +130,7 @@ pub fn front(
     let open = Arc::new(AtomicUsize::new(0));
     std::thread::Builder::new()
         .name("tls-accept".into())
-        .spawn(move || accept_loop(public, config, addr, open, max_connections))
+        .spawn(move || accept_loop(public, config, addr, open, max_connections, &stopping))
         .map_err(|e| format!("cannot start the TLS thread: {e}"))?;
     Ok(inner)
 }
@@ -138,9 +141,19 @@ fn accept_loop(
     inner: SocketAddr,
     open: Arc<AtomicUsize>,
     max_connections: usize,
+    stopping: &AtomicBool,
 ) {
     for tcp in public.incoming() {
-        let Ok(tcp) = tcp else { continue };
+        let tcp = match tcp {
+            Ok(tcp) => tcp,
+            Err(_) if stopping.load(Ordering::Acquire) => return,
+            Err(e) => {
+                // Out of file descriptors, say: wait a little rather than spin.
+                crate::warn!("TLS accept failed: {e}");
+                std::thread::sleep(Duration::from_millis(50));
+                continue;
+            }
+        };
         if open.fetch_add(1, Ordering::AcqRel) >= max_connections {
             open.fetch_sub(1, Ordering::AcqRel);
             crate::warn!("TLS connection refused: {max_connections} already open");

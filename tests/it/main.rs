@@ -22,6 +22,7 @@ mod responses_only_model;
 mod retries;
 mod routing_matrix;
 mod security;
+mod shutdown;
 mod startup;
 mod streams;
 mod tls;

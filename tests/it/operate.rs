@@ -207,14 +207,14 @@ fn completion_scripts_parse_and_complete_in_their_shells() {
         "bash",
         &[
             "-c",
-            "source c.bash; COMP_WORDS=(copilot-api start --max-b); COMP_CWORD=2; \
+            "source c.bash; COMP_WORDS=(copilot-api start --shutdown); COMP_CWORD=2; \
              _copilot_api; echo \"${COMPREPLY[@]}\"; \
              COMP_WORDS=(copilot-api he); COMP_CWORD=1; _copilot_api; echo \"${COMPREPLY[@]}\"",
         ],
         dir.path(),
     );
     assert!(ok, "{text}");
-    assert_eq!(text, "--max-body-mb\nhealth\n");
+    assert_eq!(text, "--shutdown-grace\nhealth\n");
     let (ok, text) = run_shell(
         "fish",
         &[

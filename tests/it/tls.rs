@@ -143,7 +143,7 @@ fn https_with_a_chain_and_every_key_format_from_paths_and_inline_pem() {
 
     // COPILOT_API_ variables, a path and inline PEM, EC with a SEC1 key.
     let (cert, key) = (pki.arg("ec.chain.pem"), pki.pem("ec.sec1.key"));
-    let proxy = Proxy::start(
+    let mut proxy = Proxy::start(
         &fake,
         &[],
         &[
@@ -181,6 +181,10 @@ fn https_with_a_chain_and_every_key_format_from_paths_and_inline_pem() {
             .status(),
         200
     );
+
+    // The graceful shutdown stops the TLS front too.
+    proxy.signal("TERM");
+    assert_eq!(proxy.wait_exit(Duration::from_secs(3)), Some(0));
 }
 
 #[test]
