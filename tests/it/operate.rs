@@ -159,6 +159,10 @@ fn health_exit_codes() {
     let port = proxy.url.rsplit(':').next().unwrap().to_string();
     let (code, out, err) = cli(&["health"], &[("COPILOT_API_PORT", &port)]);
     assert_eq!((code, out.as_str(), err.as_str()), (0, "", ""));
+    // With an API key (as in the container image) the probe needs none.
+    let keyed = Proxy::start(&fake, &["--api-key", "sk-k"], &[]);
+    let (code, _, err) = cli(&["health", "--url", &keyed.url], &[]);
+    assert_eq!(code, 0, "{err}");
     drop(proxy);
     let (code, _, err) = cli(&["health"], &[("COPILOT_API_PORT", &port)]);
     assert_eq!(code, 1, "{err}");
