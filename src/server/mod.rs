@@ -79,12 +79,13 @@ pub fn serve(app: Arc<App>, bound: Bound) {
     let Bound {
         server, stopper, ..
     } = bound;
+    let stopping = stopper.stopping.clone();
     let inflight = Arc::new(AtomicUsize::new(0));
     if let Err(e) = shutdown::on_signals(app.clone(), inflight.clone(), stopper) {
         warn!("{e}; SIGTERM/SIGINT will end the process at once");
     }
     let handler = Box::new(move |rq: Request| admit(&app, &inflight, rq));
-    workers::Workers::serve(server, STACK_SIZE, handler);
+    workers::Workers::serve(server, STACK_SIZE, handler, stopping);
 }
 
 /// Answers 503 above the in-flight cap, else handles the request under a slot.

@@ -119,6 +119,10 @@ fn sigterm_lets_a_stream_that_fits_the_grace_complete_then_exits_0() {
     );
     let log = proxy.output().join("\n");
     assert!(log.contains("SIGTERM: shutting down"), "{log}");
+    assert!(
+        !log.contains(" ERROR "),
+        "a normal shutdown logs no error: {log}"
+    );
 }
 
 #[test]
