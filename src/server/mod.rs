@@ -2,12 +2,13 @@
 //! in-flight cap, and every response is written here. Only this module touches tiny_http.
 
 pub mod auth;
+pub mod probe;
 pub mod shutdown;
 pub mod tls;
 mod workers;
 
 use crate::app::App;
-use crate::http::{ApiError, Family, Incoming, Outgoing};
+use crate::http::{ApiError, Family, GoneProbe, Incoming, Outgoing};
 use crate::routes;
 use crate::warn;
 use std::io::Read;
@@ -84,12 +85,14 @@ pub fn serve(app: Arc<App>, bound: Bound) {
     if let Err(e) = shutdown::on_signals(app.clone(), inflight.clone(), stopper) {
         warn!("{e}; SIGTERM/SIGINT will end the process at once");
     }
-    let handler = Box::new(move |rq: Request| admit(&app, &inflight, rq));
+    // Behind the TLS front tiny_http listens on a Unix socket: no port, no probe.
+    let port = server.server_addr().to_ip().map(|a| a.port());
+    let handler = Box::new(move |rq: Request| admit(&app, &inflight, port, rq));
     workers::Workers::serve(server, STACK_SIZE, handler, stopping);
 }
 
 /// Answers 503 above the in-flight cap, else handles the request under a slot.
-fn admit(app: &Arc<App>, inflight: &Arc<AtomicUsize>, rq: Request) {
+fn admit(app: &Arc<App>, inflight: &Arc<AtomicUsize>, port: Option<u16>, rq: Request) {
     let Some(rq) = refuse_huge_body(rq, app.config.max_body_bytes) else {
         return;
     };
@@ -113,7 +116,7 @@ fn admit(app: &Arc<App>, inflight: &Arc<AtomicUsize>, rq: Request) {
         return;
     }
     let _slot = Slot(inflight.clone());
-    handle(app, rq);
+    handle(app, rq, port);
 }
 
 /// A place under the in-flight cap, given back when the request ends, however it ends.
@@ -130,7 +133,7 @@ fn path_of(url: &str) -> &str {
 }
 
 /// One request from arrival to the access-log line.
-fn handle(app: &Arc<App>, mut rq: Request) {
+fn handle(app: &Arc<App>, mut rq: Request, port: Option<u16>) {
     let started = Instant::now();
     let url = rq.url().to_string();
     let path = path_of(&url).to_string();
@@ -149,6 +152,10 @@ fn handle(app: &Arc<App>, mut rq: Request) {
             .collect(),
         path: path.clone(),
         body: Vec::new(),
+        probe: {
+            let probe = probe::ClientProbe::new(rq.remote_addr().copied(), port);
+            GoneProbe::new(move || probe.gone())
+        },
     };
     if crate::log::verbose() {
         crate::debug!(

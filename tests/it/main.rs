@@ -27,6 +27,10 @@ mod startup;
 mod streams;
 mod tls;
 mod token_refresh;
+// Traffic control (#11).
+mod approval;
+mod overflow;
+mod traffic;
 
 use serde_json::{Value, json};
 use support::{Proxy, Resp, post};
