@@ -236,3 +236,41 @@ fn completion_scripts_parse_and_complete_in_their_shells() {
     let (code, _, err) = cli(&["completions", "tcsh"], &[]);
     assert_eq!(code, 2, "{err}");
 }
+
+/// The README's variable table ("Configuration by environment") is the documentation of
+/// every flag's variable: a flag added to `start --help` must get its row there too.
+#[test]
+fn readme_lists_the_variable_of_every_start_flag() {
+    let readme = std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/README.md"))
+        .expect("README.md");
+    let (code, help, err) = cli(&["start", "--help"], &[]);
+    assert_eq!(code, 0, "{err}");
+    let mut missing = Vec::new();
+    for line in help
+        .lines()
+        .map(str::trim_start)
+        .filter(|l| l.starts_with('-'))
+    {
+        let Some(flag) = line
+            .split([' ', ','])
+            .find(|w| w.starts_with("--"))
+            .map(str::to_string)
+        else {
+            continue;
+        };
+        let var = format!(
+            "COPILOT_API_{}",
+            flag.trim_start_matches('-')
+                .to_uppercase()
+                .replace('-', "_")
+        );
+        let row = format!("| `{flag}` | `{var}");
+        if !readme.contains(&row) {
+            missing.push(row);
+        }
+    }
+    assert!(
+        missing.is_empty(),
+        "README \"Configuration by environment\" lacks rows for: {missing:?}"
+    );
+}

@@ -153,6 +153,42 @@ fn https_with_a_chain_and_every_key_format_from_paths_and_inline_pem() {
     );
     assert_serves_https(&proxy, &pki);
 
+    // A stream through the TLS front: each event arrives when it was sent.
+    let agent = https_agent(&pki.path("root.pem"));
+    let body = r#"{"model":"gpt-4.1","stream":true,"messages":[{"role":"user","content":"scenario:slow:100:8"}]}"#;
+    let resp = agent
+        .post(&format!(
+            "https://127.0.0.1:{}/v1/chat/completions",
+            port_of(&proxy)
+        ))
+        .header("content-type", "application/json")
+        .send(body)
+        .unwrap();
+    assert_eq!(resp.status(), 200);
+    let mut reader = std::io::BufReader::new(resp.into_body().into_reader());
+    let (mut line, mut late_ms, mut seen) = (String::new(), Vec::new(), 0);
+    while std::io::BufRead::read_line(&mut reader, &mut line).unwrap() > 0 {
+        if let Some(sent) = line
+            .split("\"fake_sent_us\":\"")
+            .nth(1)
+            .and_then(|r| r.split('"').next())
+        {
+            let sent: u128 = sent.parse().unwrap();
+            let now = std::time::SystemTime::now()
+                .duration_since(std::time::UNIX_EPOCH)
+                .unwrap()
+                .as_micros();
+            late_ms.push(now.saturating_sub(sent) / 1000);
+            seen += 1;
+        }
+        line.clear();
+    }
+    assert_eq!(seen, 8, "every event");
+    assert!(
+        late_ms.iter().all(|ms| *ms < 300),
+        "latency per event over TLS (ms): {late_ms:?}"
+    );
+
     // A client that does not trust the CA is refused the handshake.
     let stranger = https_agent(&pki.path("ec.pem"));
     let url = format!("https://127.0.0.1:{}/healthz", port_of(&proxy));
