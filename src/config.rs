@@ -49,6 +49,8 @@ pub struct Config {
     pub paths: Paths,
     /// Multiplies every device-flow sleep; tests set it below 1 through COPILOT_API_POLL_SCALE.
     pub poll_scale: f64,
+    /// `--web-search*` and the search providers' keys.
+    pub web_search: crate::features::web_search::Settings,
 }
 
 /// Where each upstream lives. The Copilot base URL is finally decided per token (its
@@ -183,6 +185,8 @@ impl Config {
                     ))
                 })?,
         };
+        let web_search =
+            crate::features::web_search::Settings::resolve(raw.web_search, &env_nonempty)?;
         let pick = |flag: Option<String>, var: &str, default: &str| {
             flag.or_else(|| env_nonempty(var))
                 .unwrap_or_else(|| default.to_string())
@@ -237,6 +241,7 @@ impl Config {
                 app_dir,
             },
             poll_scale,
+            web_search,
         })
     }
 }
