@@ -4,7 +4,7 @@
 //! `/chat/completions` (see `messages_chat.rs`).
 
 use crate::app::App;
-use crate::features::images;
+use crate::features::{images, web_search};
 use crate::routes::fields::{self, initiator_header, vision_header};
 use crate::routes::finished;
 use crate::routes::messages_chat;
@@ -53,16 +53,21 @@ pub fn create(app: &Arc<App>, rq: &Incoming) -> Result<Outgoing, ApiError> {
         .map(Vec::as_slice)
         .unwrap_or_default();
     let extra = vec![initiator_header(user_turn(messages))];
+    let search = web_search::prepare_messages(app, &mut body, &requested);
 
     let native_messages = !app.config.no_native_messages;
     let route = routing::decide(Api::Messages, model.as_ref(), native_messages)
         .map_err(ApiError::BadRequest)?;
-    let result = match (route, model) {
-        (Api::Messages, Some(m)) => native(app, rq, body, &requested, &m, stream, extra),
-        (Api::Chat | Api::Responses, model) => {
+    let result = match (route, model, search) {
+        // The proxy serves the search tool, on whichever route (features/web_search).
+        (route, model, Some(plan)) => {
+            web_search::turn::serve(app, rq, body, &requested, model, route, stream, extra, plan)
+        }
+        (Api::Messages, Some(m), None) => native(app, rq, body, &requested, &m, stream, extra),
+        (Api::Chat | Api::Responses, model, None) => {
             messages_chat::create(app, body, &requested, model.as_ref(), route, stream, extra)
         }
-        (other, _) => Err(ApiError::Internal(format!(
+        (other, _, None) => Err(ApiError::Internal(format!(
             "no Messages route to {other:?}"
         ))),
     };
@@ -80,27 +85,7 @@ fn native(
     stream: bool,
     mut extra: Vec<(&'static str, String)>,
 ) -> Result<Outgoing, ApiError> {
-    body.insert("model".into(), Value::from(model.id.clone()));
-    remove_server_tools(&mut body);
-    fit_max_tokens(&mut body, model);
-    extra.push(("openai-intent", "messages-proxy".into()));
-    extra.push((
-        "anthropic-version",
-        rq.header("anthropic-version")
-            .unwrap_or("2023-06-01")
-            .to_string(),
-    ));
-    let betas = rq.header("anthropic-beta").and_then(forwarded_betas);
-    // `context_management` is only valid with its beta; without it the request would fail.
-    if !betas
-        .as_deref()
-        .is_some_and(|b| b.contains("context-management-"))
-    {
-        body.remove("context_management");
-    }
-    if let Some(betas) = betas {
-        extra.push(("anthropic-beta", betas));
-    }
+    native_request(rq, &mut body, model, &mut extra);
     let opened = send_with_image_fallback(&mut body, |b| {
         let payload = serde_json::to_vec(b).map_err(|e| ApiError::Internal(e.to_string()))?;
         let headers = with_vision(&extra, b);
@@ -129,6 +114,37 @@ fn native(
     };
     out.model = Some(requested.to_string());
     Ok(out)
+}
+
+/// The body and headers of a native Messages call: the model resolved, what Copilot
+/// rejects removed, the client's version and accepted betas forwarded.
+pub(crate) fn native_request(
+    rq: &Incoming,
+    body: &mut Map<String, Value>,
+    model: &Model,
+    extra: &mut Vec<(&'static str, String)>,
+) {
+    body.insert("model".into(), Value::from(model.id.clone()));
+    remove_server_tools(body);
+    fit_max_tokens(body, model);
+    extra.push(("openai-intent", "messages-proxy".into()));
+    extra.push((
+        "anthropic-version",
+        rq.header("anthropic-version")
+            .unwrap_or("2023-06-01")
+            .to_string(),
+    ));
+    let betas = rq.header("anthropic-beta").and_then(forwarded_betas);
+    // `context_management` is only valid with its beta; without it the request would fail.
+    if !betas
+        .as_deref()
+        .is_some_and(|b| b.contains("context-management-"))
+    {
+        body.remove("context_management");
+    }
+    if let Some(betas) = betas {
+        extra.push(("anthropic-beta", betas));
+    }
 }
 
 /// Sends, and when Copilot answers 413 (body too large) sends again without the older

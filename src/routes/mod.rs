@@ -3,12 +3,12 @@
 mod chat;
 mod count_tokens;
 mod embeddings;
-mod fields;
-mod messages;
-mod messages_chat;
+pub(crate) mod fields;
+pub(crate) mod messages;
+pub(crate) mod messages_chat;
 mod models;
 mod ops;
-mod pivot;
+pub(crate) mod pivot;
 mod responses;
 mod responses_chat;
 
@@ -85,7 +85,7 @@ fn dispatch(app: &Arc<App>, rq: &Incoming) -> Result<Outgoing, ApiError> {
 
 /// Ends a stream's hold on its upstream agent: a cleanly finished call gives the agent
 /// (and its warm connection) back for reuse; any other end drops it.
-fn finished(lease: Lease, outcome: Outcome) -> Outcome {
+pub(crate) fn finished(lease: Lease, outcome: Outcome) -> Outcome {
     if outcome == Outcome::Completed {
         lease.release();
     }

@@ -3,11 +3,17 @@
 //! sees real search blocks. This file is the shared interface: one query in, results out,
 //! with whichever provider `--web-search` chose (`/v1/alpha/search` uses it too).
 
+pub mod blocks;
 pub mod copilot;
+pub mod detect;
+pub mod preflight;
 pub mod providers;
 pub mod settings;
+mod stream;
+pub mod turn;
 
 use crate::app::App;
+use serde_json::{Map, Value};
 pub use settings::{Provider, RawSettings, Settings};
 
 /// Results a search returns unless the caller asks otherwise (reference/platform.md §9.4).
@@ -133,6 +139,45 @@ pub fn search(app: &App, q: &SearchQuery) -> Result<Vec<SearchResult>, SearchErr
         Err(e) => crate::warn!("web search ({}) failed: {e}", s.provider.name()),
     }
     found
+}
+
+/// Readies a `/v1/messages` body: search blocks of earlier turns are turned back into
+/// what the model can read, and when the proxy serves this request's search tool, the tool
+/// is replaced by the `web_search` function and the plan returned.
+pub fn prepare_messages(
+    app: &App,
+    body: &mut Map<String, Value>,
+    requested: &str,
+) -> Option<detect::Plan> {
+    let settings = &app.config.web_search;
+    let plan = match detect::server_tool(body) {
+        Some(_) if settings.provider == Provider::Off => {
+            crate::info!(
+                "web search is off (--web-search off): the server web_search tool is removed"
+            );
+            None
+        }
+        Some(plan) => Some(plan),
+        None if settings.custom_tools && settings.provider != Provider::Off => {
+            detect::custom_tool(body)
+                .filter(|_| preflight::needs_search(app, body, requested))
+                .map(|client_name| detect::Plan {
+                    max_uses: detect::DEFAULT_MAX_USES,
+                    allowed_domains: Vec::new(),
+                    blocked_domains: Vec::new(),
+                    client_name,
+                })
+        }
+        None => None,
+    };
+    let restored = blocks::restore_history(body, plan.is_some());
+    if restored > 0 {
+        crate::debug!("{restored} earlier web search(es) restored for the model");
+    }
+    if let Some(plan) = &plan {
+        detect::offer_function(body, plan);
+    }
+    plan
 }
 
 /// The domain filters applied to what came back as well: a provider that ignores them (or
