@@ -41,6 +41,7 @@ pub fn search(app: &App, s: &Settings, q: &SearchQuery) -> Result<Vec<SearchResu
     let opened = app
         .upstream
         .post("/responses", payload.as_bytes(), &extra, &app.metrics)
+        .map_err(crate::http::ApiError::from)
         .map_err(|e| match e.status() {
             504 => SearchError::Timeout,
             status if status < 500 || status == 502 => {
@@ -50,7 +51,7 @@ pub fn search(app: &App, s: &Settings, q: &SearchQuery) -> Result<Vec<SearchResu
         })?;
     let bytes = opened
         .read_all()
-        .map_err(|e| SearchError::Upstream(e.to_string()))?;
+        .map_err(|e| SearchError::Upstream(crate::http::ApiError::from(e).to_string()))?;
     let v: Value = serde_json::from_slice(&bytes)
         .map_err(|_| SearchError::BadAnswer("Copilot's search answer is not JSON".into()))?;
     Ok(citations(&v, q.max_results))

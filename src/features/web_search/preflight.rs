@@ -41,7 +41,8 @@ pub fn needs_search(app: &App, body: &Map<String, Value>, requested: &str) -> bo
             &[("x-initiator", "agent".to_string())],
             &app.metrics,
         )
-        .and_then(|opened| opened.read_all());
+        .and_then(|opened| opened.read_all())
+        .map_err(crate::http::ApiError::from);
     match answer {
         Ok(bytes) => {
             let v: Value = serde_json::from_slice(&bytes).unwrap_or(Value::Null);

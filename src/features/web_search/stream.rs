@@ -5,10 +5,11 @@
 //! next pass streams, all as one Anthropic message with one run of block indices.
 
 use super::turn::{Backend, Call, Pass, Searcher, Target, Usage, append_turn, is_search_call};
-use crate::routes::messages::{PING, error_event};
-use crate::routes::pivot::{Ending, relay_chunks};
-use crate::server::http::Outgoing;
-use crate::server::stream::{End, Flow, Outcome, Sink, StreamBody, pump};
+use crate::http::{Outcome, Outgoing};
+use crate::protocol::anthropic::{PING, block_stop, error_event, named};
+use crate::relay::{self, Adapter, ChatSource, Fault, Sink, Step};
+use crate::routes::streaming;
+use crate::sse::Event;
 use crate::translate::anthropic_stream::StreamState;
 use serde_json::{Map, Value, json};
 use std::collections::HashMap;
@@ -24,24 +25,20 @@ pub(super) fn start(
 ) -> Outgoing {
     let current: Canceller = Arc::new(Mutex::new(first.opened.lease.canceller()));
     let cancel = current.clone();
-    let timing = backend.app.config.stream_timing;
-    Outgoing::stream(StreamBody {
-        keepalive: PING,
-        timing,
-        cancel: Box::new(move || (cancel.lock().unwrap_or_else(|e| e.into_inner()))()),
-        produce: Box::new(move |sink| {
-            let mut run = Run {
-                backend,
-                body,
-                searcher,
-                usage: Usage::default(),
-                next_index: 0,
-                stop_reason: None,
-            };
-            let outcome = run.passes(first, &current, sink);
-            run.searcher.log(&run.backend.requested);
-            outcome
-        }),
+    let app = backend.app.clone();
+    let cancel = Box::new(move || (cancel.lock().unwrap_or_else(|e| e.into_inner()))());
+    streaming(&app, PING, cancel, move |sink| {
+        let mut run = Run {
+            backend,
+            body,
+            searcher,
+            usage: Usage::default(),
+            next_index: 0,
+            stop_reason: None,
+        };
+        let outcome = run.passes(first, &current, sink);
+        run.searcher.log(&run.backend.requested);
+        outcome
     })
 }
 
@@ -68,10 +65,11 @@ impl Run {
                     match self.backend.open(&mut self.body, true, pass) {
                         Ok(p) => p,
                         Err(e) => {
-                            sink.send(
-                                error_event(error_type(e.status()), &e.to_string()).as_bytes(),
-                            );
-                            return Outcome::UpstreamError;
+                            let fault = Fault::Refused {
+                                status: e.status(),
+                                message: e.to_string(),
+                            };
+                            return fail(sink, &fault, None);
                         }
                     }
                 }
@@ -80,40 +78,30 @@ impl Run {
             *cancel.lock().unwrap_or_else(|e| e.into_inner()) = lease.canceller();
             let mut filter = Filter::new(self.next_index);
             let ending = match &self.backend.target {
-                Target::Native => native_pass(reader, sink, &mut filter),
+                Target::Native => relay::relay(reader, sink, &mut filter),
                 Target::Translated(pivot, _) => {
-                    let mut state =
-                        StreamState::new(&self.backend.requested, current.tools, current.estimate);
-                    let mut decoder = pivot.decoder(&self.backend.requested);
-                    let ending =
-                        relay_chunks(reader, sink, &mut decoder, false, |chunk, _, sink| {
-                            for e in state.on_chunk(&chunk) {
-                                filter.on_event(&e.data, sink);
-                            }
-                        });
-                    if matches!(ending, Ending::Complete) {
-                        for e in state.finish() {
-                            filter.on_event(&e.data, sink);
+                    let mut adapter = FromChat {
+                        source: pivot.source(&self.backend.requested),
+                        state: StreamState::new(
+                            &self.backend.requested,
+                            current.tools,
+                            current.estimate,
+                        ),
+                        filter: &mut filter,
+                    };
+                    relay::relay(reader, sink, &mut adapter).and_then(|()| {
+                        // The closing events (stop reason, usage) of a finished answer.
+                        for e in adapter.state.finish() {
+                            adapter.filter.on_anthropic(&e, sink)?;
                         }
-                    }
-                    ending
+                        Ok(())
+                    })
                 }
             };
             self.next_index = filter.next_index;
             match ending {
-                Ending::Complete => lease.release(),
-                Ending::ClientGone => return Outcome::ClientGone,
-                Ending::Failed(outcome, message) => {
-                    crate::warn!("web search stream ended early: {message}");
-                    filter.close_open(sink);
-                    let kind = if outcome == Outcome::Stalled {
-                        "overloaded_error"
-                    } else {
-                        "api_error"
-                    };
-                    sink.send(error_event(kind, &message).as_bytes());
-                    return outcome;
-                }
+                Ok(()) => lease.release(),
+                Err(fault) => return fail(sink, &fault, filter.open),
             }
             self.usage.add(Some(&Value::Object(filter.usage.clone())));
             self.stop_reason = filter.stop_reason.clone();
@@ -191,46 +179,80 @@ impl Run {
     }
 }
 
-/// Copilot's native events, one pass, through the filter.
-fn native_pass(reader: impl std::io::Read, sink: &mut Sink, filter: &mut Filter) -> Ending {
-    let mut fault: Option<String> = None;
-    let mut stopped = false;
-    let end = pump(reader, sink, |event, sink| {
+/// Ends the client's stream on a fault: the open block closed, then Anthropic's `error`.
+fn fail(sink: &mut Sink, fault: &Fault, open: Option<u64>) -> Outcome {
+    if *fault == Fault::ClientGone {
+        return Outcome::ClientGone;
+    }
+    crate::warn!("web search stream ended early: {}", fault.message());
+    if let Some(index) = open {
+        sink.events(&[block_stop(index)]);
+    }
+    if *fault != Fault::Relayed {
+        sink.events(&[error_event(fault.anthropic_type(), &fault.message())]);
+    }
+    fault.outcome()
+}
+
+/// A translated pass: Chat chunks (from `/chat/completions` or `/responses`) become
+/// Anthropic events, which go through the filter.
+struct FromChat<'f> {
+    source: ChatSource,
+    state: StreamState,
+    filter: &'f mut Filter,
+}
+
+impl Adapter for FromChat<'_> {
+    fn on_event(&mut self, event: &Event, sink: &mut Sink) -> Result<Step, Fault> {
         if event.comment.is_some() {
-            return Flow::Continue;
+            return Ok(Step::Continue);
         }
-        match filter.on_event(&event.data, sink) {
-            Seen::Stop => {
-                stopped = true;
-                Flow::Stop
+        let decoded = self.source.decode(event)?;
+        for chunk in decoded.chunks {
+            for e in self.state.on_chunk(&chunk) {
+                self.filter.on_anthropic(&e, sink)?;
             }
-            Seen::Fault(m) => {
-                fault = Some(m);
-                Flow::Stop
-            }
-            Seen::More => Flow::Continue,
         }
-    });
-    match (end, fault) {
-        (End::ClientGone, _) => Ending::ClientGone,
-        (_, Some(m)) => Ending::Failed(Outcome::UpstreamError, m),
-        (End::Done, None) if stopped => Ending::Complete,
-        (End::Done | End::Eof, None) if filter.stop_reason.is_some() => Ending::Complete,
-        (End::Done | End::Eof, None) => Ending::Failed(
-            Outcome::UpstreamError,
-            crate::routes::pivot::CLOSED_EARLY.into(),
-        ),
-        (End::ReadError(m), None) => Ending::Failed(Outcome::UpstreamError, m),
-        (End::Stalled, None) => {
-            Ending::Failed(Outcome::Stalled, crate::routes::pivot::STALLED.into())
-        }
+        Ok(if decoded.done {
+            Step::Done
+        } else {
+            Step::Continue
+        })
+    }
+
+    fn on_eof(&mut self, _: &mut Sink) -> Result<(), Fault> {
+        self.source.on_eof()
+    }
+
+    fn close(&mut self, _: &Result<(), Fault>, _: &mut Sink) {}
+
+    fn name(&self) -> &'static str {
+        "messages web search"
     }
 }
 
-enum Seen {
-    More,
-    Stop,
-    Fault(String),
+/// A native pass: Copilot's Anthropic events straight into the filter.
+impl Adapter for Filter {
+    fn on_event(&mut self, event: &Event, sink: &mut Sink) -> Result<Step, Fault> {
+        if event.comment.is_some() {
+            return Ok(Step::Continue);
+        }
+        self.on_anthropic(event, sink)
+    }
+
+    fn on_eof(&mut self, _: &mut Sink) -> Result<(), Fault> {
+        // Everything but `message_stop` arrived: the pass is complete.
+        match self.stop_reason {
+            Some(_) if self.open.is_none() => Ok(()),
+            _ => Err(Fault::ClosedEarly),
+        }
+    }
+
+    fn close(&mut self, _: &Result<(), Fault>, _: &mut Sink) {}
+
+    fn name(&self) -> &'static str {
+        "messages web search"
+    }
 }
 
 /// Where an upstream block goes: to the client at an index of the client's message, or
@@ -272,11 +294,10 @@ impl Filter {
         super::turn::search_calls(&self.blocks)
     }
 
-    fn on_event(&mut self, data: &str, sink: &mut Sink) -> Seen {
-        let mut v: Value = match serde_json::from_str(data) {
-            Ok(v) => v,
-            Err(e) => return Seen::Fault(format!("Copilot sent a malformed stream event: {e}")),
-        };
+    /// One Anthropic event of the pass: shown renumbered, held back, or kept.
+    fn on_anthropic(&mut self, event: &Event, sink: &mut Sink) -> Result<Step, Fault> {
+        let mut v: Value =
+            serde_json::from_str(&event.data).map_err(|e| Fault::Malformed(e.to_string()))?;
         let index = v.get("index").and_then(Value::as_u64).unwrap_or(0);
         match v.get("type").and_then(Value::as_str).unwrap_or("") {
             "message_start" => {
@@ -304,7 +325,7 @@ impl Filter {
             }
             "content_block_delta" => {
                 let Some((slot, position)) = self.slots.get(&index) else {
-                    return Seen::More;
+                    return Ok(Step::Continue);
                 };
                 let (position, shown) = (
                     *position,
@@ -321,7 +342,7 @@ impl Filter {
             }
             "content_block_stop" => {
                 let Some((slot, position)) = self.slots.get(&index) else {
-                    return Seen::More;
+                    return Ok(Step::Continue);
                 };
                 let position = *position;
                 if let Slot::Shown(i) = slot {
@@ -346,18 +367,18 @@ impl Filter {
                     }
                 }
             }
-            "message_stop" => return Seen::Stop,
+            "message_stop" => return Ok(Step::Done),
             "error" => {
                 let message = v
                     .pointer("/error/message")
                     .and_then(Value::as_str)
                     .unwrap_or("Copilot reported an error")
                     .to_string();
-                return Seen::Fault(message);
+                return Err(Fault::Upstream(message));
             }
             _ => {}
         }
-        Seen::More
+        Ok(Step::Continue)
     }
 
     /// A delta applied to the collected block.
@@ -392,24 +413,8 @@ impl Filter {
             _ => {}
         }
     }
-
-    /// Closes a block the client saw open when the pass broke off.
-    fn close_open(&mut self, sink: &mut Sink) {
-        if let Some(i) = self.open.take() {
-            send(sink, &json!({"type": "content_block_stop", "index": i}));
-        }
-    }
 }
 
 fn send(sink: &mut Sink, v: &Value) -> bool {
-    let kind = v.get("type").and_then(Value::as_str).unwrap_or("message");
-    sink.send(format!("event: {kind}\ndata: {v}\n\n").as_bytes())
-}
-
-fn error_type(status: u16) -> &'static str {
-    match status {
-        429 => "rate_limit_error",
-        400..=499 => "invalid_request_error",
-        _ => "api_error",
-    }
+    sink.events(&[named(v.clone())])
 }

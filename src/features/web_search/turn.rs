@@ -9,13 +9,13 @@ use super::blocks::{self, TOOL_NAME};
 use super::detect::{Plan, withdraw_function};
 use super::{SearchError, SearchQuery};
 use crate::app::App;
+use crate::http::{ApiError, Incoming, Outgoing};
 use crate::routes::fields::initiator_header;
-use crate::routes::messages::{native_request, send_with_image_fallback, with_vision};
-use crate::routes::messages_chat::translate;
+use crate::routes::messages::images::{send_with_image_fallback, with_vision};
+use crate::routes::messages::native::native_request;
+use crate::routes::messages::translated::translate;
 use crate::routes::pivot::Pivot;
 use crate::routing::Api;
-use crate::server::error::ApiError;
-use crate::server::http::{Incoming, Outgoing};
 use crate::translate::anthropic_response::from_chat;
 use crate::translate::tool_names::ToolNames;
 use crate::upstream::call::Opened;
@@ -121,6 +121,7 @@ impl Backend {
             };
             let headers = with_vision(&extra, b);
             let opened = app.upstream.post(path, &payload, &headers, &app.metrics)?;
+
             sent = (tools, payload.len() as u64 / 4);
             Ok(opened)
         })?;
@@ -132,7 +133,7 @@ impl Backend {
     }
 
     /// A non-streaming pass's answer as an Anthropic message.
-    fn message(&self, pass: Pass) -> Result<Value, ApiError> {
+    pub fn message(&self, pass: Pass) -> Result<Value, ApiError> {
         let bytes = pass.opened.read_all()?;
         match &self.target {
             Target::Native => serde_json::from_slice(&bytes).map_err(|_| {
