@@ -8,6 +8,8 @@ pub mod copilot;
 pub mod detect;
 pub mod preflight;
 pub mod providers;
+pub mod responses;
+mod responses_stream;
 pub mod settings;
 mod stream;
 pub mod turn;

@@ -109,9 +109,12 @@ impl Run {
             if calls.is_empty() || !self.searcher.may_continue() {
                 return self.finish(sink, filter.client_call);
             }
-            let ran = self.searcher.run(&calls);
-            for r in &ran {
+            // Each search's blocks go out as soon as it ran.
+            let mut ran = Vec::with_capacity(calls.len());
+            for call in &calls {
+                let r = self.searcher.run_one(call);
                 self.send_search(sink, &r.server_tool_use, &r.result);
+                ran.push(r);
             }
             if filter.client_call {
                 return self.finish(sink, true);

@@ -7,7 +7,7 @@
 
 use super::blocks::{self, TOOL_NAME};
 use super::detect::{Plan, withdraw_function};
-use super::{SearchError, SearchQuery};
+use super::{SearchError, SearchQuery, SearchResult};
 use crate::app::App;
 use crate::http::{ApiError, Incoming, Outgoing};
 use crate::routes::fields::initiator_header;
@@ -198,52 +198,40 @@ impl Searcher {
         calls.iter().map(|call| self.run_one(call)).collect()
     }
 
-    fn run_one(&mut self, call: &Call) -> Ran {
+    pub fn run_one(&mut self, call: &Call) -> Ran {
         let id = blocks::server_tool_id();
-        let query = call
-            .input
-            .get("query")
-            .and_then(Value::as_str)
-            .unwrap_or("")
-            .trim()
-            .to_string();
-        let server_tool_use = blocks::server_tool_use(&id, &query);
-        let (result, text) = if self.exhausted() {
-            (
-                blocks::error_block(&id, "max_uses_exceeded"),
-                blocks::failure_text("the maximum number of searches for this request was reached"),
-            )
-        } else {
-            self.attempted += 1;
-            let q = SearchQuery {
-                allowed_domains: self.plan.allowed_domains.clone(),
-                blocked_domains: self.plan.blocked_domains.clone(),
-                ..SearchQuery::new(&query)
-            };
-            match super::search(&self.app, &q) {
-                Ok(results) => {
-                    self.succeeded += 1;
-                    (
-                        blocks::result_block(&id, &results),
-                        blocks::results_text(&query, &results),
-                    )
-                }
-                Err(e) => {
-                    let reason = match &e {
-                        SearchError::EmptyQuery => "could not parse search query.".to_string(),
-                        other => other.to_string(),
-                    };
-                    (
-                        blocks::error_block(&id, e.error_code()),
-                        blocks::failure_text(&reason),
-                    )
-                }
-            }
+        let query = call_query(&call.input);
+        let found = self.lookup(&query);
+        let result = match &found {
+            Found::Results(results) => blocks::result_block(&id, results),
+            Found::Failed(e) => blocks::error_block(&id, e.error_code()),
+            Found::Exceeded => blocks::error_block(&id, "max_uses_exceeded"),
         };
         Ran {
-            server_tool_use,
+            server_tool_use: blocks::server_tool_use(&id, &query),
             result,
-            tool_result: json!({"type": "tool_result", "tool_use_id": call.id, "content": text}),
+            tool_result: json!({"type": "tool_result", "tool_use_id": call.id,
+                                "content": found.model_text(&query)}),
+        }
+    }
+
+    /// One search, unless `max_uses` are spent.
+    pub fn lookup(&mut self, query: &str) -> Found {
+        if self.exhausted() {
+            return Found::Exceeded;
+        }
+        self.attempted += 1;
+        let q = SearchQuery {
+            allowed_domains: self.plan.allowed_domains.clone(),
+            blocked_domains: self.plan.blocked_domains.clone(),
+            ..SearchQuery::new(query)
+        };
+        match super::search(&self.app, &q) {
+            Ok(results) => {
+                self.succeeded += 1;
+                Found::Results(results)
+            }
+            Err(e) => Found::Failed(e),
         }
     }
 
@@ -256,6 +244,40 @@ impl Searcher {
             self.upstream_calls
         );
     }
+}
+
+/// What one search found.
+pub(super) enum Found {
+    Results(Vec<SearchResult>),
+    Failed(SearchError),
+    /// `max_uses` searches already ran.
+    Exceeded,
+}
+
+impl Found {
+    /// What the model reads as the function's result.
+    pub fn model_text(&self, query: &str) -> String {
+        match self {
+            Found::Results(results) => blocks::results_text(query, results),
+            Found::Failed(SearchError::EmptyQuery) => {
+                blocks::failure_text("could not parse search query.")
+            }
+            Found::Failed(e) => blocks::failure_text(&e.to_string()),
+            Found::Exceeded => {
+                blocks::failure_text("the maximum number of searches for this request was reached")
+            }
+        }
+    }
+}
+
+/// The `query` of a call's input (trimmed; empty when missing).
+pub(super) fn call_query(input: &Value) -> String {
+    input
+        .get("query")
+        .and_then(Value::as_str)
+        .unwrap_or("")
+        .trim()
+        .to_string()
 }
 
 /// Whether a content block is the model's call of the search function.
