@@ -643,3 +643,100 @@ fn a_stream_starts_at_once_and_pings_while_the_search_runs() {
         "pings while the search runs: {chunks:?}"
     );
 }
+
+#[test]
+fn custom_search_tools_are_served_only_with_the_flag_and_a_yes() {
+    let fake = Fake::start();
+    let google = json!({"name": "google_search", "description": "Search Google",
+                        "input_schema": {"type": "object", "properties": {"q": {"type": "string"}}}});
+    let request = |text: &str| {
+        json!({"model": CHAT, "max_tokens": 1024, "messages": [{"role": "user", "content": text}],
+               "tools": [google.clone()]})
+    };
+    let proxy = start(&fake, Which::Tavily, &["--web-search-custom-tools"]);
+    // The classifier says yes: the proxy serves the search.
+    let skip = fake.requests().len();
+    let resp = post_json(
+        &proxy,
+        "/v1/messages",
+        &[],
+        &request("What is the latest Rust? scenario:search-agent:1"),
+    );
+    let (blocks, usage, _) = answer(&resp, false);
+    assert_eq!(
+        types(&blocks),
+        ["server_tool_use", "web_search_tool_result", "text"]
+    );
+    assert_eq!(usage["server_tool_use"]["web_search_requests"], 1);
+    let chats: Vec<Recorded> = fake
+        .requests()
+        .into_iter()
+        .skip(skip)
+        .filter(|r| r.path == "/chat/completions")
+        .collect();
+    assert_eq!(chats.len(), 3, "preflight and two passes");
+    let preflight = chats[0].json();
+    assert_eq!(chats[0].header("x-initiator"), Some("agent"));
+    assert_eq!(preflight["max_tokens"], 5);
+    assert_eq!(
+        preflight["messages"][0]["content"],
+        "You are a classifier. Answer only \"yes\" or \"no\". No explanation."
+    );
+    assert_eq!(
+        preflight["messages"][1]["content"],
+        "Does this message require searching the web for current or real-time information?\n<message>What is the latest Rust? scenario:search-agent:1</message>"
+    );
+    assert_ne!(
+        preflight["model"], CHAT,
+        "a classifier model other than the requested one"
+    );
+    let tools = chats[1].json()["tools"].to_string();
+    assert!(
+        tools.contains("\"web_search\"") && !tools.contains("google_search"),
+        "{tools}"
+    );
+    // The classifier says no: the client's tool is left alone.
+    let skip = fake.requests().len();
+    let resp = post_json(
+        &proxy,
+        "/v1/messages",
+        &[],
+        &request("Write a poem. scenario:text"),
+    );
+    let (blocks, _, _) = answer(&resp, false);
+    assert_eq!(types(&blocks), ["text"]);
+    let chats: Vec<Recorded> = fake
+        .requests()
+        .into_iter()
+        .skip(skip)
+        .filter(|r| r.path == "/chat/completions")
+        .collect();
+    assert_eq!(chats.len(), 2);
+    assert!(
+        chats[1].json()["tools"]
+            .to_string()
+            .contains("google_search")
+    );
+    // Without the flag there is no preflight at all.
+    let proxy = start(&fake, Which::Tavily, &[]);
+    let skip = fake.requests().len();
+    let resp = post_json(
+        &proxy,
+        "/v1/messages",
+        &[],
+        &request("What is the latest Rust? scenario:text"),
+    );
+    assert_eq!(resp.status, 200);
+    let chats: Vec<Recorded> = fake
+        .requests()
+        .into_iter()
+        .skip(skip)
+        .filter(|r| r.path == "/chat/completions")
+        .collect();
+    assert_eq!(chats.len(), 1);
+    assert!(
+        chats[0].json()["tools"]
+            .to_string()
+            .contains("google_search")
+    );
+}

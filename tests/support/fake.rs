@@ -373,6 +373,9 @@ fn route(shared: &Shared, rq: &Recorded) -> Reply {
             if let Some(refused) = unsupported(&body, &rq.path) {
                 return refused;
             }
+            if let Some(answer) = search::classifier(&body) {
+                return answer;
+            }
             chat_answers::chat(&scenario(shared, rq), &body)
         }),
         ("POST", "/responses") => copilot_api(shared, rq, |rq| {

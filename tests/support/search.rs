@@ -181,17 +181,45 @@ pub fn copilot_search(body: &Value) -> Option<Reply> {
     ))
 }
 
+/// The reference's preflight classifier (`--web-search-custom-tools`): "yes" when the
+/// user's message asks for the latest or current news, else "no".
+pub fn classifier(body: &Value) -> Option<Reply> {
+    let system = body
+        .pointer("/messages/0/content")
+        .and_then(Value::as_str)?;
+    if !system.starts_with("You are a classifier.") {
+        return None;
+    }
+    let question = body
+        .pointer("/messages/1/content")
+        .and_then(Value::as_str)
+        .unwrap_or("");
+    let message = question.split("<message>").nth(1).unwrap_or("");
+    let yes = message.contains("latest") || message.contains("current");
+    Some(Reply::json(
+        200,
+        &json!({"id": "chatcmpl-classifier", "object": "chat.completion", "model": body["model"],
+                "choices": [{"index": 0, "message": {"role": "assistant", "content": if yes { "Yes" } else { "no" }},
+                             "finish_reason": "stop"}],
+                "usage": {"prompt_tokens": 30, "completion_tokens": 1, "total_tokens": 31}}),
+    ))
+}
+
 /// `scenario:search-agent:N` anywhere in the request: `web_search` is called while the
-/// request holds fewer than N calls of it (any API's shape), then `Text`.
+/// request holds fewer than N calls of it (any API's shape), then `Text`. Claude Code's
+/// own WebSearch request ("Perform a web search for the query: ...") counts as N = 1.
 pub fn search_agent(body: &Value) -> Option<Scenario> {
     let text = body.to_string();
-    let start = text.find("scenario:search-agent:")? + "scenario:search-agent:".len();
-    let wanted: usize = text[start..]
-        .chars()
-        .take_while(char::is_ascii_digit)
-        .collect::<String>()
-        .parse()
-        .ok()?;
+    let wanted: usize = match text.find("scenario:search-agent:") {
+        Some(at) => text[at + "scenario:search-agent:".len()..]
+            .chars()
+            .take_while(char::is_ascii_digit)
+            .collect::<String>()
+            .parse()
+            .ok()?,
+        None if text.contains("Perform a web search for the query") => 1,
+        None => return None,
+    };
     if search_calls(body) < wanted {
         Some(Scenario::Call("web_search".into()))
     } else {
