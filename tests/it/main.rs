@@ -24,6 +24,8 @@ mod startup;
 mod streams;
 mod token_refresh;
 mod web_search;
+mod web_search_responses;
+mod web_search_setup;
 
 use serde_json::{Value, json};
 use support::{Proxy, Resp, post};

@@ -1,7 +1,8 @@
 //! Web search served by the proxy (issue #12): Claude Code's server `web_search` tool on
 //! every route a model takes, with each provider, streamed and not; the exact provider
 //! requests, the search loop's upstream passes, `max_uses`, provider failures, later turns
-//! that send the blocks back, `--web-search off`, count_tokens, start-up and `debug`.
+//! that send the blocks back, `--web-search off`, count_tokens;
+//! `web_search_setup.rs` has start-up, `debug` and `--web-search-custom-tools`.
 
 use crate::support::search::{BRAVE_KEY, SearchFake, TAVILY_KEY};
 use crate::support::*;
@@ -9,19 +10,19 @@ use crate::{anthropic_blocks, assert_anthropic_stream, named_events, post_json};
 use serde_json::{Value, json};
 
 /// A model of each route: native Messages, translated to Chat, translated to Responses.
-const NATIVE: &str = "claude-sonnet-4.5";
-const CHAT: &str = "gpt-4.1";
-const RESPONSES: &str = "gpt-5.2-codex";
-const FAKE_TEXT: &str = "Hello from the fake.";
+pub(crate) const NATIVE: &str = "claude-sonnet-4.5";
+pub(crate) const CHAT: &str = "gpt-4.1";
+pub(crate) const RESPONSES: &str = "gpt-5.2-codex";
+pub(crate) const FAKE_TEXT: &str = "Hello from the fake.";
 
 #[derive(Clone, Copy, Debug, PartialEq)]
-enum Which {
+pub(crate) enum Which {
     Tavily,
     Brave,
     Copilot,
 }
 
-fn start(fake: &Fake, which: Which, args: &[&str]) -> Proxy {
+pub(crate) fn start(fake: &Fake, which: Which, args: &[&str]) -> Proxy {
     let mut all: Vec<&str> = args.to_vec();
     let env: Vec<(&str, &str)> = match which {
         Which::Tavily => vec![
@@ -68,7 +69,7 @@ fn model_passes(fake: &Fake, model: &str, skip: usize) -> Vec<Recorded> {
 
 /// The answer's blocks and its `usage`, streamed or not. A stream is checked against the
 /// protocol first.
-fn answer(resp: &Resp, stream: bool) -> (Vec<Value>, Value, String) {
+pub(crate) fn answer(resp: &Resp, stream: bool) -> (Vec<Value>, Value, String) {
     assert_eq!(resp.status, 200, "{}", resp.text());
     if !stream {
         let v = resp.json();
@@ -92,7 +93,7 @@ fn answer(resp: &Resp, stream: bool) -> (Vec<Value>, Value, String) {
     (anthropic_blocks(&events), delta["usage"].clone(), stop)
 }
 
-fn types(blocks: &[Value]) -> Vec<&str> {
+pub(crate) fn types(blocks: &[Value]) -> Vec<&str> {
     blocks
         .iter()
         .map(|b| b["type"].as_str().unwrap_or("?"))
@@ -460,148 +461,6 @@ fn count_tokens_accepts_the_server_tool() {
 }
 
 #[test]
-fn start_up_and_debug_name_the_provider_never_the_key() {
-    let fake = Fake::start();
-    let proxy = start(&fake, Which::Tavily, &[]);
-    let log = proxy.output().join("\n");
-    assert!(log.contains("web search on: provider tavily"), "{log}");
-    assert!(log.contains("extra upstream"), "{log}");
-    assert!(!log.contains(TAVILY_KEY), "{log}");
-    let proxy = start(&fake, Which::Copilot, &["--web-search-model", RESPONSES]);
-    assert!(proxy.output().join("\n").contains(&format!(
-        "provider copilot (Copilot's own search on {RESPONSES})"
-    )));
-    let home = TempDir::new();
-    let (code, out, _) = run_cli(
-        &["debug", "--json"],
-        &[("BRAVE_API_KEY", BRAVE_KEY)],
-        home.path(),
-    );
-    assert_eq!(code, 0);
-    let v: Value = serde_json::from_str(&out).unwrap();
-    assert_eq!(v["web_search"]["provider"], "brave");
-    assert_eq!(v["web_search"]["brave_api_key_set"], true);
-    assert!(!out.contains(BRAVE_KEY));
-    let (code, _, err) = run_cli(&["start", "--web-search", "tavily"], &[], home.path());
-    assert_eq!(code, 2, "{err}");
-    assert!(err.contains("TAVILY_API_KEY"), "{err}");
-}
-
-/// A Responses request (Codex's shape) with the hosted search tool.
-fn responses_request(model: &str, text: &str, stream: bool) -> Value {
-    json!({"model": model, "stream": stream, "store": false,
-           "input": [{"type": "message", "role": "user", "content": [{"type": "input_text", "text": text}]}],
-           "tools": [{"type": "web_search"}, {"type": "function", "name": "shell",
-                      "parameters": {"type": "object", "properties": {}}}]})
-}
-
-#[test]
-fn responses_hosted_search_passes_through_for_a_native_model() {
-    let fake = Fake::start();
-    let proxy = start(&fake, Which::Tavily, &[]);
-    for stream in [false, true] {
-        let skip = fake.requests().len();
-        let body = responses_request(RESPONSES, "scenario:text", stream);
-        let resp = post_json(&proxy, "/v1/responses", &[], &body);
-        assert_eq!(resp.status, 200, "{}", resp.text());
-        let new: Vec<Recorded> = fake.requests().into_iter().skip(skip).collect();
-        let ups: Vec<&Recorded> = new.iter().filter(|r| r.path == "/responses").collect();
-        assert_eq!(ups.len(), 1);
-        assert_eq!(ups[0].json()["tools"][0], json!({"type": "web_search"}));
-        assert!(
-            new.iter().all(|r| r.path != "/search"),
-            "the proxy did not search"
-        );
-    }
-}
-
-#[test]
-fn responses_hosted_search_is_served_for_a_translated_model() {
-    let fake = Fake::start();
-    let proxy = start(&fake, Which::Tavily, &[]);
-    for stream in [false, true] {
-        let skip = fake.requests().len();
-        let body = responses_request(CHAT, "What is new? scenario:search-agent:1", stream);
-        let resp = post_json(&proxy, "/v1/responses", &[], &body);
-        assert_eq!(resp.status, 200, "{}", resp.text());
-        let response = if stream {
-            let events = named_events(&resp.text());
-            let names: Vec<&str> = events.iter().map(|(n, _)| n.as_str()).collect();
-            assert_eq!(names.first(), Some(&"response.created"), "{names:?}");
-            assert_eq!(names.last(), Some(&"response.completed"), "{names:?}");
-            for needed in [
-                "response.web_search_call.searching",
-                "response.web_search_call.completed",
-                "response.output_text.delta",
-                "response.output_text.annotation.added",
-            ] {
-                assert!(names.contains(&needed), "{needed}: {names:?}");
-            }
-            let added: Vec<u64> = events
-                .iter()
-                .filter(|(n, _)| n == "response.output_item.added")
-                .map(|(_, d)| d["output_index"].as_u64().unwrap())
-                .collect();
-            assert_eq!(added, [0, 1], "one index run across passes");
-            let seq: Vec<u64> = events
-                .iter()
-                .map(|(_, d)| d["sequence_number"].as_u64().unwrap())
-                .collect();
-            assert!(seq.windows(2).all(|w| w[1] == w[0] + 1), "{seq:?}");
-            events.last().unwrap().1["response"].clone()
-        } else {
-            resp.json()
-        };
-        let output = response["output"].as_array().unwrap();
-        assert_eq!(output[0]["type"], "web_search_call", "{response}");
-        assert_eq!(output[0]["status"], "completed");
-        assert_eq!(output[0]["action"]["type"], "search");
-        assert_eq!(output[0]["action"]["query"], "fake query");
-        assert_eq!(output[1]["type"], "message");
-        let part = &output[1]["content"][0];
-        assert!(
-            part["text"].as_str().unwrap().starts_with(FAKE_TEXT),
-            "{part}"
-        );
-        let annotations = part["annotations"].as_array().unwrap();
-        assert_eq!(annotations.len(), 5, "{part}");
-        assert_eq!(annotations[0]["type"], "url_citation");
-        assert_eq!(annotations[0]["url"], "https://example.com/1?q=fake+query");
-        // Tavily once; two Chat passes, the second the agent's, with the results.
-        let new: Vec<Recorded> = fake.requests().into_iter().skip(skip).collect();
-        assert_eq!(new.iter().filter(|r| r.path == "/search").count(), 1);
-        let passes: Vec<&Recorded> = new
-            .iter()
-            .filter(|r| r.path == "/chat/completions")
-            .collect();
-        assert_eq!(passes.len(), 2);
-        let tools = passes[0].json()["tools"].to_string();
-        assert!(
-            tools.contains("\"web_search\"") && tools.contains("\"shell\""),
-            "{tools}"
-        );
-        assert_eq!(passes[1].header("x-initiator"), Some("agent"));
-        assert_eq!(
-            passes[1].json()["stream"].as_bool().unwrap_or(false),
-            stream
-        );
-        let last = passes[1].json()["messages"]
-            .as_array()
-            .unwrap()
-            .last()
-            .unwrap()
-            .clone();
-        assert_eq!(last["role"], "tool");
-        assert!(
-            last["content"]
-                .as_str()
-                .unwrap()
-                .contains("Snippet 1 about fake query.")
-        );
-    }
-}
-
-#[test]
 fn a_stream_starts_at_once_and_pings_while_the_search_runs() {
     let fake = Fake::start();
     let proxy = start(&fake, Which::Brave, &["--keepalive", "0.2"]);
@@ -641,102 +500,5 @@ fn a_stream_starts_at_once_and_pings_while_the_search_runs() {
             .iter()
             .any(|(c, _)| c.contains("event: ping")),
         "pings while the search runs: {chunks:?}"
-    );
-}
-
-#[test]
-fn custom_search_tools_are_served_only_with_the_flag_and_a_yes() {
-    let fake = Fake::start();
-    let google = json!({"name": "google_search", "description": "Search Google",
-                        "input_schema": {"type": "object", "properties": {"q": {"type": "string"}}}});
-    let request = |text: &str| {
-        json!({"model": CHAT, "max_tokens": 1024, "messages": [{"role": "user", "content": text}],
-               "tools": [google.clone()]})
-    };
-    let proxy = start(&fake, Which::Tavily, &["--web-search-custom-tools"]);
-    // The classifier says yes: the proxy serves the search.
-    let skip = fake.requests().len();
-    let resp = post_json(
-        &proxy,
-        "/v1/messages",
-        &[],
-        &request("What is the latest Rust? scenario:search-agent:1"),
-    );
-    let (blocks, usage, _) = answer(&resp, false);
-    assert_eq!(
-        types(&blocks),
-        ["server_tool_use", "web_search_tool_result", "text"]
-    );
-    assert_eq!(usage["server_tool_use"]["web_search_requests"], 1);
-    let chats: Vec<Recorded> = fake
-        .requests()
-        .into_iter()
-        .skip(skip)
-        .filter(|r| r.path == "/chat/completions")
-        .collect();
-    assert_eq!(chats.len(), 3, "preflight and two passes");
-    let preflight = chats[0].json();
-    assert_eq!(chats[0].header("x-initiator"), Some("agent"));
-    assert_eq!(preflight["max_tokens"], 5);
-    assert_eq!(
-        preflight["messages"][0]["content"],
-        "You are a classifier. Answer only \"yes\" or \"no\". No explanation."
-    );
-    assert_eq!(
-        preflight["messages"][1]["content"],
-        "Does this message require searching the web for current or real-time information?\n<message>What is the latest Rust? scenario:search-agent:1</message>"
-    );
-    assert_ne!(
-        preflight["model"], CHAT,
-        "a classifier model other than the requested one"
-    );
-    let tools = chats[1].json()["tools"].to_string();
-    assert!(
-        tools.contains("\"web_search\"") && !tools.contains("google_search"),
-        "{tools}"
-    );
-    // The classifier says no: the client's tool is left alone.
-    let skip = fake.requests().len();
-    let resp = post_json(
-        &proxy,
-        "/v1/messages",
-        &[],
-        &request("Write a poem. scenario:text"),
-    );
-    let (blocks, _, _) = answer(&resp, false);
-    assert_eq!(types(&blocks), ["text"]);
-    let chats: Vec<Recorded> = fake
-        .requests()
-        .into_iter()
-        .skip(skip)
-        .filter(|r| r.path == "/chat/completions")
-        .collect();
-    assert_eq!(chats.len(), 2);
-    assert!(
-        chats[1].json()["tools"]
-            .to_string()
-            .contains("google_search")
-    );
-    // Without the flag there is no preflight at all.
-    let proxy = start(&fake, Which::Tavily, &[]);
-    let skip = fake.requests().len();
-    let resp = post_json(
-        &proxy,
-        "/v1/messages",
-        &[],
-        &request("What is the latest Rust? scenario:text"),
-    );
-    assert_eq!(resp.status, 200);
-    let chats: Vec<Recorded> = fake
-        .requests()
-        .into_iter()
-        .skip(skip)
-        .filter(|r| r.path == "/chat/completions")
-        .collect();
-    assert_eq!(chats.len(), 1);
-    assert!(
-        chats[0].json()["tools"]
-            .to_string()
-            .contains("google_search")
     );
 }

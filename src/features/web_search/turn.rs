@@ -318,8 +318,26 @@ pub(super) fn append_turn(
         messages.push(json!({"role": "assistant", "content": answer}));
         messages.push(json!({"role": "user", "content": results}));
     }
+    release_forced_choice(body);
     if searcher.exhausted() {
         withdraw_function(body);
+    }
+}
+
+/// A `tool_choice` that forced the search (by name, or `any` with no other tool) did its
+/// work on the first pass; later passes may answer.
+fn release_forced_choice(body: &mut Map<String, Value>) {
+    let only_search = body
+        .get("tools")
+        .and_then(Value::as_array)
+        .is_some_and(|t| t.len() == 1);
+    let forced = body.get("tool_choice").is_some_and(|c| {
+        let kind = c.get("type").and_then(Value::as_str);
+        (kind == Some("tool") && c.get("name").and_then(Value::as_str) == Some(TOOL_NAME))
+            || (kind == Some("any") && only_search)
+    });
+    if forced {
+        body.insert("tool_choice".into(), json!({"type": "auto"}));
     }
 }
 
@@ -411,4 +429,50 @@ fn json_loop(
     message["usage"] = usage.to_json(searcher.succeeded);
     message["model"] = json!(backend.requested);
     Ok(Outgoing::json(200, &message))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_forced_search_is_forced_once() {
+        let body = |choice: Value, tools: Value| {
+            json!({"tool_choice": choice, "tools": tools})
+                .as_object()
+                .unwrap()
+                .clone()
+        };
+        let search = json!([{"name": "web_search"}]);
+        let both = json!([{"name": "web_search"}, {"name": "Read"}]);
+        let cases = [
+            (
+                json!({"type": "tool", "name": "web_search"}),
+                both.clone(),
+                json!({"type": "auto"}),
+            ),
+            (json!({"type": "any"}), search, json!({"type": "auto"})),
+            (json!({"type": "any"}), both.clone(), json!({"type": "any"})),
+            (
+                json!({"type": "tool", "name": "Read"}),
+                both,
+                json!({"type": "tool", "name": "Read"}),
+            ),
+        ];
+        for (choice, tools, want) in cases {
+            let mut b = body(choice, tools);
+            release_forced_choice(&mut b);
+            assert_eq!(b["tool_choice"], want);
+        }
+        let mut usage = Usage::default();
+        usage.add(Some(&json!({"input_tokens": 10, "output_tokens": 2})));
+        usage.add(Some(
+            &json!({"input_tokens": 5, "output_tokens": 3, "cache_read_input_tokens": 1}),
+        ));
+        assert_eq!(
+            usage.to_json(2),
+            json!({"input_tokens": 15, "output_tokens": 5, "cache_read_input_tokens": 1,
+                   "server_tool_use": {"web_search_requests": 2}})
+        );
+    }
 }
