@@ -26,6 +26,10 @@ mod token_refresh;
 mod web_search;
 mod web_search_responses;
 mod web_search_setup;
+// Traffic control (#11).
+mod approval;
+mod overflow;
+mod traffic;
 
 use serde_json::{Value, json};
 use support::{Proxy, Resp, post};

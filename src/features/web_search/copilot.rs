@@ -77,7 +77,7 @@ pub fn cheapest_responses_model(models: &[Model]) -> Option<&Model> {
         .iter()
         .filter(|m| m.supports("/responses") && m.kind == "chat")
         .min_by(|a, b| {
-            let cost = |m: &Model| m.premium_multiplier.unwrap_or(1.0);
+            let cost = |m: &Model| m.multiplier.unwrap_or(1.0);
             cost(a).total_cmp(&cost(b))
         })
 }
