@@ -502,3 +502,49 @@ fn a_stream_starts_at_once_and_pings_while_the_search_runs() {
         "pings while the search runs: {chunks:?}"
     );
 }
+
+#[test]
+fn domain_filters_reach_the_provider_and_the_results() {
+    let fake = Fake::start();
+    for which in [Which::Tavily, Which::Brave] {
+        let proxy = start(&fake, which, &[]);
+        let skip = fake.requests().len();
+        let mut body = search_request(
+            CHAT,
+            "scenario:search-agent:1",
+            "web_search_20250305",
+            false,
+        );
+        body["tools"][0]["allowed_domains"] = json!(["example.com", "rust-lang.org"]);
+        body["tools"][0]["blocked_domains"] = json!(["spam.example.com"]);
+        let (blocks, _, _) = answer(&post_json(&proxy, "/v1/messages", &[], &body), false);
+        assert_eq!(
+            blocks[1]["content"].as_array().unwrap().len(),
+            5,
+            "example.com results kept"
+        );
+        let new: Vec<Recorded> = fake.requests().into_iter().skip(skip).collect();
+        match which {
+            Which::Tavily => {
+                let call = new.iter().find(|r| r.path == "/search").unwrap().json();
+                assert_eq!(
+                    call["include_domains"],
+                    json!(["example.com", "rust-lang.org"])
+                );
+                assert_eq!(call["exclude_domains"], json!(["spam.example.com"]));
+                assert_eq!(call["max_results"], 5);
+            }
+            _ => {
+                let call = new.iter().find(|r| r.path == "/res/v1/web/search").unwrap();
+                assert_eq!(
+                    call.query,
+                    "q=fake%20query%20%28site%3Aexample.com%20OR%20site%3Arust-lang.org%29%20-site%3Aspam.example.com&count=5"
+                );
+            }
+        }
+        // A provider that ignores the filters cannot leak a blocked site.
+        body["tools"][0]["blocked_domains"] = json!(["example.com"]);
+        let (blocks, _, _) = answer(&post_json(&proxy, "/v1/messages", &[], &body), false);
+        assert_eq!(blocks[1]["content"], json!([]));
+    }
+}

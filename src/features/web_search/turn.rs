@@ -399,6 +399,9 @@ fn json_loop(
             .cloned()
             .unwrap_or_default();
         let calls = search_calls(&answer);
+        if !calls.is_empty() && !searcher.may_continue() {
+            crate::warn!("web search: the model keeps searching; its last calls are dropped");
+        }
         if calls.is_empty() || !searcher.may_continue() {
             content.extend(answer.into_iter().filter(|b| !is_search_call(b)));
             break message;
@@ -425,6 +428,10 @@ fn json_loop(
     };
     searcher.log(&backend.requested);
     let mut message = last;
+    if message["stop_reason"] == "tool_use" && !content.iter().any(is_client_call) {
+        // Only searches were asked for, and they are answered (or cut off).
+        message["stop_reason"] = json!("end_turn");
+    }
     message["content"] = Value::Array(content);
     message["usage"] = usage.to_json(searcher.succeeded);
     message["model"] = json!(backend.requested);
