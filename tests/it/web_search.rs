@@ -548,3 +548,39 @@ fn domain_filters_reach_the_provider_and_the_results() {
         assert_eq!(blocks[1]["content"], json!([]));
     }
 }
+
+#[test]
+fn thinking_before_a_search_is_shown_and_sent_back_with_its_signature() {
+    let fake = Fake::start();
+    let proxy = start(&fake, Which::Tavily, &[]);
+    for model in [NATIVE, CHAT] {
+        for stream in [false, true] {
+            let skip = fake.requests().len();
+            let body = search_request(
+                model,
+                "scenario:think-agent:web_search",
+                "web_search_20250305",
+                stream,
+            );
+            let (blocks, _, _) = answer(&post_json(&proxy, "/v1/messages", &[], &body), stream);
+            let kinds = types(&blocks);
+            assert_eq!(
+                kinds[..3],
+                ["thinking", "server_tool_use", "web_search_tool_result"],
+                "{model} {stream}: {kinds:?}"
+            );
+            assert_eq!(
+                blocks[0]["signature"],
+                crate::support::scenarios::SIGNATURE,
+                "{model}"
+            );
+            let passes = model_passes(&fake, model, skip);
+            assert_eq!(passes.len(), 2);
+            let second = String::from_utf8_lossy(&passes[1].body).to_string();
+            assert!(
+                second.contains(crate::support::scenarios::SIGNATURE),
+                "{model}: {second}"
+            );
+        }
+    }
+}

@@ -122,3 +122,39 @@ fn responses_hosted_search_is_served_for_a_translated_model() {
         );
     }
 }
+
+#[test]
+fn what_the_model_said_before_searching_stays_in_the_answer() {
+    let fake = Fake::start();
+    let proxy = start(&fake, Which::Tavily, &[]);
+    let types = |output: &Value| -> Vec<String> {
+        output
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|i| i["type"].as_str().unwrap_or("").to_string())
+            .collect()
+    };
+    let mut outputs = Vec::new();
+    for stream in [false, true] {
+        let body = responses_request(
+            CHAT,
+            "Think, then search. scenario:think-agent:web_search",
+            stream,
+        );
+        let resp = post_json(&proxy, "/v1/responses", &[], &body);
+        assert_eq!(resp.status, 200, "{}", resp.text());
+        let response = if stream {
+            named_events(&resp.text()).last().unwrap().1["response"].clone()
+        } else {
+            resp.json()
+        };
+        outputs.push(types(&response["output"]));
+    }
+    assert_eq!(
+        outputs[0],
+        ["reasoning", "web_search_call", "reasoning", "message"],
+        "{outputs:?}"
+    );
+    assert_eq!(outputs[0], outputs[1], "streamed and not alike");
+}

@@ -91,7 +91,8 @@ pub(super) struct Run {
     pub app: Arc<App>,
     pub turn: Turn,
     pub searcher: Searcher,
-    /// The `web_search_call` items so far (non-streaming).
+    /// The items of the passes before the last (non-streaming): what the model said
+    /// before searching, and a `web_search_call` per search.
     items: Vec<Value>,
     /// Every result found, for the citations.
     pub sources: Vec<SearchResult>,
@@ -174,6 +175,16 @@ impl Run {
             if calls.is_empty() || !self.searcher.may_continue() {
                 break;
             }
+            let client_calls = message["tool_calls"].as_array().map_or(0, Vec::len) > calls.len();
+            if !client_calls {
+                // What the model said before searching stays in the answer, in order.
+                let mut said = completion.clone();
+                strip_search_calls(&mut said);
+                let turn = &self.turn;
+                let partial = from_chat(&said, &turn.req, &turn.custom_tools, &turn.response_id);
+                self.items
+                    .extend(partial["output"].as_array().cloned().unwrap_or_default());
+            }
             let mut outputs = Vec::new();
             for call in &calls {
                 let args = call
@@ -189,7 +200,7 @@ impl Run {
                 outputs.push(json!({"role": "tool", "tool_call_id": call["id"],
                                     "content": found.model_text(&query)}));
             }
-            if message["tool_calls"].as_array().map_or(0, Vec::len) > calls.len() {
+            if client_calls {
                 // The client runs its own tools; the searches are answered already.
                 break;
             }
