@@ -12,6 +12,7 @@ use super::responses::{Run, cite_text, search_item};
 use super::turn::{Found, call_query};
 use crate::http::{Outcome, Outgoing};
 use crate::protocol::chat::KEEPALIVE;
+use crate::protocol::chat_chunk::Chunk;
 use crate::relay::{self, Adapter, ChatSource, Fault, Sink, Step};
 use crate::routes::streaming;
 use crate::sse::Event;
@@ -333,7 +334,7 @@ impl Adapter for Pass<'_> {
         let decoded = self.source.decode(event)?;
         for mut chunk in decoded.chunks {
             self.message.take_searches(&mut chunk);
-            let events = self.stream.on_chunk(&chunk);
+            let events = self.stream.on_typed(&Chunk::from_value(&chunk));
             self.forward(&events, sink);
         }
         Ok(if decoded.done {
