@@ -132,3 +132,32 @@ fn custom_search_tools_are_served_only_with_the_flag_and_a_yes() {
             .contains("google_search")
     );
 }
+
+#[test]
+fn the_flags_have_their_variables() {
+    let fake = Fake::start();
+    let proxy = Proxy::start(
+        &fake,
+        &[],
+        &[
+            ("COPILOT_API_WEB_SEARCH", "off"),
+            ("TAVILY_API_KEY", TAVILY_KEY),
+        ],
+    );
+    assert!(
+        proxy
+            .output()
+            .join("\n")
+            .contains("web search off (--web-search off)")
+    );
+    let proxy = Proxy::start(
+        &fake,
+        &[],
+        &[("COPILOT_API_WEB_SEARCH_MODEL", "gpt-5-mini")],
+    );
+    let log = proxy.output().join("\n");
+    assert!(
+        log.contains("provider copilot (Copilot's own search on gpt-5-mini)"),
+        "{log}"
+    );
+}

@@ -422,7 +422,7 @@ fn route(shared: &Shared, rq: &Recorded) -> Reply {
 
 /// The marker's scenario, else the next queued one, else `Text`; `fail:N:S` counted here.
 fn scenario(shared: &Shared, rq: &Recorded) -> Scenario {
-    if let Some(scenario) = search::search_agent(&rq.json()) {
+    if let Some(scenario) = search::search_agent(&rq.body) {
         return scenario;
     }
     let mut s = shared.state.lock().unwrap();

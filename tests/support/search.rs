@@ -208,8 +208,9 @@ pub fn classifier(body: &Value) -> Option<Reply> {
 /// `scenario:search-agent:N` anywhere in the request: `web_search` is called while the
 /// request holds fewer than N calls of it (any API's shape), then `Text`. Claude Code's
 /// own WebSearch request ("Perform a web search for the query: ...") counts as N = 1.
-pub fn search_agent(body: &Value) -> Option<Scenario> {
-    let text = body.to_string();
+pub fn search_agent(raw: &[u8]) -> Option<Scenario> {
+    // Most requests carry neither phrase: look at the raw bytes before parsing anything.
+    let text = std::str::from_utf8(raw).ok()?;
     let wanted: usize = match text.find("scenario:search-agent:") {
         Some(at) => text[at + "scenario:search-agent:".len()..]
             .chars()
@@ -220,7 +221,8 @@ pub fn search_agent(body: &Value) -> Option<Scenario> {
         None if text.contains("Perform a web search for the query") => 1,
         None => return None,
     };
-    if search_calls(body) < wanted {
+    let body: Value = serde_json::from_slice(raw).ok()?;
+    if search_calls(&body) < wanted {
         Some(Scenario::Call("web_search".into()))
     } else {
         Some(Scenario::Text)
