@@ -105,6 +105,8 @@ impl Out {
             } {
                 let query = call_query(&serde_json::from_str(&call.1).unwrap_or(Value::Null));
                 let found = self.run.searcher.lookup(&query);
+                // Time spent searching is not upstream silence.
+                sink.upstream_activity();
                 let item = search_item(&query, &found);
                 self.send_search_item(&item, sink);
                 if let Found::Results(results) = &found {
@@ -119,7 +121,10 @@ impl Out {
             self.run.append(message.into_chat(), outputs);
             pass += 1;
             opened = match self.run.open(pass, true) {
-                Ok(o) => o,
+                Ok(o) => {
+                    sink.upstream_activity();
+                    o
+                }
                 Err(e) => {
                     crate::warn!("responses web search: the next pass failed: {e}");
                     let response = json!({"id": self.run.turn.response_id, "object": "response",

@@ -63,7 +63,10 @@ impl Run {
                 None => {
                     self.searcher.upstream_calls += 1;
                     match self.backend.open(&mut self.body, true, pass) {
-                        Ok(p) => p,
+                        Ok(p) => {
+                            sink.upstream_activity();
+                            p
+                        }
                         Err(e) => {
                             let fault = Fault::Refused {
                                 status: e.status(),
@@ -113,6 +116,8 @@ impl Run {
             let mut ran = Vec::with_capacity(calls.len());
             for call in &calls {
                 let r = self.searcher.run_one(call);
+                // Time spent searching is not upstream silence.
+                sink.upstream_activity();
                 self.send_search(sink, &r.server_tool_use, &r.result);
                 ran.push(r);
             }
