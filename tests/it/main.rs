@@ -28,6 +28,7 @@ mod streams;
 mod tls;
 mod token_refresh;
 mod web_search;
+mod web_search_loop;
 mod web_search_responses;
 mod web_search_setup;
 // Traffic control (#11).
