@@ -6,7 +6,7 @@ use std::time::{SystemTime, UNIX_EPOCH};
 
 /// A `response.failed` event, the Responses stream's way to end with an error, for a
 /// response the proxy knows only by id (a relayed upstream stream).
-pub fn failed_event(response_id: &str, code: &str, message: &str, sequence: u64) -> String {
+pub fn failed_event(response_id: &str, code: &str, message: &str, sequence: u64) -> Event {
     let created = SystemTime::now()
         .duration_since(UNIX_EPOCH)
         .map(|d| d.as_secs())
@@ -25,7 +25,11 @@ pub fn failed_event(response_id: &str, code: &str, message: &str, sequence: u64)
             "metadata": {},
         },
     });
-    format!("event: response.failed\ndata: {data}\n\n")
+    Event {
+        event: Some("response.failed".into()),
+        data: data.to_string(),
+        ..Event::default()
+    }
 }
 
 pub fn new_response_id() -> String {
