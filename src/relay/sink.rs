@@ -50,7 +50,7 @@ impl Framing for Sse {
     fn event(&self, out: &mut Vec<u8>, name: Option<&str>, data: &str) {
         let head = name.map_or(0, |n| "event: \n".len() + n.len());
         // Each line gains `data: ` and keeps its newline (the last one gains it).
-        let breaks = data.bytes().filter(|b| *b == b'\n').count();
+        let breaks = data.matches('\n').count();
         self.open(
             out,
             head + data.len() + (breaks + 1) * "data: ".len() + 1 + 1,
