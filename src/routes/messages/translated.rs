@@ -75,7 +75,7 @@ pub fn create(
 }
 
 /// The Anthropic body as the Chat request Copilot gets, and the tool-name aliases used.
-fn translate(
+pub(crate) fn translate(
     body: &Map<String, Value>,
     upstream_model: &str,
     model: Option<&Model>,
