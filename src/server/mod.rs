@@ -143,7 +143,7 @@ fn handle(app: &Arc<App>, mut rq: Request) {
         ));
     }
     let (method, status, model) = (rq.method().to_string(), out.status, out.model.take());
-    app.metrics.request(&path, status);
+    app.metrics.request(routes::label(&path), status);
     let outcome = match out.stream.take() {
         Some(body) => {
             // HTTP/1.0 has no chunked encoding: raw body, closed at the end.
