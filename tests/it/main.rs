@@ -10,6 +10,7 @@ mod chat_faults;
 mod cli;
 mod device_flow;
 mod embeddings;
+mod hardening;
 mod messages_native;
 mod messages_recovery;
 mod messages_translated;

@@ -268,6 +268,15 @@ impl Fake {
             .collect()
     }
 
+    /// Copilot refuses every token issued so far (401), as after a revocation; tokens
+    /// issued later are accepted.
+    pub fn revoke_tokens(&self) {
+        let now = Instant::now();
+        for issued in &mut self.state().issued {
+            issued.valid_until = now;
+        }
+    }
+
     /// What `endpoints.api` of issued tokens says; `None` omits `endpoints`.
     pub fn set_endpoints_api(&self, url: Option<String>) {
         self.state().endpoints_api = url;
