@@ -49,8 +49,8 @@ pub fn run(config: Config) -> Result<(), String> {
         }
     }
     let addr = std::net::SocketAddr::new(app.config.host, app.config.port);
-    let listener = server::bind(addr)?;
-    let bound = listener.server_addr().to_ip().unwrap_or(addr);
+    let listener = server::bind(addr, &app.config)?;
+    let bound = listener.local_addr();
     spawn("token-refresh", {
         let app = app.clone();
         move || app.upstream.tokens.run_refresher(&app.upstream.http)

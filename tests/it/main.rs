@@ -11,6 +11,7 @@ mod cli;
 mod device_flow;
 mod embeddings;
 mod hardening;
+mod listener;
 mod messages_native;
 mod messages_recovery;
 mod messages_translated;
