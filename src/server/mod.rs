@@ -3,16 +3,12 @@
 //! wire.
 
 pub mod auth;
-pub mod error;
-pub mod http;
 pub mod listener;
-pub mod stream;
 
 use crate::app::App;
+use crate::http::{ApiError, Family, Incoming, Outgoing};
 use crate::routes;
 use crate::{info, warn};
-use error::{ApiError, Family};
-use http::{Incoming, Outgoing};
 use listener::{Limits, Listener, Request};
 use std::io::Read;
 use std::panic::{AssertUnwindSafe, catch_unwind};
@@ -133,7 +129,7 @@ fn handle(app: &Arc<App>, mut rq: Request<'_>) {
         Some(body) => {
             // HTTP/1.0 has no chunked encoding: raw body, closed at the end.
             let chunked = rq.version() == listener::head::Version::Http11;
-            let outcome = stream::run(rq.into_writer(), chunked, &out.headers, body);
+            let outcome = body.run(rq.into_writer(), chunked, &out.headers);
             app.metrics.stream_ended(outcome);
             format!(" stream={}", outcome.name())
         }
