@@ -5,6 +5,7 @@
 //! are plain functions from `Incoming` to `Outgoing`, testable without a socket.
 
 mod error;
+mod strict_json;
 
 pub use error::{ApiError, Family};
 use serde_json::Value;
@@ -30,7 +31,7 @@ impl Incoming {
 
     /// The body as a JSON object, or a 400 that says what is wrong with it.
     pub fn json_object(&self) -> Result<serde_json::Map<String, Value>, ApiError> {
-        match serde_json::from_slice::<Value>(&self.body) {
+        match strict_json::from_slice(&self.body) {
             Ok(Value::Object(map)) => Ok(map),
             Ok(_) => Err(ApiError::BadRequest(
                 "request body must be a JSON object".into(),

@@ -19,6 +19,7 @@ pub fn completions(app: &App, rq: &Incoming) -> Result<Outgoing, ApiError> {
     let mut body = rq.json_object()?;
     let requested = fields::model(&body)?;
     validate(&body)?;
+    super::shapes::chat(&body)?;
     let stream = fields::stream_flag(&body)?;
     let model = app.find_model(&requested);
     let route = routing::decide(Api::Chat, model.as_ref(), true).map_err(ApiError::BadRequest)?;

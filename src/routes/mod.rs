@@ -9,6 +9,7 @@ mod models;
 mod ops;
 mod pivot;
 mod responses;
+mod shapes;
 
 use crate::app::App;
 use crate::http::{ApiError, Incoming, Outcome, Outgoing};

@@ -112,7 +112,10 @@ fn handle(app: &Arc<App>, mut rq: Request<'_>) {
         Err(e) => (e.to_response(family), true),
         Ok(body) => {
             let incoming = Incoming { body, ..incoming };
-            (dispatch(app, &incoming, family), upgrade)
+            match json_content_type(&incoming) {
+                Ok(()) => (dispatch(app, &incoming, family), upgrade),
+                Err(e) => (e.to_response(family), upgrade),
+            }
         }
     };
     out.headers.extend(cors);
@@ -188,6 +191,35 @@ fn dispatch(app: &Arc<App>, rq: &Incoming, family: Family) -> Outgoing {
                 .to_response(family)
         }
     }
+}
+
+/// A body that declares a type must declare JSON: `text/xml` or `multipart/form-data` is a
+/// client mistake. No type at all, and curl's default for `-d`
+/// (`application/x-www-form-urlencoded`), are read as JSON, since people type
+/// `curl -d '{...}'` without `-H`.
+fn json_content_type(rq: &Incoming) -> Result<(), ApiError> {
+    let Some(kind) = rq.header("content-type") else {
+        return Ok(());
+    };
+    if rq.body.is_empty() {
+        return Ok(());
+    }
+    let kind = kind
+        .split(';')
+        .next()
+        .unwrap_or("")
+        .trim()
+        .to_ascii_lowercase();
+    if kind.is_empty()
+        || kind.ends_with("/json")
+        || kind.ends_with("+json")
+        || kind == "application/x-www-form-urlencoded"
+    {
+        return Ok(());
+    }
+    Err(ApiError::BadRequest(format!(
+        "Content-Type `{kind}` is not JSON; send application/json"
+    )))
 }
 
 /// Reads the body, refusing more than `limit` bytes: by `Content-Length` before reading

@@ -5,6 +5,7 @@
 mod support;
 
 mod bad_input;
+mod bad_input_catalogue;
 mod chat;
 mod chat_faults;
 mod cli;

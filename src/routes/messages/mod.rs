@@ -21,6 +21,7 @@ pub fn create(app: &Arc<App>, rq: &Incoming) -> Result<Outgoing, ApiError> {
     let mut body = rq.json_object()?;
     let requested = fields::model(&body)?;
     validate(&body)?;
+    crate::routes::shapes::anthropic(&body)?;
     let stream = fields::stream_flag(&body)?;
     if let Some(message) = image_rules::tiny_png(&body) {
         return Err(ApiError::BadRequest(message));

@@ -37,6 +37,7 @@ pub fn create(app: &Arc<App>, rq: &Incoming) -> Result<Outgoing, ApiError> {
             ("reasoning", fields::Kind::Object),
         ],
     )?;
+    crate::routes::shapes::responses(&body)?;
     let stream = fields::stream_flag(&body)?;
     let model = app.find_model(&requested);
     let route =
