@@ -21,6 +21,10 @@ use std::time::{Duration, SystemTime, UNIX_EPOCH};
 const MIN_INTERVAL: Duration = Duration::from_secs(1);
 const BACKOFF_START: Duration = Duration::from_secs(1);
 const BACKOFF_MAX: Duration = Duration::from_secs(60);
+/// A request without a valid token tries the exchange this many times...
+const GET_ATTEMPTS: u32 = 5;
+/// ...pausing this long after the first failure, doubling after each.
+const GET_RETRY_START: Duration = Duration::from_millis(200);
 /// The refresher re-reads the wall clock at least this often, to notice a suspend.
 const CLOCK_CHECK: Duration = Duration::from_secs(5);
 
@@ -86,9 +90,27 @@ impl TokenStore {
 
     /// A token valid now: the current one, or a fresh one if it has expired (for example
     /// after the machine slept through the scheduled refresh).
+    ///
+    /// With no valid token, a request waits for the exchange; a transient failure is tried
+    /// again a few times over about three seconds (single flight: concurrent
+    /// requests share each attempt), so one failed exchange on waking from sleep, or while
+    /// a short-lived token ran out, does not fail the requests waiting on it.
     pub fn get(&self, http: &Http) -> Result<Arc<CopilotToken>, ExchangeError> {
         if let Some(t) = self.valid() {
             return Ok(t);
+        }
+        let mut pause = GET_RETRY_START;
+        for _ in 1..GET_ATTEMPTS {
+            match self.refresh(http, None) {
+                Err(ExchangeError::Transient(_)) => {
+                    std::thread::sleep(pause);
+                    pause *= 2;
+                    if let Some(t) = self.valid() {
+                        return Ok(t);
+                    }
+                }
+                done => return done,
+            }
         }
         self.refresh(http, None)
     }

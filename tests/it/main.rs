@@ -27,6 +27,7 @@ mod security;
 mod soak;
 mod startup;
 mod streams;
+mod token_lifecycle;
 mod token_refresh;
 
 use serde_json::{Value, json};
