@@ -15,6 +15,8 @@ Commands:
   auth          Log in to GitHub with the device flow and store the token
   check-usage   Print the Copilot plan and premium-request quotas
   debug         Print version, paths, endpoints and network settings (--json for JSON)
+  health        Exit 0 if a running proxy is ready (GET /readyz answers 200), else 1
+  completions   Print a shell completion script: completions bash|zsh|fish
 
 Flags:
   -h, --help    Print help (also after a command: `copilot-api start --help`)
@@ -36,6 +38,12 @@ Upstream and network:
       --github-api-version V  x-github-api-version header on Copilot calls (env COPILOT_GITHUB_API_VERSION)
       --integration-id V      copilot-integration-id header (env COPILOT_INTEGRATION_ID)
   -v, --verbose               Log more detail (secrets stay redacted)
+
+Configuration:
+      --env-file PATH         Read KEY=VALUE lines from PATH instead of ./.env (variables already
+                              set win); every start flag is also COPILOT_API_<FLAG>
+      --no-env-file           Do not read ./.env
+      --log-format text|json  Log lines as text (default) or one JSON object per line
 ";
 
 pub fn start_help() -> String {
@@ -59,6 +67,10 @@ Server:
       --header-timeout SECS   Close a connection whose request head is not complete in time (default 30)
       --idle-timeout SECS     Close a keep-alive connection idle this long between requests (default 120)
       --expose-token          Serve GET /token (the Copilot token); needs an API key
+      --tls-cert PATH         Serve HTTPS with this certificate chain (a PEM file, or the PEM text
+                              itself); also TLS_CERT. Needs --tls-key
+      --tls-key PATH          The certificate's private key, PKCS#8, PKCS#1 or SEC1 PEM (file
+                              or text); also TLS_KEY
 
 Routing:
       --no-native-messages    Translate /v1/messages for Claude models through /chat/completions
@@ -70,6 +82,24 @@ Streams:
       --keepalive SECS        Send a keepalive to the client after this much silence (default 10)
       --stall-timeout SECS    End a stream whose upstream goes silent this long (default 90)
       --first-byte-timeout SECS  ...or sends nothing at all for this long (default 300)
+      --shutdown-grace SECS   On SIGTERM/SIGINT, let requests and streams in flight finish for
+                              this long, then end streams with their error event (default 30)
+
+Traffic control (limits are per instance; they count client completion requests only):
+      --rate-limit SECS       Admit at most one request per SECS seconds (decimals allowed);
+                              a request that comes too early gets 429 + Retry-After
+      --wait                  With --rate-limit: queue early requests (first in, first out)
+                              instead of answering 429
+      --burst-count N         At most N requests in any sliding --burst-window (queued FIFO)
+      --burst-window SECS     The burst window's length in seconds (with --burst-count)
+      --min-spacing MS        With a burst window: at least MS milliseconds between requests
+      --burst-scope SCOPE     global (default): one window; model: one per resolved model
+      --max-wait SECS         Longest a request may queue; a longer wait is refused at once
+                              with 429 + Retry-After (default 300)
+      --manual                Approve each request on the terminal (y/Enter, n, a = all);
+                              needs an interactive terminal
+      --manual-timeout SECS   No answer in this long rejects the request with 403 (default 300)
+      --no-auto-switch        Never switch a prompt too large for its model to a larger model
 
 Login:
   -g, --github-token TOKEN    GitHub token to use (prefer the GH_TOKEN variable: argv is visible)
@@ -123,6 +153,45 @@ settings. Never prints a secret. Makes no network call unless --models is given.
     )
 }
 
+pub fn health_help() -> String {
+    "\
+Usage: copilot-api health [--url URL]
+
+Exit 0 if GET URL/readyz answers 200, else 1 (one line on stderr says why). No output on
+success. For container health checks, where no curl exists. The default URL is this machine's
+proxy: https when TLS_CERT (or COPILOT_API_TLS_CERT) is set, port COPILOT_API_PORT or 4141.
+
+      --url URL               Base URL of the proxy (e.g. http://127.0.0.1:4141)
+"
+    .to_string()
+}
+
+pub fn completions_help() -> String {
+    "\
+Usage: copilot-api completions bash|zsh|fish
+
+Print a completion script for every command and flag. For example:
+  bash: copilot-api completions bash > ~/.local/share/bash-completion/completions/copilot-api
+  zsh:  copilot-api completions zsh > ~/.zfunc/_copilot-api   (with ~/.zfunc in fpath)
+  fish: copilot-api completions fish > ~/.config/fish/completions/copilot-api.fish
+"
+    .to_string()
+}
+
+/// The help text of each command, by name, in `MAIN_HELP` order; `None` for a word that is
+/// not a command. Completions and the `COPILOT_API_<FLAG>` variables are generated from these.
+pub fn help_for(command: &str) -> Option<String> {
+    Some(match command {
+        "start" => start_help(),
+        "auth" => auth_help(),
+        "check-usage" => check_usage_help(),
+        "debug" => debug_help(),
+        "health" => health_help(),
+        "completions" => completions_help(),
+        _ => return None,
+    })
+}
+
 /// Which command, and its flags as given (unvalidated strings).
 #[derive(Debug)]
 pub enum Parsed {
@@ -137,6 +206,8 @@ pub enum CommandName {
     Auth,
     CheckUsage,
     Debug,
+    Health,
+    Completions,
 }
 
 /// Flags as strings, before validation. Flags a command does not take stay `None`/empty,
@@ -176,6 +247,27 @@ pub struct RawArgs {
     pub user_agent: Option<String>,
     pub github_api_version: Option<String>,
     pub integration_id: Option<String>,
+    pub env_file: Option<String>,
+    pub no_env_file: bool,
+    pub log_format: Option<String>,
+    /// `health --url`.
+    pub url: Option<String>,
+    /// `completions SHELL`.
+    pub shell: Option<String>,
+    pub tls_cert: Option<String>,
+    pub tls_key: Option<String>,
+    pub shutdown_grace: Option<String>,
+    // Traffic control (validated in `config::traffic`).
+    pub rate_limit: Option<String>,
+    pub wait: bool,
+    pub burst_count: Option<String>,
+    pub burst_window: Option<String>,
+    pub min_spacing: Option<String>,
+    pub burst_scope: Option<String>,
+    pub max_wait: Option<String>,
+    pub manual: bool,
+    pub manual_timeout: Option<String>,
+    pub no_auto_switch: bool,
 }
 
 /// A usage error: one line, exit code 2.
@@ -199,17 +291,19 @@ pub fn parse(mut args: Arguments) -> Result<Parsed, UsageError> {
                 return finish(args).map(|_| Parsed::Help(MAIN_HELP.to_string()));
             }
             return Err(UsageError(
-                "no command given; run `copilot-api --help` (commands: start, auth, check-usage, debug)".into(),
+                "no command given; run `copilot-api --help` (commands: start, auth, check-usage, debug, health, completions)".into(),
             ));
         }
         Some("start") => CommandName::Start,
         Some("auth") => CommandName::Auth,
         Some("check-usage") => CommandName::CheckUsage,
         Some("debug") => CommandName::Debug,
+        Some("health") => CommandName::Health,
+        Some("completions") => CommandName::Completions,
         Some("help") => return Ok(Parsed::Help(MAIN_HELP.to_string())),
         Some(other) => {
             return Err(UsageError(format!(
-                "unknown command `{other}`; commands are start, auth, check-usage, debug"
+                "unknown command `{other}`; commands are start, auth, check-usage, debug, health, completions"
             )));
         }
     };
@@ -219,6 +313,8 @@ pub fn parse(mut args: Arguments) -> Result<Parsed, UsageError> {
             CommandName::Auth => auth_help(),
             CommandName::CheckUsage => check_usage_help(),
             CommandName::Debug => debug_help(),
+            CommandName::Health => health_help(),
+            CommandName::Completions => completions_help(),
         };
         return Ok(Parsed::Help(text));
     }
@@ -226,6 +322,17 @@ pub fn parse(mut args: Arguments) -> Result<Parsed, UsageError> {
         command: Some(command),
         ..RawArgs::default()
     };
+    match command {
+        CommandName::Health => {
+            raw.url = opt(&mut args, "--url")?;
+            return finish(args).map(|_| Parsed::Command(Box::new(raw)));
+        }
+        CommandName::Completions => {
+            raw.shell = args.opt_free_from_str().map_err(pico_error)?;
+            return finish(args).map(|_| Parsed::Command(Box::new(raw)));
+        }
+        _ => {}
+    }
     parse_network(&mut args, &mut raw)?;
     match command {
         CommandName::Start => {
@@ -248,6 +355,19 @@ pub fn parse(mut args: Arguments) -> Result<Parsed, UsageError> {
             raw.first_byte_timeout = opt(&mut args, "--first-byte-timeout")?;
             raw.github_token = opt(&mut args, ["-g", "--github-token"])?;
             raw.show_token = args.contains("--show-token");
+            raw.tls_cert = opt(&mut args, "--tls-cert")?;
+            raw.tls_key = opt(&mut args, "--tls-key")?;
+            raw.shutdown_grace = opt(&mut args, "--shutdown-grace")?;
+            raw.rate_limit = opt(&mut args, "--rate-limit")?;
+            raw.wait = args.contains("--wait");
+            raw.burst_count = opt(&mut args, "--burst-count")?;
+            raw.burst_window = opt(&mut args, "--burst-window")?;
+            raw.min_spacing = opt(&mut args, "--min-spacing")?;
+            raw.burst_scope = opt(&mut args, "--burst-scope")?;
+            raw.max_wait = opt(&mut args, "--max-wait")?;
+            raw.manual = args.contains("--manual");
+            raw.manual_timeout = opt(&mut args, "--manual-timeout")?;
+            raw.no_auto_switch = args.contains("--no-auto-switch");
         }
         CommandName::Auth => raw.show_token = args.contains("--show-token"),
         CommandName::CheckUsage => raw.github_token = opt(&mut args, ["-g", "--github-token"])?,
@@ -256,6 +376,7 @@ pub fn parse(mut args: Arguments) -> Result<Parsed, UsageError> {
             raw.models = args.contains("--models");
             raw.github_token = opt(&mut args, ["-g", "--github-token"])?;
         }
+        CommandName::Health | CommandName::Completions => {}
     }
     finish(args).map(|_| Parsed::Command(Box::new(raw)))
 }
@@ -272,6 +393,9 @@ fn parse_network(args: &mut Arguments, raw: &mut RawArgs) -> Result<(), UsageErr
     raw.user_agent = opt(args, "--user-agent")?;
     raw.github_api_version = opt(args, "--github-api-version")?;
     raw.integration_id = opt(args, "--integration-id")?;
+    raw.env_file = opt(args, "--env-file")?;
+    raw.no_env_file = args.contains("--no-env-file");
+    raw.log_format = opt(args, "--log-format")?;
     Ok(())
 }
 

@@ -3,6 +3,7 @@
 //! except the upstream client's proxy lookup.
 
 use crate::cli::{CommandName, RawArgs, UsageError};
+use crate::server::tls::Setting;
 use std::net::IpAddr;
 use std::path::PathBuf;
 use std::time::Duration;
@@ -52,6 +53,15 @@ pub struct Config {
     pub paths: Paths,
     /// Multiplies every device-flow sleep; tests set it below 1 through COPILOT_API_POLL_SCALE.
     pub poll_scale: f64,
+    /// `--log-format text|json`.
+    pub log_format: crate::log::Format,
+    /// `--tls-cert` / `--tls-key`, else `TLS_CERT` / `TLS_KEY`; checked by `server::tls::load`
+    /// first thing at start (a misconfiguration exits 1, as the reference does).
+    pub tls: (Option<Setting>, Option<Setting>),
+    /// `--shutdown-grace`: how long requests in flight may finish after SIGTERM/SIGINT.
+    pub shutdown_grace: Duration,
+    /// Rate limits, manual approval and the context-overflow switch.
+    pub traffic: crate::features::admission::Settings,
 }
 
 /// Where each upstream lives. The Copilot base URL is finally decided per token (its
@@ -106,6 +116,7 @@ impl Config {
                 .map(|v| v.trim().to_string())
                 .filter(|v| !v.is_empty())
         };
+        let traffic = traffic(&raw)?;
         let port = match raw.port {
             None => 4141,
             Some(p) => p
@@ -131,7 +142,7 @@ impl Config {
         api_keys.retain(|k| !k.is_empty());
         if !host.is_loopback() && api_keys.is_empty() && !raw.no_auth {
             return Err(UsageError(format!(
-                "--host {host} is reachable from other machines: set --api-key (or COPILOT_API_KEY), or pass --no-auth to run open"
+                "--host {host} is reachable from other machines: set --api-key (or COPILOT_API_KEY), or pass --no-auth (COPILOT_API_NO_AUTH=1) to run open"
             )));
         }
         if raw.expose_token && api_keys.is_empty() {
@@ -200,6 +211,30 @@ impl Config {
                     ))
                 })?,
         };
+        let log_format = match raw.log_format.as_deref().map(str::trim) {
+            None | Some("text") => crate::log::Format::Text,
+            Some("json") => crate::log::Format::Json,
+            Some(other) => {
+                return Err(UsageError(format!(
+                    "--log-format: `{other}` is not a log format (text or json)"
+                )));
+            }
+        };
+        let tls_setting = |flag: Option<String>, flag_name: &'static str, var: &'static str| {
+            let flag = flag.filter(|v| !v.trim().is_empty());
+            match flag {
+                Some(value) => Some(Setting {
+                    name: flag_name,
+                    value,
+                }),
+                None => env_nonempty(var).map(|value| Setting { name: var, value }),
+            }
+        };
+        let tls = (
+            tls_setting(raw.tls_cert, "--tls-cert", "TLS_CERT"),
+            tls_setting(raw.tls_key, "--tls-key", "TLS_KEY"),
+        );
+        let shutdown_grace = seconds(raw.shutdown_grace, "--shutdown-grace", 30.0)?;
         let pick = |flag: Option<String>, var: &str, default: &str| {
             flag.or_else(|| env_nonempty(var))
                 .unwrap_or_else(|| default.to_string())
@@ -257,8 +292,84 @@ impl Config {
                 app_dir,
             },
             poll_scale,
+            log_format,
+            tls,
+            shutdown_grace,
+            traffic,
         })
     }
+}
+
+/// The traffic-control flags: each value checked, and the flags that only make sense
+/// together required together. `--manual` also needs a terminal to ask on.
+fn traffic(raw: &RawArgs) -> Result<crate::features::admission::Settings, UsageError> {
+    use crate::features::limiter::Rule;
+    use std::io::IsTerminal;
+    let optional = |v: &Option<String>, flag: &str| match v {
+        None => Ok(None),
+        Some(_) => seconds(v.clone(), flag, 0.0).map(Some),
+    };
+    let interval = optional(&raw.rate_limit, "--rate-limit")?;
+    if raw.wait && interval.is_none() {
+        return Err(UsageError("--wait needs --rate-limit SECS".into()));
+    }
+    let count = match &raw.burst_count {
+        None => None,
+        Some(_) => Some(positive(raw.burst_count.clone(), "--burst-count", 1)?),
+    };
+    let window = optional(&raw.burst_window, "--burst-window")?;
+    let spacing = match raw.min_spacing.as_deref() {
+        None => Duration::ZERO,
+        Some(v) => v
+            .parse::<u64>()
+            .ok()
+            .filter(|ms| *ms <= 86_400_000)
+            .map(Duration::from_millis)
+            .ok_or_else(|| {
+                UsageError(format!(
+                    "--min-spacing: `{v}` is not a whole number of milliseconds"
+                ))
+            })?,
+    };
+    let burst = match (count, window) {
+        (Some(count), Some(window)) => Some(Rule {
+            count,
+            window,
+            spacing,
+        }),
+        (None, None) if raw.min_spacing.is_none() && raw.burst_scope.is_none() => None,
+        _ => {
+            return Err(UsageError(
+                "--burst-count and --burst-window go together (--min-spacing and --burst-scope need them)"
+                    .into(),
+            ));
+        }
+    };
+    let burst_per_model = match raw.burst_scope.as_deref() {
+        None | Some("global") => false,
+        Some("model") => true,
+        Some(other) => {
+            return Err(UsageError(format!(
+                "--burst-scope: `{other}` is not global or model"
+            )));
+        }
+    };
+    let manual_timeout = seconds(raw.manual_timeout.clone(), "--manual-timeout", 300.0)?;
+    if raw.manual && !std::io::stdin().is_terminal() {
+        return Err(UsageError(
+            "--manual needs an interactive terminal to ask for approval on (standard input is not one)"
+                .into(),
+        ));
+    }
+    Ok(crate::features::admission::Settings {
+        interval,
+        wait: raw.wait,
+        burst,
+        burst_per_model,
+        max_wait: seconds(raw.max_wait.clone(), "--max-wait", 300.0)?,
+        manual: raw.manual.then_some(manual_timeout),
+        no_auto_switch: raw.no_auto_switch,
+    })
 }
 
 fn positive(value: Option<String>, flag: &str, default: usize) -> Result<usize, UsageError> {
@@ -497,5 +608,33 @@ mod tests {
             ),
             ("vscode/9", "UA/1")
         );
+    }
+
+    #[test]
+    fn traffic_flags_and_their_defaults() {
+        let t = config("start", &[]).unwrap().traffic;
+        assert_eq!(t.interval, None);
+        assert!(t.burst.is_none() && t.manual.is_none() && !t.no_auto_switch);
+        assert_eq!(t.max_wait, Duration::from_secs(300));
+        let line = "start --rate-limit 1.5 --wait --burst-count 3 --burst-window 2 \
+                    --min-spacing 100 --burst-scope model --max-wait 9 --no-auto-switch";
+        let t = config(line, &[]).unwrap().traffic;
+        assert_eq!(t.interval, Some(Duration::from_millis(1500)));
+        assert!(t.wait && t.burst_per_model && t.no_auto_switch);
+        let b = t.burst.unwrap();
+        assert_eq!(
+            (b.count, b.window, b.spacing),
+            (3, Duration::from_secs(2), Duration::from_millis(100))
+        );
+        assert_eq!(t.max_wait, Duration::from_secs(9));
+        for bad in [
+            "start --wait",
+            "start --rate-limit 0",
+            "start --burst-window 2",
+            "start --burst-count 0 --burst-window 2",
+            "start --burst-count 2 --burst-window 2 --burst-scope user",
+        ] {
+            assert!(config(bad, &[]).is_err(), "{bad}");
+        }
     }
 }

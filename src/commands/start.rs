@@ -15,6 +15,8 @@ use crate::{info, log, server, warn};
 use std::sync::Arc;
 
 pub fn run(config: Config) -> Result<(), String> {
+    // Before anything else: a TLS misconfiguration must not wait for a login to surface.
+    let tls = server::tls::load(config.tls.0.as_ref(), config.tls.1.as_ref())?;
     let http = Http::new(&config)?;
     log_network(&http, &config);
     let (token, source) = github_token(&http, &config)?;
@@ -49,8 +51,9 @@ pub fn run(config: Config) -> Result<(), String> {
         }
     }
     let addr = std::net::SocketAddr::new(app.config.host, app.config.port);
-    let listener = server::bind(addr, &app.config)?;
-    let bound = listener.local_addr();
+    let scheme = if tls.is_some() { "https" } else { "http" };
+    let listener = server::bind(addr, tls, &app.config)?;
+    let bound = listener.addr;
     spawn("token-refresh", {
         let app = app.clone();
         move || app.upstream.tokens.run_refresher(&app.upstream.http)
@@ -74,7 +77,13 @@ pub fn run(config: Config) -> Result<(), String> {
     if app.config.no_native_messages {
         info!("--no-native-messages: /v1/messages is translated for every model");
     }
-    info!("listening on http://{bound}");
+    for line in app.traffic.describe() {
+        info!("{line}");
+    }
+    if scheme == "https" {
+        info!("TLS enabled: serving HTTPS");
+    }
+    info!("listening on {scheme}://{bound}");
     server::serve(app, listener);
     Ok(())
 }

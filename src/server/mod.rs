@@ -1,14 +1,16 @@
-//! The server: each request arrives from the listener on its connection's thread, runs
-//! under an in-flight cap, and is answered here. Only this module and `listener` touch the
-//! wire.
+//! The server: each request arrives from the listener (`listener`, our own HTTP/1.1
+//! connection handling) on its connection's thread, runs under an in-flight cap, and is
+//! answered here. Only this module and `listener` touch the wire.
 
 pub mod auth;
 pub mod listener;
+pub mod shutdown;
+pub mod tls;
 
 use crate::app::App;
-use crate::http::{ApiError, Family, Incoming, Outgoing};
+use crate::http::{ApiError, Family, GoneProbe, Incoming, Outgoing};
 use crate::routes;
-use crate::{info, warn};
+use crate::warn;
 use listener::{Limits, Listener, Request};
 use std::io::Read;
 use std::panic::{AssertUnwindSafe, catch_unwind};
@@ -20,27 +22,57 @@ use std::time::Instant;
 /// overflow below 256 KiB on deep JSON (reference/rust-stack.md §6).
 const STACK_SIZE: usize = 512 * 1024;
 
+/// A listening server: the listener, the address it is bound to, and what stops it
+/// accepting.
+pub struct Bound {
+    pub listener: Listener,
+    pub addr: std::net::SocketAddr,
+    pub stopper: shutdown::Stopper,
+}
+
+/// Listens on `addr`; with `tls`, the port speaks HTTPS (the listener runs
+/// `tls::handshake` on each connection).
 pub fn bind(
     addr: std::net::SocketAddr,
+    tls: Option<Arc<rustls::ServerConfig>>,
     config: &crate::config::Config,
-) -> Result<Listener, String> {
-    Listener::bind(
-        addr,
-        Limits {
-            header_timeout: config.header_timeout,
-            idle_timeout: config.idle_timeout,
-            max_connections: config.max_connections,
-            stack_size: STACK_SIZE,
-        },
-    )
+) -> Result<Bound, String> {
+    let limits = Limits {
+        header_timeout: config.header_timeout,
+        idle_timeout: config.idle_timeout,
+        max_connections: config.max_connections,
+        stack_size: STACK_SIZE,
+    };
+    let mut listener = Listener::bind(addr, limits)?;
+    let stopper = shutdown::Stopper::new(listener.tcp());
+    listener = listener.stop_on(stopper.stopping.clone());
+    if let Some(config) = tls {
+        listener = listener.with_tls(tls::handshake(config));
+    }
+    Ok(Bound {
+        addr: listener.local_addr(),
+        listener,
+        stopper,
+    })
 }
 
 /// Serves until the listener is stopped.
-pub fn serve(app: Arc<App>, listener: Listener) {
+pub fn serve(app: Arc<App>, bound: Bound) {
+    let Bound {
+        listener, stopper, ..
+    } = bound;
     let inflight = Arc::new(AtomicUsize::new(0));
+    if let Err(e) = shutdown::on_signals(app.clone(), inflight.clone(), stopper) {
+        warn!("{e}; SIGTERM/SIGINT will end the process at once");
+    }
     let handler: Arc<listener::Handler> =
         Arc::new(move |rq: Request<'_>| admit(&app, &inflight, rq));
     listener.serve(handler);
+    // Stopped: the graceful shutdown's drain thread ends the process once the requests in
+    // flight are done (or their grace is over); until then they must keep running.
+    loop {
+        std::thread::park();
+    }
 }
 
 /// Answers 503 above the in-flight cap, else handles the request under a slot.
@@ -92,6 +124,10 @@ fn handle(app: &Arc<App>, mut rq: Request<'_>) {
         headers: rq.headers().to_vec(),
         path: path.clone(),
         body: Vec::new(),
+        probe: {
+            let probe = rq.probe();
+            GoneProbe::new(move || probe.client_gone())
+        },
     };
     if crate::log::verbose() {
         crate::debug!(
@@ -134,18 +170,21 @@ fn handle(app: &Arc<App>, mut rq: Request<'_>) {
             let chunked = rq.version() == listener::head::Version::Http11;
             let outcome = body.run(rq.into_writer(), chunked, &out.headers);
             app.metrics.stream_ended(outcome);
-            format!(" stream={}", outcome.name())
+            Some(outcome.name())
         }
         None => {
             respond(rq, out, close);
-            String::new()
+            None
         }
     };
-    info!(
-        "{method} {path} {} {status} {:.1}ms{outcome}",
-        model.as_deref().unwrap_or("-"),
-        started.elapsed().as_secs_f64() * 1000.0
-    );
+    crate::log::access(&crate::log::Access {
+        method: &method,
+        path: &path,
+        model: model.as_deref(),
+        status,
+        duration_ms: started.elapsed().as_secs_f64() * 1000.0,
+        stream: outcome,
+    });
 }
 
 /// Request headers for the verbose log, credentials replaced by their redacted form.

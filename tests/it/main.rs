@@ -17,6 +17,8 @@ mod listener;
 mod messages_native;
 mod messages_recovery;
 mod messages_translated;
+mod nginx;
+mod operate;
 mod responses;
 mod responses_chain;
 mod responses_faults;
@@ -24,11 +26,17 @@ mod responses_only_model;
 mod retries;
 mod routing_matrix;
 mod security;
+mod shutdown;
 mod soak;
 mod startup;
 mod streams;
+mod tls;
 mod token_lifecycle;
 mod token_refresh;
+// Traffic control (#11).
+mod approval;
+mod overflow;
+mod traffic;
 
 use serde_json::{Value, json};
 use support::{Proxy, Resp, post};

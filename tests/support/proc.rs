@@ -21,8 +21,8 @@ const BIN: &str = env!("CARGO_BIN_EXE_copilot-api");
 const READY_TIMEOUT: Duration = Duration::from_secs(10);
 /// How long a one-shot command may run before it is killed.
 const CLI_TIMEOUT: Duration = Duration::from_secs(20);
-/// The ready line's marker; the bound `host:port` follows it.
-const READY_MARKER: &str = "listening on http://";
+/// The ready line's marker; `s://` (HTTPS) or `://`, then the bound `host:port`, follow it.
+const READY_MARKER: &str = "listening on http";
 
 /// Inherited variables the binary reads that would change its behaviour.
 const SCRUBBED_ENV: &[&str] = &[
@@ -90,6 +90,12 @@ fn command(args: &[&str], env: &[(&str, &str)], home: &Path) -> Command {
     for name in SCRUBBED_ENV {
         cmd.env_remove(name);
     }
+    // Every flag has a COPILOT_API_<FLAG> variable: none may leak in from the caller.
+    for (name, _) in std::env::vars_os() {
+        if name.to_string_lossy().starts_with("COPILOT_API_") {
+            cmd.env_remove(name);
+        }
+    }
     for (k, v) in env {
         if v.is_empty() {
             cmd.env_remove(k);
@@ -128,6 +134,8 @@ pub struct Proxy {
     pub home: TempDir,
     child: Child,
     output: Arc<Mutex<Vec<String>>>,
+    /// Typed on the proxy's terminal (`start_on_terminal` only).
+    terminal: Mutex<Option<std::process::ChildStdin>>,
 }
 
 impl Proxy {
@@ -139,14 +147,58 @@ impl Proxy {
 
     /// As `start`, with a `HOME` the test prepared (e.g. holding a token file).
     pub fn start_in(home: TempDir, fake: &Fake, args: &[&str], env: &[(&str, &str)]) -> Proxy {
+        Proxy::launch(home, fake, args, env, false)
+    }
+
+    /// As `start`, with standard input on a pseudo-terminal (`--manual` asks there), held by
+    /// the python3 helper `pty_run.py`; `type_line` types on it.
+    pub fn start_on_terminal(fake: &Fake, args: &[&str]) -> Proxy {
+        Proxy::launch(TempDir::new(), fake, args, &[], true)
+    }
+
+    /// Types `line` and Enter on the terminal of a `start_on_terminal` proxy.
+    pub fn type_line(&self, line: &str) {
+        let mut terminal = self.terminal.lock().unwrap();
+        let terminal = terminal.as_mut().expect("started on a terminal");
+        terminal
+            .write_all(format!("{line}\n").as_bytes())
+            .and_then(|()| terminal.flush())
+            .expect("type on the terminal");
+    }
+
+    fn launch(
+        home: TempDir,
+        fake: &Fake,
+        args: &[&str],
+        env: &[(&str, &str)],
+        terminal: bool,
+    ) -> Proxy {
         let mut all_env = upstream_env(fake);
         all_env.push(("GH_TOKEN", GITHUB_TOKEN));
         all_env.extend_from_slice(env);
         let mut all_args = vec!["start", "--port", "0"];
         all_args.extend_from_slice(args);
-        let mut child = command(&all_args, &all_env, home.path())
-            .spawn()
-            .expect("spawn copilot-api");
+        let mut cmd = command(&all_args, &all_env, home.path());
+        if terminal {
+            let helper = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/support/pty_run.py");
+            let program = cmd.get_program().to_owned();
+            let mut wrapped = Command::new("python3");
+            wrapped.arg(helper).arg(program).args(cmd.get_args());
+            wrapped.current_dir(home.path());
+            for (k, v) in cmd.get_envs() {
+                match v {
+                    Some(v) => wrapped.env(k, v),
+                    None => wrapped.env_remove(k),
+                };
+            }
+            wrapped
+                .stdin(Stdio::piped())
+                .stdout(Stdio::piped())
+                .stderr(Stdio::piped());
+            cmd = wrapped;
+        }
+        let mut child = cmd.spawn().expect("spawn copilot-api");
+        let terminal = Mutex::new(child.stdin.take());
         let output = Arc::new(Mutex::new(Vec::new()));
         collect_lines(child.stdout.take().unwrap(), output.clone());
         collect_lines(child.stderr.take().unwrap(), output.clone());
@@ -156,6 +208,7 @@ impl Proxy {
             home,
             child,
             output,
+            terminal,
         };
         proxy.addr = proxy.wait_ready();
         let port = proxy
@@ -173,7 +226,11 @@ impl Proxy {
         loop {
             let found = self.output().iter().find_map(|line| {
                 let rest = line.split(READY_MARKER).nth(1)?;
-                rest.split_whitespace().next().map(str::to_string)
+                let rest = rest.trim_start_matches('s').strip_prefix("://")?;
+                // Text logs end the address at a space, JSON logs at the closing quote.
+                rest.split(|c: char| c.is_whitespace() || c == '"')
+                    .next()
+                    .map(str::to_string)
             });
             if let Some(addr) = found {
                 return addr;
@@ -247,6 +304,33 @@ impl Proxy {
     /// `self.url` + `path`.
     pub fn at(&self, path: &str) -> String {
         format!("{}{path}", self.url)
+    }
+}
+
+impl Proxy {
+    /// Sends `signal` (`TERM`, `INT`) to the process, as `kill -SIGNAL` does.
+    pub fn signal(&self, signal: &str) {
+        let status = Command::new("kill")
+            .arg(format!("-{signal}"))
+            .arg(self.child.id().to_string())
+            .status()
+            .expect("run kill");
+        assert!(status.success(), "kill -{signal} failed");
+    }
+
+    /// The exit code once the process has exited within `timeout` (-1 for a signal), or
+    /// None if it is still running then.
+    pub fn wait_exit(&mut self, timeout: Duration) -> Option<i32> {
+        let deadline = Instant::now() + timeout;
+        loop {
+            if let Ok(Some(status)) = self.child.try_wait() {
+                return Some(status.code().unwrap_or(-1));
+            }
+            if Instant::now() > deadline {
+                return None;
+            }
+            std::thread::sleep(Duration::from_millis(10));
+        }
     }
 }
 

@@ -284,7 +284,6 @@ impl Request<'_> {
         }
     }
 
-    #[cfg_attr(not(test), allow(dead_code))]
     /// A handle that tells whether the client has gone away while this request waits
     /// (say, in a queue); usable from any thread, for as long as it is held.
     pub fn probe(&self) -> Probe {
@@ -484,15 +483,12 @@ impl Drop for Request<'_> {
 }
 
 /// Tells whether the client of a request has gone away, without reading its data.
-#[cfg_attr(not(test), allow(dead_code))]
 pub struct Probe(Option<socket2::Socket>);
 
 /// Linux `MSG_PEEK | MSG_DONTWAIT`: look at the receive queue without consuming it and
 /// without blocking (the socket itself stays blocking for the connection's thread).
-#[cfg_attr(not(test), allow(dead_code))]
 const PEEK_NOW: std::ffi::c_int = 0x2 | 0x40;
 
-#[cfg_attr(not(test), allow(dead_code))]
 impl Probe {
     /// True once the client closed or reset the connection. Bytes waiting (a pipelined
     /// request, a TLS alert) count as present; a client that half-closes after sending

@@ -46,14 +46,14 @@
 //! Send`, e.g. rustls's `StreamOwned<ServerConnection, TcpStream>`); the listener keeps a
 //! clone of the TCP socket for deadlines and probes.
 //!
-//! The hooks no route uses yet (`with_tls`, `Stopper`, `probe`, `upgrade`) are for HTTPS
-//! and graceful shutdown (#15), admission queues (#11) and the Responses WebSocket (#13);
-//! the tests here use each of them.
+//! Graceful shutdown (`server::shutdown`) closes the socket from `tcp()` and sets the flag
+//! given to `stop_on`; `Stopper` does the same from inside (and closes idle connections).
+//! `upgrade` is for the Responses WebSocket (#13); the tests here use every hook.
 
 mod conn;
 pub mod head;
 
-#[allow(unused_imports)] // Probe and Upgraded: for #11 and #13, see above.
+#[allow(unused_imports)] // Upgraded: for #13, see above.
 pub use conn::{Probe, Request, Upgraded};
 
 use std::collections::HashMap;
@@ -98,7 +98,8 @@ pub struct Listener {
 
 struct Shared {
     limits: Limits,
-    stopping: AtomicBool,
+    /// Set to stop: by `Stopper::stop`, or by the process's graceful shutdown (`stop_on`).
+    stopping: Arc<AtomicBool>,
     next_id: AtomicU64,
     /// Open connections: a clone of each socket (to close it on stop) and whether it is
     /// between requests.
@@ -131,7 +132,7 @@ impl Listener {
             addr,
             shared: Arc::new(Shared {
                 limits,
-                stopping: AtomicBool::new(false),
+                stopping: Arc::new(AtomicBool::new(false)),
                 next_id: AtomicU64::new(1),
                 open: Mutex::new(HashMap::new()),
             }),
@@ -143,8 +144,21 @@ impl Listener {
         self.addr
     }
 
+    /// The listening socket, for a shutdown that closes it from outside (`stop_on`).
+    pub fn tcp(&self) -> &TcpListener {
+        &self.tcp
+    }
+
+    /// Stops when `flag` is set: an accept error then ends `serve` (the shutdown closed
+    /// the listening socket), and connections close after their current answer.
+    pub fn stop_on(mut self, flag: Arc<AtomicBool>) -> Listener {
+        if let Some(shared) = Arc::get_mut(&mut self.shared) {
+            shared.stopping = flag;
+        }
+        self
+    }
+
     /// Serves every connection through `handshake` (TLS).
-    #[cfg_attr(not(test), allow(dead_code))]
     pub fn with_tls(mut self, handshake: Arc<Handshake>) -> Listener {
         self.handshake = Some(handshake);
         self
@@ -166,6 +180,7 @@ impl Listener {
             }
             let tcp = match accepted {
                 Ok(tcp) => tcp,
+                Err(_) if self.shared.stopping.load(Ordering::Acquire) => break,
                 Err(e) => {
                     // Out of descriptors, or a connection reset before accept: pause
                     // rather than spin, and go on.
