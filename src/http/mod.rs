@@ -1,6 +1,6 @@
 //! The vocabulary every layer shares, at the bottom of the module graph (it imports
 //! nothing from the crate): our own request and response types at the boundary
-//! (`Incoming`, `Outgoing`; tiny_http stays in `server/`), the one error type a route
+//! (`Incoming`, `Outgoing`; the wire stays in `server/`), the one error type a route
 //! answers with (`ApiError`, in `error.rs`), and how a stream ended (`Outcome`). Handlers
 //! are plain functions from `Incoming` to `Outgoing`, testable without a socket.
 
