@@ -41,8 +41,8 @@ fn round(proxy: &Proxy, n: &mut usize) -> Vec<String> {
 #[test]
 fn no_request_fails_because_of_the_token() {
     let fake = Fake::start();
-    // Refreshed after 1 s, expired after 3 s.
-    fake.set_token_lifetime(2, 3);
+    // Refreshed after 1 s, expired after 5 s.
+    fake.set_token_lifetime(2, 5);
     let proxy = Proxy::start(&fake, &[], &[]);
     let stop = AtomicBool::new(false);
     let mut failed = Vec::new();
@@ -70,7 +70,7 @@ fn no_request_fails_because_of_the_token() {
         }
         // Suspend: longer than a token lives.
         signal(&proxy, "-STOP");
-        std::thread::sleep(Duration::from_secs(4));
+        std::thread::sleep(Duration::from_secs(6));
         // The first exchanges on waking fail (the network is not back yet).
         fake.fail_token_exchanges(3, 500);
         signal(&proxy, "-CONT");
