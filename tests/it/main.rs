@@ -13,6 +13,7 @@ mod device_flow;
 mod embeddings;
 mod fault_matrix;
 mod hardening;
+mod http_conformance;
 mod listener;
 mod messages_native;
 mod messages_recovery;

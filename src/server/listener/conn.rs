@@ -208,6 +208,10 @@ impl Conn {
         loop {
             if let Some(nl) = self.pending()[from..].iter().position(|b| *b == b'\n') {
                 let end = from + nl;
+                if end > MAX_LINE {
+                    // Bounded whether the line arrived in one read or in many.
+                    return Err(invalid("chunk line too long"));
+                }
                 let line = self.pending()[..end].to_vec();
                 self.pos += end + 1;
                 return Ok(line.strip_suffix(b"\r").map(<[u8]>::to_vec).unwrap_or(line));
@@ -321,6 +325,10 @@ impl Request<'_> {
         head.push_str(&format!("Content-Length: {}\r\n", body.len()));
         if close {
             head.push_str("Connection: close\r\n");
+        } else if self.head.version == Version::Http10 {
+            // An HTTP/1.0 client keeps the connection only when the answer says so
+            // (RFC 9112 §9.3); without it, it would wait for a close that never comes.
+            head.push_str("Connection: keep-alive\r\n");
         }
         head.push_str("\r\n");
         let mut wire = head.into_bytes();
@@ -391,14 +399,7 @@ impl Request<'_> {
             match self.body {
                 Body::Chunk(Chunk::Size) => {
                     let line = self.conn.read_line()?;
-                    let size = line.split(|b| *b == b';').next().unwrap_or_default();
-                    let size = std::str::from_utf8(size)
-                        .map_err(|_| invalid("size"))?
-                        .trim();
-                    if size.is_empty() || size.len() > 15 {
-                        return Err(invalid("size"));
-                    }
-                    let size = u64::from_str_radix(size, 16).map_err(|_| invalid("size"))?;
+                    let size = head::chunk_size(&line).ok_or_else(|| invalid("size"))?;
                     if size == 0 {
                         self.read_trailers()?;
                         self.body = Body::Done;

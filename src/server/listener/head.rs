@@ -125,9 +125,12 @@ pub fn parse(head: &[u8]) -> Result<Head, HeadError> {
     if method.is_empty() || !method.bytes().all(is_token) {
         return Err(HeadError::BadRequestLine);
     }
-    if target.is_empty() || target.bytes().any(|b| b.is_ascii_control() || b == b' ') {
+    // Visible ASCII only (RFC 3986): a raw byte above 0x7f is read differently by
+    // different parsers, so it is refused as httparse does.
+    if target.is_empty() || !target.bytes().all(|b| b.is_ascii_graphic()) {
         return Err(HeadError::BadRequestLine);
     }
+    let target = origin_form(method, target)?;
     let version = match version {
         "HTTP/1.1" => Version::Http11,
         "HTTP/1.0" => Version::Http10,
@@ -158,14 +161,66 @@ pub fn parse(head: &[u8]) -> Result<Head, HeadError> {
         let name = String::from_utf8_lossy(name).to_ascii_lowercase();
         headers.push((name, value.trim().to_string()));
     }
+    // More than one Host is refused (RFC 9112 §3.2): which one a proxy in front used is
+    // unknowable.
+    if headers.iter().filter(|(n, _)| n == "host").count() > 1 {
+        return Err(HeadError::BadHeader);
+    }
     let head = Head {
         method: method.to_string(),
-        target: target.to_string(),
+        target,
         version,
         headers,
     };
     head.framing()?;
     Ok(head)
+}
+
+/// The target in origin form (`/path?query`). The absolute form (`http://host/path`), which
+/// a server must accept (RFC 9112 §3.2.2), loses its scheme and authority, so routing and
+/// the API-key check see the same path either way; `*` is kept for OPTIONS; anything else
+/// (a relative path, the authority form of CONNECT) is refused.
+fn origin_form(method: &str, target: &str) -> Result<String, HeadError> {
+    if target.starts_with('/') || (target == "*" && method == "OPTIONS") {
+        return Ok(target.to_string());
+    }
+    let scheme_end = target.find("://").ok_or(HeadError::BadRequestLine)?;
+    let scheme = &target[..scheme_end];
+    if !scheme.eq_ignore_ascii_case("http") && !scheme.eq_ignore_ascii_case("https") {
+        return Err(HeadError::BadRequestLine);
+    }
+    let rest = &target[scheme_end + 3..];
+    let path_at = rest.find(['/', '?']).unwrap_or(rest.len());
+    if path_at == 0 {
+        // No authority: `http:///v1/models`.
+        return Err(HeadError::BadRequestLine);
+    }
+    let path = &rest[path_at..];
+    Ok(if path.starts_with('/') {
+        path.to_string()
+    } else {
+        format!("/{path}")
+    })
+}
+
+/// The size of a chunk from its chunk-size line (RFC 9112 §7.1), extensions ignored.
+/// Strict, as hyper is: hex digits only (no sign, no leading space, no `0x`), at most 15
+/// of them, optional whitespace before `;`, and no control byte in an extension; a line
+/// another parser would read differently is a smuggling vector.
+pub fn chunk_size(line: &[u8]) -> Option<u64> {
+    let (size, ext) = match line.iter().position(|b| *b == b';') {
+        Some(i) => (&line[..i], &line[i..]),
+        None => (line, &line[line.len()..]),
+    };
+    let digits = size.iter().take_while(|b| b.is_ascii_hexdigit()).count();
+    let (hex, tail) = size.split_at(digits);
+    if hex.is_empty() || hex.len() > 15 || !tail.iter().all(|b| *b == b' ' || *b == b'\t') {
+        return None;
+    }
+    if ext.iter().any(|b| b.is_ascii_control() && *b != b'\t') {
+        return None;
+    }
+    u64::from_str_radix(std::str::from_utf8(hex).ok()?, 16).ok()
 }
 
 /// RFC 9110 `tchar`.
@@ -326,6 +381,49 @@ mod tests {
             parse(&vec![b'a'; MAX_HEAD_BYTES + 1]).unwrap_err(),
             HeadError::TooLarge
         );
+        let more = [
+            // Two Hosts; a target neither origin- nor absolute-form; a raw non-ASCII byte.
+            (
+                "GET / HTTP/1.1\r\nHost: a\r\nHost: b\r\n\r\n",
+                HeadError::BadHeader,
+            ),
+            ("GET v1/models HTTP/1.1\r\n\r\n", HeadError::BadRequestLine),
+            ("GET * HTTP/1.1\r\n\r\n", HeadError::BadRequestLine),
+            ("GET ftp://x/ HTTP/1.1\r\n\r\n", HeadError::BadRequestLine),
+            ("GET http:///v1 HTTP/1.1\r\n\r\n", HeadError::BadRequestLine),
+            ("GET /\u{e9} HTTP/1.1\r\n\r\n", HeadError::BadRequestLine),
+            ("GET /\0 HTTP/1.1\r\n\r\n", HeadError::BadRequestLine),
+            ("GET / HTTP/1.1\r\nA\0: b\r\n\r\n", HeadError::BadHeader),
+            ("GET / HTTP/1.1\r\nA: b\rc\r\n\r\n", HeadError::BadHeader),
+            ("GET / HTTP/1.1\r\nA : b\r\n\r\n", HeadError::BadHeader),
+            (
+                "POST / HTTP/1.1\r\nTransfer-Encoding: chunked, chunked\r\n\r\n",
+                HeadError::BadFraming,
+            ),
+            (
+                "POST / HTTP/1.1\r\nTransfer-Encoding: chunked\r\nTransfer-Encoding: chunked\r\n\r\n",
+                HeadError::BadFraming,
+            ),
+            (
+                "POST / HTTP/1.0\r\nTransfer-Encoding: chunked\r\n\r\n",
+                HeadError::BadFraming,
+            ),
+            (
+                "POST / HTTP/1.1\r\nContent-Length: +1\r\n\r\n",
+                HeadError::BadFraming,
+            ),
+            (
+                "POST / HTTP/1.1\r\nContent-Length:\r\n\r\n",
+                HeadError::BadFraming,
+            ),
+            (
+                "POST / HTTP/1.1\r\nContent-Length: 1, 2\r\n\r\n",
+                HeadError::BadFraming,
+            ),
+        ];
+        for (raw, want) in more {
+            assert_eq!(parsed(raw).unwrap_err(), want, "{raw:?}");
+        }
         // Same length twice is fine.
         assert!(parsed("POST / HTTP/1.1\r\nContent-Length: 2, 2\r\n\r\n").is_ok());
         // Invalid UTF-8 in a value.
@@ -333,5 +431,41 @@ mod tests {
         raw.extend_from_slice(&[0xff, 0xfe]);
         raw.extend_from_slice(b"\r\n\r\n");
         assert_eq!(parse(&raw).unwrap_err(), HeadError::BadHeader);
+    }
+
+    #[test]
+    fn absolute_form_targets_are_read_as_origin_form() {
+        let target = |raw: &str| parsed(raw).unwrap().target;
+        assert_eq!(
+            target("GET http://x:4141/v1/models?a=1 HTTP/1.1\r\n\r\n"),
+            "/v1/models?a=1"
+        );
+        assert_eq!(target("GET HTTPS://x HTTP/1.1\r\n\r\n"), "/");
+        assert_eq!(target("GET http://x?q HTTP/1.1\r\n\r\n"), "/?q");
+        assert_eq!(target("OPTIONS * HTTP/1.1\r\n\r\n"), "*");
+        assert_eq!(target("GET //v1/models HTTP/1.1\r\n\r\n"), "//v1/models");
+    }
+
+    #[test]
+    fn chunk_sizes_are_read_strictly() {
+        assert_eq!(chunk_size(b"1a"), Some(26));
+        assert_eq!(chunk_size(b"1A;name=value"), Some(26));
+        assert_eq!(chunk_size(b"5 ;ext"), Some(5));
+        assert_eq!(chunk_size(b"0"), Some(0));
+        for bad in [
+            &b""[..],
+            b"+5",
+            b"-0",
+            b" 5",
+            b"0x5",
+            b"5 5",
+            b"zz",
+            b"1000000000000000",
+            b";ext",
+            b"5;a\0b",
+            b"5;a\rb",
+        ] {
+            assert_eq!(chunk_size(bad), None, "{:?}", String::from_utf8_lossy(bad));
+        }
     }
 }
