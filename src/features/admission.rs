@@ -16,6 +16,9 @@ use crate::{info, warn};
 use serde_json::{Map, Value};
 use std::time::{Duration, Instant, SystemTime};
 
+/// The burst lane of every model name the catalog does not list (`--burst-scope model`).
+const UNKNOWN_MODELS: &str = "__unknown__";
+
 /// The validated traffic flags (`config.rs` builds this).
 #[derive(Debug, Clone)]
 pub struct Settings {
@@ -182,29 +185,53 @@ pub fn admit_from(
         }
         None => None,
     };
-    if let Some(burst) = &traffic.burst {
-        let key = if traffic.settings.burst_per_model {
-            resolved
-        } else {
-            "__global__"
+    let burst = if let Some(burst) = &traffic.burst {
+        // Names the catalog lacks share one lane: a lane per client-chosen string would
+        // let a client grow the limiter's state without bound (one lane and one key of
+        // any length per name, each kept for a whole window).
+        let key = match (traffic.settings.burst_per_model, &model) {
+            (true, Some(m)) => m.id.as_str(),
+            (true, None) => UNKNOWN_MODELS,
+            (false, _) => "__global__",
         };
         let passed = pass(app, origin, burst, key, true, deadline, "burst limit");
-        if let (Err(_), Some(limiter), Some(admitted)) = (&passed, &traffic.interval, &interval) {
-            // Refused after all: its interval slot goes back (refusals never count).
-            limiter.undo("", admitted);
+        if passed.is_err() {
+            undo(traffic, &interval, None);
         }
-        passed?;
-    }
+        Some((key, passed?))
+    } else {
+        None
+    };
     if let Some(approval) = &traffic.approval {
         let facts = facts(origin, api, body, asked, resolved, route, model.as_ref());
         let timeout = traffic.settings.manual.unwrap_or_default();
-        approve(approval, &facts, origin, timeout)?;
+        if let Err(e) = approve(approval, &facts, origin, timeout) {
+            // Rejected, timed out or gone at the prompt: nothing went upstream, so the
+            // limiters' slots go back.
+            undo(traffic, &interval, burst.as_ref().map(|(k, a)| (*k, a)));
+            return Err(e);
+        }
     }
     Ok(Admitted {
         requested,
         model,
         route,
     })
+}
+
+/// Gives back the admissions of a request refused at a later stage: a refused request never
+/// counts (DESIGN.md §8).
+fn undo(
+    traffic: &Traffic,
+    interval: &Option<limiter::Admitted>,
+    burst: Option<(&str, &limiter::Admitted)>,
+) {
+    if let (Some(limiter), Some(admitted)) = (&traffic.interval, interval) {
+        limiter.undo("", admitted);
+    }
+    if let (Some(limiter), Some((key, admitted))) = (&traffic.burst, burst) {
+        limiter.undo(key, admitted);
+    }
 }
 
 /// One limiter: admitted, or the 429 (or the silent drop of a client that left).
@@ -220,6 +247,7 @@ fn pass(
     let metrics = &app.metrics;
     let label = match key {
         "" | "__global__" => String::new(),
+        UNKNOWN_MODELS => " [models not in the catalog]".to_string(),
         model => format!(" [{model}]"),
     };
     let on_queue = |delta: i64| {

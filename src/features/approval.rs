@@ -114,14 +114,15 @@ impl Approval {
             q.waiting.push_back(t);
             t
         };
+        let place = Place {
+            approval: self,
+            ticket,
+        };
         let verdict = self.take_turn(ticket, facts, gone);
-        let mut q = self.lock();
-        q.waiting.retain(|t| *t != ticket);
         if verdict == Verdict::ApprovedAll {
-            q.approve_all = true;
+            self.lock().approve_all = true;
         }
-        drop(q);
-        self.changed.notify_all();
+        drop(place);
         verdict
     }
 
@@ -165,6 +166,21 @@ impl Approval {
                 Err(RecvTimeoutError::Disconnected) => return Verdict::NoTerminal,
             }
         }
+    }
+}
+
+/// A request's place in the queue, given up however its turn ends: a panic while it heads
+/// the queue (the handler's panic is caught, the server goes on) must not leave its ticket
+/// in front of every later request for ever.
+struct Place<'a> {
+    approval: &'a Approval,
+    ticket: u64,
+}
+
+impl Drop for Place<'_> {
+    fn drop(&mut self) {
+        self.approval.lock().waiting.retain(|t| *t != self.ticket);
+        self.approval.changed.notify_all();
     }
 }
 
@@ -235,6 +251,25 @@ pub fn preview(text: &str) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_panic_at_the_head_does_not_block_the_queue() {
+        let approval = std::sync::Arc::new(Approval::new(Duration::from_millis(50)));
+        let panicked = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+            approval.decide(&Facts::default(), &|| panic!("the probe failed"))
+        }));
+        assert!(panicked.is_err());
+        let (tx, rx) = std::sync::mpsc::channel();
+        let next = approval.clone();
+        std::thread::spawn(move || tx.send(next.decide(&Facts::default(), &|| false)));
+        let verdict = rx
+            .recv_timeout(Duration::from_secs(5))
+            .expect("the next request reached the prompt");
+        assert!(
+            matches!(verdict, Verdict::TimedOut | Verdict::NoTerminal),
+            "{verdict:?}"
+        );
+    }
 
     #[test]
     fn answers() {

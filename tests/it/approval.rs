@@ -129,6 +129,31 @@ fn n_rejects_with_403_and_enter_approves() {
     assert_eq!(upstream_texts(&fake), ["enter approves"]);
 }
 
+/// A request the operator rejects never reached Copilot: it gives its rate-limit and burst
+/// slots back, so the next request is prompted rather than refused with 429.
+#[test]
+fn a_rejected_request_does_not_count_against_the_limits() {
+    let (fake, proxy) = start(&[
+        "--rate-limit",
+        "30",
+        "--burst-count",
+        "1",
+        "--burst-window",
+        "30",
+    ]);
+    std::thread::scope(|s| {
+        let request = in_background(s, &proxy, "reject me");
+        wait_prompts(&proxy, 1);
+        proxy.type_line("n");
+        assert_openai_error(&request.join().unwrap(), 403, Some("permission_error"));
+        let request = in_background(s, &proxy, "then approve me");
+        wait_prompts(&proxy, 2);
+        proxy.type_line("y");
+        assert_eq!(request.join().unwrap().status, 200);
+    });
+    assert_eq!(upstream_texts(&fake), ["then approve me"]);
+}
+
 #[test]
 fn no_answer_in_time_is_a_rejection_in_the_routes_shape() {
     let (fake, proxy) = start(&["--manual-timeout", "1"]);

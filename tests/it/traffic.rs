@@ -211,6 +211,26 @@ fn burst_scope_model_keeps_models_apart_and_max_wait_refuses_at_once() {
     assert_eq!(completions(&fake).len(), 2);
 }
 
+/// Model names the catalog lacks share one burst lane: a client inventing names cannot
+/// grow the limiter's state (one lane per name, each kept for a window) without bound.
+#[test]
+fn burst_scope_model_puts_unknown_names_in_one_lane() {
+    let fake = Fake::start();
+    let proxy = start_with(
+        &fake,
+        "--burst-count 1 --burst-window 30 --burst-scope model --max-wait 1",
+    );
+    assert_ne!(
+        post_chat(&proxy, "invented-model-1", "one", false).status,
+        429
+    );
+    let resp = post_chat(&proxy, "invented-model-2", "two", false);
+    assert_openai_error(&resp, 429, Some("rate_limit_error"));
+    // A catalog model keeps its own lane.
+    assert_eq!(post_chat(&proxy, "gpt-4.1", "three", false).status, 200);
+    assert_eq!(completions(&fake).len(), 2);
+}
+
 #[test]
 fn global_burst_scope_counts_every_model_together() {
     let fake = Fake::start();
