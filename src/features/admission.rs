@@ -393,51 +393,6 @@ fn facts(
             "agent"
         },
         multiplier: model.and_then(|m| m.multiplier),
-        preview: approval::preview(&latest_user_text(items)),
-    }
-}
-
-/// The text of the latest user message or input item (a string, or its text parts).
-fn latest_user_text(items: Option<&Value>) -> String {
-    let item = match items {
-        Some(Value::String(s)) => return s.clone(),
-        Some(Value::Array(a)) => a
-            .iter()
-            .rev()
-            .find(|m| m.get("role").and_then(Value::as_str) == Some("user")),
-        _ => None,
-    };
-    match item.and_then(|m| m.get("content")) {
-        Some(Value::String(s)) => s.clone(),
-        Some(Value::Array(parts)) => parts
-            .iter()
-            .filter(|p| {
-                matches!(
-                    p.get("type").and_then(Value::as_str),
-                    Some("text" | "input_text")
-                )
-            })
-            .filter_map(|p| p.get("text").and_then(Value::as_str))
-            .collect::<Vec<_>>()
-            .join(" "),
-        _ => String::new(),
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-    use serde_json::json;
-
-    #[test]
-    fn latest_user_text_of_each_api() {
-        let chat = json!([{"role": "user", "content": "first"}, {"role": "assistant", "content": "a"},
-                          {"role": "user", "content": [{"type": "text", "text": "second"}]}]);
-        assert_eq!(latest_user_text(Some(&chat)), "second");
-        let responses = json!([{"type": "message", "role": "user",
-                                "content": [{"type": "input_text", "text": "go"}]}]);
-        assert_eq!(latest_user_text(Some(&responses)), "go");
-        assert_eq!(latest_user_text(Some(&json!("plain"))), "plain");
-        assert_eq!(latest_user_text(None), "");
+        preview: approval::preview(&crate::routes::fields::latest_user_text(items)),
     }
 }

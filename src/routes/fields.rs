@@ -118,6 +118,34 @@ pub fn billed_as_user(api: crate::routing::Api, body: &Map<String, Value>) -> bo
     }
 }
 
+/// The text of the latest user message or input item (a string, or its text parts) of a
+/// `messages` or `input` array: for the approval prompt and the web-search preflight.
+pub fn latest_user_text(items: Option<&Value>) -> String {
+    let item = match items {
+        Some(Value::String(s)) => return s.clone(),
+        Some(Value::Array(a)) => a
+            .iter()
+            .rev()
+            .find(|m| m.get("role").and_then(Value::as_str) == Some("user")),
+        _ => None,
+    };
+    match item.and_then(|m| m.get("content")) {
+        Some(Value::String(s)) => s.clone(),
+        Some(Value::Array(parts)) => parts
+            .iter()
+            .filter(|p| {
+                matches!(
+                    p.get("type").and_then(Value::as_str),
+                    Some("text" | "input_text")
+                )
+            })
+            .filter_map(|p| p.get("text").and_then(Value::as_str))
+            .collect::<Vec<_>>()
+            .join(" "),
+        _ => String::new(),
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -185,5 +213,17 @@ mod tests {
         let mut b = body(json!({"model": "openchat", "max_tokens": 100}));
         fit_output_limit(&mut b, None);
         assert_eq!(b["max_tokens"], 100);
+    }
+
+    #[test]
+    fn latest_user_text_of_each_api() {
+        let chat = json!([{"role": "user", "content": "first"}, {"role": "assistant", "content": "a"},
+                          {"role": "user", "content": [{"type": "text", "text": "second"}]}]);
+        assert_eq!(latest_user_text(Some(&chat)), "second");
+        let responses = json!([{"type": "message", "role": "user",
+                                "content": [{"type": "input_text", "text": "go"}]}]);
+        assert_eq!(latest_user_text(Some(&responses)), "go");
+        assert_eq!(latest_user_text(Some(&json!("plain"))), "plain");
+        assert_eq!(latest_user_text(None), "");
     }
 }

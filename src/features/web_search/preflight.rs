@@ -12,7 +12,7 @@ const SYSTEM: &str = "You are a classifier. Answer only \"yes\" or \"no\". No ex
 /// Whether the last user message asks for current information from the web. Any failure
 /// means no (the client's own tool then does the work).
 pub fn needs_search(app: &App, body: &Map<String, Value>, requested: &str) -> bool {
-    let text = last_user_text(body);
+    let text = crate::routes::fields::latest_user_text(body.get("messages"));
     if text.trim().is_empty() {
         return false;
     }
@@ -85,28 +85,6 @@ fn classifier(models: &[Model], requested: &str) -> String {
         .map_or_else(|| requested.to_string(), |m| m.id.clone())
 }
 
-/// The last user message's text: a string as is, text blocks joined with a space.
-fn last_user_text(body: &Map<String, Value>) -> String {
-    let last = body
-        .get("messages")
-        .and_then(Value::as_array)
-        .and_then(|m| {
-            m.iter()
-                .rev()
-                .find(|m| m.get("role").and_then(Value::as_str) == Some("user"))
-        });
-    match last.and_then(|m| m.get("content")) {
-        Some(Value::String(s)) => s.clone(),
-        Some(Value::Array(blocks)) => blocks
-            .iter()
-            .filter(|b| b.get("type").and_then(Value::as_str) == Some("text"))
-            .filter_map(|b| b.get("text").and_then(Value::as_str))
-            .collect::<Vec<_>>()
-            .join(" "),
-        _ => String::new(),
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -133,6 +111,9 @@ mod tests {
             {"role": "assistant", "content": "a"},
             {"role": "user", "content": [{"type": "text", "text": "news"}, {"type": "image"}, {"type": "text", "text": "today?"}]}
         ]});
-        assert_eq!(last_user_text(body.as_object().unwrap()), "news today?");
+        assert_eq!(
+            crate::routes::fields::latest_user_text(body.get("messages")),
+            "news today?"
+        );
     }
 }
