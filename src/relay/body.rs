@@ -1,5 +1,5 @@
 //! A stream's life on the connection: the head, the producer (a route's relay) on the
-//! request thread, and a watchdog thread beside it that sends keepalives during silence
+//! connection's thread, and a watchdog thread beside it that sends keepalives during silence
 //! and cancels the upstream on a stall, a vanished client or a shutdown.
 
 use super::sink::Shared;

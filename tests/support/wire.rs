@@ -1,6 +1,6 @@
 //! The fake upstream's HTTP/1.1 server, on plain std sockets.
 //!
-//! tiny_http cannot play a broken upstream: it keeps every keep-alive connection open until
+//! An off-the-shelf server (tiny_http, say) cannot play a broken upstream: it keeps every keep-alive connection open until
 //! the client closes it, so a "dropped connection" is impossible, and its `Response`
 //! buffers. Here each connection is ours: a reply is either a whole body or a script of
 //! SSE steps written one HTTP chunk at a time, flushed, with pauses, stalls and drops, and

@@ -342,11 +342,7 @@ impl Adapter for Pass<'_> {
             let events = self.stream.on_typed(&Chunk::from_value(&chunk));
             self.forward(&events, sink);
         }
-        Ok(if decoded.done {
-            Step::Done
-        } else {
-            Step::Continue
-        })
+        Ok(Step::done_if(decoded.done))
     }
 
     fn on_eof(&mut self, _: &mut Sink) -> Result<(), Fault> {

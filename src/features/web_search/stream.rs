@@ -255,11 +255,7 @@ impl Adapter for FromChat<'_> {
                 self.filter.on_anthropic(&e, sink)?;
             }
         }
-        Ok(if decoded.done {
-            Step::Done
-        } else {
-            Step::Continue
-        })
+        Ok(Step::done_if(decoded.done))
     }
 
     fn on_eof(&mut self, _: &mut Sink) -> Result<(), Fault> {
