@@ -27,7 +27,7 @@ const STACK_SIZE: usize = 512 * 1024;
 pub struct Bound {
     pub listener: Listener,
     pub addr: std::net::SocketAddr,
-    pub stopper: shutdown::Stopper,
+    pub stopper: listener::Stopper,
 }
 
 /// Listens on `addr`; with `tls`, the port speaks HTTPS (the listener runs
@@ -44,8 +44,7 @@ pub fn bind(
         stack_size: STACK_SIZE,
     };
     let mut listener = Listener::bind(addr, limits)?;
-    let stopper = shutdown::Stopper::new(listener.tcp());
-    listener = listener.stop_on(stopper.stopping.clone());
+    let stopper = listener.stopper();
     if let Some(config) = tls {
         listener = listener.with_tls(tls::handshake(config));
     }

@@ -8,11 +8,11 @@
 //! ordinary code beside the request threads.
 
 use crate::app::App;
+use crate::server::listener::Stopper;
 use signal_hook::consts::{SIGINT, SIGTERM};
 use signal_hook::iterator::Signals;
-use std::net::TcpListener;
 use std::sync::Arc;
-use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
 
 /// How often the drain looks at the in-flight count.
@@ -21,35 +21,9 @@ const POLL: Duration = Duration::from_millis(20);
 /// terminal event (the relay's watchdog sees the trigger within 250 ms).
 const FINAL_WORDS: Duration = Duration::from_secs(3);
 
-/// What a shutdown needs to stop accepting: the public listening socket (a clone of the
-/// one the listener accepts on) and the flag that tells the listener that an accept error
-/// is the end, not a hiccup (`Listener::stop_on`).
-pub struct Stopper {
-    listener: Option<TcpListener>,
-    pub stopping: Arc<AtomicBool>,
-}
-
-impl Stopper {
-    pub fn new(listener: &TcpListener) -> Stopper {
-        Stopper {
-            listener: listener.try_clone().ok(),
-            stopping: Arc::new(AtomicBool::new(false)),
-        }
-    }
-
-    /// Closes the listening socket for new connections. On Linux, `shutdown` on a listening
-    /// socket wakes the blocked `accept` with an error and refuses later connections;
-    /// connections already accepted are untouched.
-    fn stop_accepting(&self) {
-        self.stopping.store(true, Ordering::Release);
-        if let Some(l) = &self.listener {
-            let _ = socket2::SockRef::from(l).shutdown(std::net::Shutdown::Both);
-        }
-    }
-}
-
 /// Starts the thread that waits for SIGTERM/SIGINT and then drains and exits the process.
-/// `inflight` counts the requests being handled (streams included).
+/// `inflight` counts the requests being handled (streams included); `stopper` stops the
+/// listener.
 pub fn on_signals(
     app: Arc<App>,
     inflight: Arc<AtomicUsize>,
@@ -94,7 +68,7 @@ fn name(signal: i32) -> &'static str {
 fn drain(app: &App, inflight: &AtomicUsize, stopper: &Stopper, signal: i32) -> ! {
     let grace = app.config.shutdown_grace;
     app.draining.store(true, Ordering::Release);
-    stopper.stop_accepting();
+    stopper.stop();
     crate::info!(
         "{}: shutting down; no new connections, {} request(s) in flight get up to {:.1} s",
         name(signal),
@@ -102,7 +76,8 @@ fn drain(app: &App, inflight: &AtomicUsize, stopper: &Stopper, signal: i32) -> !
         grace.as_secs_f64()
     );
     let started = Instant::now();
-    if wait_idle(inflight, grace) {
+    let busy = || inflight.load(Ordering::Acquire) + stopper.busy_connections();
+    if wait_idle(&busy, grace) {
         crate::info!(
             "all requests finished after {:.1} s; exiting",
             started.elapsed().as_secs_f64()
@@ -115,7 +90,7 @@ fn drain(app: &App, inflight: &AtomicUsize, stopper: &Stopper, signal: i32) -> !
         inflight.load(Ordering::Acquire)
     );
     app.shutdown.trigger();
-    if !wait_idle(inflight, FINAL_WORDS) {
+    if !wait_idle(&busy, FINAL_WORDS) {
         crate::warn!(
             "{} request(s) still open; exiting anyway",
             inflight.load(Ordering::Acquire)
@@ -124,11 +99,13 @@ fn drain(app: &App, inflight: &AtomicUsize, stopper: &Stopper, signal: i32) -> !
     std::process::exit(0);
 }
 
-/// True once nothing is in flight, false if `limit` passes first.
-fn wait_idle(inflight: &AtomicUsize, limit: Duration) -> bool {
+/// True once nothing is in flight (`busy` counts it: requests being handled, and
+/// connections that have read a head but not yet admitted its request), false if `limit`
+/// passes first.
+fn wait_idle(busy: &dyn Fn() -> usize, limit: Duration) -> bool {
     let deadline = Instant::now() + limit;
     loop {
-        if inflight.load(Ordering::Acquire) == 0 {
+        if busy() == 0 {
             return true;
         }
         if Instant::now() >= deadline {
@@ -141,34 +118,19 @@ fn wait_idle(inflight: &AtomicUsize, limit: Duration) -> bool {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use std::io::ErrorKind;
 
     #[test]
     fn waiting_ends_when_idle_or_at_the_limit() {
         let n = Arc::new(AtomicUsize::new(1));
+        let busy = || n.load(Ordering::Acquire);
         let started = Instant::now();
-        assert!(!wait_idle(&n, Duration::from_millis(100)));
+        assert!(!wait_idle(&busy, Duration::from_millis(100)));
         assert!(started.elapsed() >= Duration::from_millis(100));
         let m = n.clone();
         std::thread::spawn(move || {
             std::thread::sleep(Duration::from_millis(50));
             m.store(0, Ordering::Release);
         });
-        assert!(wait_idle(&n, Duration::from_secs(5)));
-    }
-
-    #[test]
-    fn stopping_refuses_new_connections() {
-        let listener = TcpListener::bind("127.0.0.1:0").unwrap();
-        let addr = listener.local_addr().unwrap();
-        let stopper = Stopper::new(&listener);
-        let accepting = std::thread::spawn(move || listener.accept().map(drop));
-        // Give the accept a moment to block, then stop: it fails instead of waiting.
-        std::thread::sleep(Duration::from_millis(50));
-        stopper.stop_accepting();
-        assert!(accepting.join().unwrap().is_err());
-        let refused = std::net::TcpStream::connect(addr).unwrap_err();
-        assert_eq!(refused.kind(), ErrorKind::ConnectionRefused);
-        assert!(stopper.stopping.load(Ordering::Acquire));
+        assert!(wait_idle(&busy, Duration::from_secs(5)));
     }
 }

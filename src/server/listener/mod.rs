@@ -27,10 +27,9 @@
 //!                                                         // the connection's thread under
 //!                                                         // the header deadline
 //! let stop = listener.stopper();                          // for graceful shutdown:
-//! //   stop.stop()              stop accepting, close idle keep-alive connections; busy ones
-//! //                            close after their current answer
-//! //   stop.open_connections()  how many are still open
-//! //   stop.wait_closed(d)      wait (bounded) until none is
+//! //   stop.stop()              stop accepting; each connection closes after its current
+//! //                            or next answer
+//! //   stop.busy_connections()  how many are between a request head and its answer
 //! listener.serve(handler);                                // returns once stopped
 //!
 //! // The handler runs on the connection's thread with a Request:
@@ -46,8 +45,8 @@
 //! Send`, e.g. rustls's `StreamOwned<ServerConnection, TcpStream>`); the listener keeps a
 //! clone of the TCP socket for deadlines and probes.
 //!
-//! Graceful shutdown (`server::shutdown`) closes the socket from `tcp()` and sets the flag
-//! given to `stop_on`; `Stopper` does the same from inside (and closes idle connections).
+//! Graceful shutdown (`server::shutdown`) stops the listener through its `Stopper`, and
+//! waits for `busy_connections()` as well as for the requests in flight.
 //! `upgrade` is for the Responses WebSocket (#13); the tests here use every hook.
 
 mod answer;
@@ -100,17 +99,14 @@ pub struct Listener {
 
 struct Shared {
     limits: Limits,
-    /// Set to stop: by `Stopper::stop`, or by the process's graceful shutdown (`stop_on`).
-    stopping: Arc<AtomicBool>,
+    /// Set by `Stopper::stop` (the process's graceful shutdown, or a test).
+    stopping: AtomicBool,
     next_id: AtomicU64,
-    /// Open connections: a clone of each socket (to close it on stop) and whether it is
-    /// between requests.
+    /// Open connections, and whether each is between requests.
     open: Mutex<HashMap<u64, Open>>,
 }
 
-#[cfg_attr(not(test), allow(dead_code))]
 struct Open {
-    socket: TcpStream,
     busy: Arc<AtomicBool>,
 }
 
@@ -134,7 +130,7 @@ impl Listener {
             addr,
             shared: Arc::new(Shared {
                 limits,
-                stopping: Arc::new(AtomicBool::new(false)),
+                stopping: AtomicBool::new(false),
                 next_id: AtomicU64::new(1),
                 open: Mutex::new(HashMap::new()),
             }),
@@ -146,31 +142,17 @@ impl Listener {
         self.addr
     }
 
-    /// The listening socket, for a shutdown that closes it from outside (`stop_on`).
-    pub fn tcp(&self) -> &TcpListener {
-        &self.tcp
-    }
-
-    /// Stops when `flag` is set: an accept error then ends `serve` (the shutdown closed
-    /// the listening socket), and connections close after their current answer.
-    pub fn stop_on(mut self, flag: Arc<AtomicBool>) -> Listener {
-        if let Some(shared) = Arc::get_mut(&mut self.shared) {
-            shared.stopping = flag;
-        }
-        self
-    }
-
     /// Serves every connection through `handshake` (TLS).
     pub fn with_tls(mut self, handshake: Arc<Handshake>) -> Listener {
         self.handshake = Some(handshake);
         self
     }
 
-    #[cfg_attr(not(test), allow(dead_code))]
+    /// What stops this listener, from any thread (the graceful shutdown holds one).
     pub fn stopper(&self) -> Stopper {
         Stopper {
             shared: self.shared.clone(),
-            addr: self.addr,
+            tcp: self.tcp.try_clone().ok().map(Arc::new),
         }
     }
 
@@ -206,18 +188,9 @@ impl Listener {
                 refuse(tcp, self.handshake.is_some(), limits.max_connections);
                 return;
             }
-            let Ok(socket) = tcp.try_clone() else {
-                return;
-            };
             let id = self.shared.next_id.fetch_add(1, Ordering::Relaxed);
             let busy = Arc::new(AtomicBool::new(false));
-            open.insert(
-                id,
-                Open {
-                    socket,
-                    busy: busy.clone(),
-                },
-            );
+            open.insert(id, Open { busy: busy.clone() });
             (Registered(self.shared.clone(), id), busy)
         };
         let (handler, handshake) = (handler.clone(), self.handshake.clone());
@@ -322,41 +295,46 @@ fn refuse(tcp: TcpStream, tls: bool, max: usize) {
 
 /// Stops a running listener (graceful shutdown).
 #[derive(Clone)]
-#[cfg_attr(not(test), allow(dead_code))]
 pub struct Stopper {
     shared: Arc<Shared>,
-    addr: SocketAddr,
+    /// A clone of the listening socket, closed to wake the blocked `accept`.
+    tcp: Option<Arc<TcpListener>>,
 }
 
-#[cfg_attr(not(test), allow(dead_code))]
 impl Stopper {
-    /// Stops accepting and closes the connections that are between requests; a busy
-    /// one closes after its current answer.
+    /// Stops accepting (later connections are refused). Open connections close after their
+    /// current or next answer: a kept-alive connection stays usable until then, so a load
+    /// balancer's probe on it still reaches `/readyz` and reads its 503.
     pub fn stop(&self) {
         self.shared.stopping.store(true, Ordering::Release);
-        // Wake the blocking accept; it sees the flag and returns.
-        let wake = match self.addr {
-            SocketAddr::V4(a) if a.ip().is_unspecified() => {
-                SocketAddr::from(([127, 0, 0, 1], a.port()))
-            }
-            SocketAddr::V6(a) if a.ip().is_unspecified() => {
-                SocketAddr::from((std::net::Ipv6Addr::LOCALHOST, a.port()))
-            }
-            a => a,
-        };
-        let _ = TcpStream::connect_timeout(&wake, Duration::from_secs(1));
-        for open in crate::sync::lock(&self.shared.open).values() {
-            if !open.busy.load(Ordering::Acquire) {
-                let _ = open.socket.shutdown(std::net::Shutdown::Both);
-            }
+        // On Linux, `shutdown` on a listening socket wakes the blocked `accept` with an
+        // error and refuses later connections; accepted ones are untouched.
+        if let Some(tcp) = &self.tcp {
+            let _ = socket2::SockRef::from(&**tcp).shutdown(std::net::Shutdown::Both);
         }
     }
 
+    #[cfg(test)]
+    pub fn stopping(&self) -> bool {
+        self.shared.stopping.load(Ordering::Acquire)
+    }
+
+    /// Connections between reading a request head and finishing its answer: a drain that
+    /// counts only admitted requests would miss one whose head has just arrived.
+    pub fn busy_connections(&self) -> usize {
+        crate::sync::lock(&self.shared.open)
+            .values()
+            .filter(|o| o.busy.load(Ordering::Acquire))
+            .count()
+    }
+
+    #[cfg(test)]
     pub fn open_connections(&self) -> usize {
         crate::sync::lock(&self.shared.open).len()
     }
 
     /// Waits until every connection has closed, or `timeout`; true if they all did.
+    #[cfg(test)]
     pub fn wait_closed(&self, timeout: Duration) -> bool {
         let deadline = Instant::now() + timeout;
         while self.open_connections() > 0 {

@@ -64,12 +64,17 @@ fn handshake_wraps_every_connection_and_stop_ends_serving() {
     assert!(String::from_utf8_lossy(&answer[..n]).ends_with("\r\n\r\nok"));
     assert!(read.load(Ordering::Relaxed) >= 27);
     assert_eq!(stop.open_connections(), 1);
-    // Stop: the idle keep-alive connection is closed and serve() returns.
+    // Stop: serve() returns and new connections are refused; the kept-alive connection
+    // gets one more answer, then closes.
     stop.stop();
-    assert_eq!(c.read(&mut answer).unwrap_or(0), 0);
-    assert!(stop.wait_closed(Duration::from_secs(2)));
     serving.join().unwrap();
     assert!(TcpStream::connect(addr).is_err());
+    c.write_all(b"GET / HTTP/1.1\r\nHost: x\r\n\r\n").unwrap();
+    let mut rest = Vec::new();
+    c.set_read_timeout(Some(Duration::from_secs(5))).unwrap();
+    c.read_to_end(&mut rest).unwrap();
+    assert!(String::from_utf8_lossy(&rest).ends_with("\r\n\r\nok"));
+    assert!(stop.wait_closed(Duration::from_secs(2)));
 }
 
 #[test]
@@ -118,4 +123,43 @@ fn upgrade_hands_over_the_connection_with_early_bytes() {
     let _ = c.read_to_string(&mut got);
     assert_eq!(got, "HTTP/1.1 101 Switching Protocols\r\n\r\nhello");
     stop.stop();
+}
+
+/// A connection that has read a request head counts as busy until its answer is written:
+/// the graceful shutdown waits for it as well as for the requests in flight, which are
+/// counted only once admitted. Stop refuses new connections and lets the busy one finish.
+#[test]
+fn a_read_head_counts_as_busy_until_answered() {
+    let (entered_tx, entered_rx) = mpsc::channel();
+    let (release_tx, release_rx) = mpsc::channel::<()>();
+    let release_rx = Mutex::new(release_rx);
+    let handler: Arc<Handler> = Arc::new(move |rq: Request<'_>| {
+        let _ = entered_tx.send(());
+        let _ = crate::sync::lock(&release_rx).recv_timeout(Duration::from_secs(5));
+        rq.respond(200, &[], b"done", false);
+    });
+    let (addr, stop, serving) = start(local(), handler);
+    let idle = TcpStream::connect(addr).unwrap();
+    let mut busy = TcpStream::connect(addr).unwrap();
+    assert_eq!(stop.busy_connections(), 0);
+    busy.write_all(b"GET / HTTP/1.1\r\nHost: x\r\n\r\n")
+        .unwrap();
+    entered_rx.recv_timeout(Duration::from_secs(5)).unwrap();
+    assert_eq!(stop.busy_connections(), 1, "the idle one does not count");
+    stop.stop();
+    assert!(stop.stopping());
+    serving.join().unwrap();
+    let refused = TcpStream::connect(addr).unwrap_err();
+    assert_eq!(refused.kind(), io::ErrorKind::ConnectionRefused);
+    assert_eq!(stop.busy_connections(), 1);
+    release_tx.send(()).unwrap();
+    busy.set_read_timeout(Some(Duration::from_secs(5))).unwrap();
+    let mut got = String::new();
+    let _ = busy.read_to_string(&mut got);
+    assert!(
+        got.starts_with("HTTP/1.1 200") && got.ends_with("done"),
+        "{got}"
+    );
+    assert_eq!(stop.busy_connections(), 0);
+    drop(idle);
 }
