@@ -53,6 +53,18 @@ fn smuggling_vectors_get_400_and_a_close() {
             format!("Transfer-Encoding: chunked\r\n\r\n2\r\nhello\r\n0\r\n\r\n{smuggled}"),
         ),
         (
+            "bare LF after a chunk size",
+            format!("Transfer-Encoding: chunked\r\n\r\n5\nhello\r\n0\r\n\r\n{smuggled}"),
+        ),
+        (
+            "bare LF after chunk data",
+            format!("Transfer-Encoding: chunked\r\n\r\n5\r\nhello\n0\r\n\r\n{smuggled}"),
+        ),
+        (
+            "bare LF ending the trailers",
+            format!("Transfer-Encoding: chunked\r\n\r\n5\r\nhello\r\n0\r\n\n{smuggled}"),
+        ),
+        (
             "TE and CL",
             format!("Transfer-Encoding: chunked\r\nContent-Length: 5\r\n\r\n0\r\n\r\n{smuggled}"),
         ),

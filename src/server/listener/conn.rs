@@ -203,7 +203,7 @@ impl Conn {
         Ok(n)
     }
 
-    /// One line of a chunked body, without its line end.
+    /// One line of a chunked body, without its CRLF.
     fn read_line(&mut self) -> io::Result<Vec<u8>> {
         let mut from = 0;
         loop {
@@ -213,9 +213,15 @@ impl Conn {
                     // Bounded whether the line arrived in one read or in many.
                     return Err(invalid("chunk line too long"));
                 }
-                let line = self.pending()[..end].to_vec();
+                // CRLF only, as hyper insists: a bare LF in chunked framing is read as a
+                // line end by some parsers and as data by others (a smuggling vector),
+                // unlike a bare LF in the head, which only ends lines earlier.
+                let Some(line) = self.pending()[..end].strip_suffix(b"\r") else {
+                    return Err(invalid("line not ended by CRLF"));
+                };
+                let line = line.to_vec();
                 self.pos += end + 1;
-                return Ok(line.strip_suffix(b"\r").map(<[u8]>::to_vec).unwrap_or(line));
+                return Ok(line);
             }
             from = self.pending().len();
             if from > MAX_LINE {
