@@ -143,8 +143,19 @@ fn handle(app: &Arc<App>, mut rq: Request<'_>) {
     let upgrade = incoming
         .header("connection")
         .is_some_and(|c| c.to_ascii_lowercase().contains("upgrade"));
-    let (mut out, close) = match read_body(&mut rq, app.config.max_body_bytes) {
-        Err(e) => (e.to_response(family), true),
+    // The key is checked before the body is read: a client without it must not make the
+    // proxy read (and hold) up to --max-body-mb, nor get a `100 Continue` to send it.
+    let denied = incoming.method != "OPTIONS"
+        && !auth::is_public(&incoming.path)
+        && !auth::authorized(&app.config.api_keys, &incoming);
+    let body = if denied {
+        Err(None)
+    } else {
+        read_body(&mut rq, app.config.max_body_bytes).map_err(Some)
+    };
+    let (mut out, close) = match body {
+        Err(None) => (ApiError::Unauthorized.to_response(family), upgrade),
+        Err(Some(e)) => (e.to_response(family), true),
         Ok(body) => {
             let incoming = Incoming { body, ..incoming };
             match json_content_type(&incoming) {
@@ -210,13 +221,11 @@ fn redacted_headers(headers: &[(String, String)]) -> String {
     shown.join("; ")
 }
 
-/// Auth, CORS preflight and routing, with a panic in a handler turned into a 500.
+/// CORS preflight and routing (the key was checked in `handle`), with a panic in a
+/// handler turned into a 500.
 fn dispatch(app: &Arc<App>, rq: &Incoming, family: Family) -> Outgoing {
     if rq.method == "OPTIONS" {
         return Outgoing::bytes(204, "text/plain", Vec::new());
-    }
-    if !auth::is_public(&rq.path) && !auth::authorized(&app.config.api_keys, rq) {
-        return ApiError::Unauthorized.to_response(family);
     }
     match catch_unwind(AssertUnwindSafe(|| routes::route(app, rq))) {
         Ok(Ok(out)) => out,

@@ -229,3 +229,25 @@ fn keep_alive_close_and_head_follow_the_rfc() {
     let next = one_answer(&mut c, false);
     assert!(next.starts_with("HTTP/1.1 200"), "HEAD sent a body: {next}");
 }
+
+/// A client without the key cannot make the proxy read (and hold) a body up to
+/// `--max-body-mb`, nor get a `100 Continue`: the 401 comes before the body, and the
+/// connection closes since the body will not be drained.
+#[test]
+fn a_request_without_the_key_is_refused_before_its_body_is_read() {
+    let fake = Fake::start();
+    let proxy = Proxy::start(&fake, &["--api-key", KEY], &[]);
+    for expect in ["Expect: 100-continue\r\n", ""] {
+        let mut c = connect(&proxy);
+        let head = format!(
+            "POST /v1/messages HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n{expect}Content-Length: 50000000\r\n\r\n"
+        );
+        c.write_all(head.as_bytes()).unwrap();
+        c.write_all(b"{\"model\":").unwrap();
+        let answer = one_answer(&mut c, false);
+        assert!(answer.starts_with("HTTP/1.1 401"), "{expect:?}: {answer}");
+        assert!(answer.contains("Connection: close\r\n"), "{answer}");
+        assert!(closed(&mut c), "{answer}");
+    }
+    assert!(fake.requests_to("/v1/messages").is_empty());
+}
