@@ -226,20 +226,16 @@ struct Translated {
 
 impl Adapter for Translated {
     fn on_event(&mut self, event: &Event, sink: &mut Sink) -> Result<Step, Fault> {
-        if event.comment.is_some() {
-            return Ok(Step::Continue);
-        }
-        let decoded = self.source.chunks(event)?;
-        decoded.each(|chunk| {
-            let events = self.state.on_typed(chunk);
-            if self.state.has_content() {
-                sink.events(&std::mem::take(&mut self.held));
+        let (state, held) = (&mut self.state, &mut self.held);
+        self.source.each_chunk(event, |chunk| {
+            let events = state.on_typed(chunk);
+            if state.has_content() {
+                sink.events(&std::mem::take(held));
                 sink.events(&events);
             } else {
-                self.held.extend(events);
+                held.extend(events);
             }
-        });
-        Ok(Step::done_if(decoded.done))
+        })
     }
 
     fn on_eof(&mut self, _: &mut Sink) -> Result<(), Fault> {

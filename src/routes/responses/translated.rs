@@ -137,14 +137,10 @@ struct Translated {
 
 impl Adapter for Translated {
     fn on_event(&mut self, event: &Event, sink: &mut Sink) -> Result<Step, Fault> {
-        if event.comment.is_some() {
-            return Ok(Step::Continue);
-        }
-        let decoded = self.source.chunks(event)?;
-        decoded.each(|chunk| {
-            sink.events(&self.state.on_typed(chunk));
-        });
-        Ok(Step::done_if(decoded.done))
+        let state = &mut self.state;
+        self.source.each_chunk(event, |chunk| {
+            sink.events(&state.on_typed(chunk));
+        })
     }
 
     fn on_eof(&mut self, _: &mut Sink) -> Result<(), Fault> {
