@@ -9,13 +9,13 @@ mod models;
 mod ops;
 pub(crate) mod pivot;
 mod responses;
+mod stream;
 
 pub(crate) use fields::billed_as_user;
+pub(crate) use stream::streaming;
 
 use crate::app::App;
-use crate::http::{ApiError, Incoming, Outcome, Outgoing};
-use crate::relay::{Sink, StreamBody};
-use crate::upstream::client::Lease;
+use crate::http::{ApiError, Incoming, Outgoing};
 use std::sync::Arc;
 
 pub fn route(app: &Arc<App>, rq: &Incoming) -> Result<Outgoing, ApiError> {
@@ -80,33 +80,6 @@ fn dispatch(app: &Arc<App>, rq: &Incoming) -> Result<Outgoing, ApiError> {
             ))),
         },
     }
-}
-
-/// A streaming answer: `produce` runs under the stream's watchdog, which sends
-/// `keepalive` (the protocol's, in SSE form) during silence and calls `cancel` to
-/// interrupt the upstream on a stall, a vanished client or a shutdown.
-pub(crate) fn streaming(
-    app: &App,
-    keepalive: &'static [u8],
-    cancel: Box<dyn Fn() + Send + Sync>,
-    produce: impl FnOnce(&mut Sink) -> Outcome + Send + 'static,
-) -> Outgoing {
-    Outgoing::stream(StreamBody {
-        keepalive,
-        timing: app.config.stream_timing,
-        cancel,
-        shutdown: app.shutdown.clone(),
-        produce: Box::new(produce),
-    })
-}
-
-/// Ends a stream's hold on its upstream agent: a cleanly finished call gives the agent
-/// (and its warm connection) back for reuse; any other end drops it.
-pub(crate) fn finished(lease: Lease, outcome: Outcome) -> Outcome {
-    if outcome == Outcome::Completed {
-        lease.release();
-    }
-    outcome
 }
 
 /// `claude-opus-4.8` from `/v1/models/claude-opus-4.8` or `/models/claude-opus-4.8`.

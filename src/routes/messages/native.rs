@@ -7,7 +7,7 @@ use crate::app::App;
 use crate::http::{ApiError, Incoming, Outgoing};
 use crate::protocol::anthropic::{self, EventHead, MESSAGE_STOP, PING};
 use crate::relay::{self, Adapter, Fault, Sink, Step};
-use crate::routes::{finished, streaming};
+use crate::routes::stream::{finished, streaming};
 use crate::routing::Api;
 use crate::sse::Event;
 use crate::upstream::catalog::Model;

@@ -11,7 +11,7 @@ use crate::protocol::anthropic::PING;
 use crate::relay::{self, Adapter, ChatSource, Fault, Sink, Step};
 use crate::routes::fields::{self, initiator_header};
 use crate::routes::pivot::Pivot;
-use crate::routes::{finished, streaming};
+use crate::routes::stream::{finished, streaming};
 use crate::routing::Api;
 use crate::sse::Event;
 use crate::translate::anthropic_request::{ChatRequest, object_to_chat};

@@ -7,7 +7,7 @@ use crate::protocol::chat::KEEPALIVE;
 use crate::protocol::responses::{failed_event, new_response_id};
 use crate::relay::{self, Adapter, Fault, Sink, Step};
 use crate::routes::fields::{initiator_header, vision_header};
-use crate::routes::{finished, streaming};
+use crate::routes::stream::{finished, streaming};
 use crate::routing::Api;
 use crate::sse::Event;
 use crate::upstream::catalog::Model;
