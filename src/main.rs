@@ -21,6 +21,7 @@ mod routes;
 mod routing;
 mod server;
 mod sse;
+mod sync;
 mod translate;
 mod upstream;
 

@@ -5,11 +5,15 @@
 mod support;
 
 mod bad_input;
+mod bad_input_catalogue;
 mod chat;
 mod chat_faults;
 mod cli;
 mod device_flow;
 mod embeddings;
+mod fault_matrix;
+mod hardening;
+mod listener;
 mod messages_native;
 mod messages_recovery;
 mod messages_translated;
@@ -23,11 +27,14 @@ mod retries;
 mod routing_matrix;
 mod security;
 mod shutdown;
+mod soak;
 mod startup;
 mod streams;
 mod tls;
+mod token_lifecycle;
 mod token_refresh;
 mod web_search;
+mod web_search_loop;
 mod web_search_responses;
 mod web_search_setup;
 // Traffic control (#11).
