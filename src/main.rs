@@ -4,6 +4,7 @@
 //! runtime failure, 2 a usage error.
 #![forbid(unsafe_code)]
 
+mod accounting;
 mod app;
 mod cli;
 mod commands;

@@ -14,6 +14,8 @@ pub struct Metrics {
     upstream: Mutex<BTreeMap<u16, u64>>,
     retries: AtomicU64,
     streams: [AtomicU64; 4],
+    /// Usage and cost per request, and Copilot's limit headers.
+    pub usage: crate::accounting::Ledger,
 }
 
 const OUTCOMES: [Outcome; 4] = [
@@ -83,6 +85,7 @@ impl Metrics {
                 n.load(Ordering::Relaxed)
             );
         }
+        self.usage.render(&mut out);
         out
     }
 }

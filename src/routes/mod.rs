@@ -2,6 +2,7 @@
 
 mod chat;
 mod count_tokens;
+mod dashboard;
 mod embeddings;
 mod fields;
 mod messages;
@@ -73,6 +74,10 @@ fn dispatch(app: &Arc<App>, rq: &Incoming) -> Result<Outgoing, ApiError> {
             app.metrics.render().into_bytes(),
         )),
         ("GET", "/token") if app.config.expose_token => ops::token(app),
+        ("GET", "/dashboard/data") => Ok(dashboard::data(app)),
+        ("GET", "/dashboard" | "/dashboard/app.js" | "/dashboard/style.css") => {
+            dashboard::asset(path).ok_or_else(|| ApiError::NotFound(path.into()))
+        }
         (_, _) => match allowed_methods(app, path) {
             Some(allowed) => Err(ApiError::MethodNotAllowed(allowed)),
             None => Err(ApiError::NotFound(format!(
@@ -127,6 +132,10 @@ pub fn is_known_path(path: &str) -> bool {
             | "/models"
             | "/usage"
             | "/token"
+            | "/dashboard"
+            | "/dashboard/app.js"
+            | "/dashboard/style.css"
+            | "/dashboard/data"
             | "/v1/chat/completions"
             | "/chat/completions"
             | "/v1/embeddings"

@@ -78,6 +78,7 @@ fn passthrough(
     let opened = app
         .upstream
         .post(Api::Responses.path(), &payload, &extra, &app.metrics)?;
+    let tally = Some(opened.tally.clone());
     let mut out = if stream {
         let (reader, lease) = opened.into_parts();
         Outgoing::stream(StreamBody {
@@ -90,6 +91,7 @@ fn passthrough(
         Outgoing::bytes(200, "application/json", opened.read_all()?)
     };
     out.model = Some(requested.to_string());
+    out.tally = tally;
     Ok(out)
 }
 

@@ -1,9 +1,11 @@
 //! Our own request and response types at the boundary: tiny_http stays in `server/mod.rs`,
 //! and handlers are plain functions from `Incoming` to `Outgoing`, testable without a socket.
 
+use crate::accounting::Tally;
 use crate::server::error::ApiError;
 use crate::server::stream::StreamBody;
 use serde_json::Value;
+use std::sync::Arc;
 
 #[derive(Debug, Default)]
 pub struct Incoming {
@@ -49,6 +51,8 @@ pub struct Outgoing {
     pub stream: Option<StreamBody>,
     /// The model the request named, for the access log.
     pub model: Option<String>,
+    /// What the upstream answers of a completion request reported (tokens, credits).
+    pub tally: Option<Arc<Tally>>,
 }
 
 impl Outgoing {
@@ -71,6 +75,7 @@ impl Outgoing {
             body,
             stream: None,
             model: None,
+            tally: None,
         }
     }
 

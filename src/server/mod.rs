@@ -131,7 +131,12 @@ fn handle(app: &Arc<App>, mut rq: Request) {
         Err(e) => (e.to_response(family), true),
         Ok(body) => {
             let incoming = Incoming { body, ..incoming };
-            (dispatch(app, &incoming, family), upgrade)
+            let mut out = dispatch(app, &incoming, family);
+            if out.model.is_none() && crate::accounting::api_of(&path).is_some() {
+                // A refused completion request is accounted under the model it named.
+                out.model = crate::accounting::requested_model(&incoming.body);
+            }
+            (out, upgrade)
         }
     };
     out.headers.extend(cors);
@@ -143,6 +148,7 @@ fn handle(app: &Arc<App>, mut rq: Request) {
         ));
     }
     let (method, status, model) = (rq.method().to_string(), out.status, out.model.take());
+    let tally = out.tally.take();
     app.metrics.request(&path, status);
     let outcome = match out.stream.take() {
         Some(body) => {
@@ -150,17 +156,29 @@ fn handle(app: &Arc<App>, mut rq: Request) {
             let chunked = *rq.http_version() != tiny_http::HTTPVersion(1, 0);
             let outcome = stream::run(rq.into_writer(), chunked, &out.headers, body);
             app.metrics.stream_ended(outcome);
-            format!(" stream={}", outcome.name())
+            Some(outcome.name())
         }
         None => {
             respond(rq, out, close);
-            String::new()
+            None
         }
     };
+    let duration_ms = started.elapsed().as_secs_f64() * 1000.0;
+    let catalog_model = model.as_deref().and_then(|m| app.catalog.find(m));
+    let cost = app.metrics.usage.finish(crate::accounting::Finished {
+        path: &path,
+        requested: model.as_deref(),
+        model: catalog_model.as_ref(),
+        status,
+        outcome,
+        started,
+        tally,
+    });
     info!(
-        "{method} {path} {} {status} {:.1}ms{outcome}",
+        "{method} {path} {} {status} {duration_ms:.1}ms{}{}",
         model.as_deref().unwrap_or("-"),
-        started.elapsed().as_secs_f64() * 1000.0
+        outcome.map(|o| format!(" stream={o}")).unwrap_or_default(),
+        cost.unwrap_or_default()
     );
 }
 

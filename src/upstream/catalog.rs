@@ -22,6 +22,8 @@ pub struct Model {
     /// `capabilities.supports.reasoning_effort` lists levels (or is true): the model takes a
     /// `reasoning_effort` on `/chat/completions`.
     pub reasoning_effort: bool,
+    /// `billing.multiplier`: premium requests one user turn costs on legacy plans.
+    pub multiplier: Option<f64>,
 }
 
 impl Model {
@@ -51,6 +53,7 @@ impl Model {
                 Some(Value::Bool(b)) => *b,
                 _ => false,
             },
+            multiplier: v.pointer("/billing/multiplier").and_then(Value::as_f64),
             id,
         })
     }

@@ -23,6 +23,7 @@ mod security;
 mod startup;
 mod streams;
 mod token_refresh;
+mod usage;
 
 use serde_json::{Value, json};
 use support::{Proxy, Resp, post};
