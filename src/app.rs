@@ -47,6 +47,10 @@ impl App {
             .upstream
             .copilot("GET", "/models", None, &[])
             .map_err(|e| e.to_string())?;
+        self.metrics
+            .usage
+            .limits
+            .observe_pairs(&reply.limit_headers);
         let reply = ok_or_forward(reply).map_err(|e| format!("HTTP {}: {e}", e.status()))?;
         let v: serde_json::Value = serde_json::from_slice(&reply.body)
             .map_err(|_| "the model list is not JSON".to_string())?;

@@ -84,6 +84,14 @@ impl Limits {
         }
     }
 
+    /// The limit headers of a reply read in full (`upstream::client::Reply`).
+    pub fn observe_pairs(&self, headers: &[(&'static str, String)]) {
+        self.observe(|name| {
+            let (_, v) = headers.iter().find(|(k, _)| *k == name)?;
+            Some(v.clone())
+        });
+    }
+
     pub fn get(&self) -> [Option<Window>; 2] {
         self.latest
             .lock()

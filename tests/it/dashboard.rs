@@ -1,0 +1,178 @@
+//! The dashboard in a real headless Chromium (Debian's `chromium`; `scripts/test` installs
+//! it): quotas, limits and recent requests rendered from the fake upstream's data, a
+//! hostile model name shown as text, the API-key prompt, and, from Chromium's own network
+//! log, no request from the page to any host but the proxy.
+
+use crate::support::{Fake, Proxy, TempDir, get, wait_until};
+use crate::{chat_request, post_chat, post_json};
+use serde_json::{Value, json};
+use std::path::{Path, PathBuf};
+use std::process::{Command, Stdio};
+use std::time::Duration;
+
+const HOSTILE: &str = "<img src=x onerror=alert(1)>";
+
+fn chromium() -> PathBuf {
+    let path = std::env::var_os("PATH").unwrap_or_default();
+    std::env::split_paths(&path)
+        .flat_map(|dir| ["chromium", "chromium-browser"].map(|name| dir.join(name)))
+        .find(|p| p.is_file())
+        .expect("Chromium is needed for the dashboard tests: `apt-get install chromium` (scripts/test does it)")
+}
+
+/// Loads `url` in a fresh headless Chromium, lets its script run for a few seconds of
+/// virtual time, and returns the DOM and the network log. Every host name but the
+/// loopback address fails to resolve, so the browser's own background traffic cannot
+/// reach the internet either.
+fn load(url: &str, dir: &Path, extra: &[&str]) -> (String, Value) {
+    let netlog = dir.join("net.json");
+    let mut args = vec![
+        "--headless".to_string(),
+        "--no-sandbox".into(),
+        "--disable-gpu".into(),
+        "--disable-background-networking".into(),
+        "--disable-component-update".into(),
+        "--disable-sync".into(),
+        "--no-first-run".into(),
+        format!("--user-data-dir={}", dir.join("profile").display()),
+        "--host-resolver-rules=MAP * ~NOTFOUND, EXCLUDE 127.0.0.1".into(),
+        "--virtual-time-budget=4000".into(),
+        format!("--log-net-log={}", netlog.display()),
+    ];
+    args.extend(extra.iter().map(|a| a.to_string()));
+    args.extend(["--dump-dom".into(), url.into()]);
+    let out = Command::new(chromium())
+        .args(&args)
+        .stdin(Stdio::null())
+        .output()
+        .expect("run chromium");
+    assert!(
+        out.status.success(),
+        "chromium failed: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let log = std::fs::read_to_string(&netlog).expect("chromium's network log");
+    let log = serde_json::from_str(&log).expect("the network log is JSON");
+    (String::from_utf8_lossy(&out.stdout).into_owned(), log)
+}
+
+/// `(initiator, url)` of every request Chromium started.
+fn requests(netlog: &Value) -> Vec<(String, String)> {
+    let start_job = netlog["constants"]["logEventTypes"]["URL_REQUEST_START_JOB"].clone();
+    netlog["events"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|e| e["type"] == start_job && e["params"]["url"].is_string())
+        .map(|e| {
+            let p = &e["params"];
+            let s = |k: &str| p[k].as_str().unwrap_or_default().to_string();
+            (s("initiator"), s("url"))
+        })
+        .collect()
+}
+
+/// The page asked for nothing but the proxy, and did ask it for its data.
+fn assert_only_the_proxy(netlog: &Value, proxy: &Proxy) {
+    let all = requests(netlog);
+    let from_page: Vec<&(String, String)> =
+        all.iter().filter(|(i, _)| i != "not an origin").collect();
+    assert!(
+        from_page
+            .iter()
+            .any(|(_, u)| *u == proxy.at("/dashboard/data")),
+        "the page fetched its data: {all:#?}"
+    );
+    for (initiator, url) in from_page {
+        assert_eq!(initiator, &proxy.url, "{url} {all:#?}");
+        assert!(
+            url.starts_with(&format!("{}/", proxy.url)),
+            "page request to {url}"
+        );
+    }
+}
+
+fn recorded(proxy: &Proxy, count: usize) {
+    let ok = wait_until(Duration::from_secs(5), || {
+        let v = get(&proxy.at("/dashboard/data"), &[]).json();
+        v["recent"].as_array().is_some_and(|r| r.len() >= count)
+    });
+    assert!(ok, "{count} requests recorded");
+}
+
+#[test]
+fn dashboard_renders_quotas_limits_and_requests_with_values_as_text() {
+    let fake = Fake::start();
+    fake.set_limit_headers(&[("x-usage-ratelimit-session", "rem=75.5&rst=1796400000")]);
+    let proxy = Proxy::start(&fake, &[], &[]);
+    post_chat(&proxy, "claude-sonnet-4.5", "hi", true);
+    post_json(
+        &proxy,
+        "/v1/chat/completions",
+        &[],
+        &chat_request(HOSTILE, "hi", false),
+    );
+    let responses = json!({"model": "gpt-5.2-codex", "input": "hi", "stream": true});
+    post_json(&proxy, "/v1/responses", &[], &responses);
+    recorded(&proxy, 3);
+    let page = get(&proxy.at("/dashboard"), &[]);
+    let csp = page.header("content-security-policy").unwrap_or_default();
+    assert!(
+        csp.contains("default-src 'none'") && csp.contains("connect-src 'self'"),
+        "{csp}"
+    );
+
+    let dir = TempDir::new();
+    let mut extra = vec!["--window-size=1280,1100".to_string()];
+    // `DASHBOARD_SCREENSHOT=docs/dashboard.png` refreshes the README's picture.
+    if let Ok(shot) = std::env::var("DASHBOARD_SCREENSHOT") {
+        extra.push(format!("--screenshot={shot}"));
+    }
+    let extra: Vec<&str> = extra.iter().map(String::as_str).collect();
+    let (dom, netlog) = load(&proxy.at("/dashboard"), dir.path(), &extra);
+    for text in [
+        "plan: individual",
+        "Quotas reset on 2026-12-01",
+        "38 / 300 used",
+        "12.7% used, 262 remaining",
+        "Unlimited",
+        "75.5% remaining",
+        "not reported yet",
+        "0.25 credits, 1 premium",
+        "12 / 5 / 0",
+        "claude-sonnet-4.5",
+        "completed",
+        // The hostile name, serialized back as text: it never became an element.
+        "&lt;img src=x onerror=alert(1)&gt;",
+    ] {
+        assert!(dom.contains(text), "missing {text:?} in\n{dom}");
+    }
+    assert_eq!(dom.matches("<tr class=\"request\">").count(), 3, "{dom}");
+    assert!(!dom.contains("<img"), "{dom}");
+    assert!(dom.contains("<form id=\"key-form\" hidden=\"\">"), "{dom}");
+    assert_only_the_proxy(&netlog, &proxy);
+}
+
+#[test]
+fn dashboard_asks_for_the_api_key_and_the_data_needs_it() {
+    let fake = Fake::start();
+    let proxy = Proxy::start(&fake, &["--api-key", "sk-page"], &[]);
+    assert_eq!(
+        get(&proxy.at("/dashboard"), &[]).status,
+        200,
+        "the page is public"
+    );
+    assert_eq!(get(&proxy.at("/dashboard/app.js"), &[]).status, 200);
+    assert_eq!(get(&proxy.at("/dashboard/data"), &[]).status, 401);
+    let bearer = [("authorization", "Bearer sk-page")];
+    assert_eq!(get(&proxy.at("/dashboard/data"), &bearer).status, 200);
+    let dir = TempDir::new();
+    let (dom, netlog) = load(&proxy.at("/dashboard"), dir.path(), &[]);
+    assert!(
+        dom.contains("<form id=\"key-form\">"),
+        "the prompt shows: {dom}"
+    );
+    assert!(dom.contains("API key required"), "{dom}");
+    assert!(dom.contains("<div id=\"content\" hidden=\"\">"), "{dom}");
+    assert_only_the_proxy(&netlog, &proxy);
+}
