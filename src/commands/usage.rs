@@ -4,6 +4,7 @@
 use crate::accounting::limits::{Limits, WINDOWS, Window};
 use crate::commands::github_token;
 use crate::config::Config;
+use crate::http::ApiError;
 use crate::upstream::client::Http;
 use crate::upstream::{Upstream, ok_or_forward};
 use serde_json::Value;
@@ -18,6 +19,7 @@ pub fn run(config: &Config) -> Result<(), String> {
     let reply = upstream
         .github("/copilot_internal/user")
         .and_then(ok_or_forward)
+        .map_err(ApiError::from)
         .map_err(|e| match e.status() {
             401 | 403 => format!("GitHub rejected the GitHub token ({e}); run `copilot-api auth`"),
             _ => format!("could not fetch Copilot usage: {e}"),
@@ -30,7 +32,7 @@ pub fn run(config: &Config) -> Result<(), String> {
     limits.observe_pairs(&reply.limit_headers);
     match upstream.copilot("GET", "/models", None, &[]) {
         Ok(models) => limits.observe_pairs(&models.limit_headers),
-        Err(e) => crate::debug!("usage limits unavailable: {e}"),
+        Err(e) => crate::debug!("usage limits unavailable: {}", ApiError::from(e)),
     }
     print!("{}", format_usage(&v, &limits.get()));
     Ok(())

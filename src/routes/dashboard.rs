@@ -7,7 +7,7 @@
 
 use crate::app::App;
 use crate::cli::VERSION;
-use crate::server::http::Outgoing;
+use crate::http::Outgoing;
 use serde_json::{Value, json};
 
 const PAGE: &str = include_str!("dashboard/index.html");

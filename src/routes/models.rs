@@ -1,8 +1,8 @@
 //! `GET /v1/models` and `GET /v1/models/{id}`.
 
 use crate::app::App;
-use crate::server::error::ApiError;
-use crate::server::http::Outgoing;
+use crate::http::ApiError;
+use crate::http::Outgoing;
 use serde_json::{Value, json};
 
 pub fn list(app: &App) -> Result<Outgoing, ApiError> {
