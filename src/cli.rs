@@ -15,6 +15,7 @@ Commands:
   auth          Log in to GitHub with the device flow and store the token
   check-usage   Print the Copilot plan and premium-request quotas
   debug         Print version, paths, endpoints and network settings (--json for JSON)
+  setup         Print or write the settings of Claude Code, Codex or opencode for this proxy
 
 Flags:
   -h, --help    Print help (also after a command: `copilot-api start --help`)
@@ -72,6 +73,12 @@ Login:
   -g, --github-token TOKEN    GitHub token to use (prefer the GH_TOKEN variable: argv is visible)
       --show-token            Print the GitHub and Copilot tokens when obtained (off by default)
 
+Clients:
+  -c, --claude-code           Before serving, pick Claude Code's models in a terminal menu and
+                              print (and copy) the command that starts Claude Code on this proxy
+      --shell SHELL           Shell of that command: bash, zsh, fish, powershell or cmd
+                              (default: detected)
+
 {NETWORK_FLAGS}"
     )
 }
@@ -120,6 +127,29 @@ settings. Never prints a secret. Makes no network call unless --models is given.
     )
 }
 
+pub const SETUP_HELP: &str = "\
+Usage: copilot-api setup <claude-code|codex|opencode> [FLAGS]
+
+Read the model list from a running proxy and print the client's settings for it: what a
+program reads goes to stdout, messages to stderr. With --write, merge them into the
+client's config file, keeping its other settings.
+
+  claude-code   The command that starts Claude Code on the proxy (for --shell);
+                --write merges its `env` block into ./.claude/settings.json
+  codex         The ~/.codex/config.toml provider block (wire_api = \"responses\");
+                --write merges it into $CODEX_HOME/config.toml (default ~/.codex)
+  opencode      The provider entry of opencode's config; --write merges it into
+                $XDG_CONFIG_HOME/opencode/opencode.json (default ~/.config/opencode)
+
+      --url URL               The proxy (default http://127.0.0.1:4141)
+      --api-key KEY           The proxy's API key, if it has one (also COPILOT_API_KEY)
+      --model ID              The model (default: the best Claude model for claude-code, the
+                              best Codex model for codex, else the catalog's first)
+      --small-model ID        claude-code: the small/fast model (default: the cheapest)
+      --shell SHELL           claude-code: bash, zsh, fish, powershell or cmd (default: detected)
+      --write                 Write the settings into the client's config file
+";
+
 /// Which command, and its flags as given (unvalidated strings).
 #[derive(Debug)]
 pub enum Parsed {
@@ -134,6 +164,7 @@ pub enum CommandName {
     Auth,
     CheckUsage,
     Debug,
+    Setup,
 }
 
 /// Flags as strings, before validation. Flags a command does not take stay `None`/empty,
@@ -170,6 +201,16 @@ pub struct RawArgs {
     pub user_agent: Option<String>,
     pub github_api_version: Option<String>,
     pub integration_id: Option<String>,
+    /// `start -c`: the Claude Code wizard.
+    pub claude_code: bool,
+    /// `setup` and `start -c`: the shell to write the command for.
+    pub shell: Option<String>,
+    /// `setup`: the client, and its flags.
+    pub setup_target: Option<String>,
+    pub setup_url: Option<String>,
+    pub setup_model: Option<String>,
+    pub setup_small_model: Option<String>,
+    pub setup_write: bool,
 }
 
 /// A usage error: one line, exit code 2.
@@ -193,17 +234,18 @@ pub fn parse(mut args: Arguments) -> Result<Parsed, UsageError> {
                 return finish(args).map(|_| Parsed::Help(MAIN_HELP.to_string()));
             }
             return Err(UsageError(
-                "no command given; run `copilot-api --help` (commands: start, auth, check-usage, debug)".into(),
+                "no command given; run `copilot-api --help` (commands: start, auth, check-usage, debug, setup)".into(),
             ));
         }
         Some("start") => CommandName::Start,
         Some("auth") => CommandName::Auth,
         Some("check-usage") => CommandName::CheckUsage,
         Some("debug") => CommandName::Debug,
+        Some("setup") => CommandName::Setup,
         Some("help") => return Ok(Parsed::Help(MAIN_HELP.to_string())),
         Some(other) => {
             return Err(UsageError(format!(
-                "unknown command `{other}`; commands are start, auth, check-usage, debug"
+                "unknown command `{other}`; commands are start, auth, check-usage, debug, setup"
             )));
         }
     };
@@ -213,6 +255,7 @@ pub fn parse(mut args: Arguments) -> Result<Parsed, UsageError> {
             CommandName::Auth => auth_help(),
             CommandName::CheckUsage => check_usage_help(),
             CommandName::Debug => debug_help(),
+            CommandName::Setup => SETUP_HELP.to_string(),
         };
         return Ok(Parsed::Help(text));
     }
@@ -239,6 +282,17 @@ pub fn parse(mut args: Arguments) -> Result<Parsed, UsageError> {
             raw.first_byte_timeout = opt(&mut args, "--first-byte-timeout")?;
             raw.github_token = opt(&mut args, ["-g", "--github-token"])?;
             raw.show_token = args.contains("--show-token");
+            raw.claude_code = args.contains(["-c", "--claude-code"]);
+            raw.shell = opt(&mut args, "--shell")?;
+        }
+        CommandName::Setup => {
+            raw.setup_url = opt(&mut args, "--url")?;
+            raw.api_keys = many(&mut args, "--api-key")?;
+            raw.setup_model = opt(&mut args, "--model")?;
+            raw.setup_small_model = opt(&mut args, "--small-model")?;
+            raw.shell = opt(&mut args, "--shell")?;
+            raw.setup_write = args.contains("--write");
+            raw.setup_target = args.opt_free_from_str().map_err(pico_error)?;
         }
         CommandName::Auth => raw.show_token = args.contains("--show-token"),
         CommandName::CheckUsage => raw.github_token = opt(&mut args, ["-g", "--github-token"])?,

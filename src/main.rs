@@ -46,11 +46,18 @@ fn main() -> ExitCode {
         Err(e) => return usage_error(&e),
     };
     log::set_verbose(config.verbose);
+    if config.claude_code && !commands::interactive() {
+        eprintln!(
+            "copilot-api: --claude-code asks in a terminal and none is attached; in scripts use `copilot-api setup claude-code`"
+        );
+        return ExitCode::from(2);
+    }
     let result = match config.command {
         cli::CommandName::Start => commands::start::run(config),
         cli::CommandName::Auth => commands::auth::run(&config),
         cli::CommandName::CheckUsage => commands::usage::run(&config),
         cli::CommandName::Debug => commands::debug::run(&config),
+        cli::CommandName::Setup => commands::setup::run(&config),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,

@@ -5,7 +5,7 @@
 //! all; a rejected GitHub token exits 1, anything transient only delays readiness.
 
 use crate::app::App;
-use crate::commands::{github_token, interactive};
+use crate::commands::{banner, github_token, interactive, setup};
 use crate::config::Config;
 use crate::upstream::Upstream;
 use crate::upstream::client::Http;
@@ -51,6 +51,13 @@ pub fn run(config: Config) -> Result<(), String> {
     let addr = std::net::SocketAddr::new(app.config.host, app.config.port);
     let listener = server::bind(addr)?;
     let bound = listener.server_addr().to_ip().unwrap_or(addr);
+    let base = banner::base_url(bound);
+    if app.config.claude_code {
+        let models = app.catalog.get().ok_or(
+            "--claude-code needs the model list, which could not be loaded; see the log above",
+        )?;
+        setup::wizard::run(&app.config, &models, &base)?;
+    }
     spawn("token-refresh", {
         let app = app.clone();
         move || app.upstream.tokens.run_refresher(&app.upstream.http)
@@ -75,6 +82,9 @@ pub fn run(config: Config) -> Result<(), String> {
         info!("--no-native-messages: /v1/messages is translated for every model");
     }
     info!("listening on http://{bound}");
+    for line in banner::lines(&base, !app.config.api_keys.is_empty()) {
+        info!("{line}");
+    }
     server::serve(app, listener);
     Ok(())
 }

@@ -90,6 +90,10 @@ impl Model {
                 v[key] = json!(n);
             }
         }
+        // What a user turn costs on legacy plans (`copilot-api setup` picks by it).
+        if let Some(m) = self.multiplier {
+            v["billing"] = json!({"multiplier": m});
+        }
         v
     }
 

@@ -157,6 +157,21 @@ fn dashboard_renders_quotas_limits_and_requests_with_values_as_text() {
 fn dashboard_asks_for_the_api_key_and_the_data_needs_it() {
     let fake = Fake::start();
     let proxy = Proxy::start(&fake, &["--api-key", "sk-page"], &[]);
+    // The start-up banner names the dashboard and the client settings, never the key.
+    let banner = proxy.output().join("\n");
+    assert!(
+        banner.contains(&format!("dashboard: {}/dashboard", proxy.url)),
+        "{banner}"
+    );
+    assert!(
+        banner.contains("ANTHROPIC_AUTH_TOKEN=<your API key>"),
+        "{banner}"
+    );
+    assert!(
+        banner.contains(&format!("base_url=\"{}/v1\"", proxy.url)),
+        "{banner}"
+    );
+    assert!(!banner.contains("sk-page"), "{banner}");
     assert_eq!(
         get(&proxy.at("/dashboard"), &[]).status,
         200,

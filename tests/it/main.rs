@@ -21,10 +21,12 @@ mod responses_only_model;
 mod retries;
 mod routing_matrix;
 mod security;
+mod setup;
 mod startup;
 mod streams;
 mod token_refresh;
 mod usage;
+mod wizard;
 
 use serde_json::{Value, json};
 use support::{Proxy, Resp, post};
