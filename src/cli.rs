@@ -13,7 +13,7 @@ Usage: copilot-api <COMMAND> [FLAGS]
 Commands:
   start         Log in if needed and serve the API (default port 4141, 127.0.0.1)
   auth          Log in to GitHub with the device flow and store the token
-  check-usage   Print the Copilot plan and premium-request quotas
+  check-usage   Print the Copilot plan, quotas and usage limits
   debug         Print version, paths, endpoints and network settings (--json for JSON)
   setup         Print or write the settings of Claude Code, Codex or opencode for this proxy
 
@@ -102,7 +102,8 @@ pub fn check_usage_help() -> String {
         "\
 Usage: copilot-api check-usage [FLAGS]
 
-Print the Copilot plan, the quota reset date and each quota.
+Print the Copilot plan, the quota reset date, each quota as used / entitlement with a bar,
+and the session and weekly usage limits when Copilot reports them.
 
   -g, --github-token TOKEN    GitHub token to use (else GH_TOKEN, GITHUB_TOKEN, the token file)
 

@@ -12,25 +12,41 @@ const BUCKETS: [f64; 12] = [
     0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0, 60.0, 120.0, 300.0,
 ];
 
-/// The route label of a path: the `/v1` form of each known route, `other` for the rest.
+/// The route label of a path: the path itself for each route this server knows (an
+/// alias such as `/chat/completions` is its own route), the pattern for a model id, and
+/// `other` for the rest. The same fixed set as the request counter's.
 pub fn route_label(path: &str) -> &'static str {
-    match path {
-        "/" => "/",
-        "/healthz" => "/healthz",
-        "/readyz" => "/readyz",
-        "/metrics" => "/metrics",
-        "/usage" => "/usage",
-        "/token" => "/token",
-        "/dashboard" => "/dashboard",
-        "/dashboard/data" => "/dashboard/data",
-        "/v1/models" | "/models" => "/v1/models",
-        "/v1/chat/completions" | "/chat/completions" => "/v1/chat/completions",
-        "/v1/embeddings" | "/embeddings" => "/v1/embeddings",
-        "/v1/messages" => "/v1/messages",
-        "/v1/messages/count_tokens" => "/v1/messages/count_tokens",
-        "/v1/responses" | "/responses" => "/v1/responses",
-        p if p.starts_with("/v1/models/") || p.starts_with("/models/") => "/v1/models/{id}",
-        _ => "other",
+    const FIXED: [&str; 20] = [
+        "/",
+        "/healthz",
+        "/readyz",
+        "/metrics",
+        "/usage",
+        "/token",
+        "/dashboard",
+        "/dashboard/app.js",
+        "/dashboard/style.css",
+        "/dashboard/data",
+        "/v1/models",
+        "/models",
+        "/v1/chat/completions",
+        "/chat/completions",
+        "/v1/embeddings",
+        "/embeddings",
+        "/v1/messages",
+        "/v1/messages/count_tokens",
+        "/v1/responses",
+        "/responses",
+    ];
+    if let Some(fixed) = FIXED.iter().find(|p| **p == path) {
+        return fixed;
+    }
+    if path.starts_with("/v1/models/") {
+        "/v1/models/{id}"
+    } else if path.starts_with("/models/") {
+        "/models/{id}"
+    } else {
+        "other"
     }
 }
 
@@ -125,7 +141,7 @@ mod tests {
     #[test]
     fn histogram_buckets_are_cumulative_and_labels_fixed() {
         let h = Histograms::default();
-        h.observe(route_label("/chat/completions"), 0.3);
+        h.observe(route_label("/v1/chat/completions"), 0.3);
         h.observe(route_label("/v1/chat/completions"), 7.0);
         let mut out = String::new();
         h.render(&mut out, "x");
