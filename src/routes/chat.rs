@@ -3,13 +3,14 @@
 //! response normalized where Copilot departs from OpenAI's wire format.
 
 use crate::app::App;
+use crate::features::admission;
 use crate::http::{ApiError, Incoming, Outgoing};
-use crate::protocol::chat::{DONE, KEEPALIVE, error_chunk};
+use crate::protocol::chat::{ChunkHead, DONE, KEEPALIVE, error_chunk};
 use crate::relay::{self, Adapter, ChatSource, Fault, Sink, Step};
 use crate::routes::fields::{self, initiator_header, vision_header};
 use crate::routes::pivot::Pivot;
 use crate::routes::{finished, streaming};
-use crate::routing::{self, Api};
+use crate::routing::Api;
 use crate::sse::Event;
 use crate::upstream::catalog::Model;
 use serde_json::{Map, Value, json};
@@ -20,8 +21,8 @@ pub fn completions(app: &App, rq: &Incoming) -> Result<Outgoing, ApiError> {
     let requested = fields::model(&body)?;
     validate(&body)?;
     let stream = fields::stream_flag(&body)?;
-    let model = app.find_model(&requested);
-    let route = routing::decide(Api::Chat, model.as_ref(), true).map_err(ApiError::BadRequest)?;
+    let admitted = admission::admit(app, rq, Api::Chat, &mut body, &requested)?;
+    let (requested, model, route) = (admitted.requested, admitted.model, admitted.route);
     let pivot = Pivot::for_upstream(route);
     let naming = Naming::new(&requested, model.as_ref());
     body.insert("model".into(), Value::from(naming.upstream.clone()));
@@ -111,7 +112,7 @@ fn client_wants_usage(body: &Map<String, Value>) -> bool {
 
 /// A new user prompt is billed as `user`; a turn that only returns tool results (or any
 /// turn not ending with a user message) is the agent continuing.
-fn last_turn_is_user(messages: &[Value]) -> bool {
+pub(super) fn last_turn_is_user(messages: &[Value]) -> bool {
     let last = messages.iter().rev().find(|m| {
         !matches!(
             m.get("role").and_then(Value::as_str),
@@ -154,6 +155,12 @@ impl Naming {
         }
     }
 
+    /// Whether `normalize` may change a chunk with this head.
+    fn needs_normalizing(&self, head: &ChunkHead) -> bool {
+        !(head.object && head.created && head.id)
+            || (self.requested != self.upstream && head.model.as_deref() == Some(&self.upstream))
+    }
+
     /// Adds a missing `object`, `created` or `id` (the OpenAI SDK's `.stream()` helper drops
     /// chunks without `object`), and reports the model id the client asked for. Returns
     /// whether anything changed.
@@ -194,6 +201,15 @@ impl Adapter for ChatRelay {
             sink.sse(event.to_wire().as_bytes());
             return Ok(Step::Continue);
         }
+        if let Some(head) = self.source.head(event) {
+            if head.usage_only() && !self.client_wants_usage {
+                return Ok(Step::Continue);
+            }
+            if !self.naming.needs_normalizing(&head) {
+                sink.forward(event);
+                return Ok(Step::Continue);
+            }
+        }
         let decoded = self.source.decode(event)?;
         for mut chunk in decoded.chunks {
             let choices = chunk.get("choices").and_then(Value::as_array);
@@ -206,7 +222,7 @@ impl Adapter for ChatRelay {
             {
                 sink.event(None, &chunk.to_string());
             } else {
-                sink.sse(event.to_wire().as_bytes());
+                sink.forward(event);
             }
         }
         Ok(if decoded.done {

@@ -22,7 +22,8 @@ pub struct Model {
     /// `capabilities.supports.reasoning_effort` lists levels (or is true): the model takes a
     /// `reasoning_effort` on `/chat/completions`.
     pub reasoning_effort: bool,
-    /// `billing.multiplier`: premium requests one user turn costs on legacy plans.
+    /// `billing.multiplier`: premium requests one user turn costs on legacy plans (the
+    /// accounting counts it; the approval prompt shows it).
     pub multiplier: Option<f64>,
 }
 

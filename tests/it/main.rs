@@ -27,6 +27,10 @@ mod streams;
 mod token_refresh;
 mod usage;
 mod wizard;
+// Traffic control (#11).
+mod approval;
+mod overflow;
+mod traffic;
 
 use serde_json::{Value, json};
 use support::{Proxy, Resp, post};

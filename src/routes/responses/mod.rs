@@ -7,18 +7,22 @@
 mod passthrough;
 mod translated;
 
+// For the `--manual` prompt (`fields::billed_as_user`).
+pub(super) use passthrough::last_item_is_user;
+
 use crate::app::App;
+use crate::features::admission;
 use crate::http::{ApiError, Incoming, Outcome, Outgoing};
 use crate::protocol::chat::KEEPALIVE;
 use crate::protocol::responses::{failed_event, new_response_id};
 use crate::routes::fields;
 use crate::routes::streaming;
-use crate::routing::{self, Api};
+use crate::routing::Api;
 use serde_json::Value;
 use std::sync::Arc;
 
 pub fn create(app: &Arc<App>, rq: &Incoming) -> Result<Outgoing, ApiError> {
-    let body = rq.json_object()?;
+    let mut body = rq.json_object()?;
     let requested = fields::model(&body)?;
     match body.get("input") {
         None | Some(Value::String(_)) | Some(Value::Array(_)) => {}
@@ -38,9 +42,8 @@ pub fn create(app: &Arc<App>, rq: &Incoming) -> Result<Outgoing, ApiError> {
         ],
     )?;
     let stream = fields::stream_flag(&body)?;
-    let model = app.find_model(&requested);
-    let route =
-        routing::decide(Api::Responses, model.as_ref(), true).map_err(ApiError::BadRequest)?;
+    let admitted = admission::admit(app, rq, Api::Responses, &mut body, &requested)?;
+    let (requested, model, route) = (admitted.requested, admitted.model, admitted.route);
     let result = match route {
         Api::Responses => passthrough::create(app, body, &requested, model.as_ref(), stream),
         Api::Chat => translated::create(app, body, &requested, model.as_ref(), stream),
