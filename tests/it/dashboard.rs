@@ -191,3 +191,114 @@ fn dashboard_asks_for_the_api_key_and_the_data_needs_it() {
     assert!(dom.contains("<div id=\"content\" hidden=\"\">"), "{dom}");
     assert_only_the_proxy(&netlog, &proxy);
 }
+
+/// Drives Chromium over the DevTools protocol (`--remote-debugging-pipe`, fds 3 and 4):
+/// waits for the key prompt, submits a wrong key (the page must say so), then the right
+/// one, waits for the quotas, and prints `{"wrong": ..., "state": {"form": hidden, "text"}}`.
+const DEVTOOLS_DRIVER: &str = r#"
+import json, os, subprocess, sys, time
+chrome, url, key, profile = sys.argv[1:5]
+r3, w3 = os.pipe()
+r4, w4 = os.pipe()
+def child():
+    os.dup2(r3, 3)
+    os.dup2(w4, 4)
+p = subprocess.Popen([chrome, "--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
+    "--disable-component-update", "--disable-sync", "--no-first-run", "--user-data-dir=" + profile,
+    "--host-resolver-rules=MAP * ~NOTFOUND, EXCLUDE 127.0.0.1", "--remote-debugging-pipe", "about:blank"],
+    pass_fds=(3, 4), preexec_fn=child, stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+os.close(r3); os.close(w4)
+buf = b""
+next_id = 0
+def call(method, params=None, session=None):
+    global buf, next_id
+    next_id += 1
+    msg = {"id": next_id, "method": method, "params": params or {}}
+    if session: msg["sessionId"] = session
+    os.write(w3, json.dumps(msg).encode() + b"\0")
+    deadline = time.time() + 20
+    while time.time() < deadline:
+        while b"\0" in buf:
+            raw, buf = buf.split(b"\0", 1)
+            m = json.loads(raw)
+            if m.get("id") == next_id:
+                if "error" in m: raise SystemExit("CDP error: %r" % m["error"])
+                return m["result"]
+        buf += os.read(r4, 65536)
+    raise SystemExit("CDP timeout on " + method)
+def main():
+    global session
+    target = call("Target.createTarget", {"url": url})["targetId"]
+    session = call("Target.attachToTarget", {"targetId": target, "flatten": True})["sessionId"]
+    def js(expr):
+        r = call("Runtime.evaluate", {"expression": expr, "returnByValue": True}, session)
+        return r["result"].get("value")
+    def until(expr, timeout=10):
+        deadline = time.time() + timeout
+        while time.time() < deadline:
+            if js(expr): return True
+            time.sleep(0.1)
+        raise SystemExit("timed out waiting for: " + expr)
+    until("document.readyState === 'complete' && !document.getElementById('key-form').hidden")
+    js("document.getElementById('key').value = 'wrong'; document.getElementById('key-form').requestSubmit(); true")
+    until("document.getElementById('key-error').textContent !== ''")
+    wrong = js("document.getElementById('key-error').textContent")
+    js("document.getElementById('key').value = %s; document.getElementById('key-form').requestSubmit(); true" % json.dumps(key))
+    until("!document.getElementById('content').hidden && document.querySelectorAll('.quota').length === 3")
+    state = js("JSON.stringify({form: document.getElementById('key-form').hidden, text: document.body.innerText})")
+    print(json.dumps({"wrong": wrong, "state": json.loads(state)}))
+    try: call("Browser.close")
+    except SystemExit: pass
+try:
+    main()
+finally:
+    try:
+        p.wait(timeout=10)
+    except subprocess.TimeoutExpired:
+        p.kill()
+        p.wait()
+"#;
+
+#[test]
+fn dashboard_key_prompt_sends_the_key_and_renders_the_data() {
+    let fake = Fake::start();
+    let key = "sk-dashboard \"key\"";
+    let proxy = Proxy::start(&fake, &["--api-key", key], &[]);
+    let dir = TempDir::new();
+    let profile = dir.path().join("profile");
+    let out = Command::new("python3")
+        .arg("-c")
+        .arg(DEVTOOLS_DRIVER)
+        .arg(chromium())
+        .arg(proxy.at("/dashboard"))
+        .arg(key)
+        .arg(&profile)
+        .stdin(Stdio::null())
+        .output()
+        .expect("python3");
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        out.status.success(),
+        "{text}\n{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let v: Value = serde_json::from_str(text.trim()).unwrap_or_else(|e| panic!("{e}: {text}"));
+    assert_eq!(v["wrong"], "That key was not accepted.", "{v}");
+    assert_eq!(v["state"]["form"], true, "the prompt is gone: {v}");
+    let page = v["state"]["text"].as_str().unwrap();
+    assert!(
+        page.contains("38 / 300 used") && page.contains("plan: individual"),
+        "{page}"
+    );
+    // The proxy saw the data asked for without a key, with the wrong one, then with it.
+    let log = proxy.output();
+    let data: Vec<&String> = log
+        .iter()
+        .filter(|l| l.contains("GET /dashboard/data"))
+        .collect();
+    assert!(
+        data.iter().filter(|l| l.contains(" 401 ")).count() >= 2,
+        "{data:#?}"
+    );
+    assert!(data.iter().any(|l| l.contains(" 200 ")), "{data:#?}");
+}
