@@ -16,6 +16,8 @@ Commands:
   check-usage   Print the Copilot plan, quotas and usage limits
   debug         Print version, paths, endpoints and network settings (--json for JSON)
   setup         Print or write the settings of Claude Code, Codex or opencode for this proxy
+  health        Exit 0 if a running proxy is ready (GET /readyz answers 200), else 1
+  completions   Print a shell completion script: completions bash|zsh|fish
 
 Flags:
   -h, --help    Print help (also after a command: `copilot-api start --help`)
@@ -37,6 +39,12 @@ Upstream and network:
       --github-api-version V  x-github-api-version header on Copilot calls (env COPILOT_GITHUB_API_VERSION)
       --integration-id V      copilot-integration-id header (env COPILOT_INTEGRATION_ID)
   -v, --verbose               Log more detail (secrets stay redacted)
+
+Configuration:
+      --env-file PATH         Read KEY=VALUE lines from PATH instead of ./.env (variables already
+                              set win); every start flag is also COPILOT_API_<FLAG>
+      --no-env-file           Do not read ./.env
+      --log-format text|json  Log lines as text (default) or one JSON object per line
 ";
 
 pub fn start_help() -> String {
@@ -57,6 +65,10 @@ Server:
       --max-body-mb N         Largest request body in MiB (default 64)
       --max-inflight N        Requests served at once; above it 503 + Retry-After (default 256)
       --expose-token          Serve GET /token (the Copilot token); needs an API key
+      --tls-cert PATH         Serve HTTPS with this certificate chain (a PEM file, or the PEM text
+                              itself); also TLS_CERT. Needs --tls-key
+      --tls-key PATH          The certificate's private key, PKCS#8, PKCS#1 or SEC1 PEM (file
+                              or text); also TLS_KEY
 
 Routing:
       --no-native-messages    Translate /v1/messages for Claude models through /chat/completions
@@ -68,6 +80,8 @@ Streams:
       --keepalive SECS        Send a keepalive to the client after this much silence (default 10)
       --stall-timeout SECS    End a stream whose upstream goes silent this long (default 90)
       --first-byte-timeout SECS  ...or sends nothing at all for this long (default 300)
+      --shutdown-grace SECS   On SIGTERM/SIGINT, let requests and streams in flight finish for
+                              this long, then end streams with their error event (default 30)
 
 Traffic control (limits are per instance; they count client completion requests only):
       --rate-limit SECS       Admit at most one request per SECS seconds (decimals allowed);
@@ -145,7 +159,7 @@ settings. Never prints a secret. Makes no network call unless --models is given.
 }
 
 pub const SETUP_HELP: &str = "\
-Usage: copilot-api setup <claude-code|codex|opencode> [FLAGS]
+Usage: copilot-api setup claude-code|codex|opencode [FLAGS]
 
 Read the model list from a running proxy and print the client's settings for it: what a
 program reads goes to stdout, messages to stderr. With --write, merge them into the
@@ -167,6 +181,46 @@ client's config file, keeping its other settings.
       --write                 Write the settings into the client's config file
 ";
 
+pub fn health_help() -> String {
+    "\
+Usage: copilot-api health [--url URL]
+
+Exit 0 if GET URL/readyz answers 200, else 1 (one line on stderr says why). No output on
+success. For container health checks, where no curl exists. The default URL is this machine's
+proxy: https when TLS_CERT (or COPILOT_API_TLS_CERT) is set, port COPILOT_API_PORT or 4141.
+
+      --url URL               Base URL of the proxy (e.g. http://127.0.0.1:4141)
+"
+    .to_string()
+}
+
+pub fn completions_help() -> String {
+    "\
+Usage: copilot-api completions bash|zsh|fish
+
+Print a completion script for every command and flag. For example:
+  bash: copilot-api completions bash > ~/.local/share/bash-completion/completions/copilot-api
+  zsh:  copilot-api completions zsh > ~/.zfunc/_copilot-api   (with ~/.zfunc in fpath)
+  fish: copilot-api completions fish > ~/.config/fish/completions/copilot-api.fish
+"
+    .to_string()
+}
+
+/// The help text of each command, by name, in `MAIN_HELP` order; `None` for a word that is
+/// not a command. Completions and the `COPILOT_API_<FLAG>` variables are generated from these.
+pub fn help_for(command: &str) -> Option<String> {
+    Some(match command {
+        "start" => start_help(),
+        "auth" => auth_help(),
+        "check-usage" => check_usage_help(),
+        "debug" => debug_help(),
+        "health" => health_help(),
+        "completions" => completions_help(),
+        "setup" => SETUP_HELP.to_string(),
+        _ => return None,
+    })
+}
+
 /// Which command, and its flags as given (unvalidated strings).
 #[derive(Debug)]
 pub enum Parsed {
@@ -182,6 +236,8 @@ pub enum CommandName {
     CheckUsage,
     Debug,
     Setup,
+    Health,
+    Completions,
 }
 
 /// Flags as strings, before validation. Flags a command does not take stay `None`/empty,
@@ -220,14 +276,21 @@ pub struct RawArgs {
     pub integration_id: Option<String>,
     /// `start -c`: the Claude Code wizard.
     pub claude_code: bool,
-    /// `setup` and `start -c`: the shell to write the command for.
-    pub shell: Option<String>,
     /// `setup`: the client, and its flags.
     pub setup_target: Option<String>,
-    pub setup_url: Option<String>,
     pub setup_model: Option<String>,
     pub setup_small_model: Option<String>,
     pub setup_write: bool,
+    pub env_file: Option<String>,
+    pub no_env_file: bool,
+    pub log_format: Option<String>,
+    /// `health --url` and `setup --url`.
+    pub url: Option<String>,
+    /// `completions SHELL`, and `--shell` of `start -c` and `setup`.
+    pub shell: Option<String>,
+    pub tls_cert: Option<String>,
+    pub tls_key: Option<String>,
+    pub shutdown_grace: Option<String>,
     // Traffic control (validated in `config::traffic`).
     pub rate_limit: Option<String>,
     pub wait: bool,
@@ -262,7 +325,7 @@ pub fn parse(mut args: Arguments) -> Result<Parsed, UsageError> {
                 return finish(args).map(|_| Parsed::Help(MAIN_HELP.to_string()));
             }
             return Err(UsageError(
-                "no command given; run `copilot-api --help` (commands: start, auth, check-usage, debug, setup)".into(),
+                "no command given; run `copilot-api --help` (commands: start, auth, check-usage, debug, setup, health, completions)".into(),
             ));
         }
         Some("start") => CommandName::Start,
@@ -270,10 +333,12 @@ pub fn parse(mut args: Arguments) -> Result<Parsed, UsageError> {
         Some("check-usage") => CommandName::CheckUsage,
         Some("debug") => CommandName::Debug,
         Some("setup") => CommandName::Setup,
+        Some("health") => CommandName::Health,
+        Some("completions") => CommandName::Completions,
         Some("help") => return Ok(Parsed::Help(MAIN_HELP.to_string())),
         Some(other) => {
             return Err(UsageError(format!(
-                "unknown command `{other}`; commands are start, auth, check-usage, debug, setup"
+                "unknown command `{other}`; commands are start, auth, check-usage, debug, setup, health, completions"
             )));
         }
     };
@@ -284,6 +349,8 @@ pub fn parse(mut args: Arguments) -> Result<Parsed, UsageError> {
             CommandName::CheckUsage => check_usage_help(),
             CommandName::Debug => debug_help(),
             CommandName::Setup => SETUP_HELP.to_string(),
+            CommandName::Health => health_help(),
+            CommandName::Completions => completions_help(),
         };
         return Ok(Parsed::Help(text));
     }
@@ -291,6 +358,17 @@ pub fn parse(mut args: Arguments) -> Result<Parsed, UsageError> {
         command: Some(command),
         ..RawArgs::default()
     };
+    match command {
+        CommandName::Health => {
+            raw.url = opt(&mut args, "--url")?;
+            return finish(args).map(|_| Parsed::Command(Box::new(raw)));
+        }
+        CommandName::Completions => {
+            raw.shell = args.opt_free_from_str().map_err(pico_error)?;
+            return finish(args).map(|_| Parsed::Command(Box::new(raw)));
+        }
+        _ => {}
+    }
     parse_network(&mut args, &mut raw)?;
     match command {
         CommandName::Start => {
@@ -310,6 +388,9 @@ pub fn parse(mut args: Arguments) -> Result<Parsed, UsageError> {
             raw.first_byte_timeout = opt(&mut args, "--first-byte-timeout")?;
             raw.github_token = opt(&mut args, ["-g", "--github-token"])?;
             raw.show_token = args.contains("--show-token");
+            raw.tls_cert = opt(&mut args, "--tls-cert")?;
+            raw.tls_key = opt(&mut args, "--tls-key")?;
+            raw.shutdown_grace = opt(&mut args, "--shutdown-grace")?;
             raw.rate_limit = opt(&mut args, "--rate-limit")?;
             raw.wait = args.contains("--wait");
             raw.burst_count = opt(&mut args, "--burst-count")?;
@@ -324,7 +405,7 @@ pub fn parse(mut args: Arguments) -> Result<Parsed, UsageError> {
             raw.shell = opt(&mut args, "--shell")?;
         }
         CommandName::Setup => {
-            raw.setup_url = opt(&mut args, "--url")?;
+            raw.url = opt(&mut args, "--url")?;
             raw.api_keys = many(&mut args, "--api-key")?;
             raw.setup_model = opt(&mut args, "--model")?;
             raw.setup_small_model = opt(&mut args, "--small-model")?;
@@ -339,6 +420,7 @@ pub fn parse(mut args: Arguments) -> Result<Parsed, UsageError> {
             raw.models = args.contains("--models");
             raw.github_token = opt(&mut args, ["-g", "--github-token"])?;
         }
+        CommandName::Health | CommandName::Completions => {}
     }
     finish(args).map(|_| Parsed::Command(Box::new(raw)))
 }
@@ -355,6 +437,9 @@ fn parse_network(args: &mut Arguments, raw: &mut RawArgs) -> Result<(), UsageErr
     raw.user_agent = opt(args, "--user-agent")?;
     raw.github_api_version = opt(args, "--github-api-version")?;
     raw.integration_id = opt(args, "--integration-id")?;
+    raw.env_file = opt(args, "--env-file")?;
+    raw.no_env_file = args.contains("--no-env-file");
+    raw.log_format = opt(args, "--log-format")?;
     Ok(())
 }
 

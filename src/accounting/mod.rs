@@ -69,6 +69,18 @@ impl Record {
         s
     }
 
+    /// The access log's fields in the JSON log format.
+    fn log_json(&self) -> Value {
+        json!({
+            "input_tokens": self.counts.input,
+            "output_tokens": self.counts.output,
+            "cached_tokens": self.counts.cached,
+            "ai_credits": self.credits(),
+            "premium_requests": self.premium,
+            "ttft_ms": self.ttft_ms.map(round1),
+        })
+    }
+
     fn to_json(&self) -> Value {
         json!({
             "at_ms": self.at_ms,
@@ -146,8 +158,8 @@ pub fn requested_model(body: &[u8]) -> Option<String> {
 
 impl Ledger {
     /// Every request's duration (by route); completion requests are also recorded in full.
-    /// Returns the access log's accounting fields for a completion request.
-    pub fn finish(&self, f: Finished) -> Option<String> {
+    /// Returns the access log's accounting fields for a completion request (text, JSON).
+    pub fn finish(&self, f: Finished) -> Option<(String, Value)> {
         let elapsed = f.started.elapsed();
         let route = prometheus::route_label(f.path);
         self.durations.observe(route, elapsed.as_secs_f64());
@@ -181,7 +193,7 @@ impl Ledger {
             counts: tally.map(Tally::counts).unwrap_or_default(),
             premium,
         };
-        let fields = record.log_fields();
+        let fields = (record.log_fields(), record.log_json());
         self.add(record);
         Some(fields)
     }
@@ -270,7 +282,12 @@ mod tests {
         }
     }
 
-    fn finish(ledger: &Ledger, m: Option<&Model>, user: bool, status: u16) -> Option<String> {
+    fn finish(
+        ledger: &Ledger,
+        m: Option<&Model>,
+        user: bool,
+        status: u16,
+    ) -> Option<(String, Value)> {
         let tally = Tally::new("/chat/completions", user);
         tally.observe_body(
             br#"{"usage":{"prompt_tokens":10,"completion_tokens":2},"copilot_usage":{"total_nano_aiu":1500000000}}"#,
@@ -290,8 +307,10 @@ mod tests {
     fn premium_only_for_user_turns_and_recent_is_bounded() {
         let ledger = Ledger::default();
         let sonnet = model("claude-sonnet-4.5", Some(1.0));
-        let line = finish(&ledger, Some(&sonnet), true, 200).unwrap();
+        let (line, fields) = finish(&ledger, Some(&sonnet), true, 200).unwrap();
         assert_eq!(line, " in=10 out=2 cached=0 credits=1.5 premium=1");
+        assert_eq!(fields["ai_credits"], 1.5);
+        assert_eq!(fields["input_tokens"], 10);
         finish(&ledger, Some(&sonnet), false, 200);
         finish(&ledger, Some(&sonnet), true, 429);
         let v = ledger.to_json();

@@ -4,7 +4,7 @@
 use std::net::SocketAddr;
 
 /// The URL clients use: a wildcard bind is reached on loopback from this machine.
-pub fn base_url(bound: SocketAddr) -> String {
+pub fn base_url(scheme: &str, bound: SocketAddr) -> String {
     let ip = bound.ip();
     let host = if ip.is_unspecified() {
         "127.0.0.1".to_string()
@@ -13,7 +13,7 @@ pub fn base_url(bound: SocketAddr) -> String {
     } else {
         ip.to_string()
     };
-    format!("http://{host}:{}", bound.port())
+    format!("{scheme}://{host}:{}", bound.port())
 }
 
 /// The lines printed after `listening on ...`.
@@ -38,10 +38,13 @@ mod tests {
     #[test]
     fn banner_names_urls_and_never_a_key() {
         assert_eq!(
-            base_url("0.0.0.0:4141".parse().unwrap()),
+            base_url("http", "0.0.0.0:4141".parse().unwrap()),
             "http://127.0.0.1:4141"
         );
-        assert_eq!(base_url("[::1]:8080".parse().unwrap()), "http://[::1]:8080");
+        assert_eq!(
+            base_url("https", "[::1]:8080".parse().unwrap()),
+            "https://[::1]:8080"
+        );
         let l = lines("http://127.0.0.1:4141", true);
         assert_eq!(l[1], "dashboard: http://127.0.0.1:4141/dashboard");
         assert!(l[2].contains("ANTHROPIC_AUTH_TOKEN=<your API key>"));

@@ -3,7 +3,9 @@
 
 pub mod auth;
 pub mod banner;
+pub mod completions;
 pub mod debug;
+pub mod health;
 pub mod setup;
 pub mod start;
 pub mod usage;

@@ -15,6 +15,8 @@ use crate::{info, log, server, warn};
 use std::sync::Arc;
 
 pub fn run(config: Config) -> Result<(), String> {
+    // Before anything else: a TLS misconfiguration must not wait for a login to surface.
+    let tls = server::tls::load(config.tls.0.as_ref(), config.tls.1.as_ref())?;
     let http = Http::new(&config)?;
     log_network(&http, &config);
     let (token, source) = github_token(&http, &config)?;
@@ -49,9 +51,13 @@ pub fn run(config: Config) -> Result<(), String> {
         }
     }
     let addr = std::net::SocketAddr::new(app.config.host, app.config.port);
-    let listener = server::bind(addr)?;
-    let bound = listener.server_addr().to_ip().unwrap_or(addr);
-    let base = banner::base_url(bound);
+    let scheme = if tls.is_some() { "https" } else { "http" };
+    // TLS connections beyond the in-flight cap would only wait for a slot: twice the cap
+    // leaves room for idle keep-alive connections.
+    let tls = tls.map(|c| (c, app.config.max_inflight.saturating_mul(2).max(64)));
+    let listener = server::bind(addr, tls)?;
+    let bound = listener.addr;
+    let base = banner::base_url(scheme, bound);
     if app.config.claude_code {
         let models = app.catalog.get().ok_or(
             "--claude-code needs the model list, which could not be loaded; see the log above",
@@ -84,7 +90,10 @@ pub fn run(config: Config) -> Result<(), String> {
     for line in app.traffic.describe() {
         info!("{line}");
     }
-    info!("listening on http://{bound}");
+    if scheme == "https" {
+        info!("TLS enabled: serving HTTPS");
+    }
+    info!("listening on {scheme}://{bound}");
     for line in banner::lines(&base, !app.config.api_keys.is_empty()) {
         info!("{line}");
     }

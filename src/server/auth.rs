@@ -31,12 +31,14 @@ fn constant_time_eq(a: &[u8], b: &[u8]) -> bool {
     a.iter().zip(b).fold(0u8, |acc, (x, y)| acc | (x ^ y)) == 0
 }
 
-/// Routes anyone may call: the status text, liveness, and the dashboard page and assets
-/// (they hold no data; the page asks for the key and sends it to `/dashboard/data`).
+/// Routes anyone may call: the status text, liveness and readiness (load balancers,
+/// orchestrators and `copilot-api health` probe them without a key; they reveal nothing
+/// secret), and the dashboard page and assets (they hold no data; the page asks for the key
+/// and sends it to `/dashboard/data`).
 pub fn is_public(path: &str) -> bool {
     matches!(
         path,
-        "/" | "/healthz" | "/dashboard" | "/dashboard/app.js" | "/dashboard/style.css"
+        "/" | "/healthz" | "/readyz" | "/dashboard" | "/dashboard/app.js" | "/dashboard/style.css"
     )
 }
 

@@ -219,3 +219,30 @@ fn recent_requests_are_bounded_and_the_data_endpoint_requires_the_key() {
     assert_eq!(v["recent"].as_array().unwrap().len(), 200);
     assert_eq!(v["quota"]["copilot_plan"], "individual");
 }
+
+#[test]
+fn json_access_log_carries_the_usage_fields() {
+    let fake = Fake::start();
+    let proxy = Proxy::start(&fake, &["--log-format", "json"], &[]);
+    let body = json!({"model": "gpt-5.2-codex", "input": "hi", "stream": true});
+    assert_eq!(post_json(&proxy, "/v1/responses", &[], &body).status, 200);
+    let mut line = Value::Null;
+    let logged = wait_until(Duration::from_secs(5), || {
+        line = proxy
+            .output()
+            .iter()
+            .filter_map(|l| serde_json::from_str::<Value>(l).ok())
+            .find(|v| v["path"] == "/v1/responses")
+            .unwrap_or(Value::Null);
+        !line.is_null()
+    });
+    assert!(logged, "{:#?}", proxy.output());
+    assert_eq!(line["input_tokens"], 12, "{line}");
+    assert_eq!(line["output_tokens"], 5, "{line}");
+    assert_eq!(line["ai_credits"], 0.25, "{line}");
+    assert_eq!(line["premium_requests"], 1.0, "{line}");
+    assert!(
+        line["msg"].as_str().unwrap().contains("credits=0.25"),
+        "{line}"
+    );
+}
