@@ -4,11 +4,11 @@ mod chat;
 mod count_tokens;
 mod dashboard;
 mod embeddings;
-mod fields;
-mod messages;
+pub(crate) mod fields;
+pub(crate) mod messages;
 mod models;
 mod ops;
-mod pivot;
+pub(crate) mod pivot;
 mod responses;
 
 pub(crate) use fields::billed_as_user;
@@ -90,7 +90,7 @@ fn dispatch(app: &Arc<App>, rq: &Incoming) -> Result<Outgoing, ApiError> {
 /// A streaming answer: `produce` runs under the stream's watchdog, which sends
 /// `keepalive` (the protocol's, in SSE form) during silence and calls `cancel` to
 /// interrupt the upstream on a stall, a vanished client or a shutdown.
-fn streaming(
+pub(crate) fn streaming(
     app: &App,
     keepalive: &'static [u8],
     cancel: Box<dyn Fn() + Send + Sync>,
@@ -107,7 +107,7 @@ fn streaming(
 
 /// Ends a stream's hold on its upstream agent: a cleanly finished call gives the agent
 /// (and its warm connection) back for reuse; any other end drops it.
-fn finished(lease: Lease, outcome: Outcome) -> Outcome {
+pub(crate) fn finished(lease: Lease, outcome: Outcome) -> Outcome {
     if outcome == Outcome::Completed {
         lease.release();
     }

@@ -13,7 +13,7 @@ use crate::upstream::{Upstream, UpstreamError};
 use crate::warn;
 use serde_json::Value;
 use std::io::Read;
-use std::sync::Arc;
+use std::sync::{Arc, OnceLock};
 use std::time::{Duration, SystemTime};
 
 const MAX_ATTEMPTS: u32 = 5;
@@ -62,6 +62,18 @@ impl Opened {
         tally.next_answer();
         self.tally = tally.clone();
         self
+    }
+
+    /// For a request that makes several calls (a search loop): the first answer's tally
+    /// goes into `slot`, and every later answer is accounted to it.
+    pub fn accounted_in(self, slot: &OnceLock<Arc<Tally>>) -> Opened {
+        match slot.get() {
+            Some(tally) => self.continuing(tally),
+            None => {
+                let _ = slot.set(self.tally.clone());
+                self
+            }
+        }
     }
 }
 

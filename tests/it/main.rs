@@ -30,6 +30,9 @@ mod streams;
 mod tls;
 mod token_refresh;
 mod usage;
+mod web_search;
+mod web_search_responses;
+mod web_search_setup;
 mod wizard;
 // Traffic control (#11).
 mod approval;
@@ -207,7 +210,7 @@ fn assert_anthropic_stream(events: &[(String, Value)]) -> Vec<(String, Value)> {
                 let allowed: &[&str] = match kind.as_str() {
                     "text" => &["text_delta"],
                     "thinking" => &["thinking_delta", "signature_delta"],
-                    "tool_use" => &["input_json_delta"],
+                    "tool_use" | "server_tool_use" => &["input_json_delta"],
                     _ => &[],
                 };
                 let delta = data["delta"]["type"].as_str().unwrap_or("");
@@ -271,7 +274,7 @@ fn anthropic_blocks(events: &[(String, Value)]) -> Vec<Value> {
         }
     }
     for (b, j) in blocks.iter_mut().zip(json_parts) {
-        if b["type"] == "tool_use" && !j.is_empty() {
+        if (b["type"] == "tool_use" || b["type"] == "server_tool_use") && !j.is_empty() {
             b["input"] = serde_json::from_str(&j).unwrap_or_else(|e| panic!("{e}: {j}"));
         }
     }

@@ -246,3 +246,28 @@ fn json_access_log_carries_the_usage_fields() {
         "{line}"
     );
 }
+
+/// A web search turn makes two model passes (the call, then the answer): the request is
+/// accounted with both passes' tokens, and one premium request for the user's turn.
+#[test]
+fn a_search_loop_is_accounted_with_every_pass() {
+    use crate::web_search::{CHAT, NATIVE, Which, start};
+    let fake = Fake::start();
+    let proxy = start(&fake, Which::Tavily, &[]);
+    for (i, stream) in [false, true].into_iter().enumerate() {
+        let body = json!({"model": NATIVE, "max_tokens": 1024, "stream": stream,
+            "messages": [{"role": "user", "content": "news? scenario:search-agent:1"}],
+            "tools": [{"type": "web_search_20250305", "name": "web_search"}]});
+        assert_eq!(post_json(&proxy, "/v1/messages", &[], &body).status, 200);
+        let r = newest(&proxy, i + 1);
+        assert_eq!(tokens(&r), (24, 10, 0), "stream={stream}: {r}");
+        assert_eq!(r["premium_requests"], 1.0, "{r}");
+    }
+    // Responses on a translated model: the proxy's loop over Chat passes.
+    let body = json!({"model": CHAT, "input": "news? scenario:search-agent:1",
+        "tools": [{"type": "web_search"}]});
+    assert_eq!(post_json(&proxy, "/v1/responses", &[], &body).status, 200);
+    let r = newest(&proxy, 3);
+    assert_eq!(r["upstream"], "/chat/completions", "{r}");
+    assert_eq!(tokens(&r), (24, 10, 0), "{r}");
+}
