@@ -271,3 +271,20 @@ fn a_search_loop_is_accounted_with_every_pass() {
     assert_eq!(r["upstream"], "/chat/completions", "{r}");
     assert_eq!(tokens(&r), (24, 10, 0), "{r}");
 }
+
+/// An empty answer is asked for again (twice): every attempt's tokens count.
+#[test]
+fn retried_empty_answers_are_accounted_with_every_attempt() {
+    let fake = Fake::start();
+    let proxy = Proxy::start(&fake, &[], &[]);
+    for (i, stream) in [false, true].into_iter().enumerate() {
+        assert_eq!(
+            post_message(&proxy, "gpt-4.1", "scenario:empty", stream).status,
+            200
+        );
+        let r = newest(&proxy, i + 1);
+        assert_eq!(tokens(&r), (36, 15, 0), "stream={stream}: {r}");
+        assert_eq!(r["initiator"], "user", "{r}");
+    }
+    assert_eq!(fake.requests_to("/chat/completions").len(), 6);
+}
