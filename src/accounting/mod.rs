@@ -110,6 +110,8 @@ fn round1(x: f64) -> f64 {
 /// What the listener knows when a request has ended.
 pub struct Finished<'a> {
     pub path: &'a str,
+    /// The router's metrics label of the path (`routes::label`): a fixed set.
+    pub route: &'static str,
     pub requested: Option<&'a str>,
     /// The catalog entry of the requested model.
     pub model: Option<&'a Model>,
@@ -161,7 +163,7 @@ impl Ledger {
     /// Returns the access log's accounting fields for a completion request (text, JSON).
     pub fn finish(&self, f: Finished) -> Option<(String, Value)> {
         let elapsed = f.started.elapsed();
-        let route = prometheus::route_label(f.path);
+        let route = f.route;
         self.durations.observe(route, elapsed.as_secs_f64());
         let api = api_of(f.path)?;
         let tally = f.tally.as_deref();
@@ -294,6 +296,7 @@ mod tests {
         );
         ledger.finish(Finished {
             path: "/v1/chat/completions",
+            route: "/v1/chat/completions",
             requested: Some("claude-sonnet-4-5"),
             model: m,
             status,
@@ -328,6 +331,7 @@ mod tests {
         assert_eq!(v["models"][1]["model"], "other");
         let none = ledger.finish(Finished {
             path: "/v1/models",
+            route: "/v1/models",
             requested: None,
             model: None,
             status: 200,

@@ -1,6 +1,6 @@
 //! The accounting series in the Prometheus text format: token, credit and premium-request
 //! counters per model, and latency histograms per route. Label values come from fixed
-//! sets (the routes this server knows, catalog ids, `other`), never from a client.
+//! sets (the router's route labels, catalog ids, `other`), never from a client.
 
 use super::Counts;
 use std::collections::BTreeMap;
@@ -11,44 +11,6 @@ use std::sync::Mutex;
 const BUCKETS: [f64; 12] = [
     0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0, 60.0, 120.0, 300.0,
 ];
-
-/// The route label of a path: the path itself for each route this server knows (an
-/// alias such as `/chat/completions` is its own route), the pattern for a model id, and
-/// `other` for the rest. The same fixed set as the request counter's.
-pub fn route_label(path: &str) -> &'static str {
-    const FIXED: [&str; 20] = [
-        "/",
-        "/healthz",
-        "/readyz",
-        "/metrics",
-        "/usage",
-        "/token",
-        "/dashboard",
-        "/dashboard/app.js",
-        "/dashboard/style.css",
-        "/dashboard/data",
-        "/v1/models",
-        "/models",
-        "/v1/chat/completions",
-        "/chat/completions",
-        "/v1/embeddings",
-        "/embeddings",
-        "/v1/messages",
-        "/v1/messages/count_tokens",
-        "/v1/responses",
-        "/responses",
-    ];
-    if let Some(fixed) = FIXED.iter().find(|p| **p == path) {
-        return fixed;
-    }
-    if path.starts_with("/v1/models/") {
-        "/v1/models/{id}"
-    } else if path.starts_with("/models/") {
-        "/models/{id}"
-    } else {
-        "other"
-    }
-}
 
 #[derive(Debug, Clone, Default)]
 struct Histogram {
@@ -139,10 +101,10 @@ mod tests {
     use super::*;
 
     #[test]
-    fn histogram_buckets_are_cumulative_and_labels_fixed() {
+    fn histogram_buckets_are_cumulative_and_labels_escaped() {
         let h = Histograms::default();
-        h.observe(route_label("/v1/chat/completions"), 0.3);
-        h.observe(route_label("/v1/chat/completions"), 7.0);
+        h.observe("/v1/chat/completions", 0.3);
+        h.observe("/v1/chat/completions", 7.0);
         let mut out = String::new();
         h.render(&mut out, "x");
         assert!(out.contains("x_bucket{route=\"/v1/chat/completions\",le=\"0.25\"} 0"));
@@ -150,8 +112,6 @@ mod tests {
         assert!(out.contains("x_bucket{route=\"/v1/chat/completions\",le=\"10\"} 2"));
         assert!(out.contains("x_bucket{route=\"/v1/chat/completions\",le=\"+Inf\"} 2"));
         assert!(out.contains("x_count{route=\"/v1/chat/completions\"} 2"));
-        assert_eq!(route_label("/v1/models/<script>"), "/v1/models/{id}");
-        assert_eq!(route_label("/wp-admin"), "other");
         assert_eq!(label("a\"b"), "a\\\"b");
     }
 }

@@ -41,6 +41,7 @@ pub fn create(app: &Arc<App>, rq: &Incoming) -> Result<Outgoing, ApiError> {
             ("reasoning", fields::Kind::Object),
         ],
     )?;
+    crate::routes::shapes::responses(&body)?;
     let stream = fields::stream_flag(&body)?;
     let admitted = admission::admit(app, rq, Api::Responses, &mut body, &requested)?;
     let (requested, model, route) = (admitted.requested, admitted.model, admitted.route);

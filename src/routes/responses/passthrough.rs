@@ -41,7 +41,17 @@ pub fn create(
             finished(lease, relay::relay_to_end(reader, sink, &mut adapter))
         })
     } else {
-        Outgoing::bytes(200, "application/json", opened.read_all()?)
+        let answer = opened.read_all()?;
+        // Relayed as it is, but only if it is JSON: a 200 with an empty or broken body is
+        // an upstream fault, not an answer (issue 10's fault matrix).
+        let json = std::str::from_utf8(&answer)
+            .is_ok_and(|text| serde_json::from_str::<serde::de::IgnoredAny>(text).is_ok());
+        if !json {
+            return Err(ApiError::BadGateway(
+                "Copilot answered 200 with a body that is not JSON".into(),
+            ));
+        }
+        Outgoing::bytes(200, "application/json", answer)
     };
     out.model = Some(requested.to_string());
     out.tally = tally;
