@@ -2,6 +2,7 @@
 
 mod chat;
 mod count_tokens;
+mod dashboard;
 mod embeddings;
 pub(crate) mod fields;
 pub(crate) mod messages;
@@ -73,6 +74,10 @@ fn dispatch(app: &Arc<App>, rq: &Incoming) -> Result<Outgoing, ApiError> {
             app.metrics.render().into_bytes(),
         )),
         ("GET", "/token") if app.config.expose_token => ops::token(app),
+        ("GET", "/dashboard/data") => Ok(dashboard::data(app)),
+        ("GET", "/dashboard" | "/dashboard/app.js" | "/dashboard/style.css") => {
+            dashboard::asset(path).ok_or_else(|| ApiError::NotFound(path.into()))
+        }
         (_, _) => match allowed_methods(app, path) {
             Some(allowed) => Err(ApiError::MethodNotAllowed(allowed)),
             None => Err(ApiError::NotFound(format!(
@@ -116,7 +121,7 @@ pub fn is_known_path(path: &str) -> bool {
 const OTHER: &str = "other";
 
 /// Paths answered as they are; each is its own metrics label.
-const FIXED_PATHS: [&str; 16] = [
+const FIXED_PATHS: [&str; 20] = [
     "/",
     "/healthz",
     "/readyz",
@@ -125,6 +130,10 @@ const FIXED_PATHS: [&str; 16] = [
     "/models",
     "/usage",
     "/token",
+    "/dashboard",
+    "/dashboard/app.js",
+    "/dashboard/style.css",
+    "/dashboard/data",
     "/v1/chat/completions",
     "/chat/completions",
     "/v1/embeddings",

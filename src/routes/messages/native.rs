@@ -44,6 +44,7 @@ pub fn create(
             .upstream
             .post(Api::Messages.path(), &payload, &headers, &app.metrics)?)
     })?;
+    let tally = Some(opened.tally.clone());
     let rename = (requested != model.id).then(|| (model.id.clone(), requested.to_string()));
     let mut out = if stream {
         let (reader, lease) = opened.into_parts();
@@ -67,6 +68,7 @@ pub fn create(
         Outgoing::json(200, &v)
     };
     out.model = Some(requested.to_string());
+    out.tally = tally;
     Ok(out)
 }
 

@@ -33,6 +33,7 @@ pub fn create(
     let opened = app
         .upstream
         .post(Api::Responses.path(), &payload, &extra, &app.metrics)?;
+    let tally = Some(opened.tally.clone());
     let mut out = if stream {
         let (reader, lease) = opened.into_parts();
         streaming(app, KEEPALIVE, lease.canceller(), move |sink| {
@@ -53,6 +54,7 @@ pub fn create(
         Outgoing::bytes(200, "application/json", answer)
     };
     out.model = Some(requested.to_string());
+    out.tally = tally;
     Ok(out)
 }
 

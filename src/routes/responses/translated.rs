@@ -70,6 +70,7 @@ pub fn create(
     let opened = app
         .upstream
         .post(Pivot::Chat.path(), &payload, &extra, &app.metrics)?;
+    let tally = Some(opened.tally.clone());
     let mut conversation = history;
     conversation.extend(input_items(&req));
     let response_id = new_response_id();
@@ -103,6 +104,7 @@ pub fn create(
         Outgoing::json(200, &response)
     };
     out.model = Some(requested.to_string());
+    out.tally = tally;
     Ok(out)
 }
 
