@@ -34,6 +34,7 @@ mod tls;
 mod token_lifecycle;
 mod token_refresh;
 mod web_search;
+mod web_search_loop;
 mod web_search_responses;
 mod web_search_setup;
 // Traffic control (#11).

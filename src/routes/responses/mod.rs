@@ -65,7 +65,7 @@ pub fn create(app: &Arc<App>, rq: &Incoming) -> Result<Outgoing, ApiError> {
 fn context_window_stream(app: &App, message: &str) -> Outgoing {
     let event = failed_event(&new_response_id(), "context_length_exceeded", message, 0);
     streaming(app, KEEPALIVE, Box::new(|| {}), move |sink| {
-        sink.sse(event.as_bytes());
+        sink.forward(&event);
         Outcome::UpstreamError
     })
 }

@@ -129,7 +129,7 @@ impl Adapter for Passthrough {
             return Ok(Step::Continue);
         }
         if event.data.trim() == "[DONE]" {
-            sink.sse(b"data: [DONE]\n\n");
+            sink.event(None, "[DONE]");
             return self.on_eof(sink).map(|()| Step::Done);
         }
         let v: Value =
@@ -182,7 +182,7 @@ impl Adapter for Passthrough {
             &fault.message(),
             self.sequence + 1,
         );
-        sink.sse(event.as_bytes());
+        sink.forward(&event);
     }
 
     fn name(&self) -> &'static str {
