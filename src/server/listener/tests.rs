@@ -64,8 +64,13 @@ fn handshake_wraps_every_connection_and_stop_ends_serving() {
     assert!(String::from_utf8_lossy(&answer[..n]).ends_with("\r\n\r\nok"));
     assert!(read.load(Ordering::Relaxed) >= 27);
     assert_eq!(stop.open_connections(), 1);
-    // Stop: serve() returns and new connections are refused; the kept-alive connection
-    // gets one more answer, then closes.
+    // Stop: serve() returns and new connections are refused; the kept-alive connection,
+    // waiting for its next request, gets one more answer, then closes. (Its thread must be
+    // back in that wait first: stopped between two requests, it closes at once.)
+    while stop.busy_connections() > 0 {
+        std::thread::sleep(Duration::from_millis(5));
+    }
+    std::thread::sleep(Duration::from_millis(100));
     stop.stop();
     serving.join().unwrap();
     assert!(TcpStream::connect(addr).is_err());
