@@ -17,7 +17,7 @@ use std::time::{Duration, Instant};
 /// Requests that may wait in one lane; beyond it the queue answers 429.
 pub const QUEUE_LIMIT: usize = 512;
 /// How often a waiting request checks that its client is still there. Not on every wake:
-/// each admission wakes the whole queue, and a check reads the kernel's TCP table.
+/// each admission wakes the whole queue, and a check is a system call (a peek at the socket).
 const PROBE_EVERY: Duration = Duration::from_millis(200);
 
 /// At most `count` admissions in any window of `window`, at least `spacing` apart.
