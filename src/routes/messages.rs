@@ -83,6 +83,7 @@ fn native(
     body.insert("model".into(), Value::from(model.id.clone()));
     remove_server_tools(&mut body);
     fit_max_tokens(&mut body, model);
+    crate::features::effort::clamp(&mut body, Some(model));
     extra.push(("openai-intent", "messages-proxy".into()));
     extra.push((
         "anthropic-version",

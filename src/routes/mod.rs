@@ -1,6 +1,7 @@
 //! The route table: a plain `match` on method and path (query already stripped).
 
 mod chat;
+mod codex_models;
 mod count_tokens;
 mod embeddings;
 mod fields;
@@ -57,7 +58,7 @@ fn dispatch(app: &Arc<App>, rq: &Incoming) -> Result<Outgoing, ApiError> {
         ("GET" | "HEAD", "/") => Ok(ops::root()),
         ("GET" | "HEAD", "/healthz") => Ok(ops::healthz()),
         ("GET" | "HEAD", "/readyz") => Ok(ops::readyz(app)),
-        ("GET", "/v1/models" | "/models") => models::list(app),
+        ("GET", "/v1/models" | "/models") => models::list(app, rq),
         ("GET", _) if model_id(path).is_some() => {
             models::one(app, model_id(path).unwrap_or_default())
         }

@@ -1,11 +1,12 @@
 //! `GET /v1/models` and `GET /v1/models/{id}`.
 
 use crate::app::App;
+use crate::routes::codex_models;
 use crate::server::error::ApiError;
-use crate::server::http::Outgoing;
+use crate::server::http::{Incoming, Outgoing};
 use serde_json::{Value, json};
 
-pub fn list(app: &App) -> Result<Outgoing, ApiError> {
+pub fn list(app: &App, rq: &Incoming) -> Result<Outgoing, ApiError> {
     if app.catalog.get().is_none() {
         app.refresh_catalog_if_stale();
     }
@@ -13,6 +14,9 @@ pub fn list(app: &App) -> Result<Outgoing, ApiError> {
         .catalog
         .get()
         .ok_or_else(|| ApiError::NotReady("the model list is not loaded yet".into()))?;
+    if codex_models::is_codex(rq) {
+        return Ok(Outgoing::json(200, &codex_models::catalog(&models)));
+    }
     let data: Vec<Value> = models.iter().map(|m| m.to_client_json()).collect();
     let (first, last) = (
         data.first().map(|m| m["id"].clone()),

@@ -110,6 +110,10 @@ fn handle(app: &Arc<App>, mut rq: Request) {
             })
             .collect(),
         path: path.clone(),
+        query: url
+            .split_once('?')
+            .map(|(_, q)| q.split('#').next().unwrap_or_default().to_string())
+            .unwrap_or_default(),
         body: Vec::new(),
     };
     if crate::log::verbose() {

@@ -8,6 +8,7 @@ mod bad_input;
 mod chat;
 mod chat_faults;
 mod cli;
+mod codex_models;
 mod device_flow;
 mod embeddings;
 mod messages_native;

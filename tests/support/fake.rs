@@ -414,6 +414,8 @@ fn scenario(shared: &Shared, rq: &Recorded) -> Scenario {
             Scenario::Reasoning
         }
         Some(Scenario::ThinkAgent(name)) => Scenario::ThinkCall(name),
+        Some(Scenario::RejectEffort) if scenarios::has_effort(&rq.json()) => Scenario::RejectEffort,
+        Some(Scenario::RejectEffort) => Scenario::Text,
         Some(scenario) => scenario,
         None => Scenario::Text,
     }

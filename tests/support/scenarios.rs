@@ -99,6 +99,9 @@ pub enum Scenario {
     Agent(String),
     /// As `Agent`, with `ThinkCall(NAME)` on the first turn and `Reasoning` on the second.
     ThinkAgent(String),
+    /// A 400 `invalid_reasoning_effort` while the request carries a reasoning effort, `Text`
+    /// once it does not. Resolved by the fake, which sees the body.
+    RejectEffort,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -210,6 +213,7 @@ impl Scenario {
             "think-agent" => {
                 Scenario::ThinkAgent(parts.get(1).filter(|n| !n.is_empty())?.to_string())
             }
+            "reject-effort" => Scenario::RejectEffort,
             _ => return None,
         })
     }
@@ -368,12 +372,24 @@ pub fn common(api: Api, scenario: &Scenario, stream: bool) -> Option<Reply> {
             400,
             &json!({"error": {"message": CONTEXT_MESSAGE, "code": "model_max_prompt_tokens_exceeded"}}),
         ),
+        Scenario::RejectEffort => Reply::json(
+            400,
+            &json!({"error": {"message": "fake: this reasoning effort is not supported by the model",
+                              "code": "invalid_reasoning_effort"}}),
+        ),
         Scenario::Hangup => Reply::Hangup,
         Scenario::StallHead => Reply::Silence,
         Scenario::StallFirst | Scenario::StallMid if !stream => Reply::Silence,
         Scenario::Drop if !stream => Reply::Hangup,
         _ => return None,
     })
+}
+
+/// Any reasoning effort, in the field of any API.
+pub fn has_effort(body: &Value) -> bool {
+    !body["reasoning_effort"].is_null()
+        || !body["reasoning"]["effort"].is_null()
+        || !body["output_config"]["effort"].is_null()
 }
 
 /// The vector the fake returns for input `index`: multiples of 1/64, exact in f32.
