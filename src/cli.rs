@@ -68,6 +68,11 @@ Streams:
       --stall-timeout SECS    End a stream whose upstream goes silent this long (default 90)
       --first-byte-timeout SECS  ...or sends nothing at all for this long (default 300)
 
+Codex:
+      --no-websocket          Answer Codex's Responses WebSocket (GET /v1/responses) with 426, so
+                              it falls back to HTTP at once
+      --websocket-max-age SECS  Longest life of a Responses WebSocket (default 3600)
+
 Login:
   -g, --github-token TOKEN    GitHub token to use (prefer the GH_TOKEN variable: argv is visible)
       --show-token            Print the GitHub and Copilot tokens when obtained (off by default)
@@ -155,6 +160,8 @@ pub struct RawArgs {
     pub keepalive: Option<String>,
     pub stall_timeout: Option<String>,
     pub first_byte_timeout: Option<String>,
+    pub no_websocket: bool,
+    pub websocket_max_age: Option<String>,
     pub github_token: Option<String>,
     pub show_token: bool,
     pub json: bool,
@@ -237,6 +244,8 @@ pub fn parse(mut args: Arguments) -> Result<Parsed, UsageError> {
             raw.keepalive = opt(&mut args, "--keepalive")?;
             raw.stall_timeout = opt(&mut args, "--stall-timeout")?;
             raw.first_byte_timeout = opt(&mut args, "--first-byte-timeout")?;
+            raw.no_websocket = args.contains("--no-websocket");
+            raw.websocket_max_age = opt(&mut args, "--websocket-max-age")?;
             raw.github_token = opt(&mut args, ["-g", "--github-token"])?;
             raw.show_token = args.contains("--show-token");
         }

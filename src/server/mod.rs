@@ -5,6 +5,7 @@ pub mod auth;
 pub mod error;
 pub mod http;
 pub mod stream;
+mod websocket;
 mod workers;
 
 use crate::app::App;
@@ -55,6 +56,11 @@ fn admit(app: &Arc<App>, inflight: &Arc<AtomicUsize>, rq: Request) {
     let Some(rq) = refuse_huge_body(rq, app.config.max_body_bytes) else {
         return;
     };
+    if websocket::is_attempt(&rq) {
+        // Not under a slot: a WebSocket takes one per running response (websocket/mod.rs).
+        websocket::serve(app, inflight, rq);
+        return;
+    }
     if inflight.fetch_add(1, Ordering::AcqRel) >= app.config.max_inflight {
         inflight.fetch_sub(1, Ordering::AcqRel);
         let family = Family::for_path(path_of(rq.url()));

@@ -18,6 +18,7 @@ mod responses;
 mod responses_chain;
 mod responses_faults;
 mod responses_only_model;
+mod responses_ws;
 mod retries;
 mod routing_matrix;
 mod security;

@@ -13,6 +13,7 @@ pub mod responses_answers;
 pub mod scenarios;
 pub mod sse;
 pub mod wire;
+pub mod ws;
 
 pub use catalog::*;
 pub use fake::*;
