@@ -3,8 +3,9 @@
 
 use crate::config::Config;
 use crate::features::response_store::ResponseStore;
+use crate::http::ApiError;
 use crate::metrics::Metrics;
-use crate::server::error::ApiError;
+use crate::relay::Shutdown;
 use crate::upstream::catalog::{self, Catalog, Model};
 use crate::upstream::{Upstream, ok_or_forward};
 use crate::{info, warn};
@@ -25,6 +26,8 @@ pub struct App {
     pub metrics: Metrics,
     /// Translated responses, for `previous_response_id`.
     pub responses: ResponseStore,
+    /// Ends every open stream with its terminal error event when triggered.
+    pub shutdown: Shutdown,
     usage: Mutex<Option<(Instant, Vec<u8>)>>,
 }
 
@@ -38,6 +41,7 @@ impl App {
             metrics: Metrics::default(),
             responses: ResponseStore::new(entries, ttl),
             usage: Mutex::new(None),
+            shutdown: Shutdown::default(),
         }
     }
 
@@ -46,8 +50,10 @@ impl App {
         let reply = self
             .upstream
             .copilot("GET", "/models", None, &[])
-            .map_err(|e| e.to_string())?;
-        let reply = ok_or_forward(reply).map_err(|e| format!("HTTP {}: {e}", e.status()))?;
+            .map_err(|e| ApiError::from(e).to_string())?;
+        let reply = ok_or_forward(reply)
+            .map_err(ApiError::from)
+            .map_err(|e| format!("HTTP {}: {e}", e.status()))?;
         let v: serde_json::Value = serde_json::from_slice(&reply.body)
             .map_err(|_| "the model list is not JSON".to_string())?;
         let models = catalog::parse_list(&v);

@@ -3,7 +3,6 @@
 //! except the upstream client's proxy lookup.
 
 use crate::cli::{CommandName, RawArgs, UsageError};
-use crate::server::stream::Timing;
 use std::net::IpAddr;
 use std::path::PathBuf;
 use std::time::Duration;
@@ -58,6 +57,17 @@ pub struct Config {
 
 /// Where each upstream lives. The Copilot base URL is finally decided per token (its
 /// `endpoints.api`), see `upstream::token`.
+/// The time limits of a stream (the relay's watchdog enforces them).
+#[derive(Debug, Clone, Copy)]
+pub struct Timing {
+    /// Silence toward the client after which a keepalive is sent.
+    pub keepalive: Duration,
+    /// Upstream silence, once it has sent a byte, that counts as a stall.
+    pub stall: Duration,
+    /// Upstream silence before its first byte that counts as a stall.
+    pub first_byte: Duration,
+}
+
 #[derive(Debug, Clone)]
 pub struct Endpoints {
     pub github_web: String,

@@ -1,6 +1,6 @@
 //! Counters the routes update and `GET /metrics` exposes in the Prometheus text format.
 
-use crate::server::stream::Outcome;
+use crate::http::Outcome;
 use std::collections::BTreeMap;
 use std::fmt::Write;
 use std::sync::Mutex;

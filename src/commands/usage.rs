@@ -2,6 +2,7 @@
 
 use crate::commands::github_token;
 use crate::config::Config;
+use crate::http::ApiError;
 use crate::upstream::client::Http;
 use crate::upstream::{Upstream, ok_or_forward};
 use serde_json::Value;
@@ -13,6 +14,7 @@ pub fn run(config: &Config) -> Result<(), String> {
     let reply = upstream
         .github("/copilot_internal/user")
         .and_then(ok_or_forward)
+        .map_err(ApiError::from)
         .map_err(|e| match e.status() {
             401 | 403 => format!("GitHub rejected the GitHub token ({e}); run `copilot-api auth`"),
             _ => format!("could not fetch Copilot usage: {e}"),

@@ -3,16 +3,16 @@
 //! response normalized where Copilot departs from OpenAI's wire format.
 
 use crate::app::App;
+use crate::http::{ApiError, Incoming, Outgoing};
+use crate::protocol::chat::{DONE, KEEPALIVE, error_chunk};
+use crate::relay::{self, Adapter, ChatSource, Fault, Sink, Step};
 use crate::routes::fields::{self, initiator_header, vision_header};
-use crate::routes::finished;
-use crate::routes::pivot::{Decoder, Ending, Pivot, relay_chunks};
+use crate::routes::pivot::Pivot;
+use crate::routes::{finished, streaming};
 use crate::routing::{self, Api};
-use crate::server::error::ApiError;
-use crate::server::http::{Incoming, Outgoing};
-use crate::server::stream::{Outcome, Sink, StreamBody};
+use crate::sse::Event;
 use crate::upstream::catalog::Model;
 use serde_json::{Map, Value, json};
-use std::io::Read;
 use std::time::{SystemTime, UNIX_EPOCH};
 
 pub fn completions(app: &App, rq: &Incoming) -> Result<Outgoing, ApiError> {
@@ -53,17 +53,13 @@ pub fn completions(app: &App, rq: &Incoming) -> Result<Outgoing, ApiError> {
         return Ok(out);
     }
     let (reader, lease) = opened.into_parts();
-    let mut out = Outgoing::stream(StreamBody {
-        keepalive: b": keepalive\n\n",
-        timing: app.config.stream_timing,
-        cancel: lease.canceller(),
-        produce: Box::new(move |sink| {
-            let decoder = pivot.decoder(&naming.requested);
-            finished(
-                lease,
-                relay(reader, sink, &naming, client_wants_usage, decoder),
-            )
-        }),
+    let mut out = streaming(app, KEEPALIVE, lease.canceller(), move |sink| {
+        let mut adapter = ChatRelay {
+            source: pivot.source(&naming.requested),
+            naming,
+            client_wants_usage,
+        };
+        finished(lease, relay::relay_to_end(reader, sink, &mut adapter))
     });
     out.model = Some(requested);
     Ok(out)
@@ -182,55 +178,56 @@ impl Naming {
 }
 
 /// Relays Copilot's chunks to the client (unchanged bytes when nothing needed fixing).
-/// Never ends silently: a normal end forwards `[DONE]`; any fault ends with an error chunk
-/// and then `[DONE]`.
-fn relay(
-    upstream: impl Read,
-    sink: &mut Sink,
-    naming: &Naming,
+/// Never ends silently: a normal end sends `[DONE]`; a fault an error chunk and then
+/// `[DONE]`.
+struct ChatRelay {
+    source: ChatSource,
+    naming: Naming,
     client_wants_usage: bool,
-    mut decoder: Decoder,
-) -> Outcome {
-    let passthrough = matches!(decoder, Decoder::Chat);
-    let ending = relay_chunks(
-        upstream,
-        sink,
-        &mut decoder,
-        true,
-        |mut chunk, event, sink| {
+}
+
+impl Adapter for ChatRelay {
+    fn on_event(&mut self, event: &Event, sink: &mut Sink) -> Result<Step, Fault> {
+        if event.comment.is_some() {
+            sink.sse(event.to_wire().as_bytes());
+            return Ok(Step::Continue);
+        }
+        let decoded = self.source.decode(event)?;
+        for mut chunk in decoded.chunks {
             let choices = chunk.get("choices").and_then(Value::as_array);
             let usage_only = choices.is_some_and(Vec::is_empty)
                 && chunk.get("usage").is_some_and(|u| !u.is_null());
-            if usage_only && !client_wants_usage {
-                return;
+            if usage_only && !self.client_wants_usage {
+                continue;
             }
-            if naming.normalize(&mut chunk, "chat.completion.chunk") || !passthrough {
-                sink.send(format!("data: {chunk}\n\n").as_bytes());
+            if self.naming.normalize(&mut chunk, "chat.completion.chunk") || !self.source.is_chat()
+            {
+                sink.event(None, &chunk.to_string());
             } else {
-                sink.send(event.to_wire().as_bytes());
+                sink.sse(event.to_wire().as_bytes());
             }
-        },
-    );
-    let outcome = match ending {
-        Ending::ClientGone => return Outcome::ClientGone,
-        Ending::Complete => Outcome::Completed,
-        Ending::Failed(outcome, message) => {
-            crate::warn!("chat stream ended early: {message}");
-            let kind = if outcome == Outcome::Stalled {
-                "upstream_timeout"
-            } else {
-                "upstream_error"
-            };
-            sink.send(format!("data: {}\n\n", error_body(&message, kind)).as_bytes());
-            outcome
         }
-    };
-    sink.send(b"data: [DONE]\n\n");
-    outcome
-}
+        Ok(if decoded.done {
+            Step::Done
+        } else {
+            Step::Continue
+        })
+    }
 
-fn error_body(message: &str, kind: &str) -> Value {
-    json!({"error": {"message": message, "type": kind, "param": null, "code": null}})
+    fn on_eof(&mut self, _: &mut Sink) -> Result<(), Fault> {
+        self.source.on_eof()
+    }
+
+    fn close(&mut self, ending: &Result<(), Fault>, sink: &mut Sink) {
+        if let Err(fault) = ending {
+            sink.sse(error_chunk(&fault.message(), fault.openai_code()).as_bytes());
+        }
+        sink.sse(DONE);
+    }
+
+    fn name(&self) -> &'static str {
+        "chat"
+    }
 }
 
 #[cfg(test)]

@@ -7,7 +7,7 @@
 //! freeform `apply_patch`. Both Codex's model discovery (it sends its `client_version` in the
 //! query and its own user agent) and `-c model_catalog_json=FILE` read this shape.
 
-use crate::server::http::Incoming;
+use crate::http::Incoming;
 use crate::upstream::catalog::Model;
 use serde_json::{Value, json};
 

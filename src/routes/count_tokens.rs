@@ -3,9 +3,9 @@
 //! error instead). The tokenizer loads on the first count (~200 ms, +44 MiB), never at start.
 
 use crate::app::App;
+use crate::http::ApiError;
+use crate::http::{Incoming, Outgoing};
 use crate::routes::fields;
-use crate::server::error::ApiError;
-use crate::server::http::{Incoming, Outgoing};
 use serde_json::{Value, json};
 
 /// Anthropic's estimate for an image of unknown size (about 1.15 megapixels / 750).

@@ -2,9 +2,9 @@
 //! returned as it is, so `encoding_format: base64` and `dimensions` work as upstream does.
 
 use crate::app::App;
+use crate::http::ApiError;
+use crate::http::{Incoming, Outgoing};
 use crate::routes::fields;
-use crate::server::error::ApiError;
-use crate::server::http::{Incoming, Outgoing};
 use serde_json::Value;
 
 pub fn create(app: &App, rq: &Incoming) -> Result<Outgoing, ApiError> {

@@ -1,7 +1,7 @@
 //! Request checks shared by the completion routes: required fields and their types, with a
 //! 400 that names the field, and the billing and vision headers.
 
-use crate::server::error::ApiError;
+use crate::http::ApiError;
 use crate::upstream::catalog::Model;
 use serde_json::{Map, Value};
 

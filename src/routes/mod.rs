@@ -6,17 +6,14 @@ mod count_tokens;
 mod embeddings;
 mod fields;
 mod messages;
-mod messages_chat;
 mod models;
 mod ops;
 mod pivot;
 mod responses;
-mod responses_chat;
 
 use crate::app::App;
-use crate::server::error::ApiError;
-use crate::server::http::{Incoming, Outgoing};
-use crate::server::stream::Outcome;
+use crate::http::{ApiError, Incoming, Outcome, Outgoing};
+use crate::relay::{Sink, StreamBody};
 use crate::upstream::client::Lease;
 use std::sync::Arc;
 
@@ -82,6 +79,24 @@ fn dispatch(app: &Arc<App>, rq: &Incoming) -> Result<Outgoing, ApiError> {
             ))),
         },
     }
+}
+
+/// A streaming answer: `produce` runs under the stream's watchdog, which sends
+/// `keepalive` (the protocol's, in SSE form) during silence and calls `cancel` to
+/// interrupt the upstream on a stall, a vanished client or a shutdown.
+fn streaming(
+    app: &App,
+    keepalive: &'static [u8],
+    cancel: Box<dyn Fn() + Send + Sync>,
+    produce: impl FnOnce(&mut Sink) -> Outcome + Send + 'static,
+) -> Outgoing {
+    Outgoing::stream(StreamBody {
+        keepalive,
+        timing: app.config.stream_timing,
+        cancel,
+        shutdown: app.shutdown.clone(),
+        produce: Box::new(produce),
+    })
 }
 
 /// Ends a stream's hold on its upstream agent: a cleanly finished call gives the agent

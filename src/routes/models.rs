@@ -1,9 +1,9 @@
 //! `GET /v1/models` and `GET /v1/models/{id}`.
 
 use crate::app::App;
+use crate::http::ApiError;
+use crate::http::{Incoming, Outgoing};
 use crate::routes::codex_models;
-use crate::server::error::ApiError;
-use crate::server::http::{Incoming, Outgoing};
 use serde_json::{Value, json};
 
 pub fn list(app: &App, rq: &Incoming) -> Result<Outgoing, ApiError> {

@@ -2,8 +2,8 @@
 
 use crate::app::App;
 use crate::cli::VERSION;
-use crate::server::error::ApiError;
-use crate::server::http::Outgoing;
+use crate::http::ApiError;
+use crate::http::Outgoing;
 use serde_json::json;
 use std::time::UNIX_EPOCH;
 

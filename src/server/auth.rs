@@ -1,6 +1,6 @@
 //! API keys and CORS: who may call the proxy.
 
-use crate::server::http::Incoming;
+use crate::http::Incoming;
 
 /// The key the client presented, from `Authorization: Bearer K` or `x-api-key: K`.
 fn presented(rq: &Incoming) -> impl Iterator<Item = &str> {

@@ -2,17 +2,13 @@
 //! in-flight cap, and every response is written here. Only this module touches tiny_http.
 
 pub mod auth;
-pub mod error;
-pub mod http;
-pub mod stream;
 mod websocket;
 mod workers;
 
 use crate::app::App;
+use crate::http::{ApiError, Family, Incoming, Outgoing};
 use crate::routes;
 use crate::{info, warn};
-use error::{ApiError, Family};
-use http::{Incoming, Outgoing};
 use std::io::Read;
 use std::panic::{AssertUnwindSafe, catch_unwind};
 use std::sync::Arc;
@@ -158,7 +154,7 @@ fn handle(app: &Arc<App>, mut rq: Request) {
         Some(body) => {
             // HTTP/1.0 has no chunked encoding: raw body, closed at the end.
             let chunked = *rq.http_version() != tiny_http::HTTPVersion(1, 0);
-            let outcome = stream::run(rq.into_writer(), chunked, &out.headers, body);
+            let outcome = body.run(rq.into_writer(), chunked, &out.headers);
             app.metrics.stream_ended(outcome);
             format!(" stream={}", outcome.name())
         }

@@ -18,6 +18,7 @@
 
 use super::anthropic_response::{message_id, parse_argument_text, stop_reason, tool_use_id, usage};
 use super::tool_names::ToolNames;
+use crate::protocol::anthropic;
 use crate::sse::Event;
 use serde_json::{Value, json};
 use std::collections::VecDeque;
@@ -227,10 +228,7 @@ impl StreamState {
         }
         self.start(&mut ev);
         self.close(&mut ev);
-        ev.push(event(json!({
-            "type": "error",
-            "error": {"type": error_type, "message": message},
-        })));
+        ev.push(anthropic::error_event(error_type, message));
         self.done = true;
         ev
     }
@@ -421,9 +419,7 @@ impl StreamState {
         if let Open::Tool { call, .. } = open {
             self.calls[call].stage = Stage::Closed;
         }
-        ev.push(event(
-            json!({"type": "content_block_stop", "index": open.index()}),
-        ));
+        ev.push(anthropic::block_stop(open.index()));
     }
 
     fn start(&mut self, ev: &mut Vec<Event>) {
@@ -453,11 +449,7 @@ fn nonempty(v: Option<&Value>) -> Option<&str> {
 
 /// An SSE event named after its JSON `type`.
 fn event(v: Value) -> Event {
-    Event {
-        event: v.get("type").and_then(Value::as_str).map(str::to_string),
-        data: v.to_string(),
-        ..Event::default()
-    }
+    anthropic::named(v)
 }
 
 fn block_delta(index: u64, delta: Value) -> Event {

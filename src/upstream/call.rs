@@ -6,10 +6,9 @@
 //! the upstream's `Retry-After`. Deterministic 400s are never retried.
 
 use crate::metrics::Metrics;
-use crate::server::error::ApiError;
-use crate::upstream::Upstream;
 use crate::upstream::client::{Lease, MAX_BODY, describe_error};
 use crate::upstream::headers;
+use crate::upstream::{Upstream, UpstreamError};
 use crate::warn;
 use serde_json::Value;
 use std::io::Read;
@@ -29,7 +28,7 @@ pub struct Opened {
 }
 
 impl Opened {
-    pub fn read_all(self) -> Result<Vec<u8>, ApiError> {
+    pub fn read_all(self) -> Result<Vec<u8>, UpstreamError> {
         let mut body = Vec::new();
         self.response
             .into_body()
@@ -37,7 +36,7 @@ impl Opened {
             .take(MAX_BODY)
             .read_to_end(&mut body)
             .map_err(|e| {
-                ApiError::BadGateway(format!("reading the upstream answer failed: {e}"))
+                UpstreamError::Unreachable(format!("reading the upstream answer failed: {e}"))
             })?;
         self.lease.release();
         Ok(body)
@@ -57,7 +56,7 @@ impl Upstream {
         body: &[u8],
         extra: &[(&'static str, String)],
         metrics: &Metrics,
-    ) -> Result<Opened, ApiError> {
+    ) -> Result<Opened, UpstreamError> {
         let mut token = self.tokens.get(&self.http).map_err(super::not_ready)?;
         let mut replayed_401 = false;
         // Set once Copilot rejected the reasoning effort: the body sent again without it.
@@ -82,14 +81,14 @@ impl Upstream {
                 .fold(agent.post(&url), |r, (k, v)| r.header(*k, v.as_str()));
             let (wait, what) = match request.send(without_effort.as_deref().unwrap_or(body)) {
                 Err(e) if matches!(e, ureq::Error::Timeout(_)) => {
-                    return Err(ApiError::GatewayTimeout(format!(
+                    return Err(UpstreamError::Timeout(format!(
                         "Copilot did not answer in time ({}); see --first-byte-timeout",
                         describe_error(&e)
                     )));
                 }
                 Err(e) => match retryable_network(&e) {
                     true if attempt < MAX_ATTEMPTS => (backoff(attempt), describe_error(&e)),
-                    _ => return Err(ApiError::BadGateway(describe_error(&e))),
+                    _ => return Err(UpstreamError::Unreachable(describe_error(&e))),
                 },
                 Ok(response) => {
                     let status = response.status().as_u16();
@@ -206,7 +205,7 @@ impl Failure {
         }
     }
 
-    fn into_error(self) -> ApiError {
+    fn into_error(self) -> UpstreamError {
         classify(self.status, self.body, self.content_type, self.retry_after)
     }
 }
@@ -254,9 +253,9 @@ pub fn classify(
     body: Vec<u8>,
     content_type: String,
     retry_after: Option<String>,
-) -> ApiError {
+) -> UpstreamError {
     if status == 466 {
-        return ApiError::VersionRejected;
+        return UpstreamError::VersionRejected;
     }
     let text = String::from_utf8_lossy(&body).to_string();
     if is_context_window(status, &text) {
@@ -270,12 +269,12 @@ pub fn classify(
             .unwrap_or_else(|| {
                 "the request exceeds the model's context window; shorten the conversation".into()
             });
-        return ApiError::ContextWindow {
+        return UpstreamError::ContextWindow {
             message,
             too_large: status == 413,
         };
     }
-    ApiError::Upstream {
+    UpstreamError::Status {
         status,
         body,
         content_type,
@@ -357,18 +356,18 @@ mod tests {
     fn classification() {
         assert!(matches!(
             classify(466, vec![], String::new(), None),
-            ApiError::VersionRejected
+            UpstreamError::VersionRejected
         ));
         let ctx = r#"{"error":{"message":"prompt token count of 140000 exceeds the limit of 128000","code":"model_max_prompt_tokens_exceeded"}}"#;
         match classify(400, ctx.into(), String::new(), None) {
-            ApiError::ContextWindow { message, too_large } => {
+            UpstreamError::ContextWindow { message, too_large } => {
                 assert!(message.contains("140000") && !too_large)
             }
             other => panic!("{other:?}"),
         }
         assert!(matches!(
             classify(413, b"too big".to_vec(), String::new(), None),
-            ApiError::ContextWindow {
+            UpstreamError::ContextWindow {
                 too_large: true,
                 ..
             }
@@ -380,11 +379,11 @@ mod tests {
                 String::new(),
                 None
             ),
-            ApiError::Upstream { status: 413, .. }
+            UpstreamError::Status { status: 413, .. }
         ));
         assert!(matches!(
             classify(500, vec![], String::new(), None),
-            ApiError::Upstream { status: 500, .. }
+            UpstreamError::Status { status: 500, .. }
         ));
     }
 }

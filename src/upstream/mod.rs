@@ -4,13 +4,14 @@
 pub mod call;
 pub mod catalog;
 pub mod client;
+mod error;
 pub mod github;
 pub mod headers;
 pub mod token;
 
 use crate::config::{Config, Versions};
-use crate::server::error::ApiError;
 use client::{Http, Reply};
+pub use error::UpstreamError;
 use token::{ExchangeError, TokenStore};
 
 pub struct Upstream {
@@ -40,7 +41,7 @@ impl Upstream {
         path: &str,
         body: Option<&[u8]>,
         extra: &[(&'static str, String)],
-    ) -> Result<Reply, ApiError> {
+    ) -> Result<Reply, UpstreamError> {
         let mut token = self.tokens.get(&self.http).map_err(not_ready)?;
         for attempt in 0..2 {
             let mut headers = headers::copilot(&self.versions, &token.value);
@@ -49,7 +50,7 @@ impl Upstream {
             let reply = self
                 .http
                 .call(method, &url, &headers, body)
-                .map_err(|e| ApiError::BadGateway(e.0))?;
+                .map_err(|e| UpstreamError::Unreachable(e.0))?;
             if reply.status != 401 || attempt == 1 {
                 return Ok(reply);
             }
@@ -63,25 +64,25 @@ impl Upstream {
     }
 
     /// A GET on api.github.com with the GitHub token (`/copilot_internal/user`).
-    pub fn github(&self, path: &str) -> Result<Reply, ApiError> {
+    pub fn github(&self, path: &str) -> Result<Reply, UpstreamError> {
         let url = format!("{}{path}", self.github_api);
         let headers = headers::github(&self.versions, &self.github_token);
         self.http
             .call("GET", &url, &headers, None)
-            .map_err(|e| ApiError::BadGateway(e.0))
+            .map_err(|e| UpstreamError::Unreachable(e.0))
     }
 }
 
-pub(crate) fn not_ready(e: ExchangeError) -> ApiError {
-    ApiError::NotReady(format!("no valid Copilot token: {}", e.message()))
+pub(crate) fn not_ready(e: ExchangeError) -> UpstreamError {
+    UpstreamError::NoToken(format!("no valid Copilot token: {}", e.message()))
 }
 
 /// An upstream reply as an error unless it is a 2xx.
-pub fn ok_or_forward(reply: Reply) -> Result<Reply, ApiError> {
+pub fn ok_or_forward(reply: Reply) -> Result<Reply, UpstreamError> {
     if (200..300).contains(&reply.status) {
         Ok(reply)
     } else {
-        Err(ApiError::Upstream {
+        Err(UpstreamError::Status {
             status: reply.status,
             body: reply.body,
             content_type: reply.content_type,

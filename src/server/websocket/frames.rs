@@ -1,6 +1,7 @@
-//! The WebSocket side of the stream relay: the Responses route produces its stream as SSE
-//! (the same relay, watchdog, keepalives and terminal events as over HTTP); this writer
-//! turns each SSE event into one JSON text frame, as Codex reads them (no `event:`/`data:`
+//! The WebSocket side of the stream relay: the Responses route produces its stream as an
+//! `EventStream` (the same relay loop, watchdog, keepalives and terminal events as over
+//! HTTP), run here as raw SSE (`Sse { chunked: false }`, what an HTTP/1.0 client gets);
+//! this writer turns each SSE event into one JSON text frame, as Codex reads them (no `event:`/`data:`
 //! lines, no `[DONE]`; codex-rs/codex-api/src/endpoint/responses_websocket.rs), and the
 //! relay's keepalive comments into WebSocket pings, and notes what the events say about the
 //! response for the connection's next turn.
@@ -22,10 +23,10 @@ pub fn lock(
     socket.lock().unwrap_or_else(|e| e.into_inner())
 }
 
-/// An `io::Write` for `server::stream::run`, writing frames to the socket.
+/// An `io::Write` for `EventStream::run`, writing frames to the socket.
 pub struct FrameWriter {
     socket: Socket,
-    /// `stream::run` starts with an HTTP response head, meant for an HTTP client; it is
+    /// `EventStream::run` starts with an HTTP response head, meant for an HTTP client; it is
     /// dropped (the socket already said 101) up to its blank line.
     head: Option<Vec<u8>>,
     parser: Parser,

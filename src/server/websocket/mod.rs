@@ -15,10 +15,9 @@ mod frames;
 mod handshake;
 mod turns;
 
-use super::error::{ApiError, Family};
-use super::http::{Incoming, Outgoing};
-use super::{Slot, auth, path_of, stream};
+use super::{Slot, auth, path_of};
 use crate::app::App;
+use crate::http::{ApiError, Family, Incoming, Outcome, Outgoing};
 use crate::routes;
 use crate::{debug, info, warn};
 use frames::{FrameWriter, Socket, lock};
@@ -378,7 +377,9 @@ impl Session<'_> {
         };
         let capture = Arc::new(Mutex::new(Capture::default()));
         let writer = FrameWriter::new(self.socket.clone(), capture.clone());
-        let outcome = stream::run(Box::new(writer), false, &[], body);
+        // The stream runs as over HTTP/1.0 (raw SSE after a head); the writer turns it into
+        // frames (frames.rs).
+        let outcome = body.run(Box::new(writer), false, &[]);
         self.app.metrics.stream_ended(outcome);
         info!(
             "WS /v1/responses {model} 200 {:.1}ms stream={}",
@@ -389,7 +390,7 @@ impl Session<'_> {
         if let Some(turn) = capture.into_turn(input) {
             self.last = Some(turn);
         }
-        if outcome == stream::Outcome::ClientGone {
+        if outcome == Outcome::ClientGone {
             Next::Close
         } else {
             Next::Continue

@@ -3,17 +3,16 @@
 //! format. Empty answers are retried twice, then replaced by a clear message, so that
 //! Claude Code never sees a turn with no content.
 
+use super::images::{send_with_image_fallback, with_vision};
 use crate::app::App;
 use crate::features::guidance::add_large_edit_note;
-use crate::routes::fields;
-use crate::routes::fields::initiator_header;
-use crate::routes::finished;
-use crate::routes::messages::{PING, send_with_image_fallback, with_vision};
-use crate::routes::pivot::{Decoder, Ending, Pivot, relay_chunks};
+use crate::http::{ApiError, Outcome, Outgoing};
+use crate::protocol::anthropic::PING;
+use crate::relay::{self, Adapter, ChatSource, Fault, Sink, Step};
+use crate::routes::fields::{self, initiator_header};
+use crate::routes::pivot::Pivot;
+use crate::routes::{finished, streaming};
 use crate::routing::Api;
-use crate::server::error::ApiError;
-use crate::server::http::Outgoing;
-use crate::server::stream::{Outcome, Sink, StreamBody};
 use crate::sse::Event;
 use crate::translate::anthropic_request::{ChatRequest, to_chat};
 use crate::translate::anthropic_response::from_chat;
@@ -123,9 +122,10 @@ impl Call {
         let mut extra = self.extra.clone();
         extra.retain(|(k, _)| *k != "x-initiator");
         extra.push(initiator_header(false));
-        self.app
+        Ok(self
+            .app
             .upstream
-            .post(self.pivot.path(), &self.payload, &extra, &self.app.metrics)
+            .post(self.pivot.path(), &self.payload, &extra, &self.app.metrics)?)
     }
 
     fn json(self, first: Opened) -> Result<Outgoing, ApiError> {
@@ -160,15 +160,15 @@ impl Call {
         let current: Arc<Mutex<Box<dyn Fn() + Send + Sync>>> =
             Arc::new(Mutex::new(lease.canceller()));
         let cancel = current.clone();
-        let timing = self.app.config.stream_timing;
-        Outgoing::stream(StreamBody {
-            keepalive: PING,
-            timing,
-            cancel: Box::new(move || (cancel.lock().unwrap_or_else(|e| e.into_inner()))()),
-            produce: Box::new(move |sink| self.relay(reader, lease, &current, sink)),
+        let app = self.app.clone();
+        let cancel = Box::new(move || (cancel.lock().unwrap_or_else(|e| e.into_inner()))());
+        streaming(&app, PING, cancel, move |sink| {
+            self.relay(reader, lease, &current, sink)
         })
     }
 
+    /// Relays attempts into the one client stream until one has content (or the attempts
+    /// run out), then ends the stream.
     fn relay(
         &self,
         mut reader: ureq::BodyReader<'static>,
@@ -178,16 +178,22 @@ impl Call {
     ) -> Outcome {
         let mut attempt = 1;
         loop {
-            let mut state = StreamState::new(&self.requested, self.tools.clone(), self.estimate);
-            let result = relay_attempt(
-                reader,
-                sink,
-                &mut state,
-                self.pivot.decoder(&self.requested),
-            );
-            let retry = matches!(result, Attempt::Empty) && attempt < EMPTY_ATTEMPTS;
-            if !retry {
-                return finished(lease, finish(result, &mut state, sink));
+            let mut adapter = Translated {
+                source: self.pivot.source(&self.requested),
+                state: StreamState::new(&self.requested, self.tools.clone(), self.estimate),
+                held: Vec::new(),
+            };
+            let ending = relay::relay(reader, sink, &mut adapter);
+            let empty = ending.is_ok() && !adapter.state.has_content();
+            if !empty {
+                return finished(lease, relay::finish(ending, sink, &mut adapter));
+            }
+            if attempt == EMPTY_ATTEMPTS {
+                // Out of retries: a clear message instead of an empty turn.
+                let mut events = adapter.state.on_chunk(&synthetic_chunk(true));
+                events.extend(adapter.state.finish());
+                sink.events(&events);
+                return finished(lease, Outcome::UpstreamError);
             }
             crate::warn!(
                 "empty answer from Copilot (attempt {attempt}/{EMPTY_ATTEMPTS}); retrying"
@@ -196,9 +202,11 @@ impl Call {
             let opened = match self.send() {
                 Ok(o) => o,
                 Err(e) => {
-                    let events = state.fail(&e.to_string(), anthropic_error_type(e.status()));
-                    sink.send_events(&events);
-                    return Outcome::UpstreamError;
+                    let fault = Fault::Refused {
+                        status: e.status(),
+                        message: e.to_string(),
+                    };
+                    return relay::finish(Err(fault), sink, &mut adapter);
                 }
             };
             lease.release();
@@ -208,69 +216,53 @@ impl Call {
     }
 }
 
-/// How one upstream attempt ended.
-enum Attempt {
-    /// Finished with content; the events are all sent but the closing ones.
-    Finished,
-    /// Finished without any content; nothing but (held back) `message_start` exists.
-    Empty,
-    Failed(Outcome, String),
-    ClientGone,
+/// Translates one upstream attempt's Chat chunks into Anthropic events. Events are held
+/// back until the first content block, so that an empty answer can be retried without the
+/// client seeing it.
+struct Translated {
+    source: ChatSource,
+    state: StreamState,
+    held: Vec<Event>,
 }
 
-/// Translates one upstream stream. Events are held back until the first content block, so
-/// that an empty answer can be retried without the client seeing it.
-fn relay_attempt(
-    upstream: impl std::io::Read,
-    sink: &mut Sink,
-    state: &mut StreamState,
-    mut decoder: Decoder,
-) -> Attempt {
-    let mut held: Vec<Event> = Vec::new();
-    let ending = relay_chunks(upstream, sink, &mut decoder, false, |chunk, _, sink| {
-        let events = state.on_chunk(&chunk);
-        if state.has_content() {
-            sink.send_events(&std::mem::take(&mut held));
-            sink.send_events(&events);
-        } else {
-            held.extend(events);
+impl Adapter for Translated {
+    fn on_event(&mut self, event: &Event, sink: &mut Sink) -> Result<Step, Fault> {
+        if event.comment.is_some() {
+            return Ok(Step::Continue);
         }
-    });
-    match ending {
-        Ending::ClientGone => Attempt::ClientGone,
-        Ending::Complete if !state.has_content() => Attempt::Empty,
-        Ending::Complete => Attempt::Finished,
-        Ending::Failed(outcome, message) => {
-            sink.send_events(&held);
-            Attempt::Failed(outcome, message)
-        }
-    }
-}
-
-fn finish(result: Attempt, state: &mut StreamState, sink: &mut Sink) -> Outcome {
-    match result {
-        Attempt::Finished => {
-            sink.send_events(&state.finish());
-            Outcome::Completed
-        }
-        Attempt::Empty => {
-            // Out of retries: a clear message instead of an empty turn.
-            let mut events = state.on_chunk(&synthetic_chunk(true));
-            events.extend(state.finish());
-            sink.send_events(&events);
-            Outcome::UpstreamError
-        }
-        Attempt::Failed(outcome, message) => {
-            crate::warn!("messages stream ended early: {message}");
-            let kind = if outcome == Outcome::Stalled {
-                "overloaded_error"
+        let decoded = self.source.decode(event)?;
+        for chunk in decoded.chunks {
+            let events = self.state.on_chunk(&chunk);
+            if self.state.has_content() {
+                sink.events(&std::mem::take(&mut self.held));
+                sink.events(&events);
             } else {
-                "api_error"
-            };
-            sink.send_events(&state.fail(&message, kind));
-            outcome
+                self.held.extend(events);
+            }
         }
-        Attempt::ClientGone => Outcome::ClientGone,
+        Ok(if decoded.done {
+            Step::Done
+        } else {
+            Step::Continue
+        })
+    }
+
+    fn on_eof(&mut self, _: &mut Sink) -> Result<(), Fault> {
+        self.source.on_eof()
+    }
+
+    fn close(&mut self, ending: &Result<(), Fault>, sink: &mut Sink) {
+        match ending {
+            Ok(()) => sink.events(&self.state.finish()),
+            Err(fault) => {
+                sink.events(&std::mem::take(&mut self.held));
+                sink.events(&self.state.fail(&fault.message(), fault.anthropic_type()))
+            }
+        };
+    }
+
+    fn name(&self) -> &'static str {
+        "messages"
     }
 }
 
@@ -278,12 +270,4 @@ fn finish(result: Attempt, state: &mut StreamState, sink: &mut Sink) -> Outcome 
 fn synthetic_chunk(delta: bool) -> Value {
     let key = if delta { "delta" } else { "message" };
     json!({"choices": [{"index": 0, key: {"role": "assistant", "content": EMPTY_ANSWER}, "finish_reason": "stop"}]})
-}
-
-fn anthropic_error_type(status: u16) -> &'static str {
-    match status {
-        429 => "rate_limit_error",
-        400..=499 => "invalid_request_error",
-        _ => "api_error",
-    }
 }

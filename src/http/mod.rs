@@ -1,9 +1,14 @@
-//! Our own request and response types at the boundary: tiny_http stays in `server/mod.rs`,
-//! and handlers are plain functions from `Incoming` to `Outgoing`, testable without a socket.
+//! The vocabulary every layer shares, at the bottom of the module graph (it imports
+//! nothing from the crate): our own request and response types at the boundary
+//! (`Incoming`, `Outgoing`; tiny_http stays in `server/`), the one error type a route
+//! answers with (`ApiError`, in `error.rs`), and how a stream ended (`Outcome`). Handlers
+//! are plain functions from `Incoming` to `Outgoing`, testable without a socket.
 
-use crate::server::error::ApiError;
-use crate::server::stream::StreamBody;
+mod error;
+
+pub use error::{ApiError, Family};
 use serde_json::Value;
+use std::io::Write;
 
 #[derive(Debug, Default)]
 pub struct Incoming {
@@ -48,7 +53,7 @@ pub struct Outgoing {
     pub headers: Vec<(String, String)>,
     body: Vec<u8>,
     /// Set for an event stream; `body` is then unused.
-    pub stream: Option<StreamBody>,
+    pub stream: Option<Box<dyn EventStream>>,
     /// The model the request named, for the access log.
     pub model: Option<String>,
 }
@@ -76,9 +81,9 @@ impl Outgoing {
         }
     }
 
-    pub fn stream(body: StreamBody) -> Outgoing {
+    pub fn stream(body: impl EventStream + 'static) -> Outgoing {
         Outgoing {
-            stream: Some(body),
+            stream: Some(Box::new(body)),
             ..Outgoing::bytes(200, "text/event-stream", Vec::new())
         }
     }
@@ -90,5 +95,46 @@ impl Outgoing {
 
     pub fn into_body(self) -> Vec<u8> {
         self.body
+    }
+}
+
+/// A response body produced event by event once the head is sent. The relay implements
+/// it (`relay::StreamBody`); the server only calls `run`, so it never depends on the
+/// routes' streaming code.
+pub trait EventStream: Send {
+    /// Writes the head (status 200 plus `headers`), then the events, to `writer`
+    /// (HTTP/1.1 chunked when `chunked`, else raw until the connection closes), and says
+    /// how the stream ended.
+    fn run(
+        self: Box<Self>,
+        writer: Box<dyn Write + Send>,
+        chunked: bool,
+        headers: &[(String, String)],
+    ) -> Outcome;
+}
+
+impl std::fmt::Debug for dyn EventStream {
+    fn fmt(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
+        f.write_str("EventStream")
+    }
+}
+
+/// How a stream ended, for the access log and the metrics.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Outcome {
+    Completed,
+    ClientGone,
+    UpstreamError,
+    Stalled,
+}
+
+impl Outcome {
+    pub fn name(self) -> &'static str {
+        match self {
+            Outcome::Completed => "completed",
+            Outcome::ClientGone => "client_gone",
+            Outcome::UpstreamError => "upstream_error",
+            Outcome::Stalled => "stalled",
+        }
     }
 }

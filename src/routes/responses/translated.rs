@@ -3,19 +3,19 @@
 //! event stream, and the turn kept so that `previous_response_id` can chain to it.
 
 use crate::app::App;
+use crate::http::{ApiError, Outcome, Outgoing};
+use crate::protocol::chat::KEEPALIVE;
+use crate::protocol::responses::new_response_id;
+use crate::relay::{self, Adapter, ChatSource, Fault, Sink, Step};
 use crate::routes::fields::{self, initiator_header, vision_header};
-use crate::routes::finished;
-use crate::routes::pivot::{Ending, Pivot, relay_chunks};
-use crate::routes::responses::{KEEPALIVE, new_response_id};
-use crate::server::error::ApiError;
-use crate::server::http::Outgoing;
-use crate::server::stream::{Outcome, Sink, StreamBody};
+use crate::routes::pivot::Pivot;
+use crate::routes::{finished, streaming};
+use crate::sse::Event;
 use crate::translate::responses_request::{ChatFromResponses, to_chat};
 use crate::translate::responses_response::from_chat;
 use crate::translate::responses_stream::ResponsesStream;
 use crate::upstream::catalog::Model;
 use serde_json::{Map, Value, json};
-use std::io::Read;
 use std::sync::Arc;
 
 pub fn create(
@@ -59,20 +59,21 @@ pub fn create(
     let response_id = new_response_id();
     let mut out = if stream {
         let (reader, lease) = opened.into_parts();
-        let state = ResponsesStream::new(&response_id, &req, custom_tools);
-        let app = app.clone();
-        Outgoing::stream(StreamBody {
-            keepalive: KEEPALIVE,
-            timing: app.config.stream_timing,
-            cancel: lease.canceller(),
-            produce: Box::new(move |sink| {
-                let (outcome, state) = relay(reader, sink, state);
-                if outcome == Outcome::Completed {
-                    app.responses
-                        .put(&response_id, conversation, state.output());
-                }
-                finished(lease, outcome)
-            }),
+        let mut state = ResponsesStream::new(&response_id, &req, custom_tools);
+        let store = app.clone();
+        streaming(app, KEEPALIVE, lease.canceller(), move |sink| {
+            sink.events(&state.start());
+            let mut adapter = Translated {
+                source: ChatSource::chat(),
+                state,
+            };
+            let outcome = relay::relay_to_end(reader, sink, &mut adapter);
+            if outcome == Outcome::Completed {
+                store
+                    .responses
+                    .put(&response_id, conversation, adapter.state.output());
+            }
+            finished(lease, outcome)
         })
     } else {
         let chat = Pivot::Chat.completion(&opened.read_all()?, requested)?;
@@ -113,30 +114,40 @@ fn input_items(req: &Value) -> Vec<Value> {
 
 /// Translates Copilot's chunks into Responses events. A normal end sends the closing
 /// events and `response.completed` (with usage); a fault sends `response.failed`.
-fn relay(
-    upstream: impl Read,
-    sink: &mut Sink,
-    mut state: ResponsesStream,
-) -> (Outcome, ResponsesStream) {
-    sink.send_events(&state.start());
-    let mut decoder = Pivot::Chat.decoder("");
-    let ending = relay_chunks(upstream, sink, &mut decoder, false, |chunk, _, sink| {
-        sink.send_events(&state.on_chunk(&chunk));
-    });
-    let (outcome, message) = match ending {
-        Ending::ClientGone => return (Outcome::ClientGone, state),
-        Ending::Complete => {
-            sink.send_events(&state.finish());
-            return (Outcome::Completed, state);
+struct Translated {
+    source: ChatSource,
+    state: ResponsesStream,
+}
+
+impl Adapter for Translated {
+    fn on_event(&mut self, event: &Event, sink: &mut Sink) -> Result<Step, Fault> {
+        if event.comment.is_some() {
+            return Ok(Step::Continue);
         }
-        Ending::Failed(outcome, message) => (outcome, message),
-    };
-    let code = if outcome == Outcome::Stalled {
-        "upstream_timeout"
-    } else {
-        "upstream_error"
-    };
-    crate::warn!("responses stream ended early: {message}");
-    sink.send_events(&state.fail(&message, code));
-    (outcome, state)
+        let decoded = self.source.decode(event)?;
+        for chunk in decoded.chunks {
+            sink.events(&self.state.on_chunk(&chunk));
+        }
+        Ok(if decoded.done {
+            Step::Done
+        } else {
+            Step::Continue
+        })
+    }
+
+    fn on_eof(&mut self, _: &mut Sink) -> Result<(), Fault> {
+        self.source.on_eof()
+    }
+
+    fn close(&mut self, ending: &Result<(), Fault>, sink: &mut Sink) {
+        let events = match ending {
+            Ok(()) => self.state.finish(),
+            Err(fault) => self.state.fail(&fault.message(), fault.openai_code()),
+        };
+        sink.events(&events);
+    }
+
+    fn name(&self) -> &'static str {
+        "responses"
+    }
 }

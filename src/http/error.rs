@@ -1,7 +1,7 @@
 //! One error type for everything a route can answer with, mapped to the wire in one place:
 //! the Anthropic shape on `/v1/messages*`, the OpenAI shape everywhere else.
 
-use crate::server::http::Outgoing;
+use super::Outgoing;
 use serde_json::{Value, json};
 
 /// Which error shape a path speaks.

@@ -1,0 +1,182 @@
+//! Chat chunks from an upstream stream, whichever Copilot endpoint serves the model:
+//! `/chat/completions` events are chunks already, `/responses` events are translated
+//! (`translate::chat_responses`). Routes that work in Chat terms (Chat itself, and the
+//! Messages and Responses routes translated through the Chat pivot) build their adapter
+//! on this.
+
+use super::Fault;
+use crate::sse::Event;
+use crate::translate::chat_responses::ChatFromResponsesStream;
+use serde_json::Value;
+
+pub struct ChatSource {
+    /// `None` for Copilot's `/chat/completions`.
+    responses: Option<Box<ChatFromResponsesStream>>,
+    /// A chunk carried a finish reason: the answer is complete even without `[DONE]`.
+    finished: bool,
+}
+
+/// What one upstream event carried.
+pub struct Decoded {
+    pub chunks: Vec<Value>,
+    /// The upstream said the answer is complete (`[DONE]`, `response.completed`).
+    pub done: bool,
+}
+
+impl ChatSource {
+    /// Events of Copilot's `/chat/completions`.
+    pub fn chat() -> ChatSource {
+        ChatSource {
+            responses: None,
+            finished: false,
+        }
+    }
+
+    /// Events of Copilot's `/responses`, as chunks naming `requested_model`.
+    pub fn responses(requested_model: &str) -> ChatSource {
+        ChatSource {
+            responses: Some(Box::new(ChatFromResponsesStream::new(requested_model))),
+            finished: false,
+        }
+    }
+
+    /// Whether chunks pass through as Copilot sent them (no translation).
+    pub fn is_chat(&self) -> bool {
+        self.responses.is_none()
+    }
+
+    /// The Chat chunks of one upstream event (not a comment), or the fault it reports.
+    pub fn decode(&mut self, event: &Event) -> Result<Decoded, Fault> {
+        if event.data.trim() == "[DONE]" {
+            return Ok(Decoded {
+                chunks: Vec::new(),
+                done: true,
+            });
+        }
+        let v: Value =
+            serde_json::from_str(&event.data).map_err(|e| Fault::Malformed(e.to_string()))?;
+        let decoded = match &mut self.responses {
+            None => match v.get("error") {
+                // The upstream's own words reach the client unchanged.
+                Some(err) => return Err(Fault::Upstream(error_message(err))),
+                // An `event: error` whose data is not wrapped in `error`.
+                None if event.event.as_deref() == Some("error") => {
+                    return Err(Fault::Upstream(error_message(&v)));
+                }
+                None => Decoded {
+                    chunks: vec![v],
+                    done: false,
+                },
+            },
+            Some(stream) => {
+                let name = event
+                    .event
+                    .as_deref()
+                    .or_else(|| v.get("type").and_then(Value::as_str))
+                    .unwrap_or("");
+                let chunks = stream.on_event(name, &v);
+                if let Some(m) = stream.failure() {
+                    return Err(Fault::Upstream(format!("Copilot reported an error: {m}")));
+                }
+                Decoded {
+                    chunks,
+                    done: stream.done(),
+                }
+            }
+        };
+        self.finished |= decoded.chunks.iter().any(has_finish);
+        Ok(decoded)
+    }
+
+    /// The upstream body ended: complete when a chunk carried a finish reason.
+    pub fn on_eof(&self) -> Result<(), Fault> {
+        if self.finished {
+            Ok(())
+        } else {
+            Err(Fault::ClosedEarly)
+        }
+    }
+}
+
+fn error_message(err: &Value) -> String {
+    err.get("message")
+        .and_then(Value::as_str)
+        .map_or_else(|| err.to_string(), str::to_string)
+}
+
+/// Whether a chunk ends a choice (`finish_reason` set).
+pub fn has_finish(chunk: &Value) -> bool {
+    chunk
+        .get("choices")
+        .and_then(Value::as_array)
+        .is_some_and(|c| {
+            c.iter()
+                .any(|c| c.get("finish_reason").is_some_and(|f| !f.is_null()))
+        })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    fn event(data: &str) -> Event {
+        Event {
+            data: data.into(),
+            ..Event::default()
+        }
+    }
+
+    #[test]
+    fn chat_events_decode_to_chunks_done_and_faults() {
+        let mut d = ChatSource::chat();
+        let got = d
+            .decode(&event(
+                r#"{"choices":[{"index":0,"delta":{"content":"x"}}]}"#,
+            ))
+            .unwrap();
+        assert_eq!((got.chunks.len(), got.done), (1, false));
+        assert_eq!(d.on_eof(), Err(Fault::ClosedEarly));
+        assert!(d.decode(&event("[DONE]")).unwrap().done);
+        assert!(matches!(
+            d.decode(&event("{oops")),
+            Err(Fault::Malformed(_))
+        ));
+        let err = d.decode(&event(r#"{"error":{"message":"boom"}}"#));
+        assert_eq!(err.err(), Some(Fault::Upstream("boom".into())));
+        let named = Event {
+            event: Some("error".into()),
+            data: r#"{"message":"bad"}"#.into(),
+            ..Event::default()
+        };
+        assert_eq!(d.decode(&named).err(), Some(Fault::Upstream("bad".into())));
+        d.decode(&event(
+            r#"{"choices":[{"index":0,"finish_reason":"stop"}]}"#,
+        ))
+        .unwrap();
+        assert_eq!(d.on_eof(), Ok(()));
+    }
+
+    #[test]
+    fn responses_events_decode_to_chat_chunks() {
+        let mut d = ChatSource::responses("gpt-5.2-codex");
+        let delta = json!({"type": "response.output_text.delta", "delta": "hi", "output_index": 0, "item_id": "m", "content_index": 0});
+        let got = d
+            .decode(&Event {
+                event: Some("response.output_text.delta".into()),
+                data: delta.to_string(),
+                ..Event::default()
+            })
+            .unwrap();
+        assert!(
+            got.chunks.iter().any(|c| c.to_string().contains("\"hi\"")),
+            "{:?}",
+            got.chunks
+        );
+        let failed = json!({"type": "response.failed", "response": {"error": {"message": "nope"}}});
+        assert!(matches!(
+            d.decode(&event(&failed.to_string())),
+            Err(Fault::Upstream(_))
+        ));
+    }
+}

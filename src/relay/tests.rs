@@ -1,0 +1,300 @@
+//! The relay without sockets: sinks over an in-memory writer, upstreams over scripted reads.
+
+use super::*;
+use crate::config::Timing;
+use std::io::{self, Write};
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+/// Records every write the sink makes.
+#[derive(Clone, Default)]
+struct Writes(Arc<Mutex<Vec<Vec<u8>>>>);
+
+impl Writes {
+    fn all(&self) -> Vec<String> {
+        let w = self.0.lock().unwrap();
+        w.iter()
+            .map(|b| String::from_utf8_lossy(b).into())
+            .collect()
+    }
+
+    fn text(&self) -> String {
+        self.all().concat()
+    }
+}
+
+impl Write for Writes {
+    fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
+        self.0.lock().unwrap().push(buf.to_vec());
+        Ok(buf.len())
+    }
+    fn flush(&mut self) -> io::Result<()> {
+        Ok(())
+    }
+}
+
+/// A client that has hung up.
+struct Gone;
+
+impl Write for Gone {
+    fn write(&mut self, _: &[u8]) -> io::Result<usize> {
+        Err(io::ErrorKind::BrokenPipe.into())
+    }
+    fn flush(&mut self) -> io::Result<()> {
+        Ok(())
+    }
+}
+
+/// An upstream that returns each piece in one read, then ends or fails.
+struct Script(Vec<Result<&'static [u8], io::ErrorKind>>);
+
+impl Read for Script {
+    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+        if self.0.is_empty() {
+            return Ok(0);
+        }
+        match self.0.remove(0) {
+            Ok(piece) => {
+                buf[..piece.len()].copy_from_slice(piece);
+                Ok(piece.len())
+            }
+            Err(kind) => Err(kind.into()),
+        }
+    }
+}
+
+/// Forwards each event's data; `[DONE]` completes, `fail` is an upstream error, and the
+/// closing events name the ending.
+#[derive(Default)]
+struct Echo {
+    done_at_eof: bool,
+    settled: Option<Result<(), Fault>>,
+}
+
+impl Adapter for Echo {
+    fn on_event(&mut self, event: &Event, sink: &mut Sink) -> Result<Step, Fault> {
+        match event.data.as_str() {
+            "[DONE]" => Ok(Step::Done),
+            "fail" => Err(Fault::Upstream("boom".into())),
+            "settle" => {
+                self.settled = Some(Ok(()));
+                Ok(Step::Continue)
+            }
+            data => {
+                sink.event(event.event.as_deref(), data);
+                Ok(Step::Continue)
+            }
+        }
+    }
+
+    fn on_eof(&mut self, _: &mut Sink) -> Result<(), Fault> {
+        if self.done_at_eof {
+            Ok(())
+        } else {
+            Err(Fault::ClosedEarly)
+        }
+    }
+
+    fn settled(&self) -> Option<Result<(), Fault>> {
+        self.settled.clone()
+    }
+
+    fn close(&mut self, ending: &Result<(), Fault>, sink: &mut Sink) {
+        match ending {
+            Ok(()) => sink.sse(b"data: end\n\n"),
+            Err(f) => sink.event(Some("error"), &f.message()),
+        };
+    }
+
+    fn name(&self) -> &'static str {
+        "test"
+    }
+}
+
+fn sink(chunked: bool) -> (Sink, Writes) {
+    let writes = Writes::default();
+    let sink = Sink::over(Box::new(writes.clone()), Box::new(Sse { chunked }));
+    (sink, writes)
+}
+
+#[test]
+fn events_of_one_read_leave_in_one_write() {
+    let (mut sink, writes) = sink(false);
+    let upstream = Script(vec![Ok(b"data: a\n\ndata: b\n\nda"), Ok(b"ta: c\n\n")]);
+    let ending = relay(upstream, &mut sink, &mut Echo::default());
+    assert_eq!(ending, Err(Fault::ClosedEarly));
+    assert_eq!(writes.all(), ["data: a\n\ndata: b\n\n", "data: c\n\n"]);
+}
+
+#[test]
+fn chunked_framing_counts_every_byte() {
+    let (mut sink, writes) = sink(true);
+    sink.event(Some("message_start"), "{\"a\":1}\nx");
+    sink.sse(b": keepalive\n\n");
+    sink.end();
+    let wire = "event: message_start\ndata: {\"a\":1}\ndata: x\n\n";
+    assert_eq!(
+        writes.text(),
+        format!(
+            "{:x}\r\n{wire}\r\nd\r\n: keepalive\n\n\r\n0\r\n\r\n",
+            wire.len()
+        )
+    );
+}
+
+#[test]
+fn done_completes_and_finish_writes_the_closing_events() {
+    let (mut sink, writes) = sink(false);
+    let mut echo = Echo::default();
+    let upstream = Script(vec![Ok(b"data: a\n\ndata: [DONE]\n\ndata: late\n\n")]);
+    let outcome = relay_to_end(upstream, &mut sink, &mut echo);
+    assert_eq!(outcome, Outcome::Completed);
+    assert_eq!(writes.text(), "data: a\n\ndata: end\n\n");
+}
+
+#[test]
+fn a_line_complete_event_at_the_end_of_the_body_counts() {
+    let (mut sink, _) = sink(false);
+    let upstream = Script(vec![Ok(b"data: a\n\ndata: [DONE]\n")]);
+    assert_eq!(relay(upstream, &mut sink, &mut Echo::default()), Ok(()));
+}
+
+#[test]
+fn faults_end_with_the_terminal_event_and_their_outcome() {
+    let cases: [(Script, Fault, Outcome); 3] = [
+        (
+            Script(vec![Ok(b"data: a\n\ndata: fail\n\n")]),
+            Fault::Upstream("boom".into()),
+            Outcome::UpstreamError,
+        ),
+        (
+            Script(vec![
+                Ok(b"data: a\n\n"),
+                Err(io::ErrorKind::ConnectionReset),
+            ]),
+            Fault::Dropped(String::new()),
+            Outcome::UpstreamError,
+        ),
+        (
+            Script(vec![Ok(b"data: a\n\n")]),
+            Fault::ClosedEarly,
+            Outcome::UpstreamError,
+        ),
+    ];
+    for (upstream, expected, outcome) in cases {
+        let (mut sink, writes) = sink(false);
+        let mut echo = Echo::default();
+        let ending = relay(upstream, &mut sink, &mut echo);
+        match (&ending, &expected) {
+            (Err(Fault::Dropped(m)), Fault::Dropped(_)) => assert!(m.contains("failed"), "{m}"),
+            _ => assert_eq!(ending, Err(expected.clone())),
+        }
+        assert_eq!(finish(ending, &mut sink, &mut echo), outcome);
+        let text = writes.text();
+        assert!(text.starts_with("data: a\n\nevent: error\n"), "{text}");
+    }
+}
+
+#[test]
+fn an_answer_the_upstream_already_ended_survives_a_broken_connection() {
+    let (mut sink, _) = sink(false);
+    let upstream = Script(vec![
+        Ok(b"data: settle\n\n"),
+        Err(io::ErrorKind::ConnectionReset),
+    ]);
+    assert_eq!(relay(upstream, &mut sink, &mut Echo::default()), Ok(()));
+    let mut complete = Echo {
+        done_at_eof: true,
+        ..Echo::default()
+    };
+    let (mut sink, _) = self::sink(false);
+    assert_eq!(relay(Script(vec![]), &mut sink, &mut complete), Ok(()));
+}
+
+#[test]
+fn a_vanished_client_stops_the_relay_and_gets_nothing_more() {
+    let mut sink = Sink::over(Box::new(Gone), Box::new(Sse { chunked: true }));
+    let upstream = Script(vec![Ok(b"data: a\n\n"), Ok(b"data: b\n\n")]);
+    let mut echo = Echo::default();
+    let ending = relay(upstream, &mut sink, &mut echo);
+    assert_eq!(ending, Err(Fault::ClientGone));
+    assert_eq!(finish(ending, &mut sink, &mut echo), Outcome::ClientGone);
+}
+
+#[test]
+fn several_upstreams_relay_into_one_client_stream() {
+    let (mut sink, writes) = sink(false);
+    let mut echo = Echo {
+        done_at_eof: true,
+        ..Echo::default()
+    };
+    assert_eq!(
+        relay(Script(vec![Ok(b"data: one\n\n")]), &mut sink, &mut echo),
+        Ok(())
+    );
+    sink.event(Some("injected"), "{}");
+    let ending = relay(Script(vec![Ok(b"data: two\n\n")]), &mut sink, &mut echo);
+    assert_eq!(finish(ending, &mut sink, &mut echo), Outcome::Completed);
+    assert_eq!(
+        writes.text(),
+        "data: one\n\nevent: injected\ndata: {}\n\ndata: two\n\ndata: end\n\n"
+    );
+}
+
+/// An upstream that stays silent until cancelled.
+struct Silent(Arc<std::sync::atomic::AtomicBool>);
+
+impl Read for Silent {
+    fn read(&mut self, _: &mut [u8]) -> io::Result<usize> {
+        while !self.0.load(Ordering::Acquire) {
+            std::thread::sleep(Duration::from_millis(5));
+        }
+        Err(io::ErrorKind::UnexpectedEof.into())
+    }
+}
+
+fn silent_stream(shutdown: Shutdown, stall: Duration) -> (Outcome, String) {
+    let cancelled = Arc::new(std::sync::atomic::AtomicBool::new(false));
+    let upstream = Silent(cancelled.clone());
+    let body = StreamBody {
+        keepalive: b": keepalive\n\n",
+        timing: Timing {
+            keepalive: Duration::from_millis(30),
+            stall,
+            first_byte: stall,
+        },
+        cancel: Box::new(move || cancelled.store(true, Ordering::Release)),
+        shutdown,
+        produce: Box::new(move |sink| relay_to_end(upstream, sink, &mut Echo::default())),
+    };
+    let writes = Writes::default();
+    let outcome = body.serve(Box::new(writes.clone()), Box::new(Sse { chunked: false }));
+    (outcome, writes.text())
+}
+
+#[test]
+fn the_watchdog_keeps_alive_then_cancels_a_stall() {
+    let (outcome, text) = silent_stream(Shutdown::default(), Duration::from_millis(200));
+    assert_eq!(outcome, Outcome::Stalled);
+    assert!(text.starts_with(": keepalive\n\n"), "{text}");
+    assert!(text.ends_with("event: error\ndata: Copilot stopped sending data (stall timeout); the response is incomplete\n\n"), "{text}");
+}
+
+#[test]
+fn a_shutdown_ends_every_open_stream_with_its_terminal_event() {
+    let shutdown = Shutdown::default();
+    let trigger = shutdown.clone();
+    let timer = std::thread::spawn(move || {
+        std::thread::sleep(Duration::from_millis(60));
+        trigger.trigger();
+    });
+    let (outcome, text) = silent_stream(shutdown, Duration::from_secs(30));
+    timer.join().unwrap();
+    assert_eq!(outcome, Outcome::UpstreamError);
+    assert!(
+        text.ends_with(
+            "event: error\ndata: the proxy is shutting down; the response is incomplete\n\n"
+        ),
+        "{text}"
+    );
+}

@@ -1,0 +1,251 @@
+//! Copilot's native Messages endpoint: the body passes through with the model resolved
+//! and what Copilot rejects removed, and the stream's events are relayed as they came
+//! (only the model name restored).
+
+use super::images::{send_with_image_fallback, with_vision};
+use crate::app::App;
+use crate::http::{ApiError, Incoming, Outgoing};
+use crate::protocol::anthropic::{self, MESSAGE_STOP, PING};
+use crate::relay::{self, Adapter, Fault, Sink, Step};
+use crate::routes::{finished, streaming};
+use crate::routing::Api;
+use crate::sse::Event;
+use crate::upstream::catalog::Model;
+use serde_json::{Map, Value};
+use std::sync::Arc;
+
+/// Betas Copilot's native endpoint is known to accept (reference/peers.md §C2); others are
+/// dropped rather than risking a 400 for the whole request.
+const FORWARDED_BETAS: [&str; 4] = [
+    "interleaved-thinking-",
+    "context-management-",
+    "advanced-tool-use-",
+    "fine-grained-tool-streaming-",
+];
+/// Anthropic server tools Copilot rejects; removed (with a log line) so the request works.
+const SERVER_TOOL_PREFIXES: [&str; 3] = ["web_search_", "web_fetch_", "code_execution_"];
+
+/// Copilot's native Messages endpoint: the body passes through with the model resolved and
+/// what Copilot rejects removed; events pass through unchanged.
+pub fn create(
+    app: &Arc<App>,
+    rq: &Incoming,
+    mut body: Map<String, Value>,
+    requested: &str,
+    model: &Model,
+    stream: bool,
+    mut extra: Vec<(&'static str, String)>,
+) -> Result<Outgoing, ApiError> {
+    body.insert("model".into(), Value::from(model.id.clone()));
+    remove_server_tools(&mut body);
+    fit_max_tokens(&mut body, model);
+    crate::features::effort::clamp(&mut body, Some(model));
+    extra.push(("openai-intent", "messages-proxy".into()));
+    extra.push((
+        "anthropic-version",
+        rq.header("anthropic-version")
+            .unwrap_or("2023-06-01")
+            .to_string(),
+    ));
+    let betas = rq.header("anthropic-beta").and_then(forwarded_betas);
+    // `context_management` is only valid with its beta; without it the request would fail.
+    if !betas
+        .as_deref()
+        .is_some_and(|b| b.contains("context-management-"))
+    {
+        body.remove("context_management");
+    }
+    if let Some(betas) = betas {
+        extra.push(("anthropic-beta", betas));
+    }
+    let opened = send_with_image_fallback(&mut body, |b| {
+        let payload = serde_json::to_vec(b).map_err(|e| ApiError::Internal(e.to_string()))?;
+        let headers = with_vision(&extra, b);
+        Ok(app
+            .upstream
+            .post(Api::Messages.path(), &payload, &headers, &app.metrics)?)
+    })?;
+    let rename = (requested != model.id).then(|| (model.id.clone(), requested.to_string()));
+    let mut out = if stream {
+        let (reader, lease) = opened.into_parts();
+        streaming(app, PING, lease.canceller(), move |sink| {
+            let mut adapter = NativeRelay {
+                rename,
+                open_block: None,
+                saw_delta: false,
+            };
+            finished(lease, relay::relay_to_end(reader, sink, &mut adapter))
+        })
+    } else {
+        let mut v: Value = serde_json::from_slice(&opened.read_all()?).map_err(|_| {
+            ApiError::BadGateway("Copilot answered with something other than JSON".into())
+        })?;
+        if let Some((from, to)) = &rename {
+            if v.get("model").and_then(Value::as_str) == Some(from.as_str()) {
+                v["model"] = Value::from(to.as_str());
+            }
+        }
+        Outgoing::json(200, &v)
+    };
+    out.model = Some(requested.to_string());
+    Ok(out)
+}
+
+fn remove_server_tools(body: &mut Map<String, Value>) {
+    let Some(Value::Array(tools)) = body.get_mut("tools") else {
+        return;
+    };
+    let before = tools.len();
+    tools.retain(|t| {
+        let kind = t.get("type").and_then(Value::as_str).unwrap_or("");
+        let server = SERVER_TOOL_PREFIXES.iter().any(|p| kind.starts_with(p));
+        if server {
+            crate::warn!("removed server tool `{kind}`, which Copilot does not serve");
+        }
+        !server
+    });
+    if tools.is_empty() && before > 0 {
+        body.remove("tools");
+        body.remove("tool_choice");
+    }
+}
+
+/// `max_tokens` within the model's output limit, and a thinking budget below it (Anthropic
+/// rejects `budget_tokens >= max_tokens`).
+fn fit_max_tokens(body: &mut Map<String, Value>, model: &Model) {
+    let Some(cap) = model.max_output else { return };
+    let max = body
+        .get("max_tokens")
+        .and_then(Value::as_u64)
+        .map_or(cap, |n| n.min(cap));
+    body.insert("max_tokens".into(), Value::from(max));
+    if let Some(budget) = body
+        .get_mut("thinking")
+        .and_then(|t| t.get_mut("budget_tokens"))
+    {
+        if budget.as_u64().is_some_and(|b| b >= max) {
+            *budget = Value::from(max.saturating_sub(1));
+        }
+    }
+}
+
+fn forwarded_betas(header: &str) -> Option<String> {
+    let kept: Vec<&str> = header
+        .split(',')
+        .map(str::trim)
+        .filter(|b| FORWARDED_BETAS.iter().any(|p| b.starts_with(p)))
+        .collect();
+    (!kept.is_empty()).then(|| kept.join(","))
+}
+
+/// Relays Copilot's native Anthropic events as they came (only the model name restored).
+/// Never ends silently: a fault closes the open block and sends an `error` event.
+struct NativeRelay {
+    rename: Option<(String, String)>,
+    open_block: Option<u64>,
+    saw_delta: bool,
+}
+
+impl Adapter for NativeRelay {
+    fn on_event(&mut self, event: &Event, sink: &mut Sink) -> Result<Step, Fault> {
+        if event.comment.is_some() {
+            return Ok(Step::Continue);
+        }
+        let v: Value =
+            serde_json::from_str(&event.data).map_err(|e| Fault::Malformed(e.to_string()))?;
+        match v.get("type").and_then(Value::as_str).unwrap_or("") {
+            "content_block_start" => self.open_block = v.get("index").and_then(Value::as_u64),
+            "content_block_stop" => self.open_block = None,
+            "message_delta" => self.saw_delta = true,
+            "message_start" => {
+                if let Some((from, to)) = &self.rename {
+                    if v.pointer("/message/model").and_then(Value::as_str) == Some(from.as_str()) {
+                        let mut v = v;
+                        v["message"]["model"] = Value::from(to.as_str());
+                        sink.event(event.event.as_deref(), &v.to_string());
+                        return Ok(Step::Continue);
+                    }
+                }
+            }
+            "message_stop" => {
+                sink.sse(event.to_wire().as_bytes());
+                return Ok(Step::Done);
+            }
+            "error" => {
+                // The upstream's own error event is the stream's terminal event.
+                sink.sse(event.to_wire().as_bytes());
+                return Err(Fault::Relayed);
+            }
+            _ => {}
+        }
+        sink.sse(event.to_wire().as_bytes());
+        Ok(Step::Continue)
+    }
+
+    /// Everything but `message_stop` arrived: it is completed here.
+    fn on_eof(&mut self, sink: &mut Sink) -> Result<(), Fault> {
+        if self.saw_delta && self.open_block.is_none() {
+            sink.sse(MESSAGE_STOP);
+            return Ok(());
+        }
+        Err(Fault::ClosedEarly)
+    }
+
+    fn close(&mut self, ending: &Result<(), Fault>, sink: &mut Sink) {
+        let Err(fault) = ending else { return };
+        if *fault == Fault::Relayed {
+            return;
+        }
+        let mut events = Vec::new();
+        if let Some(index) = self.open_block.take() {
+            events.push(anthropic::block_stop(index));
+        }
+        events.push(anthropic::error_event(
+            fault.anthropic_type(),
+            &fault.message(),
+        ));
+        sink.events(&events);
+    }
+
+    fn name(&self) -> &'static str {
+        "messages"
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    #[test]
+    fn server_tools_removed_and_betas_filtered() {
+        let mut b = json!({"tools": [{"type": "web_search_20250305", "name": "web_search"}], "tool_choice": {"type": "auto"}})
+            .as_object()
+            .unwrap()
+            .clone();
+        remove_server_tools(&mut b);
+        assert!(b.get("tools").is_none() && b.get("tool_choice").is_none());
+        let header =
+            "claude-code-20250219, interleaved-thinking-2025-05-14,context-management-2025-06-27";
+        assert_eq!(
+            forwarded_betas(header).as_deref(),
+            Some("interleaved-thinking-2025-05-14,context-management-2025-06-27")
+        );
+        assert_eq!(forwarded_betas("claude-code-20250219"), None);
+    }
+
+    #[test]
+    fn max_tokens_and_thinking_budget_fit_the_model() {
+        let model = Model {
+            max_output: Some(64_000),
+            ..Model::from_upstream(&json!({"id": "claude-opus-4.8"})).unwrap()
+        };
+        let mut b = json!({"max_tokens": 128_000, "thinking": {"type": "enabled", "budget_tokens": 100_000}})
+            .as_object()
+            .unwrap()
+            .clone();
+        fit_max_tokens(&mut b, &model);
+        assert_eq!(b["max_tokens"], 64_000);
+        assert_eq!(b["thinking"]["budget_tokens"], 63_999);
+    }
+}

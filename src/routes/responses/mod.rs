@@ -1,0 +1,67 @@
+//! `POST /v1/responses`: the OpenAI Responses API. Models Copilot serves on `/responses`
+//! (GPT-5, Codex) get the body passed through (`passthrough.rs`), Codex's items untouched;
+//! the others are translated through the Chat pivot (`translated.rs`). A stream always
+//! ends in `response.completed`, `response.incomplete` or `response.failed`, never
+//! silently.
+
+mod passthrough;
+mod translated;
+
+use crate::app::App;
+use crate::http::{ApiError, Incoming, Outcome, Outgoing};
+use crate::protocol::chat::KEEPALIVE;
+use crate::protocol::responses::{failed_event, new_response_id};
+use crate::routes::fields;
+use crate::routes::streaming;
+use crate::routing::{self, Api};
+use serde_json::Value;
+use std::sync::Arc;
+
+pub fn create(app: &Arc<App>, rq: &Incoming) -> Result<Outgoing, ApiError> {
+    let body = rq.json_object()?;
+    let requested = fields::model(&body)?;
+    match body.get("input") {
+        None | Some(Value::String(_)) | Some(Value::Array(_)) => {}
+        Some(_) => {
+            return Err(ApiError::BadRequest(
+                "`input` must be a string or an array of items".into(),
+            ));
+        }
+    }
+    fields::optional_types(
+        &body,
+        &[
+            ("tools", fields::Kind::Array),
+            ("max_output_tokens", fields::Kind::Integer),
+            ("temperature", fields::Kind::Number),
+            ("reasoning", fields::Kind::Object),
+        ],
+    )?;
+    let stream = fields::stream_flag(&body)?;
+    let model = app.find_model(&requested);
+    let route =
+        routing::decide(Api::Responses, model.as_ref(), true).map_err(ApiError::BadRequest)?;
+    let result = match route {
+        Api::Responses => passthrough::create(app, body, &requested, model.as_ref(), stream),
+        Api::Chat => translated::create(app, body, &requested, model.as_ref(), stream),
+        other => Err(ApiError::Internal(format!(
+            "no Responses route to {other:?}"
+        ))),
+    };
+    match result {
+        // Codex compacts only on a 2xx stream whose `response.failed` says so.
+        Err(ApiError::ContextWindow { message, .. }) if stream => {
+            Ok(context_window_stream(app, &message))
+        }
+        other => other,
+    }
+}
+
+/// HTTP 200 with a single `response.failed` carrying `context_length_exceeded`.
+fn context_window_stream(app: &App, message: &str) -> Outgoing {
+    let event = failed_event(&new_response_id(), "context_length_exceeded", message, 0);
+    streaming(app, KEEPALIVE, Box::new(|| {}), move |sink| {
+        sink.sse(event.as_bytes());
+        Outcome::UpstreamError
+    })
+}
