@@ -5,6 +5,7 @@
 #![forbid(unsafe_code)]
 
 mod app;
+mod base64;
 mod cli;
 mod commands;
 mod config;

@@ -2,6 +2,7 @@
 
 mod chat;
 mod codex_models;
+mod compact;
 mod count_tokens;
 mod embeddings;
 mod fields;
@@ -63,6 +64,7 @@ fn dispatch(app: &Arc<App>, rq: &Incoming) -> Result<Outgoing, ApiError> {
         ("POST", "/v1/embeddings" | "/embeddings") => embeddings::create(app, rq),
         ("POST", "/v1/messages") => messages::create(app, rq),
         ("POST", "/v1/responses" | "/responses") => responses::create(app, rq),
+        ("POST", "/v1/responses/compact" | "/responses/compact") => compact::create(app, rq),
         ("POST", "/v1/messages/count_tokens") => count_tokens::count(app, rq),
         ("GET", "/usage") => ops::usage(app),
         ("GET", "/metrics") => Ok(Outgoing::bytes(
@@ -126,7 +128,9 @@ fn allowed_methods(app: &App, path: &str) -> Option<&'static str> {
         | "/v1/messages"
         | "/v1/messages/count_tokens"
         | "/v1/responses"
-        | "/responses" => Some("POST"),
+        | "/responses"
+        | "/v1/responses/compact"
+        | "/responses/compact" => Some("POST"),
         _ if is_known_path(path) => Some("GET"),
         _ => None,
     }
@@ -151,6 +155,8 @@ pub fn is_known_path(path: &str) -> bool {
             | "/v1/messages/count_tokens"
             | "/v1/responses"
             | "/responses"
+            | "/v1/responses/compact"
+            | "/responses/compact"
     ) || model_id(path).is_some()
 }
 

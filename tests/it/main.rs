@@ -9,6 +9,7 @@ mod chat;
 mod chat_faults;
 mod cli;
 mod codex_models;
+mod compaction;
 mod device_flow;
 mod embeddings;
 mod messages_native;

@@ -373,6 +373,16 @@ fn route(shared: &Shared, rq: &Recorded) -> Reply {
             }
             responses_answers::responses(&scenario(shared, rq), &body)
         }),
+        ("POST", "/responses/compact") => copilot_api(shared, rq, |rq| {
+            let body = rq.json();
+            if let Some(refused) = unsupported(&body, "/responses") {
+                return refused;
+            }
+            match scenarios::common(scenarios::Api::Chat, &scenario(shared, rq), false) {
+                Some(reply) => reply,
+                None => responses_answers::compact(&body),
+            }
+        }),
         ("POST", "/v1/messages") => copilot_api(shared, rq, |rq| {
             let body = rq.json();
             let claude = body["model"].as_str().is_some_and(native_messages_model);

@@ -8,17 +8,18 @@ mod passthrough;
 mod translated;
 
 use crate::app::App;
+use crate::features::compaction;
 use crate::http::{ApiError, Incoming, Outcome, Outgoing};
 use crate::protocol::chat::KEEPALIVE;
 use crate::protocol::responses::{failed_event, new_response_id};
-use crate::routes::fields;
 use crate::routes::streaming;
+use crate::routes::{compact, fields};
 use crate::routing::{self, Api};
 use serde_json::Value;
 use std::sync::Arc;
 
 pub fn create(app: &Arc<App>, rq: &Incoming) -> Result<Outgoing, ApiError> {
-    let body = rq.json_object()?;
+    let mut body = rq.json_object()?;
     let requested = fields::model(&body)?;
     match body.get("input") {
         None | Some(Value::String(_)) | Some(Value::Array(_)) => {}
@@ -41,6 +42,13 @@ pub fn create(app: &Arc<App>, rq: &Incoming) -> Result<Outgoing, ApiError> {
     let model = app.find_model(&requested);
     let route =
         routing::decide(Api::Responses, model.as_ref(), true).map_err(ApiError::BadRequest)?;
+    // Codex's remote compaction (issue 13): its items expanded, its trigger served.
+    let items = compact::prepare(&mut body, route);
+    if compaction::has_trigger(&items) {
+        return compact::triggered(app, body, &requested, model.as_ref(), route, stream, |b| {
+            passthrough::create(app, b, &requested, model.as_ref(), stream)
+        });
+    }
     let result = match route {
         Api::Responses => passthrough::create(app, body, &requested, model.as_ref(), stream),
         Api::Chat => translated::create(app, body, &requested, model.as_ref(), stream),

@@ -3,7 +3,7 @@
 //!
 //! tungstenite's own handshake would read the request head itself; tiny_http has already
 //! parsed it, so we check the few headers that matter and compute the accept key here
-//! (SHA-1 and base64 over 60 bytes; a dependency for that would outweigh the code).
+//! (SHA-1 over 60 bytes, then base64; a dependency for that would outweigh the code).
 
 /// The GUID of RFC 6455 §1.3 appended to the client's key.
 const GUID: &str = "258EAFA5-E914-47DA-95CA-C5AB0DC85B11";
@@ -48,7 +48,9 @@ pub fn accept_key(method: &str, headers: &[(String, String)]) -> Result<String, 
     if !well_formed {
         return Err("Sec-WebSocket-Key is not 16 bytes in base64".into());
     }
-    Ok(base64(&sha1(format!("{key}{GUID}").as_bytes())))
+    Ok(crate::base64::encode(&sha1(
+        format!("{key}{GUID}").as_bytes(),
+    )))
 }
 
 /// SHA-1 (FIPS 180-4). Used only for the handshake's accept key, where RFC 6455 fixes it.
@@ -95,24 +97,6 @@ fn sha1(data: &[u8]) -> [u8; 20] {
     out
 }
 
-fn base64(bytes: &[u8]) -> String {
-    const ALPHABET: &[u8; 64] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
-    let mut out = String::with_capacity(bytes.len().div_ceil(3) * 4);
-    for chunk in bytes.chunks(3) {
-        let n = (chunk[0] as u32) << 16
-            | (*chunk.get(1).unwrap_or(&0) as u32) << 8
-            | *chunk.get(2).unwrap_or(&0) as u32;
-        for i in 0..4 {
-            if i <= chunk.len() {
-                out.push(ALPHABET[(n >> (18 - 6 * i) & 63) as usize] as char);
-            } else {
-                out.push('=');
-            }
-        }
-    }
-    out
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -125,7 +109,7 @@ mod tests {
     }
 
     #[test]
-    fn sha1_and_base64_known_answers() {
+    fn sha1_known_answers() {
         let hex = |b: [u8; 20]| b.iter().map(|x| format!("{x:02x}")).collect::<String>();
         assert_eq!(hex(sha1(b"")), "da39a3ee5e6b4b0d3255bfef95601890afd80709");
         assert_eq!(
@@ -134,9 +118,6 @@ mod tests {
         );
         let long = b"abcdbcdecdefdefgefghfghighijhijkijkljklmklmnlmnomnopnopq";
         assert_eq!(hex(sha1(long)), "84983e441c3bd26ebaae4aa1f95129e5e54670f1");
-        assert_eq!(base64(b"f"), "Zg==");
-        assert_eq!(base64(b"fo"), "Zm8=");
-        assert_eq!(base64(b"foo"), "Zm9v");
     }
 
     #[test]
