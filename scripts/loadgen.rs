@@ -1,7 +1,13 @@
 //! The benchmark's load generator (`cargo run --release --example loadgen`, driven by
 //! `scripts/bench`). It starts copilot-api against an already running fake upstream, then
-//! measures every figure of DESIGN.md §6 twice, straight against the fake ("direct") and
-//! through the proxy, and prints each pair and their ratio as a table and as JSON.
+//! measures each figure twice in one run, straight against the fake ("direct") and through
+//! the proxy, and prints each pair and their ratio as a table and as JSON.
+//!
+//! The stream figures cover the four relay paths: Chat pass-through, native Anthropic
+//! pass-through, and Messages and Responses translated from Chat. A translated path's
+//! "direct" figure is the Chat stream it is translated from, fetched from the fake. The
+//! proxy's CPU time comes from `/proc/PID/stat` (utime + stime, threads that ended
+//! included) around each run, divided by the events the clients received.
 //!
 //! Loopback only; every loop is bounded in count and time.
 
@@ -12,7 +18,10 @@ use std::sync::{Arc, Barrier, Mutex};
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 const GITHUB_TOKEN: &str = "gho_fake_github_token";
+/// A model Copilot serves on `/chat/completions` only: Messages and Responses translate.
 const MODEL: &str = "gpt-4.1";
+/// A model with Copilot's native `/v1/messages`: Messages passes through.
+const NATIVE_MODEL: &str = "claude-sonnet-4.5";
 
 struct Args {
     bin: String,
@@ -20,10 +29,68 @@ struct Args {
     requests: usize,
     streams: usize,
     stream_events: usize,
+    concurrent: usize,
+    concurrent_events: usize,
+}
+
+/// The relay paths measured, each with its request through the proxy and straight to the
+/// fake.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Path {
+    Chat,
+    Native,
+    Messages,
+    Responses,
+}
+
+impl Path {
+    const ALL: [Path; 4] = [Path::Chat, Path::Native, Path::Messages, Path::Responses];
+
+    fn name(self) -> &'static str {
+        match self {
+            Path::Chat => "chat pass-through",
+            Path::Native => "messages native",
+            Path::Messages => "messages translated",
+            Path::Responses => "responses translated",
+        }
+    }
+
+    /// The proxy's path and body for a prompt carrying `marker`.
+    fn proxied(self, marker: &str) -> (&'static str, Value) {
+        let prompt = format!("Count. {marker}");
+        match self {
+            Path::Chat => ("/v1/chat/completions", chat_stream(MODEL, &prompt)),
+            Path::Native => ("/v1/messages", messages_stream(NATIVE_MODEL, &prompt)),
+            Path::Messages => ("/v1/messages", messages_stream(MODEL, &prompt)),
+            Path::Responses => (
+                "/v1/responses",
+                json!({"model": MODEL, "stream": true, "input": prompt}),
+            ),
+        }
+    }
+
+    /// The upstream stream this path relays, asked of the fake directly.
+    fn direct(self, marker: &str) -> (&'static str, Value) {
+        let prompt = format!("Count. {marker}");
+        match self {
+            Path::Native => ("/v1/messages", messages_stream(NATIVE_MODEL, &prompt)),
+            _ => ("/chat/completions", chat_stream(MODEL, &prompt)),
+        }
+    }
 }
 
 fn main() {
     let mut args = pico_args::Arguments::from_env();
+    let mut opt = |name: &'static str, default: usize| -> usize {
+        args.opt_value_from_str(name).unwrap().unwrap_or(default)
+    };
+    let (requests, streams, stream_events) = (
+        opt("--requests", 500),
+        opt("--streams", 500),
+        opt("--stream-events", 5000),
+    );
+    let (concurrent, concurrent_events) =
+        (opt("--concurrent", 50), opt("--concurrent-events", 1000));
     let a = Args {
         bin: args
             .value_from_str("--bin")
@@ -31,15 +98,11 @@ fn main() {
         fake: args
             .value_from_str("--fake")
             .expect("--fake URL of the fake upstream"),
-        requests: args
-            .opt_value_from_str("--requests")
-            .unwrap()
-            .unwrap_or(500),
-        streams: args.opt_value_from_str("--streams").unwrap().unwrap_or(500),
-        stream_events: args
-            .opt_value_from_str("--stream-events")
-            .unwrap()
-            .unwrap_or(5000),
+        requests,
+        streams,
+        stream_events,
+        concurrent,
+        concurrent_events,
     };
     let mut rows: Vec<Row> = Vec::new();
 
@@ -49,83 +112,114 @@ fn main() {
     let idle_rss = rss_kib(proxy.child.id(), "VmRSS");
     let direct = Target::direct(&a.fake);
     let through = Target::proxy(&proxy.url);
+    let pid = proxy.child.id();
 
     let chat = chat_body(&"Say hi. ".repeat(4));
     let (d, p) = (
-        direct.sequential(&chat, false, a.requests),
-        through.sequential(&chat, false, a.requests),
+        direct.sequential("/chat/completions", &chat, a.requests),
+        through.sequential("/v1/chat/completions", &chat, a.requests),
     );
     rows.push(Row::latency(
-        "chat non-stream latency p50 (ms)",
+        "chat latency p50 (ms)",
         percentile(&d, 50.0),
         percentile(&p, 50.0),
     ));
     rows.push(Row::latency(
-        "chat non-stream latency p99 (ms)",
+        "chat latency p99 (ms)",
         percentile(&d, 99.0),
         percentile(&p, 99.0),
     ));
 
     let text = "Please review this function and explain what it does. ".repeat(180);
-    let (chat10k, messages10k) = (chat_body(&text), messages_body(&text));
-    let d = direct.sequential(&chat10k, false, a.requests);
-    let p = through.sequential(&messages10k, true, a.requests);
+    let d = direct.sequential("/chat/completions", &chat_body(&text), a.requests);
+    let p = through.sequential("/v1/messages", &messages_body(&text), a.requests);
     rows.push(Row::latency(
-        "10 KB /v1/messages translated p50 (ms)",
+        "10 KB messages translated latency p50 (ms)",
         percentile(&d, 50.0),
         percentile(&p, 50.0),
     ));
     rows.push(Row::latency(
-        "10 KB /v1/messages translated p99 (ms)",
+        "10 KB messages translated latency p99 (ms)",
         percentile(&d, 99.0),
         percentile(&p, 99.0),
     ));
 
     let marker = format!("scenario:many:{}", a.stream_events);
-    let (d, p) = (direct.stream_once(&marker), through.stream_once(&marker));
-    rows.push(Row::ratio(
-        &format!("{}-event stream relay time (ms)", a.stream_events),
-        d.total_ms,
-        p.total_ms,
-    ));
-    let marker = "scenario:slow:2:500";
-    let (d, p) = (direct.stream_once(marker), through.stream_once(marker));
-    rows.push(Row::latency(
-        "per-event latency p50 (ms)",
-        percentile(&d.event_ms, 50.0),
-        percentile(&p.event_ms, 50.0),
-    ));
-    rows.push(Row::latency(
-        "per-event latency p99 (ms)",
-        percentile(&d.event_ms, 99.0),
-        percentile(&p.event_ms, 99.0),
-    ));
+    for path in Path::ALL {
+        let (dp, db) = path.direct(&marker);
+        let (pp, pb) = path.proxied(&marker);
+        let cpu = Cpu::of(pid);
+        let (d, p) = (direct.stream_once(dp, &db), through.stream_once(pp, &pb));
+        let cpu_us = cpu.elapsed_us();
+        rows.push(Row::ratio(
+            &format!("{} events, {}: time (ms)", a.stream_events, path.name()),
+            d.total_ms,
+            p.total_ms,
+        ));
+        rows.push(Row::single(
+            &format!(
+                "{} events, {}: proxy CPU/event (us)",
+                a.stream_events,
+                path.name()
+            ),
+            cpu_us / p.events.max(1) as f64,
+        ));
+    }
 
-    let d = direct.concurrent(a.streams, None);
-    let p = through.concurrent(a.streams, Some(proxy.child.id()));
+    let marker = format!("scenario:many:{}", a.concurrent_events);
+    for path in Path::ALL {
+        let d = direct.concurrent(path.direct(&marker), a.concurrent, None);
+        let p = through.concurrent(path.proxied(&marker), a.concurrent, Some(pid));
+        let label = |what: &str| {
+            format!(
+                "{}x{} {}: {what}",
+                a.concurrent,
+                a.concurrent_events,
+                path.name()
+            )
+        };
+        rows.push(Row::plain(
+            &label("failures"),
+            d.failures as f64,
+            p.failures as f64,
+        ));
+        rows.push(Row::ratio(
+            &label("events/s"),
+            d.events_per_s,
+            p.events_per_s,
+        ));
+        rows.push(Row::single(
+            &label("proxy CPU/event (us)"),
+            p.cpu_us_per_event,
+        ));
+        rows.push(Row::latency(
+            &label("time to first event p50 (ms)"),
+            percentile(&d.ttfe, 50.0),
+            percentile(&p.ttfe, 50.0),
+        ));
+        rows.push(Row::single(
+            &label("peak RSS (MiB)"),
+            p.peak_rss_kib as f64 / 1024.0,
+        ));
+    }
+
+    let marker = "scenario:slow:50:20";
+    let d = direct.concurrent(Path::Chat.direct(marker), a.streams, None);
+    let p = through.concurrent(Path::Chat.proxied(marker), a.streams, Some(pid));
+    let label = |what: &str| format!("{} slow chat streams: {what}", a.streams);
     rows.push(Row::plain(
-        &format!("{} concurrent streams: failures", a.streams),
+        &label("failures"),
         d.failures as f64,
         p.failures as f64,
     ));
     rows.push(Row::latency(
-        "concurrent: time to first event p50 (ms)",
+        &label("time to first event p50 (ms)"),
         percentile(&d.ttfe, 50.0),
         percentile(&p.ttfe, 50.0),
     ));
-    rows.push(Row::latency(
-        "concurrent: time to first event p99 (ms)",
-        percentile(&d.ttfe, 99.0),
-        percentile(&p.ttfe, 99.0),
-    ));
-    rows.push(Row::ratio(
-        "concurrent: throughput (events/s)",
-        d.events_per_s,
-        p.events_per_s,
-    ));
     rows.push(Row::single("idle RSS (MiB)", idle_rss as f64 / 1024.0));
     rows.push(Row::single(
-        &format!("peak RSS, {} streams (MiB)", a.streams),
+        &label("peak RSS (MiB)"),
         p.peak_rss_kib as f64 / 1024.0,
     ));
     rows.push(Row::single(
@@ -182,7 +276,7 @@ impl Row {
 
 fn report(rows: &[Row]) {
     println!(
-        "{:<44} {:>12} {:>12} {:>10} {:>8}",
+        "{:<56} {:>11} {:>11} {:>9} {:>7}",
         "figure", "direct", "proxy", "added", "ratio"
     );
     let mut json_rows = Vec::new();
@@ -191,7 +285,7 @@ fn report(rows: &[Row]) {
         let added = r.direct.filter(|_| r.added).map(|d| r.proxy - d);
         let cell = |v: Option<f64>| v.map_or("-".to_string(), |v| format!("{v:.3}"));
         println!(
-            "{:<44} {:>12} {:>12.3} {:>10} {:>8}",
+            "{:<56} {:>11} {:>11.3} {:>9} {:>7}",
             r.name,
             cell(r.direct),
             r.proxy,
@@ -201,6 +295,51 @@ fn report(rows: &[Row]) {
         json_rows.push(json!({"figure": r.name, "direct": r.direct, "proxy": r.proxy, "added": added, "ratio": ratio}));
     }
     println!("JSON {}", json!(json_rows));
+}
+
+/// The proxy's CPU time so far, to measure what a run costs it.
+struct Cpu {
+    pid: u32,
+    start_ticks: u64,
+}
+
+impl Cpu {
+    fn of(pid: u32) -> Cpu {
+        Cpu {
+            pid,
+            start_ticks: cpu_ticks(pid),
+        }
+    }
+
+    fn elapsed_us(&self) -> f64 {
+        let ticks = cpu_ticks(self.pid).saturating_sub(self.start_ticks);
+        ticks as f64 * 1_000_000.0 / clock_ticks_per_s()
+    }
+}
+
+/// utime + stime of the whole process (ended threads included), in clock ticks.
+fn cpu_ticks(pid: u32) -> u64 {
+    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).unwrap_or_default();
+    // Fields after the `(comm)`, which may contain spaces: state is field 3, utime 14.
+    let rest = stat.rsplit_once(')').map_or("", |(_, r)| r);
+    let fields: Vec<&str> = rest.split_whitespace().collect();
+    let field = |n: usize| {
+        fields
+            .get(n - 3)
+            .and_then(|f| f.parse::<u64>().ok())
+            .unwrap_or(0)
+    };
+    field(14) + field(15)
+}
+
+fn clock_ticks_per_s() -> f64 {
+    Command::new("getconf")
+        .arg("CLK_TCK")
+        .output()
+        .ok()
+        .and_then(|o| String::from_utf8(o.stdout).ok())
+        .and_then(|s| s.trim().parse().ok())
+        .unwrap_or(100.0)
 }
 
 /// copilot-api started against the fake, on a free port.
@@ -221,7 +360,7 @@ impl Proxy {
                 "--port",
                 "0",
                 "--max-inflight",
-                &(a.streams * 2).to_string(),
+                &(a.streams.max(a.concurrent) * 2).to_string(),
             ])
             .env("HOME", &home.0)
             .env("GH_TOKEN", GITHUB_TOKEN)
@@ -287,21 +426,21 @@ impl Drop for TempHome {
 
 /// Where requests go: the fake's Copilot API with a Copilot token, or the proxy.
 struct Target {
-    chat_url: String,
-    messages_url: String,
+    base: String,
     auth: Option<String>,
     agent: ureq::Agent,
 }
 
 struct StreamRun {
     total_ms: f64,
-    event_ms: Vec<f64>,
+    events: usize,
 }
 
 struct Concurrent {
     failures: usize,
     ttfe: Vec<f64>,
     events_per_s: f64,
+    cpu_us_per_event: f64,
     peak_rss_kib: u64,
 }
 
@@ -319,8 +458,7 @@ impl Target {
             .expect("token body");
         let token = token["token"].as_str().expect("token").to_string();
         Target {
-            chat_url: format!("{fake}/chat/completions"),
-            messages_url: String::new(),
+            base: fake.to_string(),
             auth: Some(format!("Bearer {token}")),
             agent,
         }
@@ -328,8 +466,7 @@ impl Target {
 
     fn proxy(url: &str) -> Target {
         Target {
-            chat_url: format!("{url}/v1/chat/completions"),
-            messages_url: format!("{url}/v1/messages"),
+            base: url.to_string(),
             auth: None,
             agent: agent(),
         }
@@ -338,30 +475,30 @@ impl Target {
     fn post(
         &self,
         agent: &ureq::Agent,
-        url: &str,
+        path: &str,
         body: &Value,
-    ) -> ureq::http::Response<ureq::Body> {
-        let mut rq = agent.post(url).header("content-type", "application/json");
+    ) -> Result<ureq::http::Response<ureq::Body>, String> {
+        let mut rq = agent
+            .post(&format!("{}{path}", self.base))
+            .header("content-type", "application/json")
+            .header("anthropic-version", "2023-06-01");
         if let Some(a) = &self.auth {
             rq = rq.header("authorization", a);
         }
-        rq.send(body.to_string()).expect("request")
+        let resp = rq.send(body.to_string()).map_err(|e| e.to_string())?;
+        match resp.status().as_u16() {
+            200 => Ok(resp),
+            s => Err(format!("HTTP {s} from {path}")),
+        }
     }
 
     /// Latencies in ms of `n` sequential requests (after 50 unmeasured warm-up requests).
-    fn sequential(&self, body: &Value, messages: bool, n: usize) -> Vec<f64> {
-        let url = if messages {
-            &self.messages_url
-        } else {
-            &self.chat_url
-        };
+    fn sequential(&self, path: &str, body: &Value, n: usize) -> Vec<f64> {
         let mut out = Vec::with_capacity(n);
         for i in 0..n + 50 {
             let t = Instant::now();
-            let mut resp = self.post(&self.agent, url, body);
-            let status = resp.status().as_u16();
+            let mut resp = self.post(&self.agent, path, body).expect("request");
             let _ = resp.body_mut().read_to_vec();
-            assert_eq!(status, 200, "{url}");
             if i >= 50 {
                 out.push(t.elapsed().as_secs_f64() * 1000.0);
             }
@@ -369,41 +506,21 @@ impl Target {
         out
     }
 
-    /// One streaming request: total time to `[DONE]`, and each event's delay from the
-    /// fake's send stamp (`fake_sent_us`) to its arrival here.
-    fn stream_once(&self, marker: &str) -> StreamRun {
+    /// One stream read to its end: total time and events (data lines but `[DONE]`).
+    fn stream_once(&self, path: &str, body: &Value) -> StreamRun {
         let t = Instant::now();
-        let resp = self.post(&self.agent, &self.chat_url, &stream_body(marker));
-        let mut event_ms = Vec::new();
-        for line in BufReader::new(resp.into_body().into_reader()).lines() {
-            let line = line.expect("stream line");
-            let Some(data) = line.strip_prefix("data: ") else {
-                continue;
-            };
-            if data == "[DONE]" {
-                break;
-            }
-            // Only stamped events are parsed, so that the client's own cost stays low when
-            // the relay time of an unstamped stream is measured.
-            if data.contains("fake_sent_us") {
-                if let Some(sent) = serde_json::from_str::<Value>(data)
-                    .ok()
-                    .as_ref()
-                    .and_then(sent_us)
-                {
-                    event_ms.push(now_us().saturating_sub(sent) as f64 / 1000.0);
-                }
-            }
-        }
+        let (_, events) = read_stream(self.post(&self.agent, path, body).expect("stream"), t)
+            .expect("stream body");
         StreamRun {
             total_ms: t.elapsed().as_secs_f64() * 1000.0,
-            event_ms,
+            events,
         }
     }
 
-    /// `n` streams at once (started over 250 ms), each 20 events 50 ms apart; with a pid,
-    /// samples its peak RSS.
-    fn concurrent(&self, n: usize, pid: Option<u32>) -> Concurrent {
+    /// `n` streams at once (started over `n` x 0.5 ms): failures, time to first event,
+    /// events per second over the wall time, and with a pid the proxy's CPU per event and
+    /// peak RSS.
+    fn concurrent(&self, (path, body): (&str, Value), n: usize, pid: Option<u32>) -> Concurrent {
         let results = Arc::new(Mutex::new(Vec::with_capacity(n)));
         let barrier = Arc::new(Barrier::new(n));
         let peak = Arc::new(Mutex::new(0u64));
@@ -416,30 +533,33 @@ impl Target {
                     let mut p = peak.lock().unwrap();
                     *p = (*p).max(rss);
                     drop(p);
-                    std::thread::sleep(Duration::from_millis(50));
+                    std::thread::sleep(Duration::from_millis(20));
                 }
             })
         });
+        let cpu = pid.map(Cpu::of);
         let started = Instant::now();
+        let body = Arc::new(body);
         let threads: Vec<_> = (0..n)
             .map(|i| {
-                let (results, barrier) = (results.clone(), barrier.clone());
-                let (url, auth) = (self.chat_url.clone(), self.auth.clone());
+                let (results, barrier, body) = (results.clone(), barrier.clone(), body.clone());
+                let (base, auth, path) = (self.base.clone(), self.auth.clone(), path.to_string());
                 std::thread::Builder::new()
                     .stack_size(256 * 1024)
                     .spawn(move || {
                         barrier.wait();
-                        // Ramp up over a quarter second: 500 connects in the same instant
-                        // only measure the kernel's listen backlog (128), direct or not.
+                        // Ramp up: connects in the same instant only measure the kernel's
+                        // listen backlog, direct or not.
                         std::thread::sleep(Duration::from_micros(500 * i as u64));
                         let t = Instant::now();
                         let target = Target {
-                            chat_url: url,
-                            messages_url: String::new(),
+                            base,
                             auth,
                             agent: agent(),
                         };
-                        let outcome = target.one_concurrent_stream(t);
+                        let outcome = target
+                            .post(&target.agent, &path, &body)
+                            .and_then(|resp| read_stream(resp, t));
                         results.lock().unwrap().push(outcome);
                     })
                     .expect("thread")
@@ -449,6 +569,7 @@ impl Target {
             let _ = t.join();
         }
         let wall = started.elapsed().as_secs_f64();
+        let cpu_us = cpu.map_or(0.0, |c| c.elapsed_us());
         done.store(true, std::sync::atomic::Ordering::Relaxed);
         if let Some(s) = sampler {
             let _ = s.join();
@@ -456,46 +577,30 @@ impl Target {
         let results = results.lock().unwrap();
         let ok: Vec<&(f64, usize)> = results.iter().filter_map(|r| r.as_ref().ok()).collect();
         let events: usize = ok.iter().map(|(_, e)| e).sum();
-        let peak_rss_kib = pid.map_or(0, |pid| rss_kib(pid, "VmHWM").max(*peak.lock().unwrap()));
         Concurrent {
             failures: n - ok.len(),
             ttfe: ok.iter().map(|(t, _)| *t).collect(),
             events_per_s: events as f64 / wall,
-            peak_rss_kib,
+            cpu_us_per_event: cpu_us / events.max(1) as f64,
+            peak_rss_kib: *peak.lock().unwrap(),
         }
     }
+}
 
-    /// Time to the first content event (ms) and the events seen, or why it failed.
-    fn one_concurrent_stream(&self, t: Instant) -> Result<(f64, usize), String> {
-        let mut rq = self
-            .agent
-            .post(&self.chat_url)
-            .header("content-type", "application/json");
-        if let Some(a) = &self.auth {
-            rq = rq.header("authorization", a);
+/// Reads an SSE body to its end: the time to the first event (ms since `t`) and the
+/// number of events (`data:` lines but `[DONE]`).
+fn read_stream(resp: ureq::http::Response<ureq::Body>, t: Instant) -> Result<(f64, usize), String> {
+    let (mut first, mut events) = (None, 0);
+    for line in BufReader::new(resp.into_body().into_reader()).lines() {
+        let line = line.map_err(|e| e.to_string())?;
+        if line.starts_with("data: ") && line != "data: [DONE]" {
+            first.get_or_insert_with(|| t.elapsed().as_secs_f64() * 1000.0);
+            events += 1;
         }
-        let resp = rq
-            .send(stream_body("scenario:slow:50:20").to_string())
-            .map_err(|e| e.to_string())?;
-        if resp.status() != 200 {
-            return Err(format!("HTTP {}", resp.status()));
-        }
-        let (mut first, mut events, mut done) = (None, 0, false);
-        for line in BufReader::new(resp.into_body().into_reader()).lines() {
-            let line = line.map_err(|e| e.to_string())?;
-            if line == "data: [DONE]" {
-                done = true;
-                break;
-            }
-            if line.contains("fake_sent_us") {
-                first.get_or_insert_with(|| t.elapsed().as_secs_f64() * 1000.0);
-                events += 1;
-            }
-        }
-        match (first, done && events == 20) {
-            (Some(first), true) => Ok((first, events)),
-            _ => Err(format!("incomplete stream: {events} events, done={done}")),
-        }
+    }
+    match first {
+        Some(first) => Ok((first, events)),
+        None => Err("a stream without events".into()),
     }
 }
 
@@ -519,21 +624,13 @@ fn messages_body(text: &str) -> Value {
            "messages": [{"role": "user", "content": text}]})
 }
 
-fn stream_body(marker: &str) -> Value {
-    json!({"model": MODEL, "stream": true, "messages": [{"role": "user", "content": format!("Count. {marker}")}]})
+fn chat_stream(model: &str, prompt: &str) -> Value {
+    json!({"model": model, "stream": true, "messages": [{"role": "user", "content": prompt}]})
 }
 
-/// The fake's send stamp, a number or a string of digits.
-fn sent_us(v: &Value) -> Option<u64> {
-    let stamp = &v["fake_sent_us"];
-    stamp.as_u64().or_else(|| stamp.as_str()?.parse().ok())
-}
-
-fn now_us() -> u64 {
-    SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .map(|d| d.as_micros() as u64)
-        .unwrap_or(0)
+fn messages_stream(model: &str, prompt: &str) -> Value {
+    json!({"model": model, "max_tokens": 1024, "stream": true,
+           "messages": [{"role": "user", "content": prompt}]})
 }
 
 fn rss_kib(pid: u32, field: &str) -> u64 {

@@ -40,3 +40,12 @@ pub fn error_type(status: u16) -> &'static str {
         _ => "api_error",
     }
 }
+
+/// What the native relay reads of an upstream event: its type and a block's index.
+/// Deserialized borrowed, without building a tree; the event's bytes pass on as they came.
+#[derive(serde::Deserialize)]
+pub struct EventHead<'a> {
+    #[serde(rename = "type", borrow)]
+    pub kind: std::borrow::Cow<'a, str>,
+    pub index: Option<u64>,
+}

@@ -5,6 +5,7 @@
 //! on this.
 
 use super::Fault;
+use crate::protocol::chat::ChunkHead;
 use crate::sse::Event;
 use crate::translate::chat_responses::ChatFromResponsesStream;
 use serde_json::Value;
@@ -43,6 +44,21 @@ impl ChatSource {
     /// Whether chunks pass through as Copilot sent them (no translation).
     pub fn is_chat(&self) -> bool {
         self.responses.is_none()
+    }
+
+    /// The Chat pass-through's fast path: the head of a chunk from `/chat/completions`,
+    /// read without building a tree. `None` when the event needs `decode` (an error,
+    /// `[DONE]`, anything unreadable, or a `/responses` upstream).
+    pub fn head<'a>(&mut self, event: &'a Event) -> Option<ChunkHead<'a>> {
+        if self.responses.is_some() || event.event.as_deref() == Some("error") {
+            return None;
+        }
+        let head: ChunkHead = serde_json::from_str(&event.data).ok()?;
+        if head.error {
+            return None;
+        }
+        self.finished |= head.finishes();
+        Some(head)
     }
 
     /// The Chat chunks of one upstream event (not a comment), or the fault it reports.

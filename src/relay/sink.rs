@@ -160,10 +160,15 @@ impl Sink {
 
     /// Writes events in order, stopping if the client goes.
     pub fn events(&mut self, events: &[Event]) -> bool {
-        events.iter().all(|e| match (&e.comment, &e.id) {
+        events.iter().all(|e| self.forward(e))
+    }
+
+    /// Writes one parsed event as it came (comments and `id:` lines included).
+    pub fn forward(&mut self, e: &Event) -> bool {
+        match (&e.comment, &e.id) {
             (None, None) => self.event(e.event.as_deref(), &e.data),
             _ => self.sse(e.to_wire().as_bytes()),
-        })
+        }
     }
 
     fn put(&mut self, frame: impl FnOnce(&dyn Framing, &mut Vec<u8>)) -> bool {

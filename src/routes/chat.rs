@@ -4,7 +4,7 @@
 
 use crate::app::App;
 use crate::http::{ApiError, Incoming, Outgoing};
-use crate::protocol::chat::{DONE, KEEPALIVE, error_chunk};
+use crate::protocol::chat::{ChunkHead, DONE, KEEPALIVE, error_chunk};
 use crate::relay::{self, Adapter, ChatSource, Fault, Sink, Step};
 use crate::routes::fields::{self, initiator_header, vision_header};
 use crate::routes::pivot::Pivot;
@@ -152,6 +152,12 @@ impl Naming {
         }
     }
 
+    /// Whether `normalize` may change a chunk with this head.
+    fn needs_normalizing(&self, head: &ChunkHead) -> bool {
+        !(head.object && head.created && head.id)
+            || (self.requested != self.upstream && head.model.as_deref() == Some(&self.upstream))
+    }
+
     /// Adds a missing `object`, `created` or `id` (the OpenAI SDK's `.stream()` helper drops
     /// chunks without `object`), and reports the model id the client asked for. Returns
     /// whether anything changed.
@@ -192,6 +198,15 @@ impl Adapter for ChatRelay {
             sink.sse(event.to_wire().as_bytes());
             return Ok(Step::Continue);
         }
+        if let Some(head) = self.source.head(event) {
+            if head.usage_only() && !self.client_wants_usage {
+                return Ok(Step::Continue);
+            }
+            if !self.naming.needs_normalizing(&head) {
+                sink.forward(event);
+                return Ok(Step::Continue);
+            }
+        }
         let decoded = self.source.decode(event)?;
         for mut chunk in decoded.chunks {
             let choices = chunk.get("choices").and_then(Value::as_array);
@@ -204,7 +219,7 @@ impl Adapter for ChatRelay {
             {
                 sink.event(None, &chunk.to_string());
             } else {
-                sink.sse(event.to_wire().as_bytes());
+                sink.forward(event);
             }
         }
         Ok(if decoded.done {

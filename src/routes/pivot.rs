@@ -35,18 +35,21 @@ impl Pivot {
 
     /// The bytes to send for a Chat request (already holding the upstream model id).
     pub fn request(self, chat: &Value) -> Result<Vec<u8>, ApiError> {
+        let translated;
         let body = match self {
-            Pivot::Chat => chat.clone(),
+            // Serialized by reference: a request may be tens of MiB.
+            Pivot::Chat => chat,
             Pivot::Responses => {
                 let model = chat
                     .get("model")
                     .and_then(Value::as_str)
                     .unwrap_or_default()
                     .to_string();
-                chat_to_responses(chat, &model).map_err(ApiError::BadRequest)?
+                translated = chat_to_responses(chat, &model).map_err(ApiError::BadRequest)?;
+                &translated
             }
         };
-        serde_json::to_vec(&body).map_err(|e| ApiError::Internal(e.to_string()))
+        serde_json::to_vec(body).map_err(|e| ApiError::Internal(e.to_string()))
     }
 
     /// A non-streaming answer as a `chat.completion`.

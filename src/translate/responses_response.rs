@@ -136,8 +136,33 @@ impl Outcome {
     }
 }
 
+/// The request fields a `response` envelope echoes back.
+const ECHOED: [&str; 12] = [
+    "model",
+    "instructions",
+    "tools",
+    "tool_choice",
+    "parallel_tool_calls",
+    "reasoning",
+    "text",
+    "metadata",
+    "temperature",
+    "top_p",
+    "max_output_tokens",
+    "previous_response_id",
+];
+
+/// Only the fields of `req` that `response_object` echoes: what a stream keeps for its
+/// whole life instead of the request (whose `input` history may be megabytes).
+pub(super) fn echoed(req: &Value) -> Value {
+    let kept = ECHOED
+        .iter()
+        .filter_map(|k| Some((k.to_string(), req.get(*k)?.clone())));
+    Value::Object(kept.collect())
+}
+
 /// The `response` envelope: what was produced, plus the request's settings echoed back
-/// as the OpenAI SDKs expect them.
+/// as the OpenAI SDKs expect them (the fields of `ECHOED`).
 pub(super) fn response_object(
     id: &str,
     created_at: u64,

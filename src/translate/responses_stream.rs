@@ -62,7 +62,7 @@ impl ResponsesStream {
         ResponsesStream {
             id: response_id.to_string(),
             created_at: resp::now_secs(),
-            req: req.clone(),
+            req: resp::echoed(req),
             custom_tools,
             seq: 0,
             started: false,

@@ -221,6 +221,15 @@ pub fn messages(scenario: &Scenario, request: &Value) -> Reply {
             ));
         }
         Scenario::Truncated | Scenario::NoDone => steps.extend(opening()),
+        Scenario::Many(n) => {
+            steps.extend([
+                start.clone(),
+                block_start(0, json!({"type": "text", "text": ""})),
+            ]);
+            steps.extend((0..*n).map(|i| block_delta(0, text_delta(&format!("{i},")))));
+            steps.push(block_stop(0));
+            message_end(&mut steps, "end_turn");
+        }
         _ => {
             steps.push(start.clone());
             steps.push(block_start(0, json!({"type": "text", "text": ""})));

@@ -5,7 +5,7 @@
 use super::images::{send_with_image_fallback, with_vision};
 use crate::app::App;
 use crate::http::{ApiError, Incoming, Outgoing};
-use crate::protocol::anthropic::{self, MESSAGE_STOP, PING};
+use crate::protocol::anthropic::{self, EventHead, MESSAGE_STOP, PING};
 use crate::relay::{self, Adapter, Fault, Sink, Step};
 use crate::routes::{finished, streaming};
 use crate::routing::Api;
@@ -146,39 +146,48 @@ struct NativeRelay {
     saw_delta: bool,
 }
 
+impl NativeRelay {
+    /// `message_start` with the model named as the client asked (once per stream).
+    fn renamed(&self, data: &str) -> Option<String> {
+        let (from, to) = self.rename.as_ref()?;
+        let mut v: Value = serde_json::from_str(data).ok()?;
+        if v.pointer("/message/model").and_then(Value::as_str) != Some(from.as_str()) {
+            return None;
+        }
+        v["message"]["model"] = Value::from(to.as_str());
+        Some(v.to_string())
+    }
+}
+
 impl Adapter for NativeRelay {
     fn on_event(&mut self, event: &Event, sink: &mut Sink) -> Result<Step, Fault> {
         if event.comment.is_some() {
             return Ok(Step::Continue);
         }
-        let v: Value =
+        let head: EventHead =
             serde_json::from_str(&event.data).map_err(|e| Fault::Malformed(e.to_string()))?;
-        match v.get("type").and_then(Value::as_str).unwrap_or("") {
-            "content_block_start" => self.open_block = v.get("index").and_then(Value::as_u64),
+        match &*head.kind {
+            "content_block_start" => self.open_block = head.index,
             "content_block_stop" => self.open_block = None,
             "message_delta" => self.saw_delta = true,
             "message_start" => {
-                if let Some((from, to)) = &self.rename {
-                    if v.pointer("/message/model").and_then(Value::as_str) == Some(from.as_str()) {
-                        let mut v = v;
-                        v["message"]["model"] = Value::from(to.as_str());
-                        sink.event(event.event.as_deref(), &v.to_string());
-                        return Ok(Step::Continue);
-                    }
+                if let Some(renamed) = self.renamed(&event.data) {
+                    sink.event(event.event.as_deref(), &renamed);
+                    return Ok(Step::Continue);
                 }
             }
             "message_stop" => {
-                sink.sse(event.to_wire().as_bytes());
+                sink.forward(event);
                 return Ok(Step::Done);
             }
             "error" => {
                 // The upstream's own error event is the stream's terminal event.
-                sink.sse(event.to_wire().as_bytes());
+                sink.forward(event);
                 return Err(Fault::Relayed);
             }
             _ => {}
         }
-        sink.sse(event.to_wire().as_bytes());
+        sink.forward(event);
         Ok(Step::Continue)
     }
 
