@@ -277,7 +277,11 @@ pub fn ends_with_tool_output(body: &Value) -> bool {
     };
     for item in input.iter().rev() {
         match item["type"].as_str() {
-            Some("function_call_output" | "custom_tool_call_output") => return true,
+            // After Codex compacted a tool loop, the loop's answer is owed (the agent
+            // scenarios would otherwise call the tool again forever).
+            Some("function_call_output" | "custom_tool_call_output" | "compaction") => {
+                return true;
+            }
             _ if item["role"] == "user" => return false,
             _ => {}
         }
