@@ -31,6 +31,9 @@ struct Args {
     stream_events: usize,
     concurrent: usize,
     concurrent_events: usize,
+    /// Runs of each stream figure: the median time and rate are reported, and CPU over
+    /// all runs (one run swings by tens of percent on a shared machine).
+    repeat: usize,
 }
 
 /// The relay paths measured, each with its request through the proxy and straight to the
@@ -91,6 +94,7 @@ fn main() {
     );
     let (concurrent, concurrent_events) =
         (opt("--concurrent", 50), opt("--concurrent-events", 1000));
+    let repeat = opt("--repeat", 3).max(1);
     let a = Args {
         bin: args
             .value_from_str("--bin")
@@ -103,6 +107,7 @@ fn main() {
         stream_events,
         concurrent,
         concurrent_events,
+        repeat,
     };
     let mut rows: Vec<Row> = Vec::new();
 
@@ -148,28 +153,27 @@ fn main() {
     for path in Path::ALL {
         let (dp, db) = path.direct(&marker);
         let (pp, pb) = path.proxied(&marker);
-        let cpu = Cpu::of(pid);
-        let (d, p) = (direct.stream_once(dp, &db), through.stream_once(pp, &pb));
-        let cpu_us = cpu.elapsed_us();
+        let (mut d, mut p) = (Vec::new(), Vec::new());
+        for _ in 0..a.repeat {
+            d.push(direct.stream_once(dp, &db).total_ms);
+            p.push(through.stream_once(pp, &pb).total_ms);
+        }
         rows.push(Row::ratio(
             &format!("{} events, {}: time (ms)", a.stream_events, path.name()),
-            d.total_ms,
-            p.total_ms,
-        ));
-        rows.push(Row::single(
-            &format!(
-                "{} events, {}: proxy CPU/event (us)",
-                a.stream_events,
-                path.name()
-            ),
-            cpu_us / p.events.max(1) as f64,
+            percentile(&d, 50.0),
+            percentile(&p, 50.0),
         ));
     }
 
     let marker = format!("scenario:many:{}", a.concurrent_events);
     for path in Path::ALL {
-        let d = direct.concurrent(path.direct(&marker), a.concurrent, None);
-        let p = through.concurrent(path.proxied(&marker), a.concurrent, Some(pid));
+        let runs = |target: &Target, proxy: Option<u32>, route: (&str, Value)| {
+            Concurrent::merge(
+                (0..a.repeat).map(|_| target.concurrent(route.clone(), a.concurrent, proxy)),
+            )
+        };
+        let d = runs(&direct, None, path.direct(&marker));
+        let p = runs(&through, Some(pid), path.proxied(&marker));
         let label = |what: &str| {
             format!(
                 "{}x{} {}: {what}",
@@ -190,7 +194,7 @@ fn main() {
         ));
         rows.push(Row::single(
             &label("proxy CPU/event (us)"),
-            p.cpu_us_per_event,
+            p.cpu_us / p.events.max(1) as f64,
         ));
         rows.push(Row::latency(
             &label("time to first event p50 (ms)"),
@@ -433,15 +437,32 @@ struct Target {
 
 struct StreamRun {
     total_ms: f64,
-    events: usize,
 }
 
 struct Concurrent {
     failures: usize,
     ttfe: Vec<f64>,
     events_per_s: f64,
-    cpu_us_per_event: f64,
+    events: usize,
+    cpu_us: f64,
     peak_rss_kib: u64,
+}
+
+impl Concurrent {
+    /// Several runs as one: failures, events and CPU summed, time to first event pooled,
+    /// the median rate, the highest RSS.
+    fn merge(runs: impl Iterator<Item = Concurrent>) -> Concurrent {
+        let runs: Vec<Concurrent> = runs.collect();
+        let rates: Vec<f64> = runs.iter().map(|r| r.events_per_s).collect();
+        Concurrent {
+            failures: runs.iter().map(|r| r.failures).sum(),
+            ttfe: runs.iter().flat_map(|r| r.ttfe.iter().copied()).collect(),
+            events_per_s: percentile(&rates, 50.0),
+            events: runs.iter().map(|r| r.events).sum(),
+            cpu_us: runs.iter().map(|r| r.cpu_us).sum(),
+            peak_rss_kib: runs.iter().map(|r| r.peak_rss_kib).max().unwrap_or(0),
+        }
+    }
 }
 
 impl Target {
@@ -506,14 +527,12 @@ impl Target {
         out
     }
 
-    /// One stream read to its end: total time and events (data lines but `[DONE]`).
+    /// One stream read to its end: its total time.
     fn stream_once(&self, path: &str, body: &Value) -> StreamRun {
         let t = Instant::now();
-        let (_, events) = read_stream(self.post(&self.agent, path, body).expect("stream"), t)
-            .expect("stream body");
+        read_stream(self.post(&self.agent, path, body).expect("stream"), t).expect("stream body");
         StreamRun {
             total_ms: t.elapsed().as_secs_f64() * 1000.0,
-            events,
         }
     }
 
@@ -581,7 +600,8 @@ impl Target {
             failures: n - ok.len(),
             ttfe: ok.iter().map(|(t, _)| *t).collect(),
             events_per_s: events as f64 / wall,
-            cpu_us_per_event: cpu_us / events.max(1) as f64,
+            events,
+            cpu_us,
             peak_rss_kib: *peak.lock().unwrap(),
         }
     }

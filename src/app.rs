@@ -2,6 +2,7 @@
 //! model catalog and the usage cache. One value, passed by reference; no globals.
 
 use crate::config::Config;
+use crate::features::admission::Traffic;
 use crate::features::response_store::ResponseStore;
 use crate::http::ApiError;
 use crate::metrics::Metrics;
@@ -26,6 +27,8 @@ pub struct App {
     pub metrics: Metrics,
     /// Translated responses, for `previous_response_id`.
     pub responses: ResponseStore,
+    /// Rate limiters and the approval queue (`features::admission`).
+    pub traffic: Traffic,
     /// Ends every open stream with its terminal error event when triggered.
     pub shutdown: Shutdown,
     usage: Mutex<Option<(Instant, Vec<u8>)>>,
@@ -34,12 +37,14 @@ pub struct App {
 impl App {
     pub fn new(config: Config, upstream: Upstream) -> App {
         let (entries, ttl) = config.response_store;
+        let traffic = Traffic::new(&config.traffic);
         App {
             config,
             upstream,
             catalog: Catalog::default(),
             metrics: Metrics::default(),
             responses: ResponseStore::new(entries, ttl),
+            traffic,
             usage: Mutex::new(None),
             shutdown: Shutdown::default(),
         }

@@ -72,6 +72,21 @@ Codex:
       --no-websocket          Answer Codex's Responses WebSocket (GET /v1/responses) with 426, so
                               it falls back to HTTP at once
       --websocket-max-age SECS  Longest life of a Responses WebSocket (default 3600)
+Traffic control (limits are per instance; they count client completion requests only):
+      --rate-limit SECS       Admit at most one request per SECS seconds (decimals allowed);
+                              a request that comes too early gets 429 + Retry-After
+      --wait                  With --rate-limit: queue early requests (first in, first out)
+                              instead of answering 429
+      --burst-count N         At most N requests in any sliding --burst-window (queued FIFO)
+      --burst-window SECS     The burst window's length in seconds (with --burst-count)
+      --min-spacing MS        With a burst window: at least MS milliseconds between requests
+      --burst-scope SCOPE     global (default): one window; model: one per resolved model
+      --max-wait SECS         Longest a request may queue; a longer wait is refused at once
+                              with 429 + Retry-After (default 300)
+      --manual                Approve each request on the terminal (y/Enter, n, a = all);
+                              needs an interactive terminal
+      --manual-timeout SECS   No answer in this long rejects the request with 403 (default 300)
+      --no-auto-switch        Never switch a prompt too large for its model to a larger model
 
 Login:
   -g, --github-token TOKEN    GitHub token to use (prefer the GH_TOKEN variable: argv is visible)
@@ -177,6 +192,17 @@ pub struct RawArgs {
     pub user_agent: Option<String>,
     pub github_api_version: Option<String>,
     pub integration_id: Option<String>,
+    // Traffic control (validated in `config::traffic`).
+    pub rate_limit: Option<String>,
+    pub wait: bool,
+    pub burst_count: Option<String>,
+    pub burst_window: Option<String>,
+    pub min_spacing: Option<String>,
+    pub burst_scope: Option<String>,
+    pub max_wait: Option<String>,
+    pub manual: bool,
+    pub manual_timeout: Option<String>,
+    pub no_auto_switch: bool,
 }
 
 /// A usage error: one line, exit code 2.
@@ -248,6 +274,16 @@ pub fn parse(mut args: Arguments) -> Result<Parsed, UsageError> {
             raw.websocket_max_age = opt(&mut args, "--websocket-max-age")?;
             raw.github_token = opt(&mut args, ["-g", "--github-token"])?;
             raw.show_token = args.contains("--show-token");
+            raw.rate_limit = opt(&mut args, "--rate-limit")?;
+            raw.wait = args.contains("--wait");
+            raw.burst_count = opt(&mut args, "--burst-count")?;
+            raw.burst_window = opt(&mut args, "--burst-window")?;
+            raw.min_spacing = opt(&mut args, "--min-spacing")?;
+            raw.burst_scope = opt(&mut args, "--burst-scope")?;
+            raw.max_wait = opt(&mut args, "--max-wait")?;
+            raw.manual = args.contains("--manual");
+            raw.manual_timeout = opt(&mut args, "--manual-timeout")?;
+            raw.no_auto_switch = args.contains("--no-auto-switch");
         }
         CommandName::Auth => raw.show_token = args.contains("--show-token"),
         CommandName::CheckUsage => raw.github_token = opt(&mut args, ["-g", "--github-token"])?,

@@ -53,6 +53,8 @@ pub struct Config {
     pub paths: Paths,
     /// Multiplies every device-flow sleep; tests set it below 1 through COPILOT_API_POLL_SCALE.
     pub poll_scale: f64,
+    /// Rate limits, manual approval and the context-overflow switch.
+    pub traffic: crate::features::admission::Settings,
 }
 
 /// Where each upstream lives. The Copilot base URL is finally decided per token (its
@@ -107,6 +109,7 @@ impl Config {
                 .map(|v| v.trim().to_string())
                 .filter(|v| !v.is_empty())
         };
+        let traffic = traffic(&raw)?;
         let port = match raw.port {
             None => 4141,
             Some(p) => p
@@ -254,8 +257,81 @@ impl Config {
                 app_dir,
             },
             poll_scale,
+            traffic,
         })
     }
+}
+
+/// The traffic-control flags: each value checked, and the flags that only make sense
+/// together required together. `--manual` also needs a terminal to ask on.
+fn traffic(raw: &RawArgs) -> Result<crate::features::admission::Settings, UsageError> {
+    use crate::features::limiter::Rule;
+    use std::io::IsTerminal;
+    let optional = |v: &Option<String>, flag: &str| match v {
+        None => Ok(None),
+        Some(_) => seconds(v.clone(), flag, 0.0).map(Some),
+    };
+    let interval = optional(&raw.rate_limit, "--rate-limit")?;
+    if raw.wait && interval.is_none() {
+        return Err(UsageError("--wait needs --rate-limit SECS".into()));
+    }
+    let count = match &raw.burst_count {
+        None => None,
+        Some(_) => Some(positive(raw.burst_count.clone(), "--burst-count", 1)?),
+    };
+    let window = optional(&raw.burst_window, "--burst-window")?;
+    let spacing = match raw.min_spacing.as_deref() {
+        None => Duration::ZERO,
+        Some(v) => v
+            .parse::<u64>()
+            .ok()
+            .filter(|ms| *ms <= 86_400_000)
+            .map(Duration::from_millis)
+            .ok_or_else(|| {
+                UsageError(format!(
+                    "--min-spacing: `{v}` is not a whole number of milliseconds"
+                ))
+            })?,
+    };
+    let burst = match (count, window) {
+        (Some(count), Some(window)) => Some(Rule {
+            count,
+            window,
+            spacing,
+        }),
+        (None, None) if raw.min_spacing.is_none() && raw.burst_scope.is_none() => None,
+        _ => {
+            return Err(UsageError(
+                "--burst-count and --burst-window go together (--min-spacing and --burst-scope need them)"
+                    .into(),
+            ));
+        }
+    };
+    let burst_per_model = match raw.burst_scope.as_deref() {
+        None | Some("global") => false,
+        Some("model") => true,
+        Some(other) => {
+            return Err(UsageError(format!(
+                "--burst-scope: `{other}` is not global or model"
+            )));
+        }
+    };
+    let manual_timeout = seconds(raw.manual_timeout.clone(), "--manual-timeout", 300.0)?;
+    if raw.manual && !std::io::stdin().is_terminal() {
+        return Err(UsageError(
+            "--manual needs an interactive terminal to ask for approval on (standard input is not one)"
+                .into(),
+        ));
+    }
+    Ok(crate::features::admission::Settings {
+        interval,
+        wait: raw.wait,
+        burst,
+        burst_per_model,
+        max_wait: seconds(raw.max_wait.clone(), "--max-wait", 300.0)?,
+        manual: raw.manual.then_some(manual_timeout),
+        no_auto_switch: raw.no_auto_switch,
+    })
 }
 
 fn positive(value: Option<String>, flag: &str, default: usize) -> Result<usize, UsageError> {
@@ -494,5 +570,33 @@ mod tests {
             ),
             ("vscode/9", "UA/1")
         );
+    }
+
+    #[test]
+    fn traffic_flags_and_their_defaults() {
+        let t = config("start", &[]).unwrap().traffic;
+        assert_eq!(t.interval, None);
+        assert!(t.burst.is_none() && t.manual.is_none() && !t.no_auto_switch);
+        assert_eq!(t.max_wait, Duration::from_secs(300));
+        let line = "start --rate-limit 1.5 --wait --burst-count 3 --burst-window 2 \
+                    --min-spacing 100 --burst-scope model --max-wait 9 --no-auto-switch";
+        let t = config(line, &[]).unwrap().traffic;
+        assert_eq!(t.interval, Some(Duration::from_millis(1500)));
+        assert!(t.wait && t.burst_per_model && t.no_auto_switch);
+        let b = t.burst.unwrap();
+        assert_eq!(
+            (b.count, b.window, b.spacing),
+            (3, Duration::from_secs(2), Duration::from_millis(100))
+        );
+        assert_eq!(t.max_wait, Duration::from_secs(9));
+        for bad in [
+            "start --wait",
+            "start --rate-limit 0",
+            "start --burst-window 2",
+            "start --burst-count 0 --burst-window 2",
+            "start --burst-count 2 --burst-window 2 --burst-scope user",
+        ] {
+            assert!(config(bad, &[]).is_err(), "{bad}");
+        }
     }
 }

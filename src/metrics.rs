@@ -4,7 +4,7 @@ use crate::http::Outcome;
 use std::collections::BTreeMap;
 use std::fmt::Write;
 use std::sync::Mutex;
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::atomic::{AtomicI64, AtomicU64, Ordering};
 
 #[derive(Default)]
 pub struct Metrics {
@@ -14,6 +14,10 @@ pub struct Metrics {
     upstream: Mutex<BTreeMap<u16, u64>>,
     retries: AtomicU64,
     streams: [AtomicU64; 4],
+    /// Traffic control: requests that queued, requests refused with 429, requests queued now.
+    limiter_waits: AtomicU64,
+    limiter_rejections: AtomicU64,
+    limiter_queue: AtomicI64,
 }
 
 const OUTCOMES: [Outcome; 4] = [
@@ -52,6 +56,19 @@ impl Metrics {
         self.streams[i].fetch_add(1, Ordering::Relaxed);
     }
 
+    pub fn limiter_wait(&self) {
+        self.limiter_waits.fetch_add(1, Ordering::Relaxed);
+    }
+
+    pub fn limiter_rejection(&self) {
+        self.limiter_rejections.fetch_add(1, Ordering::Relaxed);
+    }
+
+    /// +1 when a request joins a limiter queue, -1 when it leaves.
+    pub fn limiter_queue(&self, delta: i64) {
+        self.limiter_queue.fetch_add(delta, Ordering::Relaxed);
+    }
+
     pub fn render(&self) -> String {
         let mut out = String::new();
         out.push_str("# TYPE copilot_api_requests_total counter\n");
@@ -83,6 +100,27 @@ impl Metrics {
                 n.load(Ordering::Relaxed)
             );
         }
+        let limiter = [
+            (
+                "waits_total",
+                "counter",
+                self.limiter_waits.load(Ordering::Relaxed) as i64,
+            ),
+            (
+                "rejections_total",
+                "counter",
+                self.limiter_rejections.load(Ordering::Relaxed) as i64,
+            ),
+            (
+                "queue_depth",
+                "gauge",
+                self.limiter_queue.load(Ordering::Relaxed).max(0),
+            ),
+        ];
+        for (name, kind, n) in limiter {
+            let _ = writeln!(out, "# TYPE copilot_api_limiter_{name} {kind}");
+            let _ = writeln!(out, "copilot_api_limiter_{name} {n}");
+        }
         out
     }
 }
@@ -113,5 +151,15 @@ mod tests {
         assert!(text.contains("copilot_api_upstream_retries_total 1"));
         assert!(text.contains("copilot_api_streams_total{outcome=\"stalled\"} 1"));
         assert!(text.contains("copilot_api_streams_total{outcome=\"completed\"} 0"));
+        m.limiter_wait();
+        m.limiter_rejection();
+        m.limiter_queue(2);
+        m.limiter_queue(-1);
+        let text = m.render();
+        assert!(text.contains("copilot_api_limiter_waits_total 1"), "{text}");
+        assert!(text.contains("copilot_api_limiter_rejections_total 1"));
+        assert!(text.contains(
+            "# TYPE copilot_api_limiter_queue_depth gauge\ncopilot_api_limiter_queue_depth 1"
+        ));
     }
 }

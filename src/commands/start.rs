@@ -74,6 +74,9 @@ pub fn run(config: Config) -> Result<(), String> {
     if app.config.no_native_messages {
         info!("--no-native-messages: /v1/messages is translated for every model");
     }
+    for line in app.traffic.describe() {
+        info!("{line}");
+    }
     info!("listening on http://{bound}");
     server::serve(app, listener);
     Ok(())

@@ -5,3 +5,8 @@ pub mod effort;
 pub mod guidance;
 pub mod images;
 pub mod response_store;
+// Traffic control (DESIGN.md §8): the admission gate and what it runs.
+pub mod admission;
+pub mod approval;
+pub mod limiter;
+pub mod overflow;

@@ -56,6 +56,14 @@ pub enum ApiError {
     GatewayTimeout(String),
     /// A bug: a handler panicked (500). Never used for client mistakes.
     Internal(String),
+    /// A rate limit (`--rate-limit`, `--burst-count`) refused the request; the client may
+    /// come back after `retry_after` whole seconds (429 with `Retry-After`).
+    RateLimited { message: String, retry_after: u64 },
+    /// The operator rejected the request at the `--manual` prompt, or did not answer (403).
+    Rejected(String),
+    /// The client went away while its request waited; nothing was sent upstream (499, for
+    /// the access log only: no one reads the answer).
+    ClientGone,
 }
 
 impl std::fmt::Display for ApiError {
@@ -68,6 +76,10 @@ impl std::fmt::Display for ApiError {
                 f.write_str(m)
             }
             ApiError::ContextWindow { message, .. } => f.write_str(message),
+            ApiError::RateLimited { message, .. } | ApiError::Rejected(message) => {
+                f.write_str(message)
+            }
+            ApiError::ClientGone => f.write_str("the client went away while the request waited"),
             ApiError::VersionRejected => f.write_str(
                 "Copilot rejected the editor version headers as too old (HTTP 466). Update \
                  copilot-api, or override them with --editor-version, --editor-plugin-version \
@@ -106,6 +118,9 @@ impl ApiError {
             ApiError::BadGateway(_) => 502,
             ApiError::GatewayTimeout(_) => 504,
             ApiError::Internal(_) => 500,
+            ApiError::RateLimited { .. } => 429,
+            ApiError::Rejected(_) => 403,
+            ApiError::ClientGone => 499,
         }
     }
 
@@ -128,6 +143,10 @@ impl ApiError {
         } = self
         {
             out.headers.push(("Retry-After".into(), r.clone()));
+        }
+        if let ApiError::RateLimited { retry_after, .. } = self {
+            out.headers
+                .push(("Retry-After".into(), (*retry_after).max(1).to_string()));
         }
         out
     }
@@ -172,6 +191,8 @@ impl ApiError {
             ApiError::NotReady(_) => "not_ready",
             ApiError::ContextWindow { .. } => "context_length_exceeded",
             ApiError::VersionRejected => "client_version_rejected",
+            ApiError::RateLimited { .. } => "rate_limit_exceeded",
+            ApiError::Rejected(_) => "request_rejected",
             _ => return Value::Null,
         };
         Value::from(code)
@@ -195,6 +216,7 @@ fn openai_type(status: u16) -> &'static str {
     match status {
         401 => "authentication_error",
         403 => "permission_error",
+        429 => "rate_limit_error",
         400..=499 => "invalid_request_error",
         503 => "service_unavailable",
         _ => "api_error",

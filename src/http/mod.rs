@@ -20,9 +20,41 @@ pub struct Incoming {
     /// Header names in lower case.
     pub headers: Vec<(String, String)>,
     pub body: Vec<u8>,
+    /// Tells whether the client has gone, for requests that wait in a queue.
+    pub probe: GoneProbe,
+}
+
+/// "Has the client gone?", asked while a request waits (rate limits, manual approval). The
+/// server fills it in (`server::probe`); a default one never says gone.
+#[derive(Clone, Default)]
+pub struct GoneProbe(Option<std::sync::Arc<dyn Fn() -> bool + Send + Sync>>);
+
+impl GoneProbe {
+    pub fn new(probe: impl Fn() -> bool + Send + Sync + 'static) -> GoneProbe {
+        GoneProbe(Some(std::sync::Arc::new(probe)))
+    }
+
+    pub fn gone(&self) -> bool {
+        self.0.as_ref().is_some_and(|probe| probe())
+    }
+}
+
+impl std::fmt::Debug for GoneProbe {
+    fn fmt(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
+        f.write_str(if self.0.is_some() {
+            "GoneProbe"
+        } else {
+            "GoneProbe(none)"
+        })
+    }
 }
 
 impl Incoming {
+    /// True once the client has closed its connection (checked while a request queues).
+    pub fn client_gone(&self) -> bool {
+        self.probe.gone()
+    }
+
     pub fn header(&self, name: &str) -> Option<&str> {
         self.headers
             .iter()

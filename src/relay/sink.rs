@@ -147,6 +147,29 @@ impl Sink {
         Sink::new(Arc::new(Shared::new(writer, framing)))
     }
 
+    /// A sink over an in-memory buffer (raw SSE, no chunking), and that buffer: for the
+    /// adapters' tests.
+    #[cfg(test)]
+    pub fn capture() -> (Sink, Arc<Mutex<Vec<u8>>>) {
+        #[derive(Clone)]
+        struct Shared(Arc<Mutex<Vec<u8>>>);
+        impl Write for Shared {
+            fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+                self.0.lock().unwrap().extend_from_slice(buf);
+                Ok(buf.len())
+            }
+            fn flush(&mut self) -> std::io::Result<()> {
+                Ok(())
+            }
+        }
+        let buffer = Arc::new(Mutex::new(Vec::new()));
+        let sink = Sink::over(
+            Box::new(Shared(buffer.clone())),
+            Box::new(Sse { chunked: false }),
+        );
+        (sink, buffer)
+    }
+
     /// Writes one event (`name`, `data`). False once the client has gone.
     pub fn event(&mut self, name: Option<&str>, data: &str) -> bool {
         self.put(|f, out| f.event(out, name, data))

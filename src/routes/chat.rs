@@ -3,13 +3,14 @@
 //! response normalized where Copilot departs from OpenAI's wire format.
 
 use crate::app::App;
+use crate::features::admission;
 use crate::http::{ApiError, Incoming, Outgoing};
 use crate::protocol::chat::{ChunkHead, DONE, KEEPALIVE, error_chunk};
 use crate::relay::{self, Adapter, ChatSource, Fault, Sink, Step};
 use crate::routes::fields::{self, initiator_header, vision_header};
 use crate::routes::pivot::Pivot;
 use crate::routes::{finished, streaming};
-use crate::routing::{self, Api};
+use crate::routing::Api;
 use crate::sse::Event;
 use crate::upstream::catalog::Model;
 use serde_json::{Map, Value, json};
@@ -20,8 +21,8 @@ pub fn completions(app: &App, rq: &Incoming) -> Result<Outgoing, ApiError> {
     let requested = fields::model(&body)?;
     validate(&body)?;
     let stream = fields::stream_flag(&body)?;
-    let model = app.find_model(&requested);
-    let route = routing::decide(Api::Chat, model.as_ref(), true).map_err(ApiError::BadRequest)?;
+    let admitted = admission::admit(app, rq, Api::Chat, &mut body, &requested)?;
+    let (requested, model, route) = (admitted.requested, admitted.model, admitted.route);
     let pivot = Pivot::for_upstream(route);
     let naming = Naming::new(&requested, model.as_ref());
     body.insert("model".into(), Value::from(naming.upstream.clone()));
@@ -109,7 +110,7 @@ fn client_wants_usage(body: &Map<String, Value>) -> bool {
 
 /// A new user prompt is billed as `user`; a turn that only returns tool results (or any
 /// turn not ending with a user message) is the agent continuing.
-fn last_turn_is_user(messages: &[Value]) -> bool {
+pub(super) fn last_turn_is_user(messages: &[Value]) -> bool {
     let last = messages.iter().rev().find(|m| {
         !matches!(
             m.get("role").and_then(Value::as_str),

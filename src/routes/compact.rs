@@ -12,14 +12,14 @@
 //! proxy expands on later turns.
 
 use crate::app::App;
-use crate::features::compaction;
+use crate::features::{admission, compaction};
 use crate::http::{ApiError, Incoming, Outcome, Outgoing};
 use crate::protocol::chat::KEEPALIVE;
 use crate::protocol::responses::new_response_id;
 use crate::routes::fields::{self, initiator_header};
 use crate::routes::pivot::Pivot;
 use crate::routes::streaming;
-use crate::routing::{self, Api};
+use crate::routing::Api;
 use crate::translate::responses_request::to_chat;
 use crate::upstream::catalog::Model;
 use serde_json::{Map, Value, json};
@@ -36,9 +36,9 @@ pub fn create(app: &Arc<App>, rq: &Incoming) -> Result<Outgoing, ApiError> {
             "`input` must be an array of items".into(),
         ));
     }
-    let model = app.find_model(&requested);
-    let route =
-        routing::decide(Api::Responses, model.as_ref(), true).map_err(ApiError::BadRequest)?;
+    // A client request like any other: the traffic gate resolves the model and the route.
+    let admitted = admission::admit(app, rq, Api::Responses, &mut body, &requested)?;
+    let (requested, model, route) = (admitted.requested, admitted.model, admitted.route);
     let items = prepare(&mut body, route);
     if route == Api::Responses {
         let mut upstream = body.clone();

@@ -100,6 +100,24 @@ pub fn fit_output_limit(body: &mut Map<String, Value>, model: Option<&Model>) {
     }
 }
 
+/// Whether the latest turn is a new user prompt (billed `user`) rather than the agent
+/// continuing, by the inbound API's own rule (for the `--manual` prompt).
+pub fn billed_as_user(api: crate::routing::Api, body: &Map<String, Value>) -> bool {
+    use crate::routing::Api;
+    let messages = body
+        .get("messages")
+        .and_then(Value::as_array)
+        .map(Vec::as_slice)
+        .unwrap_or_default();
+    match api {
+        Api::Chat => super::chat::last_turn_is_user(messages),
+        Api::Messages => crate::translate::anthropic_request::user_turn(messages),
+        Api::Responses => {
+            super::responses::last_item_is_user(body.get("input").unwrap_or(&Value::Null))
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -12,6 +12,8 @@ mod ops;
 mod pivot;
 mod responses;
 
+pub(crate) use fields::billed_as_user;
+
 use crate::app::App;
 use crate::http::{ApiError, Incoming, Outcome, Outgoing};
 use crate::relay::{Sink, StreamBody};

@@ -2,11 +2,12 @@
 //! in-flight cap, and every response is written here. Only this module touches tiny_http.
 
 pub mod auth;
+pub mod probe;
 mod websocket;
 mod workers;
 
 use crate::app::App;
-use crate::http::{ApiError, Family, Incoming, Outgoing};
+use crate::http::{ApiError, Family, GoneProbe, Incoming, Outgoing};
 use crate::routes;
 use crate::{info, warn};
 use std::io::Read;
@@ -43,18 +44,19 @@ pub fn bind(addr: std::net::SocketAddr) -> Result<Server, String> {
 /// Serves until the process ends.
 pub fn serve(app: Arc<App>, server: Server) {
     let inflight = Arc::new(AtomicUsize::new(0));
-    let handler = Box::new(move |rq: Request| admit(&app, &inflight, rq));
+    let port = server.server_addr().to_ip().map(|a| a.port());
+    let handler = Box::new(move |rq: Request| admit(&app, &inflight, port, rq));
     workers::Workers::serve(server, STACK_SIZE, handler);
 }
 
 /// Answers 503 above the in-flight cap, else handles the request under a slot.
-fn admit(app: &Arc<App>, inflight: &Arc<AtomicUsize>, rq: Request) {
+fn admit(app: &Arc<App>, inflight: &Arc<AtomicUsize>, port: Option<u16>, rq: Request) {
     let Some(rq) = refuse_huge_body(rq, app.config.max_body_bytes) else {
         return;
     };
     if websocket::is_attempt(&rq) {
         // Not under a slot: a WebSocket takes one per running response (websocket/mod.rs).
-        websocket::serve(app, inflight, rq);
+        websocket::serve(app, inflight, port, rq);
         return;
     }
     if inflight.fetch_add(1, Ordering::AcqRel) >= app.config.max_inflight {
@@ -77,7 +79,7 @@ fn admit(app: &Arc<App>, inflight: &Arc<AtomicUsize>, rq: Request) {
         return;
     }
     let _slot = Slot(inflight.clone());
-    handle(app, rq);
+    handle(app, rq, port);
 }
 
 /// A place under the in-flight cap, given back when the request ends, however it ends.
@@ -94,7 +96,7 @@ fn path_of(url: &str) -> &str {
 }
 
 /// One request from arrival to the access-log line.
-fn handle(app: &Arc<App>, mut rq: Request) {
+fn handle(app: &Arc<App>, mut rq: Request, port: Option<u16>) {
     let started = Instant::now();
     let url = rq.url().to_string();
     let path = path_of(&url).to_string();
@@ -117,6 +119,10 @@ fn handle(app: &Arc<App>, mut rq: Request) {
             .map(|(_, q)| q.split('#').next().unwrap_or_default().to_string())
             .unwrap_or_default(),
         body: Vec::new(),
+        probe: {
+            let probe = probe::ClientProbe::new(rq.remote_addr().copied(), port);
+            GoneProbe::new(move || probe.gone())
+        },
     };
     if crate::log::verbose() {
         crate::debug!(

@@ -31,6 +31,8 @@ pub struct Model {
     /// `capabilities.supports.vision` and `parallel_tool_calls`, for Codex's catalog.
     pub vision: bool,
     pub parallel_tool_calls: bool,
+    /// `billing.multiplier`: premium requests one call costs (shown at the approval prompt).
+    pub multiplier: Option<f64>,
 }
 
 impl Model {
@@ -77,6 +79,7 @@ impl Model {
             vision: v.pointer("/capabilities/supports/vision") == Some(&Value::Bool(true)),
             parallel_tool_calls: v.pointer("/capabilities/supports/parallel_tool_calls")
                 == Some(&Value::Bool(true)),
+            multiplier: v.pointer("/billing/multiplier").and_then(Value::as_f64),
             id,
         })
     }

@@ -166,3 +166,54 @@ fn a_rejected_effort_is_retried_once_without_it() {
         );
     }
 }
+
+/// The case: a model that takes only `medium`, and a thinking budget range.
+#[test]
+fn a_medium_only_model_gets_medium_on_every_api() {
+    let fake = Fake::start();
+    let mut catalog = catalog_json();
+    for m in catalog["data"].as_array_mut().unwrap() {
+        if m["id"] == "gpt-5.2-codex" || m["id"] == "claude-sonnet-4.5" {
+            let supports = &mut m["capabilities"]["supports"];
+            supports["reasoning_effort"] = json!(["medium"]);
+            supports["min_thinking_budget"] = json!(1024);
+            supports["max_thinking_budget"] = json!(8000);
+        }
+    }
+    fake.set_catalog(catalog);
+    let proxy = Proxy::start(&fake, &[], &[]);
+    let cases = [
+        (
+            "/v1/responses",
+            "/responses",
+            json!({"model": "gpt-5.2-codex", "input": "hi", "reasoning": {"effort": "high"}}),
+        ),
+        (
+            "/v1/chat/completions",
+            "/chat/completions",
+            json!({"model": "claude-sonnet-4.5", "reasoning_effort": "low",
+                   "messages": [{"role": "user", "content": "hi"}]}),
+        ),
+        (
+            "/v1/messages",
+            "/v1/messages",
+            json!({"model": "claude-sonnet-4.5", "max_tokens": 20000,
+                   "thinking": {"type": "enabled", "budget_tokens": 16000},
+                   "output_config": {"effort": "high"},
+                   "messages": [{"role": "user", "content": "hi"}]}),
+        ),
+    ];
+    for (path, upstream, body) in cases {
+        let resp = post_json(&proxy, path, &[], &body);
+        assert_eq!(resp.status, 200, "{path}: {}", resp.text());
+        let sent = last_body(&fake, upstream);
+        let effort = sent["reasoning"]["effort"]
+            .as_str()
+            .or(sent["reasoning_effort"].as_str())
+            .or(sent["output_config"]["effort"].as_str());
+        assert_eq!(effort, Some("medium"), "{path}: {sent}");
+        if path == "/v1/messages" {
+            assert_eq!(sent["thinking"]["budget_tokens"], 8000, "{sent}");
+        }
+    }
+}

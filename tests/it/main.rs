@@ -26,6 +26,10 @@ mod security;
 mod startup;
 mod streams;
 mod token_refresh;
+// Traffic control (#11).
+mod approval;
+mod overflow;
+mod traffic;
 
 use serde_json::{Value, json};
 use support::{Proxy, Resp, post};

@@ -356,3 +356,30 @@ fn a_running_response_counts_toward_max_inflight_an_idle_socket_does_not() {
     ws.send(&create(codex_request(CODEX, &[user("scenario:reasoning")])));
     assert_eq!(output_text(&ws.events_until_end()), ANSWER);
 }
+
+/// Each `response.create` passes the traffic gate as an HTTP request does.
+#[test]
+fn each_turn_passes_the_rate_limit() {
+    let fake = Fake::start();
+    let proxy = Proxy::start(&fake, &["--rate-limit", "30"], &[]);
+    let mut ws = WsClient::connect(&proxy.url, "/v1/responses", &[]).unwrap();
+    ws.send(&create(codex_request(CODEX, &[user("hello")])));
+    completed(&ws.events_until_end());
+    ws.send(&create(codex_request(CODEX, &[user("again")])));
+    let e = ws.next_event();
+    assert_eq!(
+        (e["type"].as_str(), e["status"].as_u64()),
+        (Some("error"), Some(429)),
+        "{e}"
+    );
+    assert!(e["headers"]["retry-after"].is_string(), "{e}");
+    assert_eq!(fake.requests_to("/responses").len(), 1);
+    // A prewarm calls no model and is not limited.
+    let mut prewarm = codex_request(CODEX, &[user("warm")]);
+    prewarm["generate"] = json!(false);
+    ws.send(&create(prewarm));
+    assert_eq!(
+        types(&ws.events_until_end()),
+        ["response.created", "response.completed"]
+    );
+}

@@ -95,7 +95,7 @@ pub fn catalog_json() -> Value {
     json!({"object": "list", "data": data})
 }
 
-fn model(
+pub fn model(
     id: &str,
     name: &str,
     vendor: &str,

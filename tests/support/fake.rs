@@ -98,6 +98,8 @@ struct State {
     polls: usize,
     issued: Vec<Issued>,
     endpoints_api: Option<String>,
+    /// Replaces `catalog_json()` when set (`Fake::set_catalog`).
+    catalog: Option<Value>,
 }
 
 impl Default for State {
@@ -119,6 +121,7 @@ impl Default for State {
             polls: 0,
             issued: Vec::new(),
             endpoints_api: Some(DEFAULT_ENDPOINTS_API.to_string()),
+            catalog: None,
         }
     }
 }
@@ -268,6 +271,11 @@ impl Fake {
             .collect()
     }
 
+    /// Serves this catalog (`{"data": [...]}`) instead of `catalog_json()`.
+    pub fn set_catalog(&self, catalog: Value) {
+        self.state().catalog = Some(catalog);
+    }
+
     /// What `endpoints.api` of issued tokens says; `None` omits `endpoints`.
     pub fn set_endpoints_api(&self, url: Option<String>) {
         self.state().endpoints_api = url;
@@ -358,24 +366,24 @@ fn route(shared: &Shared, rq: &Recorded) -> Reply {
         ("GET", "/user") => github_user(shared, rq),
         ("GET", "/copilot_internal/v2/token") => exchange_token(shared, rq),
         ("GET", "/copilot_internal/user") => copilot_usage(shared, rq),
-        ("GET", "/models") => copilot_api(shared, rq, |_| Reply::json(200, &catalog_json())),
+        ("GET", "/models") => copilot_api(shared, rq, |_| Reply::json(200, &catalog(shared))),
         ("POST", "/chat/completions") => copilot_api(shared, rq, |rq| {
             let body = rq.json();
-            if let Some(refused) = unsupported(&body, &rq.path) {
+            if let Some(refused) = unsupported(&catalog(shared), &body, &rq.path) {
                 return refused;
             }
             chat_answers::chat(&scenario(shared, rq), &body)
         }),
         ("POST", "/responses") => copilot_api(shared, rq, |rq| {
             let body = rq.json();
-            if let Some(refused) = unsupported(&body, &rq.path) {
+            if let Some(refused) = unsupported(&catalog(shared), &body, &rq.path) {
                 return refused;
             }
             responses_answers::responses(&scenario(shared, rq), &body)
         }),
         ("POST", "/responses/compact") => copilot_api(shared, rq, |rq| {
             let body = rq.json();
-            if let Some(refused) = unsupported(&body, "/responses") {
+            if let Some(refused) = unsupported(&catalog(shared), &body, "/responses") {
                 return refused;
             }
             match scenarios::common(scenarios::Api::Chat, &scenario(shared, rq), false) {
@@ -385,7 +393,10 @@ fn route(shared: &Shared, rq: &Recorded) -> Reply {
         }),
         ("POST", "/v1/messages") => copilot_api(shared, rq, |rq| {
             let body = rq.json();
-            let claude = body["model"].as_str().is_some_and(native_messages_model);
+            let catalog = catalog(shared);
+            let claude = body["model"]
+                .as_str()
+                .is_some_and(|id| native_messages_model(&catalog, id));
             if !claude {
                 return unsupported_reply(body["model"].as_str().unwrap_or(""), &rq.path);
             }
@@ -431,10 +442,16 @@ fn scenario(shared: &Shared, rq: &Recorded) -> Scenario {
     }
 }
 
+/// The catalog the fake serves: `catalog_json()` unless a test set another.
+fn catalog(shared: &Shared) -> Value {
+    let s = shared.state.lock().unwrap();
+    s.catalog.clone().unwrap_or_else(catalog_json)
+}
+
 /// Copilot's answer for a catalog model sent to an endpoint it does not list.
-fn unsupported(body: &Value, path: &str) -> Option<Reply> {
+fn unsupported(catalog: &Value, body: &Value, path: &str) -> Option<Reply> {
     let model = body["model"].as_str().unwrap_or("");
-    let entry = catalog_json()["data"]
+    let entry = catalog["data"]
         .as_array()
         .into_iter()
         .flatten()
@@ -456,17 +473,13 @@ fn unsupported_reply(model: &str, path: &str) -> Reply {
 }
 
 /// Catalog models whose `supported_endpoints` include `/v1/messages`.
-fn native_messages_model(id: &str) -> bool {
-    catalog_json()["data"]
-        .as_array()
-        .into_iter()
-        .flatten()
-        .any(|m| {
-            m["id"] == id
-                && m["supported_endpoints"]
-                    .as_array()
-                    .is_some_and(|e| e.iter().any(|e| e == "/v1/messages"))
-        })
+fn native_messages_model(catalog: &Value, id: &str) -> bool {
+    catalog["data"].as_array().into_iter().flatten().any(|m| {
+        m["id"] == id
+            && m["supported_endpoints"]
+                .as_array()
+                .is_some_and(|e| e.iter().any(|e| e == "/v1/messages"))
+    })
 }
 
 fn bad_credentials() -> Reply {

@@ -128,6 +128,8 @@ pub struct Proxy {
     pub home: TempDir,
     child: Child,
     output: Arc<Mutex<Vec<String>>>,
+    /// Typed on the proxy's terminal (`start_on_terminal` only).
+    terminal: Mutex<Option<std::process::ChildStdin>>,
 }
 
 impl Proxy {
@@ -139,14 +141,58 @@ impl Proxy {
 
     /// As `start`, with a `HOME` the test prepared (e.g. holding a token file).
     pub fn start_in(home: TempDir, fake: &Fake, args: &[&str], env: &[(&str, &str)]) -> Proxy {
+        Proxy::launch(home, fake, args, env, false)
+    }
+
+    /// As `start`, with standard input on a pseudo-terminal (`--manual` asks there), held by
+    /// the python3 helper `pty_run.py`; `type_line` types on it.
+    pub fn start_on_terminal(fake: &Fake, args: &[&str]) -> Proxy {
+        Proxy::launch(TempDir::new(), fake, args, &[], true)
+    }
+
+    /// Types `line` and Enter on the terminal of a `start_on_terminal` proxy.
+    pub fn type_line(&self, line: &str) {
+        let mut terminal = self.terminal.lock().unwrap();
+        let terminal = terminal.as_mut().expect("started on a terminal");
+        terminal
+            .write_all(format!("{line}\n").as_bytes())
+            .and_then(|()| terminal.flush())
+            .expect("type on the terminal");
+    }
+
+    fn launch(
+        home: TempDir,
+        fake: &Fake,
+        args: &[&str],
+        env: &[(&str, &str)],
+        terminal: bool,
+    ) -> Proxy {
         let mut all_env = upstream_env(fake);
         all_env.push(("GH_TOKEN", GITHUB_TOKEN));
         all_env.extend_from_slice(env);
         let mut all_args = vec!["start", "--port", "0"];
         all_args.extend_from_slice(args);
-        let mut child = command(&all_args, &all_env, home.path())
-            .spawn()
-            .expect("spawn copilot-api");
+        let mut cmd = command(&all_args, &all_env, home.path());
+        if terminal {
+            let helper = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/support/pty_run.py");
+            let program = cmd.get_program().to_owned();
+            let mut wrapped = Command::new("python3");
+            wrapped.arg(helper).arg(program).args(cmd.get_args());
+            wrapped.current_dir(home.path());
+            for (k, v) in cmd.get_envs() {
+                match v {
+                    Some(v) => wrapped.env(k, v),
+                    None => wrapped.env_remove(k),
+                };
+            }
+            wrapped
+                .stdin(Stdio::piped())
+                .stdout(Stdio::piped())
+                .stderr(Stdio::piped());
+            cmd = wrapped;
+        }
+        let mut child = cmd.spawn().expect("spawn copilot-api");
+        let terminal = Mutex::new(child.stdin.take());
         let output = Arc::new(Mutex::new(Vec::new()));
         collect_lines(child.stdout.take().unwrap(), output.clone());
         collect_lines(child.stderr.take().unwrap(), output.clone());
@@ -156,6 +202,7 @@ impl Proxy {
             home,
             child,
             output,
+            terminal,
         };
         proxy.addr = proxy.wait_ready();
         let port = proxy

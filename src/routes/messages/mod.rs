@@ -8,10 +8,11 @@ mod native;
 mod translated;
 
 use crate::app::App;
+use crate::features::admission;
 use crate::features::images as image_rules;
 use crate::http::{ApiError, Incoming, Outgoing};
 use crate::routes::fields::{self, initiator_header};
-use crate::routing::{self, Api};
+use crate::routing::Api;
 use crate::translate::anthropic_request::user_turn;
 use crate::upstream::catalog::Model;
 use serde_json::{Map, Value};
@@ -31,7 +32,8 @@ pub fn create(app: &Arc<App>, rq: &Incoming) -> Result<Outgoing, ApiError> {
             crate::debug!("trimmed {trimmed} answered image(s) from the request");
         }
     }
-    let model = app.find_model(&requested);
+    let admitted = admission::admit(app, rq, Api::Messages, &mut body, &requested)?;
+    let (requested, model, route) = (admitted.requested, admitted.model, admitted.route);
     let limit = model.as_ref().and_then(Model::max_input);
     let messages = body
         .get("messages")
@@ -40,9 +42,6 @@ pub fn create(app: &Arc<App>, rq: &Incoming) -> Result<Outgoing, ApiError> {
         .unwrap_or_default();
     let extra = vec![initiator_header(user_turn(messages))];
 
-    let native_messages = !app.config.no_native_messages;
-    let route = routing::decide(Api::Messages, model.as_ref(), native_messages)
-        .map_err(ApiError::BadRequest)?;
     let result = match (route, model) {
         (Api::Messages, Some(m)) => native::create(app, rq, body, &requested, &m, stream, extra),
         (Api::Chat | Api::Responses, model) => {

@@ -224,7 +224,68 @@ impl Adapter for NativeRelay {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::http::Outcome;
     use serde_json::json;
+
+    /// The native relay over an upstream body given whole: what the client got, and how
+    /// the stream ended.
+    fn relayed(upstream: &str, rename: Option<(&str, &str)>) -> (String, Outcome) {
+        let (mut sink, out) = Sink::capture();
+        let mut adapter = NativeRelay {
+            rename: rename.map(|(a, b)| (a.to_string(), b.to_string())),
+            open_block: None,
+            saw_delta: false,
+        };
+        let outcome = relay::relay_to_end(upstream.as_bytes(), &mut sink, &mut adapter);
+        let text = String::from_utf8(out.lock().unwrap().clone()).unwrap();
+        (text, outcome)
+    }
+
+    const START: &str = "event: message_start\ndata: {\"type\":\"message_start\",\"message\":{\"model\":\"claude-sonnet-4.5\"}}\n\n";
+    const BLOCK: &str = "event: content_block_start\ndata: {\"type\":\"content_block_start\",\"index\":0}\n\nevent: content_block_delta\ndata: {\"type\":\"content_block_delta\",\"index\":0,\"delta\":{\"type\":\"text_delta\",\"text\":\"hi\"}}\n\n";
+    const END: &str = "event: content_block_stop\ndata: {\"type\":\"content_block_stop\",\"index\":0}\n\nevent: message_delta\ndata: {\"type\":\"message_delta\"}\n\n";
+
+    #[test]
+    fn events_pass_as_they_came_with_the_model_renamed() {
+        let stop = "event: message_stop\ndata: {\"type\":\"message_stop\"}\n\n";
+        let upstream = format!("{START}{BLOCK}{END}{stop}");
+        let (text, outcome) = relayed(&upstream, Some(("claude-sonnet-4.5", "claude-sonnet-4-5")));
+        assert_eq!(outcome, Outcome::Completed);
+        let (start, rest) = text.split_at(text.find("event: content_block_start").unwrap());
+        assert_eq!(rest, &upstream[START.len()..]);
+        assert!(start.contains("\"model\":\"claude-sonnet-4-5\""), "{start}");
+        assert!(!start.contains("4.5"), "{start}");
+    }
+
+    #[test]
+    fn a_missing_message_stop_is_completed_after_message_delta() {
+        let (text, outcome) = relayed(&format!("{START}{BLOCK}{END}"), None);
+        assert_eq!(outcome, Outcome::Completed);
+        assert!(
+            text.ends_with(std::str::from_utf8(MESSAGE_STOP).unwrap()),
+            "{text}"
+        );
+    }
+
+    #[test]
+    fn a_cut_stream_closes_the_open_block_then_errors() {
+        let (text, outcome) = relayed(&format!("{START}{BLOCK}"), None);
+        assert_eq!(outcome, Outcome::UpstreamError);
+        let tail = "event: content_block_stop\ndata: {\"index\":0,\"type\":\"content_block_stop\"}\n\nevent: error\n";
+        assert!(text.contains(tail), "{text}");
+        assert!(text.contains("\"api_error\""), "{text}");
+        let (text, _) = relayed(&format!("{START}data: {{oops\n\n"), None);
+        assert!(text.contains("malformed stream event"), "{text}");
+    }
+
+    #[test]
+    fn the_upstreams_error_event_is_the_last_word() {
+        let error = "event: error\ndata: {\"type\":\"error\",\"error\":{\"type\":\"overloaded_error\",\"message\":\"Overloaded\"}}\n\n";
+        let (text, outcome) = relayed(&format!("{START}{BLOCK}{error}"), None);
+        assert_eq!(outcome, Outcome::UpstreamError);
+        assert!(text.ends_with(error), "{text}");
+        assert_eq!(text.matches("event: error").count(), 1, "{text}");
+    }
 
     #[test]
     fn server_tools_removed_and_betas_filtered() {

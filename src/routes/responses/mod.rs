@@ -7,14 +7,17 @@
 mod passthrough;
 mod translated;
 
+// For the `--manual` prompt (`fields::billed_as_user`).
+pub(super) use passthrough::last_item_is_user;
+
 use crate::app::App;
-use crate::features::compaction;
+use crate::features::{admission, compaction};
 use crate::http::{ApiError, Incoming, Outcome, Outgoing};
 use crate::protocol::chat::KEEPALIVE;
 use crate::protocol::responses::{failed_event, new_response_id};
 use crate::routes::streaming;
 use crate::routes::{compact, fields};
-use crate::routing::{self, Api};
+use crate::routing::Api;
 use serde_json::Value;
 use std::sync::Arc;
 
@@ -39,9 +42,8 @@ pub fn create(app: &Arc<App>, rq: &Incoming) -> Result<Outgoing, ApiError> {
         ],
     )?;
     let stream = fields::stream_flag(&body)?;
-    let model = app.find_model(&requested);
-    let route =
-        routing::decide(Api::Responses, model.as_ref(), true).map_err(ApiError::BadRequest)?;
+    let admitted = admission::admit(app, rq, Api::Responses, &mut body, &requested)?;
+    let (requested, model, route) = (admitted.requested, admitted.model, admitted.route);
     // Codex's remote compaction (issue 13): its items expanded, its trigger served.
     let items = compact::prepare(&mut body, route);
     if compaction::has_trigger(&items) {

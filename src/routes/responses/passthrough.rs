@@ -184,7 +184,51 @@ impl Adapter for Passthrough {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::http::Outcome;
     use serde_json::json;
+
+    fn relayed(upstream: &[u8]) -> (String, Outcome) {
+        let (mut sink, out) = Sink::capture();
+        let outcome = relay::relay_to_end(upstream, &mut sink, &mut Passthrough::default());
+        let text = String::from_utf8(out.lock().unwrap().clone()).unwrap();
+        (text, outcome)
+    }
+
+    const CREATED: &str = "event: response.created\ndata: {\"type\":\"response.created\",\"sequence_number\":0,\"response\":{\"id\":\"resp_1\"}}\n\n";
+
+    #[test]
+    fn a_cut_stream_ends_with_response_failed_for_the_same_response() {
+        let (text, outcome) = relayed(CREATED.as_bytes());
+        assert_eq!(outcome, Outcome::UpstreamError);
+        let last = text.rsplit("event: ").next().unwrap();
+        assert!(last.starts_with("response.failed"), "{text}");
+        assert!(
+            last.contains("\"id\":\"resp_1\"") && last.contains("\"sequence_number\":1"),
+            "{text}"
+        );
+    }
+
+    #[test]
+    fn after_response_completed_the_end_of_the_body_is_fine() {
+        let done = "event: response.completed\ndata: {\"type\":\"response.completed\",\"sequence_number\":1}\n\n";
+        let (text, outcome) = relayed(format!("{CREATED}{done}").as_bytes());
+        assert_eq!(
+            (text.as_str(), outcome),
+            (format!("{CREATED}{done}").as_str(), Outcome::Completed)
+        );
+    }
+
+    #[test]
+    fn an_error_event_is_relayed_then_closed_with_response_failed() {
+        let error = "event: error\ndata: {\"type\":\"error\",\"message\":\"boom\"}\n\n";
+        let (text, outcome) = relayed(format!("{CREATED}{error}").as_bytes());
+        assert_eq!(outcome, Outcome::UpstreamError);
+        assert!(text.contains(error), "{text}");
+        assert!(
+            text.contains("response.failed") && text.contains("boom"),
+            "{text}"
+        );
+    }
 
     #[test]
     fn initiator_from_the_last_item() {

@@ -6,8 +6,9 @@
 //! ordinary `POST /v1/responses` through the route table, so the upstream stays HTTPS/SSE
 //! (Copilot's own WebSocket is reported unreliable) with the same routing, retries, token
 //! refresh, watchdog and limits; its events come back as text frames (`frames.rs`).
-//! Incremental turns are rebuilt per connection (`turns.rs`). A running response holds a
-//! place under `--max-inflight`; an idle connection does not. A connection lives at most
+//! Incremental turns are rebuilt per connection (`turns.rs`). Each turn passes the traffic
+//! gate (`features::admission`, through the Responses route) like an HTTP request. A running
+//! response holds a place under `--max-inflight`; an idle connection does not. A connection lives at most
 //! `--websocket-max-age` (60 minutes, then `websocket_connection_limit_reached`, as OpenAI
 //! documents); `--no-websocket` answers the upgrade 426 so Codex falls back to HTTP at once.
 
@@ -15,9 +16,9 @@ mod frames;
 mod handshake;
 mod turns;
 
-use super::{Slot, auth, path_of};
+use super::{Slot, auth, path_of, probe};
 use crate::app::App;
-use crate::http::{ApiError, Family, Incoming, Outcome, Outgoing};
+use crate::http::{ApiError, Family, GoneProbe, Incoming, Outcome, Outgoing};
 use crate::routes;
 use crate::{debug, info, warn};
 use frames::{FrameWriter, Socket, lock};
@@ -58,7 +59,9 @@ pub(super) fn is_attempt(rq: &Request) -> bool {
 }
 
 /// Answers the handshake (426, 401, 400 or 101) and serves the connection until it ends.
-pub(super) fn serve(app: &Arc<App>, inflight: &Arc<AtomicUsize>, rq: Request) {
+pub(super) fn serve(app: &Arc<App>, inflight: &Arc<AtomicUsize>, port: Option<u16>, rq: Request) {
+    // Lets a turn waiting in a rate-limit or approval queue notice that the client left.
+    let probe = probe::ClientProbe::new(rq.remote_addr().copied(), port);
     let incoming = Incoming {
         method: rq.method().as_str().to_ascii_uppercase(),
         path: path_of(rq.url()).to_string(),
@@ -124,6 +127,7 @@ pub(super) fn serve(app: &Arc<App>, inflight: &Arc<AtomicUsize>, rq: Request) {
             .into_iter()
             .filter(|(k, _)| !HOP_HEADERS.contains(&k.as_str()))
             .collect(),
+        probe: GoneProbe::new(move || probe.gone()),
         opened: Instant::now(),
         last: None,
         responses: 0,
@@ -170,6 +174,7 @@ struct Session<'a> {
     /// The handshake's headers (user agent, Codex's session ids, the API key), given to
     /// every turn as if it had come over HTTP.
     headers: Vec<(String, String)>,
+    probe: GoneProbe,
     opened: Instant,
     last: Option<Turn>,
     responses: u64,
@@ -343,6 +348,7 @@ impl Session<'_> {
             path: "/v1/responses".into(),
             headers,
             body: serde_json::Value::Object(body).to_string().into_bytes(),
+            probe: self.probe.clone(),
             ..Incoming::default()
         };
         let routed = catch_unwind(AssertUnwindSafe(|| routes::route(self.app, &rq)));

@@ -1,0 +1,415 @@
+//! The one gate every client completion request passes before any upstream call (chat
+//! completions, messages, responses, every path alias, and WebSocket `response.create`
+//! turns): resolve the model, switch it on context overflow, choose the upstream route,
+//! then the interval limiter, the burst limiter and manual approval, in that order
+//! (DESIGN.md §8). The proxy's own extra calls (retries, replays, web-search passes) happen
+//! after the gate and never pass it again, so limits count client requests only.
+
+use crate::app::App;
+use crate::features::approval::{self, Approval, Facts, Verdict};
+use crate::features::limiter::{self, Limiter, Refusal, Rule};
+use crate::features::overflow;
+use crate::http::{ApiError, Incoming};
+use crate::routing::{self, Api};
+use crate::upstream::catalog::Model;
+use crate::{info, warn};
+use serde_json::{Map, Value};
+use std::time::{Duration, Instant, SystemTime};
+
+/// The validated traffic flags (`config.rs` builds this).
+#[derive(Debug, Clone)]
+pub struct Settings {
+    /// `--rate-limit`: one admission per this long.
+    pub interval: Option<Duration>,
+    /// `--wait`: queue instead of answering 429.
+    pub wait: bool,
+    /// `--burst-count`, `--burst-window`, `--min-spacing`.
+    pub burst: Option<Rule>,
+    /// `--burst-scope model`: a burst window per resolved model.
+    pub burst_per_model: bool,
+    /// `--max-wait`: the longest a request may queue.
+    pub max_wait: Duration,
+    /// `--manual` with its `--manual-timeout`.
+    pub manual: Option<Duration>,
+    /// `--no-auto-switch`.
+    pub no_auto_switch: bool,
+}
+
+/// The running limiters and approval queue of one instance.
+pub struct Traffic {
+    settings: Settings,
+    interval: Option<Limiter>,
+    burst: Option<Limiter>,
+    approval: Option<Approval>,
+}
+
+impl Traffic {
+    pub fn new(settings: &Settings) -> Traffic {
+        Traffic {
+            interval: settings.interval.map(|window| {
+                Limiter::new(Rule {
+                    count: 1,
+                    window,
+                    spacing: Duration::ZERO,
+                })
+            }),
+            burst: settings.burst.map(Limiter::new),
+            approval: settings.manual.map(Approval::new),
+            settings: settings.clone(),
+        }
+    }
+}
+
+impl Traffic {
+    /// The limits in force, for the start-up log.
+    pub fn describe(&self) -> Vec<String> {
+        let s = &self.settings;
+        let mut lines = Vec::new();
+        if let Some(i) = s.interval {
+            let mode = if s.wait { "queued" } else { "429" };
+            lines.push(format!(
+                "rate limit: one request per {} s (early requests: {mode})",
+                i.as_secs_f64()
+            ));
+        }
+        if let Some(b) = s.burst {
+            let scope = if s.burst_per_model {
+                "per model"
+            } else {
+                "global"
+            };
+            lines.push(format!(
+                "burst limit: {} requests per {} s, {} ms apart at least, {scope}",
+                b.count,
+                b.window.as_secs_f64(),
+                b.spacing.as_millis()
+            ));
+        }
+        if s.interval.is_some() || s.burst.is_some() {
+            lines.push(format!(
+                "longest queueing: {} s (--max-wait)",
+                s.max_wait.as_secs_f64()
+            ));
+        }
+        if let Some(t) = s.manual {
+            lines.push(format!(
+                "--manual: each request waits for approval on this terminal ({} s to answer)",
+                t.as_secs_f64()
+            ));
+        }
+        if s.no_auto_switch {
+            lines.push("--no-auto-switch: prompts too large for their model are not moved".into());
+        }
+        lines
+    }
+}
+
+/// Who is asking: for the log, the approval prompt, and to notice a client that left.
+pub struct Origin<'a> {
+    pub method: &'a str,
+    pub path: &'a str,
+    pub gone: &'a dyn Fn() -> bool,
+}
+
+/// A request let through: the model to use (switched on overflow, then `requested` and the
+/// body's `model` are its id, so the answer names the model actually used) and the
+/// upstream route.
+pub struct Admitted {
+    pub requested: String,
+    pub model: Option<Model>,
+    pub route: Api,
+}
+
+/// The gate for a request that came over HTTP.
+pub fn admit(
+    app: &App,
+    rq: &Incoming,
+    api: Api,
+    body: &mut Map<String, Value>,
+    requested: &str,
+) -> Result<Admitted, ApiError> {
+    let gone = || rq.client_gone();
+    let origin = Origin {
+        method: &rq.method,
+        path: &rq.path,
+        gone: &gone,
+    };
+    admit_from(app, &origin, api, body, requested)
+}
+
+/// The gate, for any transport (the WebSocket turns build their own `Origin`).
+pub fn admit_from(
+    app: &App,
+    origin: &Origin,
+    api: Api,
+    body: &mut Map<String, Value>,
+    requested: &str,
+) -> Result<Admitted, ApiError> {
+    let traffic = &app.traffic;
+    let native_messages = !(api == Api::Messages && app.config.no_native_messages);
+    let asked = requested;
+    let mut model = app.find_model(requested);
+    let mut requested = requested.to_string();
+    if let (Some(m), false) = (&model, traffic.settings.no_auto_switch) {
+        let catalog = app.catalog.get().unwrap_or_default();
+        if let Some(s) = overflow::switch(api, body, m, &catalog, native_messages) {
+            warn!(
+                "context overflow: ~{} tokens > {} for {}, using {}",
+                s.tokens, s.limit, m.id, s.to.id
+            );
+            requested = s.to.id.clone();
+            // Translations name the answer's model after the body's.
+            body.insert("model".into(), Value::from(requested.clone()));
+            model = Some(s.to);
+        }
+    }
+    let route =
+        routing::decide(api, model.as_ref(), native_messages).map_err(ApiError::BadRequest)?;
+    let resolved = model.as_ref().map_or(requested.as_str(), |m| m.id.as_str());
+    let deadline = Instant::now() + traffic.settings.max_wait;
+    let interval = match &traffic.interval {
+        Some(limiter) => {
+            let wait = traffic.settings.wait;
+            Some(pass(
+                app,
+                origin,
+                limiter,
+                "",
+                wait,
+                deadline,
+                "rate limit",
+            )?)
+        }
+        None => None,
+    };
+    if let Some(burst) = &traffic.burst {
+        let key = if traffic.settings.burst_per_model {
+            resolved
+        } else {
+            "__global__"
+        };
+        let passed = pass(app, origin, burst, key, true, deadline, "burst limit");
+        if let (Err(_), Some(limiter), Some(admitted)) = (&passed, &traffic.interval, &interval) {
+            // Refused after all: its interval slot goes back (refusals never count).
+            limiter.undo("", admitted);
+        }
+        passed?;
+    }
+    if let Some(approval) = &traffic.approval {
+        let facts = facts(origin, api, body, asked, resolved, route, model.as_ref());
+        let timeout = traffic.settings.manual.unwrap_or_default();
+        approve(approval, &facts, origin, timeout)?;
+    }
+    Ok(Admitted {
+        requested,
+        model,
+        route,
+    })
+}
+
+/// One limiter: admitted, or the 429 (or the silent drop of a client that left).
+fn pass(
+    app: &App,
+    origin: &Origin,
+    limiter: &Limiter,
+    key: &str,
+    wait: bool,
+    deadline: Instant,
+    what: &str,
+) -> Result<limiter::Admitted, ApiError> {
+    let metrics = &app.metrics;
+    let label = match key {
+        "" | "__global__" => String::new(),
+        model => format!(" [{model}]"),
+    };
+    let on_queue = |delta: i64| {
+        if delta > 0 {
+            metrics.limiter_wait();
+            info!(
+                "{} {}: {what}{label} reached; queued",
+                origin.method, origin.path
+            );
+        }
+        metrics.limiter_queue(delta);
+    };
+    match limiter.acquire(key, wait, deadline, origin.gone, &on_queue) {
+        Ok(a) => {
+            if a.waited > Duration::ZERO {
+                info!(
+                    "{} {}: {what}{label} wait over after {:.1} s",
+                    origin.method,
+                    origin.path,
+                    a.waited.as_secs_f64()
+                );
+            }
+            Ok(a)
+        }
+        Err(Refusal::Gone) => {
+            info!(
+                "{} {}: the client left while queued ({what}); not sent upstream",
+                origin.method, origin.path
+            );
+            Err(ApiError::ClientGone)
+        }
+        Err(Refusal::Later { retry_after, why }) => {
+            metrics.limiter_rejection();
+            let secs = limiter::whole_seconds(retry_after);
+            warn!(
+                "{} {}: refused by the {what}{label} ({why}); retry after {secs} s",
+                origin.method, origin.path
+            );
+            Err(ApiError::RateLimited {
+                message: format!("{what} of this proxy exceeded ({why}); retry after {secs} s"),
+                retry_after: secs,
+            })
+        }
+    }
+}
+
+fn approve(
+    approval: &Approval,
+    facts: &Facts,
+    origin: &Origin,
+    timeout: Duration,
+) -> Result<(), ApiError> {
+    let what = format!("{} {} ({})", origin.method, origin.path, facts.resolved);
+    match approval.decide(facts, origin.gone) {
+        Verdict::Approved => {
+            info!("{what}: approved by the operator");
+            Ok(())
+        }
+        Verdict::ApprovedAll => {
+            info!("{what}: approved (the operator approved all requests until restart)");
+            Ok(())
+        }
+        Verdict::Rejected => {
+            warn!("{what}: rejected by the operator");
+            Err(ApiError::Rejected(
+                "the operator of this proxy rejected the request".into(),
+            ))
+        }
+        Verdict::TimedOut => {
+            warn!("{what}: rejected, no answer at the prompt in time");
+            Err(ApiError::Rejected(format!(
+                "the request timed out waiting for the operator's approval ({} s, --manual-timeout)",
+                timeout.as_secs_f64()
+            )))
+        }
+        Verdict::NoTerminal => {
+            warn!("{what}: rejected, the terminal is closed");
+            Err(ApiError::Rejected(
+                "the request needs the operator's approval, and the proxy's terminal is closed"
+                    .into(),
+            ))
+        }
+        Verdict::Gone => {
+            info!("{what}: the client left while awaiting approval; not sent upstream");
+            Err(ApiError::ClientGone)
+        }
+        Verdict::QueueFull => {
+            warn!(
+                "{what}: refused, {} requests await approval",
+                approval::QUEUE_LIMIT
+            );
+            Err(ApiError::RateLimited {
+                message: format!(
+                    "{} requests are already waiting for the operator's approval",
+                    approval::QUEUE_LIMIT
+                ),
+                retry_after: 5,
+            })
+        }
+    }
+}
+
+/// What the approval prompt shows about a request.
+fn facts(
+    origin: &Origin,
+    api: Api,
+    body: &Map<String, Value>,
+    asked: &str,
+    resolved: &str,
+    route: Api,
+    model: Option<&Model>,
+) -> Facts {
+    let items = match api {
+        Api::Responses => body.get("input"),
+        _ => body.get("messages"),
+    };
+    let messages = match items {
+        Some(Value::Array(a)) => a.len(),
+        Some(Value::String(_)) => 1,
+        _ => 0,
+    };
+    let route = match (api, route) {
+        (Api::Messages, Api::Messages) => "native (Copilot's /v1/messages)".to_string(),
+        (a, b) if a == b => format!("pass-through ({})", b.path()),
+        (_, b) => format!("translated (via {})", b.path()),
+    };
+    Facts {
+        time: crate::log::utc_timestamp(SystemTime::now()),
+        method: approval::printable(origin.method, 16),
+        path: approval::printable(origin.path, 100),
+        requested: approval::printable(asked, 100),
+        resolved: approval::printable(resolved, 100),
+        route,
+        stream: body.get("stream").and_then(Value::as_bool) == Some(true),
+        messages,
+        tools: body
+            .get("tools")
+            .and_then(Value::as_array)
+            .map_or(0, Vec::len),
+        billed_as: if crate::routes::billed_as_user(api, body) {
+            "user"
+        } else {
+            "agent"
+        },
+        multiplier: model.and_then(|m| m.multiplier),
+        preview: approval::preview(&latest_user_text(items)),
+    }
+}
+
+/// The text of the latest user message or input item (a string, or its text parts).
+fn latest_user_text(items: Option<&Value>) -> String {
+    let item = match items {
+        Some(Value::String(s)) => return s.clone(),
+        Some(Value::Array(a)) => a
+            .iter()
+            .rev()
+            .find(|m| m.get("role").and_then(Value::as_str) == Some("user")),
+        _ => None,
+    };
+    match item.and_then(|m| m.get("content")) {
+        Some(Value::String(s)) => s.clone(),
+        Some(Value::Array(parts)) => parts
+            .iter()
+            .filter(|p| {
+                matches!(
+                    p.get("type").and_then(Value::as_str),
+                    Some("text" | "input_text")
+                )
+            })
+            .filter_map(|p| p.get("text").and_then(Value::as_str))
+            .collect::<Vec<_>>()
+            .join(" "),
+        _ => String::new(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    #[test]
+    fn latest_user_text_of_each_api() {
+        let chat = json!([{"role": "user", "content": "first"}, {"role": "assistant", "content": "a"},
+                          {"role": "user", "content": [{"type": "text", "text": "second"}]}]);
+        assert_eq!(latest_user_text(Some(&chat)), "second");
+        let responses = json!([{"type": "message", "role": "user",
+                                "content": [{"type": "input_text", "text": "go"}]}]);
+        assert_eq!(latest_user_text(Some(&responses)), "go");
+        assert_eq!(latest_user_text(Some(&json!("plain"))), "plain");
+        assert_eq!(latest_user_text(None), "");
+    }
+}
