@@ -31,6 +31,8 @@ pub struct App {
     pub traffic: Traffic,
     /// Ends every open stream with its terminal error event when triggered.
     pub shutdown: Shutdown,
+    /// Set at the first SIGTERM/SIGINT: `/readyz` answers 503 from then on.
+    pub draining: std::sync::atomic::AtomicBool,
     usage: Mutex<Option<(Instant, Vec<u8>)>>,
 }
 
@@ -47,6 +49,7 @@ impl App {
             traffic,
             usage: Mutex::new(None),
             shutdown: Shutdown::default(),
+            draining: Default::default(),
         }
     }
 

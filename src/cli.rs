@@ -15,6 +15,8 @@ Commands:
   auth          Log in to GitHub with the device flow and store the token
   check-usage   Print the Copilot plan and premium-request quotas
   debug         Print version, paths, endpoints and network settings (--json for JSON)
+  health        Exit 0 if a running proxy is ready (GET /readyz answers 200), else 1
+  completions   Print a shell completion script: completions bash|zsh|fish
 
 Flags:
   -h, --help    Print help (also after a command: `copilot-api start --help`)
@@ -36,6 +38,12 @@ Upstream and network:
       --github-api-version V  x-github-api-version header on Copilot calls (env COPILOT_GITHUB_API_VERSION)
       --integration-id V      copilot-integration-id header (env COPILOT_INTEGRATION_ID)
   -v, --verbose               Log more detail (secrets stay redacted)
+
+Configuration:
+      --env-file PATH         Read KEY=VALUE lines from PATH instead of ./.env (variables already
+                              set win); every start flag is also COPILOT_API_<FLAG>
+      --no-env-file           Do not read ./.env
+      --log-format text|json  Log lines as text (default) or one JSON object per line
 ";
 
 pub fn start_help() -> String {
@@ -56,6 +64,10 @@ Server:
       --max-body-mb N         Largest request body in MiB (default 64)
       --max-inflight N        Requests served at once; above it 503 + Retry-After (default 256)
       --expose-token          Serve GET /token (the Copilot token); needs an API key
+      --tls-cert PATH         Serve HTTPS with this certificate chain (a PEM file, or the PEM text
+                              itself); also TLS_CERT. Needs --tls-key
+      --tls-key PATH          The certificate's private key, PKCS#8, PKCS#1 or SEC1 PEM (file
+                              or text); also TLS_KEY
 
 Routing:
       --no-native-messages    Translate /v1/messages for Claude models through /chat/completions
@@ -67,6 +79,8 @@ Streams:
       --keepalive SECS        Send a keepalive to the client after this much silence (default 10)
       --stall-timeout SECS    End a stream whose upstream goes silent this long (default 90)
       --first-byte-timeout SECS  ...or sends nothing at all for this long (default 300)
+      --shutdown-grace SECS   On SIGTERM/SIGINT, let requests and streams in flight finish for
+                              this long, then end streams with their error event (default 30)
 
 Codex:
       --no-websocket          Answer Codex's Responses WebSocket (GET /v1/responses) with 426, so
@@ -140,6 +154,45 @@ settings. Never prints a secret. Makes no network call unless --models is given.
     )
 }
 
+pub fn health_help() -> String {
+    "\
+Usage: copilot-api health [--url URL]
+
+Exit 0 if GET URL/readyz answers 200, else 1 (one line on stderr says why). No output on
+success. For container health checks, where no curl exists. The default URL is this machine's
+proxy: https when TLS_CERT (or COPILOT_API_TLS_CERT) is set, port COPILOT_API_PORT or 4141.
+
+      --url URL               Base URL of the proxy (e.g. http://127.0.0.1:4141)
+"
+    .to_string()
+}
+
+pub fn completions_help() -> String {
+    "\
+Usage: copilot-api completions bash|zsh|fish
+
+Print a completion script for every command and flag. For example:
+  bash: copilot-api completions bash > ~/.local/share/bash-completion/completions/copilot-api
+  zsh:  copilot-api completions zsh > ~/.zfunc/_copilot-api   (with ~/.zfunc in fpath)
+  fish: copilot-api completions fish > ~/.config/fish/completions/copilot-api.fish
+"
+    .to_string()
+}
+
+/// The help text of each command, by name, in `MAIN_HELP` order; `None` for a word that is
+/// not a command. Completions and the `COPILOT_API_<FLAG>` variables are generated from these.
+pub fn help_for(command: &str) -> Option<String> {
+    Some(match command {
+        "start" => start_help(),
+        "auth" => auth_help(),
+        "check-usage" => check_usage_help(),
+        "debug" => debug_help(),
+        "health" => health_help(),
+        "completions" => completions_help(),
+        _ => return None,
+    })
+}
+
 /// Which command, and its flags as given (unvalidated strings).
 #[derive(Debug)]
 pub enum Parsed {
@@ -154,6 +207,8 @@ pub enum CommandName {
     Auth,
     CheckUsage,
     Debug,
+    Health,
+    Completions,
 }
 
 /// Flags as strings, before validation. Flags a command does not take stay `None`/empty,
@@ -192,6 +247,16 @@ pub struct RawArgs {
     pub user_agent: Option<String>,
     pub github_api_version: Option<String>,
     pub integration_id: Option<String>,
+    pub env_file: Option<String>,
+    pub no_env_file: bool,
+    pub log_format: Option<String>,
+    /// `health --url`.
+    pub url: Option<String>,
+    /// `completions SHELL`.
+    pub shell: Option<String>,
+    pub tls_cert: Option<String>,
+    pub tls_key: Option<String>,
+    pub shutdown_grace: Option<String>,
     // Traffic control (validated in `config::traffic`).
     pub rate_limit: Option<String>,
     pub wait: bool,
@@ -226,17 +291,19 @@ pub fn parse(mut args: Arguments) -> Result<Parsed, UsageError> {
                 return finish(args).map(|_| Parsed::Help(MAIN_HELP.to_string()));
             }
             return Err(UsageError(
-                "no command given; run `copilot-api --help` (commands: start, auth, check-usage, debug)".into(),
+                "no command given; run `copilot-api --help` (commands: start, auth, check-usage, debug, health, completions)".into(),
             ));
         }
         Some("start") => CommandName::Start,
         Some("auth") => CommandName::Auth,
         Some("check-usage") => CommandName::CheckUsage,
         Some("debug") => CommandName::Debug,
+        Some("health") => CommandName::Health,
+        Some("completions") => CommandName::Completions,
         Some("help") => return Ok(Parsed::Help(MAIN_HELP.to_string())),
         Some(other) => {
             return Err(UsageError(format!(
-                "unknown command `{other}`; commands are start, auth, check-usage, debug"
+                "unknown command `{other}`; commands are start, auth, check-usage, debug, health, completions"
             )));
         }
     };
@@ -246,6 +313,8 @@ pub fn parse(mut args: Arguments) -> Result<Parsed, UsageError> {
             CommandName::Auth => auth_help(),
             CommandName::CheckUsage => check_usage_help(),
             CommandName::Debug => debug_help(),
+            CommandName::Health => health_help(),
+            CommandName::Completions => completions_help(),
         };
         return Ok(Parsed::Help(text));
     }
@@ -253,6 +322,17 @@ pub fn parse(mut args: Arguments) -> Result<Parsed, UsageError> {
         command: Some(command),
         ..RawArgs::default()
     };
+    match command {
+        CommandName::Health => {
+            raw.url = opt(&mut args, "--url")?;
+            return finish(args).map(|_| Parsed::Command(Box::new(raw)));
+        }
+        CommandName::Completions => {
+            raw.shell = args.opt_free_from_str().map_err(pico_error)?;
+            return finish(args).map(|_| Parsed::Command(Box::new(raw)));
+        }
+        _ => {}
+    }
     parse_network(&mut args, &mut raw)?;
     match command {
         CommandName::Start => {
@@ -274,6 +354,9 @@ pub fn parse(mut args: Arguments) -> Result<Parsed, UsageError> {
             raw.websocket_max_age = opt(&mut args, "--websocket-max-age")?;
             raw.github_token = opt(&mut args, ["-g", "--github-token"])?;
             raw.show_token = args.contains("--show-token");
+            raw.tls_cert = opt(&mut args, "--tls-cert")?;
+            raw.tls_key = opt(&mut args, "--tls-key")?;
+            raw.shutdown_grace = opt(&mut args, "--shutdown-grace")?;
             raw.rate_limit = opt(&mut args, "--rate-limit")?;
             raw.wait = args.contains("--wait");
             raw.burst_count = opt(&mut args, "--burst-count")?;
@@ -292,6 +375,7 @@ pub fn parse(mut args: Arguments) -> Result<Parsed, UsageError> {
             raw.models = args.contains("--models");
             raw.github_token = opt(&mut args, ["-g", "--github-token"])?;
         }
+        CommandName::Health | CommandName::Completions => {}
     }
     finish(args).map(|_| Parsed::Command(Box::new(raw)))
 }
@@ -308,6 +392,9 @@ fn parse_network(args: &mut Arguments, raw: &mut RawArgs) -> Result<(), UsageErr
     raw.user_agent = opt(args, "--user-agent")?;
     raw.github_api_version = opt(args, "--github-api-version")?;
     raw.integration_id = opt(args, "--integration-id")?;
+    raw.env_file = opt(args, "--env-file")?;
+    raw.no_env_file = args.contains("--no-env-file");
+    raw.log_format = opt(args, "--log-format")?;
     Ok(())
 }
 

@@ -3,6 +3,7 @@
 //! except the upstream client's proxy lookup.
 
 use crate::cli::{CommandName, RawArgs, UsageError};
+use crate::server::tls::Setting;
 use std::net::IpAddr;
 use std::path::PathBuf;
 use std::time::Duration;
@@ -53,6 +54,13 @@ pub struct Config {
     pub paths: Paths,
     /// Multiplies every device-flow sleep; tests set it below 1 through COPILOT_API_POLL_SCALE.
     pub poll_scale: f64,
+    /// `--log-format text|json`.
+    pub log_format: crate::log::Format,
+    /// `--tls-cert` / `--tls-key`, else `TLS_CERT` / `TLS_KEY`; checked by `server::tls::load`
+    /// first thing at start (a misconfiguration exits 1, as the reference does).
+    pub tls: (Option<Setting>, Option<Setting>),
+    /// `--shutdown-grace`: how long requests in flight may finish after SIGTERM/SIGINT.
+    pub shutdown_grace: Duration,
     /// Rate limits, manual approval and the context-overflow switch.
     pub traffic: crate::features::admission::Settings,
 }
@@ -135,7 +143,7 @@ impl Config {
         api_keys.retain(|k| !k.is_empty());
         if !host.is_loopback() && api_keys.is_empty() && !raw.no_auth {
             return Err(UsageError(format!(
-                "--host {host} is reachable from other machines: set --api-key (or COPILOT_API_KEY), or pass --no-auth to run open"
+                "--host {host} is reachable from other machines: set --api-key (or COPILOT_API_KEY), or pass --no-auth (COPILOT_API_NO_AUTH=1) to run open"
             )));
         }
         if raw.expose_token && api_keys.is_empty() {
@@ -201,6 +209,30 @@ impl Config {
                     ))
                 })?,
         };
+        let log_format = match raw.log_format.as_deref().map(str::trim) {
+            None | Some("text") => crate::log::Format::Text,
+            Some("json") => crate::log::Format::Json,
+            Some(other) => {
+                return Err(UsageError(format!(
+                    "--log-format: `{other}` is not a log format (text or json)"
+                )));
+            }
+        };
+        let tls_setting = |flag: Option<String>, flag_name: &'static str, var: &'static str| {
+            let flag = flag.filter(|v| !v.trim().is_empty());
+            match flag {
+                Some(value) => Some(Setting {
+                    name: flag_name,
+                    value,
+                }),
+                None => env_nonempty(var).map(|value| Setting { name: var, value }),
+            }
+        };
+        let tls = (
+            tls_setting(raw.tls_cert, "--tls-cert", "TLS_CERT"),
+            tls_setting(raw.tls_key, "--tls-key", "TLS_KEY"),
+        );
+        let shutdown_grace = seconds(raw.shutdown_grace, "--shutdown-grace", 30.0)?;
         let pick = |flag: Option<String>, var: &str, default: &str| {
             flag.or_else(|| env_nonempty(var))
                 .unwrap_or_else(|| default.to_string())
@@ -257,6 +289,9 @@ impl Config {
                 app_dir,
             },
             poll_scale,
+            log_format,
+            tls,
+            shutdown_grace,
             traffic,
         })
     }

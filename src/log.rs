@@ -1,14 +1,28 @@
-//! Logging to stderr: one line per event, UTC timestamp, level, message.
+//! Logging to stderr: one line per event, UTC timestamp, level, message; or, with
+//! `--log-format json`, one JSON object per line (`ts`, `level`, `msg`, and the access-log
+//! fields as their own keys) for a log collector.
 //!
-//! The level is process-wide because every layer logs (the token refresher runs on its own
-//! thread, far from any request). It is set once at start-up from `--verbose`; it is the only
-//! global in the program. Secrets never reach this module: callers log `redact(..)` forms.
+//! The level and format are process-wide because every layer logs (the token refresher runs
+//! on its own thread, far from any request). They are set once at start-up from `--verbose`
+//! and `--log-format`. Secrets never reach this module: callers log `redact(..)` forms.
 
 use std::io::Write;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{SystemTime, UNIX_EPOCH};
 
 static VERBOSE: AtomicBool = AtomicBool::new(false);
+static JSON: AtomicBool = AtomicBool::new(false);
+
+/// `--log-format`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Format {
+    Text,
+    Json,
+}
+
+pub fn set_format(format: Format) {
+    JSON.store(format == Format::Json, Ordering::Relaxed);
+}
 
 pub fn set_verbose(on: bool) {
     VERBOSE.store(on, Ordering::Relaxed);
@@ -20,7 +34,56 @@ pub fn verbose() -> bool {
 
 /// Writes one line. Errors writing to stderr are ignored: logging must never fail a request.
 pub fn write(level: &str, msg: std::fmt::Arguments) {
-    let line = format!("{} {level} {msg}\n", utc_timestamp(SystemTime::now()));
+    emit(level, &msg.to_string(), None);
+}
+
+/// One access-log line: the text form joins the fields; the JSON form also carries each as
+/// its own key, so a collector can filter on `status` or `path` without parsing `msg`.
+pub struct Access<'a> {
+    pub method: &'a str,
+    pub path: &'a str,
+    pub model: Option<&'a str>,
+    pub status: u16,
+    pub duration_ms: f64,
+    /// How a streamed answer ended (`stream=completed`...), or None for a plain answer.
+    pub stream: Option<&'a str>,
+}
+
+pub fn access(a: &Access) {
+    let msg = format!(
+        "{} {} {} {} {:.1}ms{}",
+        a.method,
+        a.path,
+        a.model.unwrap_or("-"),
+        a.status,
+        a.duration_ms,
+        a.stream.map(|s| format!(" stream={s}")).unwrap_or_default()
+    );
+    let fields = serde_json::json!({
+        "method": a.method,
+        "path": a.path,
+        "model": a.model,
+        "status": a.status,
+        "duration_ms": (a.duration_ms * 10.0).round() / 10.0,
+        "stream": a.stream,
+    });
+    emit("INFO", &msg, Some(fields));
+}
+
+fn emit(level: &str, msg: &str, fields: Option<serde_json::Value>) {
+    let now = SystemTime::now();
+    let line = if JSON.load(Ordering::Relaxed) {
+        let mut object = serde_json::Map::new();
+        object.insert("ts".into(), utc_timestamp_millis(now).into());
+        object.insert("level".into(), level.into());
+        object.insert("msg".into(), msg.into());
+        if let Some(serde_json::Value::Object(extra)) = fields {
+            object.extend(extra);
+        }
+        format!("{}\n", serde_json::Value::Object(object))
+    } else {
+        format!("{} {level} {msg}\n", utc_timestamp(now))
+    };
     let _ = std::io::stderr().lock().write_all(line.as_bytes());
 }
 
@@ -49,6 +112,16 @@ pub fn utc_timestamp(t: SystemTime) -> String {
         rem % 3600 / 60,
         rem % 60
     )
+}
+
+/// `2026-11-23T22:47:08.123Z`, for JSON logs where events within a second must stay ordered.
+pub fn utc_timestamp_millis(t: SystemTime) -> String {
+    let millis = t
+        .duration_since(UNIX_EPOCH)
+        .map(|d| d.subsec_millis())
+        .unwrap_or(0);
+    let whole = utc_timestamp(t);
+    format!("{}.{millis:03}Z", whole.trim_end_matches('Z'))
 }
 
 fn civil_from_days(z: i64) -> (i64, u32, u32) {
@@ -81,6 +154,8 @@ mod tests {
         assert_eq!(t(0), "1970-01-01T00:00:00Z");
         assert_eq!(t(951_782_400), "2000-02-29T00:00:00Z");
         assert_eq!(t(1_795_474_028), "2026-11-23T22:47:08Z");
+        let ms = UNIX_EPOCH + Duration::from_millis(1_795_474_028_045);
+        assert_eq!(utc_timestamp_millis(ms), "2026-11-23T22:47:08.045Z");
     }
 
     #[test]

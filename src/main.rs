@@ -1,7 +1,7 @@
 //! copilot-api: GitHub Copilot as OpenAI- and Anthropic-compatible HTTP endpoints.
 //!
-//! `main` parses, dispatches and turns the outcome into an exit code: 0 success, 1 a
-//! runtime failure, 2 a usage error.
+//! `main` reads the env file, parses, dispatches and turns the outcome into an exit code:
+//! 0 success, 1 a runtime failure, 2 a usage error.
 #![forbid(unsafe_code)]
 
 mod app;
@@ -9,7 +9,9 @@ mod base64;
 mod cli;
 mod commands;
 mod config;
+mod dotenv;
 mod features;
+mod flags;
 mod http;
 mod ids;
 mod log;
@@ -26,9 +28,23 @@ mod upstream;
 use std::process::ExitCode;
 
 fn main() -> ExitCode {
-    let parsed = match cli::parse(pico_args::Arguments::from_env()) {
-        Ok(p) => p,
+    let env = |k: &str| std::env::var(k).ok();
+    let argv: Vec<std::ffi::OsString> = std::env::args_os().skip(1).collect();
+    match dotenv::new_variables(&argv, &env) {
         Err(e) => return usage_error(&e),
+        Ok(vars) if !vars.is_empty() => {
+            eprintln!("copilot-api: {}", dotenv::reexec_with(&vars));
+            return ExitCode::from(1);
+        }
+        Ok(_) => {}
+    }
+    let (argv, from_env) = match flags::args_with_env(argv, &env) {
+        Ok(x) => x,
+        Err(e) => return usage_error(&e),
+    };
+    let parsed = match cli::parse(pico_args::Arguments::from_vec(argv)) {
+        Ok(p) => p,
+        Err(e) => return usage_error(&from_env.rename(e)),
     };
     let raw = match parsed {
         cli::Parsed::Help(text) => {
@@ -41,21 +57,36 @@ fn main() -> ExitCode {
         }
         cli::Parsed::Command(raw) => raw,
     };
-    let config = match config::Config::from_raw(*raw, &|k| std::env::var(k).ok()) {
+    // These two need no configuration (and no HOME): a health probe in a container, a
+    // completion script at install time.
+    match raw.command {
+        Some(cli::CommandName::Health) => return commands::health::run(raw.url.as_deref()),
+        Some(cli::CommandName::Completions) => {
+            return match commands::completions::run(raw.shell.as_deref()) {
+                Ok(()) => ExitCode::SUCCESS,
+                Err(e) => usage_error(&e),
+            };
+        }
+        _ => {}
+    }
+    let config = match config::Config::from_raw(*raw, &env) {
         Ok(c) => c,
-        Err(e) => return usage_error(&e),
+        Err(e) => return usage_error(&from_env.rename(e)),
     };
     log::set_verbose(config.verbose);
+    log::set_format(config.log_format);
     let result = match config.command {
         cli::CommandName::Start => commands::start::run(config),
         cli::CommandName::Auth => commands::auth::run(&config),
         cli::CommandName::CheckUsage => commands::usage::run(&config),
         cli::CommandName::Debug => commands::debug::run(&config),
+        cli::CommandName::Health | cli::CommandName::Completions => unreachable!("run above"),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,
         Err(message) => {
-            error!("{message}");
+            // A runtime failure may still come from a variable (TLS files): name it.
+            error!("{}", from_env.rename(cli::UsageError(message)).0);
             ExitCode::from(1)
         }
     }

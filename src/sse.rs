@@ -98,7 +98,12 @@ impl Parser {
     }
 
     fn line(&mut self, raw: &[u8]) -> Option<Event> {
-        let line = String::from_utf8_lossy(raw);
+        // Validation alone is several times cheaper than the lossy decoder, which is only
+        // needed for the rare line that is not UTF-8.
+        let line = match std::str::from_utf8(raw) {
+            Ok(line) => std::borrow::Cow::Borrowed(line),
+            Err(_) => String::from_utf8_lossy(raw),
+        };
         if line.is_empty() {
             return self.dispatch();
         }

@@ -2,7 +2,9 @@
 //! (exit code 1); the message says what to do about it.
 
 pub mod auth;
+pub mod completions;
 pub mod debug;
+pub mod health;
 pub mod start;
 pub mod usage;
 

@@ -15,6 +15,8 @@ use crate::{info, log, server, warn};
 use std::sync::Arc;
 
 pub fn run(config: Config) -> Result<(), String> {
+    // Before anything else: a TLS misconfiguration must not wait for a login to surface.
+    let tls = server::tls::load(config.tls.0.as_ref(), config.tls.1.as_ref())?;
     let http = Http::new(&config)?;
     log_network(&http, &config);
     let (token, source) = github_token(&http, &config)?;
@@ -49,8 +51,12 @@ pub fn run(config: Config) -> Result<(), String> {
         }
     }
     let addr = std::net::SocketAddr::new(app.config.host, app.config.port);
-    let listener = server::bind(addr)?;
-    let bound = listener.server_addr().to_ip().unwrap_or(addr);
+    let scheme = if tls.is_some() { "https" } else { "http" };
+    // TLS connections beyond the in-flight cap would only wait for a slot: twice the cap
+    // leaves room for idle keep-alive connections.
+    let tls = tls.map(|c| (c, app.config.max_inflight.saturating_mul(2).max(64)));
+    let listener = server::bind(addr, tls)?;
+    let bound = listener.addr;
     spawn("token-refresh", {
         let app = app.clone();
         move || app.upstream.tokens.run_refresher(&app.upstream.http)
@@ -77,7 +83,10 @@ pub fn run(config: Config) -> Result<(), String> {
     for line in app.traffic.describe() {
         info!("{line}");
     }
-    info!("listening on http://{bound}");
+    if scheme == "https" {
+        info!("TLS enabled: serving HTTPS");
+    }
+    info!("listening on {scheme}://{bound}");
     server::serve(app, listener);
     Ok(())
 }

@@ -20,6 +20,29 @@ pub fn block_stop(index: u64) -> Event {
     named(json!({"type": "content_block_stop", "index": index}))
 }
 
+/// A `content_block_delta` whose delta is `{"type": kind, field: text}`, written straight
+/// from the borrowed text: the hot event of a translated stream. The keys come in the
+/// order serde_json writes a map's (sorted; every delta field sorts before `type`), so the
+/// bytes are those of the tree this replaces.
+pub fn block_delta(index: u64, kind: &str, field: &str, text: &str) -> Event {
+    let mut data = String::with_capacity(text.len() + field.len() + kind.len() + 64);
+    data.push_str("{\"delta\":{\"");
+    data.push_str(field);
+    data.push_str("\":");
+    // A string always serializes.
+    data.push_str(&serde_json::to_string(text).unwrap_or_default());
+    data.push_str(",\"type\":\"");
+    data.push_str(kind);
+    data.push_str("\"},\"index\":");
+    data.push_str(&index.to_string());
+    data.push_str(",\"type\":\"content_block_delta\"}");
+    Event {
+        event: Some("content_block_delta".into()),
+        data,
+        ..Event::default()
+    }
+}
+
 /// An event named after its `type`, as Anthropic sends every event.
 pub fn named(data: serde_json::Value) -> Event {
     Event {
@@ -48,4 +71,24 @@ pub struct EventHead<'a> {
     #[serde(rename = "type", borrow)]
     pub kind: std::borrow::Cow<'a, str>,
     pub index: Option<u64>,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn block_deltas_are_the_bytes_of_the_tree() {
+        for (kind, field) in [
+            ("text_delta", "text"),
+            ("thinking_delta", "thinking"),
+            ("signature_delta", "signature"),
+            ("input_json_delta", "partial_json"),
+        ] {
+            let text = "a \"quoted\"\nline \u{1F600} \\ {\"k\":1}";
+            let tree = named(json!({"type": "content_block_delta", "index": 7,
+                                    "delta": {"type": kind, field: text}}));
+            assert_eq!(block_delta(7, kind, field, text), tree);
+        }
+    }
 }

@@ -6,4 +6,5 @@
 
 pub mod anthropic;
 pub mod chat;
+pub mod chat_chunk;
 pub mod responses;

@@ -6,6 +6,7 @@
 
 use super::Fault;
 use crate::protocol::chat::ChunkHead;
+use crate::protocol::chat_chunk::Chunk;
 use crate::sse::Event;
 use crate::translate::chat_responses::ChatFromResponsesStream;
 use serde_json::Value;
@@ -15,6 +16,27 @@ pub struct ChatSource {
     responses: Option<Box<ChatFromResponsesStream>>,
     /// A chunk carried a finish reason: the answer is complete even without `[DONE]`.
     finished: bool,
+}
+
+/// What one upstream event carried, for a translator: the chunk read borrowed from a
+/// `/chat/completions` event, or the trees a `/responses` event was translated into.
+pub struct Chunks<'e> {
+    borrowed: Option<Chunk<'e>>,
+    trees: Vec<Value>,
+    /// The upstream said the answer is complete.
+    pub done: bool,
+}
+
+impl Chunks<'_> {
+    /// Each chunk, in order.
+    pub fn each(&self, mut f: impl FnMut(&Chunk)) {
+        if let Some(c) = &self.borrowed {
+            f(c);
+        }
+        for tree in &self.trees {
+            f(&Chunk::from_value(tree));
+        }
+    }
 }
 
 /// What one upstream event carried.
@@ -59,6 +81,35 @@ impl ChatSource {
         }
         self.finished |= head.finishes();
         Some(head)
+    }
+
+    /// `decode` for the translators: a `/chat/completions` chunk is read borrowed, without
+    /// a tree; anything unusual (an error, `[DONE]`, a body that is not a chunk object)
+    /// goes through `decode`, so both read an event the same way.
+    pub fn chunks<'e>(&mut self, event: &'e Event) -> Result<Chunks<'e>, Fault> {
+        let plain = self.responses.is_none()
+            && event.event.as_deref() != Some("error")
+            && !event.data.contains("\"error\"");
+        if plain {
+            if let Ok(chunk) = serde_json::from_str::<Chunk>(&event.data) {
+                self.finished |= chunk
+                    .choices
+                    .0
+                    .iter()
+                    .any(|c| c.finish_reason.get().is_some());
+                return Ok(Chunks {
+                    borrowed: Some(chunk),
+                    trees: Vec::new(),
+                    done: false,
+                });
+            }
+        }
+        let decoded = self.decode(event)?;
+        Ok(Chunks {
+            borrowed: None,
+            trees: decoded.chunks,
+            done: decoded.done,
+        })
     }
 
     /// The Chat chunks of one upstream event (not a comment), or the fault it reports.

@@ -59,6 +59,12 @@ pub enum Step {
     Done,
 }
 
+impl Step {
+    pub fn done_if(done: bool) -> Step {
+        if done { Step::Done } else { Step::Continue }
+    }
+}
+
 /// A protocol adapter: upstream events in, client events out.
 pub trait Adapter {
     /// Handles one upstream event (a `:` comment has `event.comment` set), writing what the

@@ -223,11 +223,7 @@ impl Adapter for ChatRelay {
                 sink.forward(event);
             }
         }
-        Ok(if decoded.done {
-            Step::Done
-        } else {
-            Step::Continue
-        })
+        Ok(Step::done_if(decoded.done))
     }
 
     fn on_eof(&mut self, _: &mut Sink) -> Result<(), Fault> {

@@ -19,13 +19,16 @@ pub fn healthz() -> Outgoing {
     Outgoing::text(200, "ok\n")
 }
 
-/// Readiness: 200 only while a valid Copilot token and a model list are held.
+/// Readiness: 200 only while a valid Copilot token and a model list are held, and not
+/// once a shutdown has begun (so a load balancer stops sending new work at once).
 pub fn readyz(app: &App) -> Outgoing {
     let (token, last_error) = app.upstream.tokens.health();
     let models = app.catalog.get().map_or(0, |m| m.len());
-    let ready = token && models > 0;
+    let shutting_down = app.draining.load(std::sync::atomic::Ordering::Acquire);
+    let ready = token && models > 0 && !shutting_down;
     let body = json!({
         "ready": ready,
+        "shutting_down": shutting_down,
         "copilot_token": token,
         "models": models,
         "last_token_error": last_error,

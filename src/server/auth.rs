@@ -31,9 +31,11 @@ fn constant_time_eq(a: &[u8], b: &[u8]) -> bool {
     a.iter().zip(b).fold(0u8, |acc, (x, y)| acc | (x ^ y)) == 0
 }
 
-/// Routes anyone may call: the status text and liveness.
+/// Routes anyone may call: the status text, liveness and readiness (load balancers,
+/// orchestrators and `copilot-api health` probe them without a key; they reveal nothing
+/// secret).
 pub fn is_public(path: &str) -> bool {
-    matches!(path, "/" | "/healthz")
+    matches!(path, "/" | "/healthz" | "/readyz")
 }
 
 /// The CORS headers for this request's `Origin`, if that origin is allowed.

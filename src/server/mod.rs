@@ -3,13 +3,15 @@
 
 pub mod auth;
 pub mod probe;
+pub mod shutdown;
+pub mod tls;
 mod websocket;
 mod workers;
 
 use crate::app::App;
 use crate::http::{ApiError, Family, GoneProbe, Incoming, Outgoing};
 use crate::routes;
-use crate::{info, warn};
+use crate::warn;
 use std::io::Read;
 use std::panic::{AssertUnwindSafe, catch_unwind};
 use std::sync::Arc;
@@ -29,7 +31,41 @@ const DRAIN_MAX: usize = 1 << 30;
 /// Pending connections the kernel may queue before `accept`.
 const BACKLOG: i32 = 1024;
 
-pub fn bind(addr: std::net::SocketAddr) -> Result<Server, String> {
+/// A listening server: tiny_http, the address it is bound to, and what stops it accepting.
+pub struct Bound {
+    pub server: Server,
+    pub addr: std::net::SocketAddr,
+    pub stopper: shutdown::Stopper,
+}
+
+/// Listens on `addr`; with `tls`, the port speaks HTTPS (`tls::front` terminates it in
+/// front of tiny_http).
+pub fn bind(
+    addr: std::net::SocketAddr,
+    tls: Option<(std::sync::Arc<rustls::ServerConfig>, usize)>,
+) -> Result<Bound, String> {
+    let listener = listen_socket(addr)?;
+    let bound = listener.local_addr().unwrap_or(addr);
+    let stopper = shutdown::Stopper::new(&listener);
+    let server = match tls {
+        None => Server::from_listener(listener, None),
+        Some((config, max_connections)) => {
+            let stopping = stopper.stopping.clone();
+            Server::from_listener(
+                tls::front(listener, config, max_connections, stopping)?,
+                None,
+            )
+        }
+    };
+    let server = server.map_err(|e| format!("cannot listen on {addr}: {e}"))?;
+    Ok(Bound {
+        server,
+        addr: bound,
+        stopper,
+    })
+}
+
+fn listen_socket(addr: std::net::SocketAddr) -> Result<std::net::TcpListener, String> {
     use socket2::{Domain, Socket, Type};
     let fail = |e: std::io::Error| format!("cannot listen on {addr}: {e}");
     let socket = Socket::new(Domain::for_address(addr), Type::STREAM, None).map_err(fail)?;
@@ -37,16 +73,23 @@ pub fn bind(addr: std::net::SocketAddr) -> Result<Server, String> {
     socket.set_tcp_nodelay(true).map_err(fail)?;
     socket.bind(&addr.into()).map_err(fail)?;
     socket.listen(BACKLOG).map_err(fail)?;
-    Server::from_listener(std::net::TcpListener::from(socket), None)
-        .map_err(|e| format!("cannot listen on {addr}: {e}"))
+    Ok(std::net::TcpListener::from(socket))
 }
 
 /// Serves until the process ends.
-pub fn serve(app: Arc<App>, server: Server) {
+pub fn serve(app: Arc<App>, bound: Bound) {
+    let Bound {
+        server, stopper, ..
+    } = bound;
+    let stopping = stopper.stopping.clone();
     let inflight = Arc::new(AtomicUsize::new(0));
+    if let Err(e) = shutdown::on_signals(app.clone(), inflight.clone(), stopper) {
+        warn!("{e}; SIGTERM/SIGINT will end the process at once");
+    }
+    // Behind the TLS front tiny_http listens on a Unix socket: no port, no probe.
     let port = server.server_addr().to_ip().map(|a| a.port());
     let handler = Box::new(move |rq: Request| admit(&app, &inflight, port, rq));
-    workers::Workers::serve(server, STACK_SIZE, handler);
+    workers::Workers::serve(server, STACK_SIZE, handler, stopping);
 }
 
 /// Answers 503 above the in-flight cap, else handles the request under a slot.
@@ -162,18 +205,21 @@ fn handle(app: &Arc<App>, mut rq: Request, port: Option<u16>) {
             let chunked = *rq.http_version() != tiny_http::HTTPVersion(1, 0);
             let outcome = body.run(rq.into_writer(), chunked, &out.headers);
             app.metrics.stream_ended(outcome);
-            format!(" stream={}", outcome.name())
+            Some(outcome.name())
         }
         None => {
             respond(rq, out, close);
-            String::new()
+            None
         }
     };
-    info!(
-        "{method} {path} {} {status} {:.1}ms{outcome}",
-        model.as_deref().unwrap_or("-"),
-        started.elapsed().as_secs_f64() * 1000.0
-    );
+    crate::log::access(&crate::log::Access {
+        method: &method,
+        path: &path,
+        model: model.as_deref(),
+        status,
+        duration_ms: started.elapsed().as_secs_f64() * 1000.0,
+        stream: outcome,
+    });
 }
 
 /// Request headers for the verbose log, credentials replaced by their redacted form.

@@ -6,7 +6,7 @@
 //! exit after a while, so the pool follows the load; the in-flight cap bounds it.
 
 use std::sync::Arc;
-use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::time::Duration;
 use tiny_http::{Request, Server};
 
@@ -18,6 +18,9 @@ pub type Handler = dyn Fn(Request) + Send + Sync;
 
 pub struct Workers {
     server: Server,
+    /// Set by the graceful shutdown, which closes the listening socket: the listener's
+    /// error that follows is expected, not a failure.
+    stopping: Arc<AtomicBool>,
     handler: Box<Handler>,
     stack_size: usize,
     /// Workers waiting on the queue.
@@ -27,9 +30,15 @@ pub struct Workers {
 
 impl Workers {
     /// Serves until the process ends.
-    pub fn serve(server: Server, stack_size: usize, handler: Box<Handler>) {
+    pub fn serve(
+        server: Server,
+        stack_size: usize,
+        handler: Box<Handler>,
+        stopping: Arc<AtomicBool>,
+    ) {
         let workers = Arc::new(Workers {
             server,
+            stopping,
             handler,
             stack_size,
             idle: AtomicUsize::new(0),
@@ -76,7 +85,9 @@ impl Workers {
                 Ok(None) if idle_before > 1 => return,
                 Ok(None) => {}
                 Err(e) => {
-                    crate::error!("the listener failed: {e}");
+                    if !self.stopping.load(Ordering::Acquire) {
+                        crate::error!("the listener failed: {e}");
+                    }
                     return;
                 }
             }
@@ -101,7 +112,8 @@ mod tests {
             barrier.wait();
             let _ = rq.respond(tiny_http::Response::from_string("ok"));
         });
-        std::thread::spawn(move || Workers::serve(server, 256 * 1024, handler));
+        let stopping = Arc::new(AtomicBool::new(false));
+        std::thread::spawn(move || Workers::serve(server, 256 * 1024, handler, stopping));
         let clients: Vec<_> = (0..3)
             .map(|_| {
                 std::thread::spawn(move || {

@@ -19,6 +19,7 @@
 use super::anthropic_response::{message_id, parse_argument_text, stop_reason, tool_use_id, usage};
 use super::tool_names::ToolNames;
 use crate::protocol::anthropic;
+use crate::protocol::chat_chunk::{Chunk, ToolCall};
 use crate::sse::Event;
 use serde_json::{Value, json};
 use std::collections::VecDeque;
@@ -116,51 +117,40 @@ impl StreamState {
     /// and tool calls in different choices); chunks without choices only carry usage or
     /// filter results.
     pub fn on_chunk(&mut self, chunk: &Value) -> Vec<Event> {
+        self.on_typed(&Chunk::from_value(chunk))
+    }
+
+    /// `on_chunk` for a chunk read borrowed from the upstream event (the stream's path).
+    pub fn on_typed(&mut self, chunk: &Chunk) -> Vec<Event> {
         let mut ev = Vec::new();
         if self.done {
             return ev;
         }
         if self.upstream_id.is_none() {
-            self.upstream_id = nonempty(chunk.get("id")).map(str::to_string);
+            self.upstream_id = chunk.id.nonempty().map(str::to_string);
         }
-        let chunk_usage = chunk.get("usage").filter(|u| u.is_object());
+        let chunk_usage = chunk.usage.as_ref().filter(|u| u.is_object());
         if let Some(u) = chunk_usage {
             self.usage = Some(u.clone());
         }
-        let choices = chunk
-            .get("choices")
-            .and_then(Value::as_array)
-            .map(Vec::as_slice)
-            .unwrap_or_default();
+        let choices = &chunk.choices.0;
         for (position, choice) in choices.iter().enumerate() {
-            let choice_index = choice
-                .get("index")
-                .and_then(Value::as_u64)
-                .unwrap_or(position as u64);
-            let delta = choice
-                .get("delta")
-                .or_else(|| choice.get("message"))
-                .unwrap_or(&Value::Null);
-            let reasoning = nonempty(delta.get("reasoning_text"))
-                .or_else(|| nonempty(delta.get("reasoning_content")));
-            if let Some(t) = reasoning {
-                self.put(Piece::Thinking(t.to_string()), &mut ev);
+            let choice_index = choice.index.0.unwrap_or(position as u64);
+            if let Some(delta) = choice.delta() {
+                if let Some(t) = delta.reasoning() {
+                    self.put(Piece::Thinking(t.to_string()), &mut ev);
+                }
+                if let Some(s) = delta.reasoning_opaque.nonempty() {
+                    self.put(Piece::Signature(s.to_string()), &mut ev);
+                }
+                if let Some(t) = delta.content.nonempty() {
+                    self.put(Piece::Text(t.to_string()), &mut ev);
+                }
+                for call in &delta.tool_calls.0 {
+                    self.tool_delta(choice_index, call, &mut ev);
+                }
             }
-            if let Some(s) = nonempty(delta.get("reasoning_opaque")) {
-                self.put(Piece::Signature(s.to_string()), &mut ev);
-            }
-            if let Some(t) = nonempty(delta.get("content")) {
-                self.put(Piece::Text(t.to_string()), &mut ev);
-            }
-            for call in delta
-                .get("tool_calls")
-                .and_then(Value::as_array)
-                .into_iter()
-                .flatten()
-            {
-                self.tool_delta(choice_index, call, &mut ev);
-            }
-            if let Some(f) = nonempty(choice.get("finish_reason")) {
+            if let Some(f) = choice.finish_reason.nonempty() {
                 self.finishes.push(f.to_string());
             }
         }
@@ -233,15 +223,11 @@ impl StreamState {
         ev
     }
 
-    fn tool_delta(&mut self, choice: u64, delta: &Value, ev: &mut Vec<Event>) {
-        let index = delta.get("index").and_then(Value::as_u64).unwrap_or(0);
-        let id = nonempty(delta.get("id"));
-        let function = delta.get("function").unwrap_or(&Value::Null);
-        let name = nonempty(function.get("name"));
-        let args = function
-            .get("arguments")
-            .and_then(Value::as_str)
-            .unwrap_or("");
+    fn tool_delta(&mut self, choice: u64, delta: &ToolCall, ev: &mut Vec<Event>) {
+        let index = delta.index.0.unwrap_or(0);
+        let id = delta.id.nonempty();
+        let name = delta.function.0.name.nonempty();
+        let args = delta.function.0.arguments.get().unwrap_or("");
         // The call this delta continues; a different id at a known index is a new call
         // (some upstreams number every call 0).
         let existing = self.calls.iter().rposition(|c| {
@@ -326,10 +312,7 @@ impl StreamState {
                     Some(Open::Text(i)) => i,
                     _ => self.open_block(json!({"type": "text", "text": ""}), Open::Text, ev),
                 };
-                ev.push(block_delta(
-                    index,
-                    json!({"type": "text_delta", "text": text}),
-                ));
+                ev.push(anthropic::block_delta(index, "text_delta", "text", &text));
             }
             Piece::Thinking(text) => {
                 let index = match self.open {
@@ -346,9 +329,11 @@ impl StreamState {
                         ev,
                     ),
                 };
-                ev.push(block_delta(
+                ev.push(anthropic::block_delta(
                     index,
-                    json!({"type": "thinking_delta", "thinking": text}),
+                    "thinking_delta",
+                    "thinking",
+                    &text,
                 ));
             }
             Piece::Signature(signature) => match self.open {
@@ -356,9 +341,11 @@ impl StreamState {
                     index,
                     signed: false,
                 }) => {
-                    ev.push(block_delta(
+                    ev.push(anthropic::block_delta(
                         index,
-                        json!({"type": "signature_delta", "signature": signature}),
+                        "signature_delta",
+                        "signature",
+                        &signature,
                     ));
                     self.open = Some(Open::Thinking {
                         index,
@@ -443,24 +430,13 @@ impl StreamState {
     }
 }
 
-fn nonempty(v: Option<&Value>) -> Option<&str> {
-    v.and_then(Value::as_str).filter(|s| !s.is_empty())
-}
-
 /// An SSE event named after its JSON `type`.
 fn event(v: Value) -> Event {
     anthropic::named(v)
 }
 
-fn block_delta(index: u64, delta: Value) -> Event {
-    event(json!({"type": "content_block_delta", "index": index, "delta": delta}))
-}
-
 fn input_json(index: u64, partial: &str) -> Event {
-    block_delta(
-        index,
-        json!({"type": "input_json_delta", "partial_json": partial}),
-    )
+    anthropic::block_delta(index, "input_json_delta", "partial_json", partial)
 }
 
 /// Tells, fragment by fragment and without re-parsing, when a JSON value's outermost

@@ -12,6 +12,8 @@
 //! and its SSE event name equals its `type`.
 
 use super::responses_response::{self as resp, Outcome};
+use crate::protocol::chat_chunk::{Chunk, ToolCall};
+use crate::protocol::responses;
 use crate::sse::Event;
 use serde_json::{Map, Value, json};
 use std::collections::HashMap;
@@ -98,15 +100,21 @@ impl ResponsesStream {
     }
 
     /// The events for one upstream chunk (a parsed `data:` line other than `[DONE]`).
+    #[cfg(test)]
     pub fn on_chunk(&mut self, chunk: &Value) -> Vec<Event> {
+        self.on_typed(&Chunk::from_value(chunk))
+    }
+
+    /// `on_chunk` for a chunk read borrowed from the upstream event (the stream's path).
+    pub fn on_typed(&mut self, chunk: &Chunk) -> Vec<Event> {
         if self.ended {
             return Vec::new();
         }
         let mut ev = self.start();
-        if let Some(u) = chunk.get("usage").filter(|u| u.is_object()) {
+        if let Some(u) = chunk.usage.as_ref().filter(|u| u.is_object()) {
             self.usage = Some(u.clone());
         }
-        if let Some(err) = chunk.get("error").filter(|e| !e.is_null()) {
+        if let Some(err) = chunk.error.as_ref() {
             let message = err
                 .get("message")
                 .and_then(Value::as_str)
@@ -119,40 +127,28 @@ impl ResponsesStream {
             ev.extend(self.fail(message, code));
             return ev;
         }
-        for choice in chunk
-            .get("choices")
-            .and_then(Value::as_array)
-            .into_iter()
-            .flatten()
-        {
-            let ci = choice.get("index").and_then(Value::as_u64).unwrap_or(0);
-            let delta = choice
-                .get("delta")
-                .or_else(|| choice.get("message"))
-                .unwrap_or(&Value::Null);
-            if let Some(t) = resp::reasoning_text(delta) {
-                self.reasoning_delta(t, &mut ev);
-            }
-            if let Some(o) = nonempty(delta, "reasoning_opaque") {
-                let i = self.open_reasoning(&mut ev);
-                if let Kind::Reasoning { opaque, .. } = &mut self.items[i].kind {
-                    opaque.push_str(o);
+        for choice in &chunk.choices.0 {
+            let ci = choice.index.0.unwrap_or(0);
+            if let Some(delta) = choice.delta() {
+                if let Some(t) = delta.reasoning() {
+                    self.reasoning_delta(t, &mut ev);
+                }
+                if let Some(o) = delta.reasoning_opaque.nonempty() {
+                    let i = self.open_reasoning(&mut ev);
+                    if let Kind::Reasoning { opaque, .. } = &mut self.items[i].kind {
+                        opaque.push_str(o);
+                    }
+                }
+                for text in [&delta.content, &delta.refusal] {
+                    if let Some(t) = text.nonempty() {
+                        self.text_delta(t, &mut ev);
+                    }
+                }
+                for call in &delta.tool_calls.0 {
+                    self.tool_delta(ci, call, &mut ev);
                 }
             }
-            for key in ["content", "refusal"] {
-                if let Some(t) = nonempty(delta, key) {
-                    self.text_delta(t, &mut ev);
-                }
-            }
-            for call in delta
-                .get("tool_calls")
-                .and_then(Value::as_array)
-                .into_iter()
-                .flatten()
-            {
-                self.tool_delta(ci, call, &mut ev);
-            }
-            if let Some(f) = choice.get("finish_reason").and_then(Value::as_str) {
+            if let Some(f) = choice.finish_reason.get() {
                 self.finishes.push(f.to_string());
             }
         }
@@ -318,25 +314,17 @@ impl ResponsesStream {
         if let Kind::Message { text: all } = &mut self.items[i].kind {
             all.push_str(text);
         }
-        let e = self.event(
-            "response.output_text.delta",
-            json!({"item_id": self.items[i].id, "output_index": i, "content_index": 0,
-                   "delta": text, "logprobs": []}),
-        );
-        ev.push(e);
+        ev.push(responses::text_delta(&self.items[i].id, i, text, self.seq));
+        self.seq += 1;
     }
 
     /// One `tool_calls` entry of a delta. A delta with a new `id` opens a call (some
     /// models reuse index 0 for every call); one without continues the call at its index,
     /// however many calls have started since.
-    fn tool_delta(&mut self, choice: u64, call: &Value, ev: &mut Vec<Event>) {
-        let key = (
-            choice,
-            call.get("index").and_then(Value::as_u64).unwrap_or(0),
-        );
-        let id = nonempty(call, "id");
-        let f = call.get("function").unwrap_or(&Value::Null);
-        let name = nonempty(f, "name");
+    fn tool_delta(&mut self, choice: u64, call: &ToolCall, ev: &mut Vec<Event>) {
+        let key = (choice, call.index.0.unwrap_or(0));
+        let id = call.id.nonempty();
+        let name = call.function.0.name.nonempty();
         let existing = self
             .calls
             .get(&key)
@@ -349,7 +337,7 @@ impl ResponsesStream {
             Some(i) => i,
             None => self.open_call(key, id, name, ev),
         };
-        let fragment = f.get("arguments").and_then(Value::as_str).unwrap_or("");
+        let fragment = call.function.0.arguments.get().unwrap_or("");
         let item_id = self.items[i].id.clone();
         let Kind::Call {
             name: call_name,
@@ -511,10 +499,6 @@ impl ResponsesStream {
         ev.push(e);
         complete
     }
-}
-
-fn nonempty<'a>(v: &'a Value, key: &str) -> Option<&'a str> {
-    v.get(key).and_then(Value::as_str).filter(|s| !s.is_empty())
 }
 
 /// Decodes, as it streams in, the string value of `input` in arguments shaped

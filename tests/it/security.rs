@@ -64,7 +64,10 @@ fn api_key_guards_both_families() {
     assert_openai_error(&none, 401, Some("authentication_error"));
     let wrong = get(&proxy.at("/v1/models"), &[("Authorization", "Bearer nope")]);
     assert_openai_error(&wrong, 401, Some("authentication_error"));
-    assert_openai_error(&get(&proxy.at("/readyz"), &[]), 401, None);
+    // Readiness is for load balancers and `copilot-api health`: open, nothing secret.
+    let ready = get(&proxy.at("/readyz"), &[]);
+    assert_ne!(ready.status, 401, "{}", ready.text());
+    assert!(!ready.text().contains(KEY) && !ready.text().contains(GITHUB_TOKEN));
     assert_openai_error(&get(&proxy.at("/usage"), &[]), 401, None);
 
     // Anthropic family.

@@ -315,7 +315,7 @@ fn min_spacing_keeps_admissions_apart_inside_the_window() {
     for pair in got.windows(2) {
         let gap = pair[1].at - pair[0].at;
         assert!(
-            gap >= Duration::from_millis(280) && gap < Duration::from_millis(900),
+            gap >= Duration::from_millis(280) && gap < Duration::from_secs(3), // far below the 10 s window, loose enough for a loaded CI machine
             "{gap:?}"
         );
     }

@@ -21,8 +21,8 @@ const BIN: &str = env!("CARGO_BIN_EXE_copilot-api");
 const READY_TIMEOUT: Duration = Duration::from_secs(10);
 /// How long a one-shot command may run before it is killed.
 const CLI_TIMEOUT: Duration = Duration::from_secs(20);
-/// The ready line's marker; the bound `host:port` follows it.
-const READY_MARKER: &str = "listening on http://";
+/// The ready line's marker; `s://` (HTTPS) or `://`, then the bound `host:port`, follow it.
+const READY_MARKER: &str = "listening on http";
 
 /// Inherited variables the binary reads that would change its behaviour.
 const SCRUBBED_ENV: &[&str] = &[
@@ -89,6 +89,12 @@ fn command(args: &[&str], env: &[(&str, &str)], home: &Path) -> Command {
     cmd.args(args).current_dir(home).env("HOME", home);
     for name in SCRUBBED_ENV {
         cmd.env_remove(name);
+    }
+    // Every flag has a COPILOT_API_<FLAG> variable: none may leak in from the caller.
+    for (name, _) in std::env::vars_os() {
+        if name.to_string_lossy().starts_with("COPILOT_API_") {
+            cmd.env_remove(name);
+        }
     }
     for (k, v) in env {
         if v.is_empty() {
@@ -220,7 +226,11 @@ impl Proxy {
         loop {
             let found = self.output().iter().find_map(|line| {
                 let rest = line.split(READY_MARKER).nth(1)?;
-                rest.split_whitespace().next().map(str::to_string)
+                let rest = rest.trim_start_matches('s').strip_prefix("://")?;
+                // Text logs end the address at a space, JSON logs at the closing quote.
+                rest.split(|c: char| c.is_whitespace() || c == '"')
+                    .next()
+                    .map(str::to_string)
             });
             if let Some(addr) = found {
                 return addr;
@@ -251,6 +261,33 @@ impl Proxy {
     /// `self.url` + `path`.
     pub fn at(&self, path: &str) -> String {
         format!("{}{path}", self.url)
+    }
+}
+
+impl Proxy {
+    /// Sends `signal` (`TERM`, `INT`) to the process, as `kill -SIGNAL` does.
+    pub fn signal(&self, signal: &str) {
+        let status = Command::new("kill")
+            .arg(format!("-{signal}"))
+            .arg(self.child.id().to_string())
+            .status()
+            .expect("run kill");
+        assert!(status.success(), "kill -{signal} failed");
+    }
+
+    /// The exit code once the process has exited within `timeout` (-1 for a signal), or
+    /// None if it is still running then.
+    pub fn wait_exit(&mut self, timeout: Duration) -> Option<i32> {
+        let deadline = Instant::now() + timeout;
+        loop {
+            if let Ok(Some(status)) = self.child.try_wait() {
+                return Some(status.code().unwrap_or(-1));
+            }
+            if Instant::now() > deadline {
+                return None;
+            }
+            std::thread::sleep(Duration::from_millis(10));
+        }
     }
 }
 

@@ -230,21 +230,17 @@ impl Adapter for Translated {
         if event.comment.is_some() {
             return Ok(Step::Continue);
         }
-        let decoded = self.source.decode(event)?;
-        for chunk in decoded.chunks {
-            let events = self.state.on_chunk(&chunk);
+        let decoded = self.source.chunks(event)?;
+        decoded.each(|chunk| {
+            let events = self.state.on_typed(chunk);
             if self.state.has_content() {
                 sink.events(&std::mem::take(&mut self.held));
                 sink.events(&events);
             } else {
                 self.held.extend(events);
             }
-        }
-        Ok(if decoded.done {
-            Step::Done
-        } else {
-            Step::Continue
-        })
+        });
+        Ok(Step::done_if(decoded.done))
     }
 
     fn on_eof(&mut self, _: &mut Sink) -> Result<(), Fault> {

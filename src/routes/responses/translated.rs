@@ -124,15 +124,11 @@ impl Adapter for Translated {
         if event.comment.is_some() {
             return Ok(Step::Continue);
         }
-        let decoded = self.source.decode(event)?;
-        for chunk in decoded.chunks {
-            sink.events(&self.state.on_chunk(&chunk));
-        }
-        Ok(if decoded.done {
-            Step::Done
-        } else {
-            Step::Continue
-        })
+        let decoded = self.source.chunks(event)?;
+        decoded.each(|chunk| {
+            sink.events(&self.state.on_typed(chunk));
+        });
+        Ok(Step::done_if(decoded.done))
     }
 
     fn on_eof(&mut self, _: &mut Sink) -> Result<(), Fault> {

@@ -1,0 +1,330 @@
+//! An upstream Chat Completions chunk as the stream translators read it, deserialized
+//! borrowed from the event's text: no tree, and strings point into the event unless they
+//! had escapes. As lenient as looking fields up in a `serde_json::Value`: a field of an
+//! unexpected type reads as absent, never as an error.
+
+use serde::Deserialize;
+use serde::de::{self, Deserializer, IgnoredAny, MapAccess, SeqAccess, Visitor};
+use serde_json::Value;
+use std::borrow::Cow;
+use std::fmt;
+
+#[derive(Deserialize, Default)]
+#[serde(default)]
+pub struct Chunk<'a> {
+    #[serde(borrow)]
+    pub id: Str<'a>,
+    /// Kept as a tree: it arrives once per stream.
+    pub usage: Option<Value>,
+    pub error: Option<Value>,
+    #[serde(borrow)]
+    pub choices: List<Choice<'a>>,
+}
+
+#[derive(Deserialize, Default)]
+#[serde(default)]
+pub struct Choice<'a> {
+    pub index: U64,
+    #[serde(borrow)]
+    delta: Option<Lenient<Delta<'a>>>,
+    /// A completion's `message`, read like a delta.
+    #[serde(borrow)]
+    message: Option<Lenient<Delta<'a>>>,
+    #[serde(borrow)]
+    pub finish_reason: Str<'a>,
+}
+
+impl<'a> Choice<'a> {
+    pub fn delta(&self) -> Option<&Delta<'a>> {
+        self.delta.as_ref().or(self.message.as_ref()).map(|d| &d.0)
+    }
+}
+
+#[derive(Deserialize, Default)]
+#[serde(default)]
+pub struct Delta<'a> {
+    #[serde(borrow)]
+    pub content: Str<'a>,
+    #[serde(borrow)]
+    pub refusal: Str<'a>,
+    #[serde(borrow)]
+    reasoning_text: Str<'a>,
+    #[serde(borrow)]
+    reasoning_content: Str<'a>,
+    #[serde(borrow)]
+    pub reasoning_opaque: Str<'a>,
+    #[serde(borrow)]
+    pub tool_calls: List<ToolCall<'a>>,
+}
+
+impl Delta<'_> {
+    /// The reasoning text: Copilot's `reasoning_text`, or `reasoning_content` as other
+    /// OpenAI-compatible upstreams name it. The one place this alias is decided.
+    pub fn reasoning(&self) -> Option<&str> {
+        self.reasoning_text
+            .nonempty()
+            .or_else(|| self.reasoning_content.nonempty())
+    }
+}
+
+#[derive(Deserialize, Default)]
+#[serde(default)]
+pub struct ToolCall<'a> {
+    pub index: U64,
+    #[serde(borrow)]
+    pub id: Str<'a>,
+    #[serde(borrow)]
+    pub function: Lenient<Function<'a>>,
+}
+
+#[derive(Deserialize, Default)]
+#[serde(default)]
+pub struct Function<'a> {
+    #[serde(borrow)]
+    pub name: Str<'a>,
+    #[serde(borrow)]
+    pub arguments: Str<'a>,
+}
+
+impl<'a> Chunk<'a> {
+    /// The same reading of a chunk already parsed into a tree (the chunks the
+    /// Responses-to-Chat translation builds, and tests).
+    pub fn from_value(v: &'a Value) -> Chunk<'a> {
+        Chunk::deserialize(v).unwrap_or_default()
+    }
+}
+
+/// A string field: `None` when absent or not a string.
+#[derive(Default, Debug, Clone, PartialEq, Eq)]
+pub struct Str<'a>(pub Option<Cow<'a, str>>);
+
+impl Str<'_> {
+    pub fn get(&self) -> Option<&str> {
+        self.0.as_deref()
+    }
+
+    pub fn nonempty(&self) -> Option<&str> {
+        self.get().filter(|s| !s.is_empty())
+    }
+}
+
+/// A non-negative integer field: `None` when absent or anything else.
+#[derive(Default, Debug, Clone, Copy, PartialEq, Eq)]
+pub struct U64(pub Option<u64>);
+
+/// An array field: empty when absent or not an array.
+pub struct List<T>(pub Vec<T>);
+
+impl<T> Default for List<T> {
+    fn default() -> Self {
+        List(Vec::new())
+    }
+}
+
+/// An object field read into `T`, or `T::default()` when it is not an object.
+#[derive(Default)]
+pub struct Lenient<T>(pub T);
+
+/// Skips whatever value a visitor was given that it does not take.
+macro_rules! otherwise {
+    ($value:expr) => {
+        fn visit_bool<E: de::Error>(self, _: bool) -> Result<Self::Value, E> {
+            Ok($value)
+        }
+        fn visit_i64<E: de::Error>(self, _: i64) -> Result<Self::Value, E> {
+            Ok($value)
+        }
+        fn visit_f64<E: de::Error>(self, _: f64) -> Result<Self::Value, E> {
+            Ok($value)
+        }
+        fn visit_unit<E: de::Error>(self) -> Result<Self::Value, E> {
+            Ok($value)
+        }
+        fn visit_none<E: de::Error>(self) -> Result<Self::Value, E> {
+            Ok($value)
+        }
+        fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<Self::Value, A::Error> {
+            while seq.next_element::<IgnoredAny>()?.is_some() {}
+            Ok($value)
+        }
+        fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Self::Value, A::Error> {
+            while map.next_entry::<IgnoredAny, IgnoredAny>()?.is_some() {}
+            Ok($value)
+        }
+    };
+}
+
+impl<'de: 'a, 'a> Deserialize<'de> for Str<'a> {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct V<'a>(std::marker::PhantomData<&'a ()>);
+        impl<'de: 'a, 'a> Visitor<'de> for V<'a> {
+            type Value = Str<'a>;
+            fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
+                f.write_str("any JSON value")
+            }
+            fn visit_borrowed_str<E: de::Error>(self, s: &'de str) -> Result<Str<'a>, E> {
+                Ok(Str(Some(Cow::Borrowed(s))))
+            }
+            fn visit_str<E: de::Error>(self, s: &str) -> Result<Str<'a>, E> {
+                Ok(Str(Some(Cow::Owned(s.to_string()))))
+            }
+            fn visit_string<E: de::Error>(self, s: String) -> Result<Str<'a>, E> {
+                Ok(Str(Some(Cow::Owned(s))))
+            }
+            fn visit_u64<E: de::Error>(self, _: u64) -> Result<Str<'a>, E> {
+                Ok(Str(None))
+            }
+            fn visit_some<D: Deserializer<'de>>(self, d: D) -> Result<Str<'a>, D::Error> {
+                d.deserialize_any(self)
+            }
+            otherwise!(Str(None));
+        }
+        d.deserialize_any(V(std::marker::PhantomData))
+    }
+}
+
+impl<'de> Deserialize<'de> for U64 {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct V;
+        impl<'de> Visitor<'de> for V {
+            type Value = U64;
+            fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
+                f.write_str("any JSON value")
+            }
+            fn visit_u64<E: de::Error>(self, n: u64) -> Result<U64, E> {
+                Ok(U64(Some(n)))
+            }
+            fn visit_str<E: de::Error>(self, _: &str) -> Result<U64, E> {
+                Ok(U64(None))
+            }
+            fn visit_some<D: Deserializer<'de>>(self, d: D) -> Result<U64, D::Error> {
+                d.deserialize_any(self)
+            }
+            otherwise!(U64(None));
+        }
+        d.deserialize_any(V)
+    }
+}
+
+impl<'de, T: Deserialize<'de> + Default> Deserialize<'de> for List<T> {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct V<T>(std::marker::PhantomData<T>);
+        impl<'de, T: Deserialize<'de> + Default> Visitor<'de> for V<T> {
+            type Value = List<T>;
+            fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
+                f.write_str("any JSON value")
+            }
+            fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<Self::Value, A::Error> {
+                let mut items = Vec::new();
+                while let Some(item) = seq.next_element::<Lenient<T>>()? {
+                    items.push(item.0);
+                }
+                Ok(List(items))
+            }
+            fn visit_bool<E: de::Error>(self, _: bool) -> Result<Self::Value, E> {
+                Ok(List::default())
+            }
+            fn visit_i64<E: de::Error>(self, _: i64) -> Result<Self::Value, E> {
+                Ok(List::default())
+            }
+            fn visit_u64<E: de::Error>(self, _: u64) -> Result<Self::Value, E> {
+                Ok(List::default())
+            }
+            fn visit_f64<E: de::Error>(self, _: f64) -> Result<Self::Value, E> {
+                Ok(List::default())
+            }
+            fn visit_str<E: de::Error>(self, _: &str) -> Result<Self::Value, E> {
+                Ok(List::default())
+            }
+            fn visit_unit<E: de::Error>(self) -> Result<Self::Value, E> {
+                Ok(List::default())
+            }
+            fn visit_none<E: de::Error>(self) -> Result<Self::Value, E> {
+                Ok(List::default())
+            }
+            fn visit_some<D: Deserializer<'de>>(self, d: D) -> Result<Self::Value, D::Error> {
+                d.deserialize_any(self)
+            }
+            fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Self::Value, A::Error> {
+                while map.next_entry::<IgnoredAny, IgnoredAny>()?.is_some() {}
+                Ok(List::default())
+            }
+        }
+        d.deserialize_any(V(std::marker::PhantomData))
+    }
+}
+
+impl<'de, T: Deserialize<'de> + Default> Deserialize<'de> for Lenient<T> {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct V<T>(std::marker::PhantomData<T>);
+        impl<'de, T: Deserialize<'de> + Default> Visitor<'de> for V<T> {
+            type Value = Lenient<T>;
+            fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
+                f.write_str("any JSON value")
+            }
+            fn visit_map<A: MapAccess<'de>>(self, map: A) -> Result<Self::Value, A::Error> {
+                T::deserialize(de::value::MapAccessDeserializer::new(map)).map(Lenient)
+            }
+            fn visit_u64<E: de::Error>(self, _: u64) -> Result<Self::Value, E> {
+                Ok(Lenient::default())
+            }
+            fn visit_str<E: de::Error>(self, _: &str) -> Result<Self::Value, E> {
+                Ok(Lenient::default())
+            }
+            fn visit_some<D: Deserializer<'de>>(self, d: D) -> Result<Self::Value, D::Error> {
+                d.deserialize_any(self)
+            }
+            fn visit_bool<E: de::Error>(self, _: bool) -> Result<Self::Value, E> {
+                Ok(Lenient::default())
+            }
+            fn visit_i64<E: de::Error>(self, _: i64) -> Result<Self::Value, E> {
+                Ok(Lenient::default())
+            }
+            fn visit_f64<E: de::Error>(self, _: f64) -> Result<Self::Value, E> {
+                Ok(Lenient::default())
+            }
+            fn visit_unit<E: de::Error>(self) -> Result<Self::Value, E> {
+                Ok(Lenient::default())
+            }
+            fn visit_none<E: de::Error>(self) -> Result<Self::Value, E> {
+                Ok(Lenient::default())
+            }
+            fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<Self::Value, A::Error> {
+                while seq.next_element::<IgnoredAny>()?.is_some() {}
+                Ok(Lenient::default())
+            }
+        }
+        d.deserialize_any(V(std::marker::PhantomData))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    #[test]
+    fn strings_borrow_and_odd_types_read_as_absent() {
+        let text = r#"{"id":"c1","choices":[{"index":0,"delta":{"content":"hi","reasoning_content":"r","tool_calls":[{"index":1,"id":"t","function":{"name":"f","arguments":"{\"a\""}}]},"finish_reason":null}],"usage":null}"#;
+        let c: Chunk = serde_json::from_str(text).unwrap();
+        assert!(matches!(c.id.0, Some(Cow::Borrowed("c1"))));
+        let choice = &c.choices.0[0];
+        let d = choice.delta().unwrap();
+        assert_eq!((d.content.get(), d.reasoning()), (Some("hi"), Some("r")));
+        let call = &d.tool_calls.0[0];
+        assert_eq!((call.index.0, call.id.get()), (Some(1), Some("t")));
+        assert_eq!(call.function.0.arguments.get(), Some("{\"a\""));
+        assert!(c.usage.is_none() && choice.finish_reason.get().is_none());
+        let odd = json!({"id": 5, "choices": [7, {"index": -1, "delta": null,
+                          "message": {"content": ["x"]}, "finish_reason": 3}], "usage": {"a": 1}});
+        let c = Chunk::from_value(&odd);
+        assert_eq!(c.id.get(), None);
+        assert_eq!(c.choices.0.len(), 2);
+        let second = &c.choices.0[1];
+        assert_eq!(second.index.0, None);
+        assert_eq!(second.delta().unwrap().content.get(), None);
+        assert!(c.usage.is_some());
+        let not_a_chunk: Chunk = serde_json::from_str("[1,2]").unwrap_or_default();
+        assert!(not_a_chunk.choices.0.is_empty());
+    }
+}
