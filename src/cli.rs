@@ -75,6 +75,16 @@ Routing:
       --response-store-size N Translated responses kept for previous_response_id (default 1000)
       --response-store-ttl SECS  ...and for how long (default 3600)
 
+Web search (Anthropic's server web_search tool, served by the proxy):
+      --web-search MODE       auto (default: Tavily if TAVILY_API_KEY is set, else Brave if
+                              BRAVE_API_KEY is set, else Copilot's own search), tavily, brave,
+                              copilot or off. Each search costs extra upstream calls
+      --web-search-model ID   Model for Copilot's own search (default: the cheapest model
+                              served on /responses)
+      --web-search-custom-tools  Also serve client tools named web_search, google_search, ...
+                              (after a classification call); off by default
+      --web-search-timeout SECS  Tavily/Brave answer time limit (default 5)
+
 Streams:
       --keepalive SECS        Send a keepalive to the client after this much silence (default 10)
       --stall-timeout SECS    End a stream whose upstream goes silent this long (default 90)
@@ -247,6 +257,7 @@ pub struct RawArgs {
     pub user_agent: Option<String>,
     pub github_api_version: Option<String>,
     pub integration_id: Option<String>,
+    pub web_search: crate::features::web_search::RawSettings,
     pub env_file: Option<String>,
     pub no_env_file: bool,
     pub log_format: Option<String>,
@@ -354,6 +365,10 @@ pub fn parse(mut args: Arguments) -> Result<Parsed, UsageError> {
             raw.websocket_max_age = opt(&mut args, "--websocket-max-age")?;
             raw.github_token = opt(&mut args, ["-g", "--github-token"])?;
             raw.show_token = args.contains("--show-token");
+            raw.web_search.mode = opt(&mut args, "--web-search")?;
+            raw.web_search.model = opt(&mut args, "--web-search-model")?;
+            raw.web_search.custom_tools = args.contains("--web-search-custom-tools");
+            raw.web_search.timeout = opt(&mut args, "--web-search-timeout")?;
             raw.tls_cert = opt(&mut args, "--tls-cert")?;
             raw.tls_key = opt(&mut args, "--tls-key")?;
             raw.shutdown_grace = opt(&mut args, "--shutdown-grace")?;

@@ -54,6 +54,8 @@ pub struct Config {
     pub paths: Paths,
     /// Multiplies every device-flow sleep; tests set it below 1 through COPILOT_API_POLL_SCALE.
     pub poll_scale: f64,
+    /// `--web-search*` and the search providers' keys.
+    pub web_search: crate::features::web_search::Settings,
     /// `--log-format text|json`.
     pub log_format: crate::log::Format,
     /// `--tls-cert` / `--tls-key`, else `TLS_CERT` / `TLS_KEY`; checked by `server::tls::load`
@@ -209,6 +211,8 @@ impl Config {
                     ))
                 })?,
         };
+        let web_search =
+            crate::features::web_search::Settings::resolve(raw.web_search, &env_nonempty)?;
         let log_format = match raw.log_format.as_deref().map(str::trim) {
             None | Some("text") => crate::log::Format::Text,
             Some("json") => crate::log::Format::Json,
@@ -289,6 +293,7 @@ impl Config {
                 app_dir,
             },
             poll_scale,
+            web_search,
             log_format,
             tls,
             shutdown_grace,

@@ -61,7 +61,26 @@ impl Parser {
             bytes = &bytes[1..];
         }
         self.after_cr = false;
-        while let Some(pos) = bytes.iter().position(|b| *b == b'\n' || *b == b'\r') {
+        let lf_only = !bytes.contains(&b'\r');
+        loop {
+            if lf_only && self.partial.is_empty() {
+                // The common case, whole LF-terminated lines of UTF-8: validated once and
+                // split at memchr speed (`str::find`), never copied. What is left (a partial
+                // line, bytes that are not UTF-8) takes the general path below.
+                let text = match std::str::from_utf8(bytes) {
+                    Ok(text) => text,
+                    Err(e) => std::str::from_utf8(&bytes[..e.valid_up_to()]).unwrap_or_default(),
+                };
+                let mut rest = text;
+                while let Some(pos) = rest.find('\n') {
+                    out.extend(self.text_line(&rest[..pos]));
+                    rest = &rest[pos + 1..];
+                }
+                bytes = &bytes[text.len() - rest.len()..];
+            }
+            let Some(pos) = bytes.iter().position(|b| *b == b'\n' || *b == b'\r') else {
+                break;
+            };
             let line_end = if self.partial.is_empty() {
                 self.line(&bytes[..pos])
             } else {
@@ -100,10 +119,13 @@ impl Parser {
     fn line(&mut self, raw: &[u8]) -> Option<Event> {
         // Validation alone is several times cheaper than the lossy decoder, which is only
         // needed for the rare line that is not UTF-8.
-        let line = match std::str::from_utf8(raw) {
-            Ok(line) => std::borrow::Cow::Borrowed(line),
-            Err(_) => String::from_utf8_lossy(raw),
-        };
+        match std::str::from_utf8(raw) {
+            Ok(line) => self.text_line(line),
+            Err(_) => self.text_line(&String::from_utf8_lossy(raw)),
+        }
+    }
+
+    fn text_line(&mut self, line: &str) -> Option<Event> {
         if line.is_empty() {
             return self.dispatch();
         }
@@ -115,7 +137,7 @@ impl Parser {
         }
         let (field, value) = match line.split_once(':') {
             Some((f, v)) => (f, v.strip_prefix(' ').unwrap_or(v)),
-            None => (line.as_ref(), ""),
+            None => (line, ""),
         };
         match field {
             "data" => match &mut self.data {
@@ -176,6 +198,26 @@ mod tests {
         let mut p = Parser::default();
         let bytewise: Vec<Event> = input.iter().flat_map(|b| p.feed(&[*b])).collect();
         assert_eq!(bytewise, whole);
+    }
+
+    #[test]
+    fn lf_only_input_split_anywhere_even_inside_a_character() {
+        let input =
+            "data: {\"a\":\"\u{e9}t\u{e9} \u{1F600}\"}\n\n: c\n\nevent: x\ndata: 1\ndata: 2\n\n";
+        let input = input.as_bytes();
+        let whole = Parser::default().feed(input);
+        assert_eq!(
+            data(&whole),
+            ["{\"a\":\"\u{e9}t\u{e9} \u{1F600}\"}", "1\n2"]
+        );
+        for cut in 1..input.len() {
+            let mut p = Parser::default();
+            let mut got = p.feed(&input[..cut]);
+            got.extend(p.feed(&input[cut..]));
+            assert_eq!(got, whole, "cut at {cut}");
+        }
+        let events = Parser::default().feed(b"data: a\n\ndata: b\xffc\n\ndata: d\n\n");
+        assert_eq!(data(&events), ["a", "b\u{fffd}c", "d"]);
     }
 
     #[test]

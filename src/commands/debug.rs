@@ -67,6 +67,16 @@ fn collect(config: &Config, http: &Http) -> Value {
             "ca_file_roots": http.trust.extra_roots,
             "ssl_cert_file": std::env::var("SSL_CERT_FILE").ok(),
         },
+        "web_search": {
+            "provider": config.web_search.provider.name(),
+            "model": config.web_search.model,
+            "custom_tools": config.web_search.custom_tools,
+            "timeout_seconds": config.web_search.timeout.as_secs_f64(),
+            "tavily_api_key_set": config.web_search.tavily_key.is_some(),
+            "brave_api_key_set": config.web_search.brave_key.is_some(),
+            "tavily_base_url": config.web_search.tavily_base,
+            "brave_base_url": config.web_search.brave_base,
+        },
         "headers": {
             "editor-version": v.editor_version,
             "editor-plugin-version": v.plugin_version,

@@ -83,6 +83,7 @@ pub fn run(config: Config) -> Result<(), String> {
     for line in app.traffic.describe() {
         info!("{line}");
     }
+    info!("{}", app.config.web_search.describe());
     if scheme == "https" {
         info!("TLS enabled: serving HTTPS");
     }

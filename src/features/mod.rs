@@ -5,6 +5,7 @@ pub mod effort;
 pub mod guidance;
 pub mod images;
 pub mod response_store;
+pub mod web_search;
 // Traffic control (DESIGN.md §8): the admission gate and what it runs.
 pub mod admission;
 pub mod approval;

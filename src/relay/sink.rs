@@ -240,7 +240,10 @@ impl Sink {
         self.shared.client_gone.load(Ordering::Acquire)
     }
 
-    pub(super) fn upstream_activity(&self) {
+    /// Marks upstream progress for the watchdog's stall limit. Also called by a route that
+    /// feeds several upstream calls into one stream, for the work it does between them
+    /// (a web search), which is not upstream silence.
+    pub(crate) fn upstream_activity(&self) {
         self.shared.got_first_byte.store(true, Ordering::Release);
         self.shared
             .last_upstream_ms

@@ -1,15 +1,16 @@
 //! The route table: a plain `match` on method and path (query already stripped).
 
+mod alpha_search;
 mod chat;
 mod codex_models;
 mod compact;
 mod count_tokens;
 mod embeddings;
-mod fields;
-mod messages;
+pub(crate) mod fields;
+pub(crate) mod messages;
 mod models;
 mod ops;
-mod pivot;
+pub(crate) mod pivot;
 mod responses;
 
 pub(crate) use fields::billed_as_user;
@@ -67,6 +68,7 @@ fn dispatch(app: &Arc<App>, rq: &Incoming) -> Result<Outgoing, ApiError> {
         ("POST", "/v1/messages") => messages::create(app, rq),
         ("POST", "/v1/responses" | "/responses") => responses::create(app, rq),
         ("POST", "/v1/responses/compact" | "/responses/compact") => compact::create(app, rq),
+        ("POST", "/v1/alpha/search" | "/alpha/search") => alpha_search::create(app, rq),
         ("POST", "/v1/messages/count_tokens") => count_tokens::count(app, rq),
         ("GET", "/usage") => ops::usage(app),
         ("GET", "/metrics") => Ok(Outgoing::bytes(
@@ -88,7 +90,7 @@ fn dispatch(app: &Arc<App>, rq: &Incoming) -> Result<Outgoing, ApiError> {
 /// A streaming answer: `produce` runs under the stream's watchdog, which sends
 /// `keepalive` (the protocol's, in SSE form) during silence and calls `cancel` to
 /// interrupt the upstream on a stall, a vanished client or a shutdown.
-fn streaming(
+pub(crate) fn streaming(
     app: &App,
     keepalive: &'static [u8],
     cancel: Box<dyn Fn() + Send + Sync>,
@@ -105,7 +107,7 @@ fn streaming(
 
 /// Ends a stream's hold on its upstream agent: a cleanly finished call gives the agent
 /// (and its warm connection) back for reuse; any other end drops it.
-fn finished(lease: Lease, outcome: Outcome) -> Outcome {
+pub(crate) fn finished(lease: Lease, outcome: Outcome) -> Outcome {
     if outcome == Outcome::Completed {
         lease.release();
     }
@@ -132,7 +134,9 @@ fn allowed_methods(app: &App, path: &str) -> Option<&'static str> {
         | "/v1/responses"
         | "/responses"
         | "/v1/responses/compact"
-        | "/responses/compact" => Some("POST"),
+        | "/responses/compact"
+        | "/v1/alpha/search"
+        | "/alpha/search" => Some("POST"),
         _ if is_known_path(path) => Some("GET"),
         _ => None,
     }
@@ -159,6 +163,8 @@ pub fn is_known_path(path: &str) -> bool {
             | "/responses"
             | "/v1/responses/compact"
             | "/responses/compact"
+            | "/v1/alpha/search"
+            | "/alpha/search"
     ) || model_id(path).is_some()
 }
 

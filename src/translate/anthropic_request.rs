@@ -22,10 +22,20 @@ pub struct ChatRequest {
 /// Appended to the system prompt when a schema cannot be sent as `response_format`.
 const JSON_ONLY: &str = "IMPORTANT: You MUST respond with valid JSON only. Do not include any text, explanation, or markdown outside the JSON object. Your entire response must be a single JSON object";
 
+#[cfg(test)]
 pub fn to_chat(req: &Value, upstream_model: &str) -> Result<ChatRequest, String> {
     let req = req
         .as_object()
         .ok_or("the request body must be a JSON object")?;
+    object_to_chat(req, upstream_model)
+}
+
+/// `to_chat` of a body already known to be an object (the route's, read by reference: no
+/// copy per attempt).
+pub fn object_to_chat(
+    req: &serde_json::Map<String, Value>,
+    upstream_model: &str,
+) -> Result<ChatRequest, String> {
     let messages = validate(req)?;
     let tools = req
         .get("tools")

@@ -105,7 +105,20 @@ impl Http {
         headers: &[(&str, String)],
         body: Option<&[u8]>,
     ) -> Result<Reply, NetError> {
-        send(&self.short, method, url, headers, body)
+        send(&self.short, method, url, headers, body, None)
+    }
+
+    /// Like `call`, but the whole exchange must finish within `limit` (web-search
+    /// providers, which get seconds, not the short calls' 30).
+    pub fn call_within(
+        &self,
+        method: &str,
+        url: &str,
+        headers: &[(&str, String)],
+        body: Option<&[u8]>,
+        limit: Duration,
+    ) -> Result<Reply, NetError> {
+        send(&self.short, method, url, headers, body, Some(limit))
     }
 }
 
@@ -162,16 +175,25 @@ pub fn send(
     url: &str,
     headers: &[(&str, String)],
     body: Option<&[u8]>,
+    limit: Option<Duration>,
 ) -> Result<Reply, NetError> {
     let result = match method {
-        "GET" => headers
-            .iter()
-            .fold(agent.get(url), |r, (k, v)| r.header(*k, v.as_str()))
-            .call(),
+        "GET" => {
+            let mut req = headers
+                .iter()
+                .fold(agent.get(url), |r, (k, v)| r.header(*k, v.as_str()));
+            if let Some(limit) = limit {
+                req = req.config().timeout_global(Some(limit)).build();
+            }
+            req.call()
+        }
         _ => {
-            let req = headers
+            let mut req = headers
                 .iter()
                 .fold(agent.post(url), |r, (k, v)| r.header(*k, v.as_str()));
+            if let Some(limit) = limit {
+                req = req.config().timeout_global(Some(limit)).build();
+            }
             req.send(body.unwrap_or_default())
         }
     };

@@ -4,6 +4,7 @@
 #[path = "../support/mod.rs"]
 mod support;
 
+mod alpha_search;
 mod bad_input;
 mod chat;
 mod chat_faults;
@@ -30,6 +31,9 @@ mod startup;
 mod streams;
 mod tls;
 mod token_refresh;
+mod web_search;
+mod web_search_responses;
+mod web_search_setup;
 // Traffic control (#11).
 mod approval;
 mod overflow;
@@ -206,7 +210,7 @@ fn assert_anthropic_stream(events: &[(String, Value)]) -> Vec<(String, Value)> {
                 let allowed: &[&str] = match kind.as_str() {
                     "text" => &["text_delta"],
                     "thinking" => &["thinking_delta", "signature_delta"],
-                    "tool_use" => &["input_json_delta"],
+                    "tool_use" | "server_tool_use" => &["input_json_delta"],
                     _ => &[],
                 };
                 let delta = data["delta"]["type"].as_str().unwrap_or("");
@@ -270,7 +274,7 @@ fn anthropic_blocks(events: &[(String, Value)]) -> Vec<Value> {
         }
     }
     for (b, j) in blocks.iter_mut().zip(json_parts) {
-        if b["type"] == "tool_use" && !j.is_empty() {
+        if (b["type"] == "tool_use" || b["type"] == "server_tool_use") && !j.is_empty() {
             b["input"] = serde_json::from_str(&j).unwrap_or_else(|e| panic!("{e}: {j}"));
         }
     }

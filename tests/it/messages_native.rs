@@ -225,7 +225,8 @@ fn headers_betas_version_and_both_client_auth_styles() {
 #[test]
 fn server_tools_removed_and_max_tokens_fitted_before_upstream() {
     let fake = Fake::start();
-    let proxy = Proxy::start(&fake, &[], &[]);
+    // Web search served by the proxy is tested in web_search.rs; off, the tool is removed.
+    let proxy = Proxy::start(&fake, &["--web-search", "off"], &[]);
     let custom = json!({"name": "get_weather", "description": "w",
                         "input_schema": {"type": "object", "properties": {}}});
     let body = json!({

@@ -349,8 +349,15 @@ fn codex_translated_tool_loop_and_apply_patch() {
         .collect();
     assert_eq!(
         names,
-        ["exec_command", "write_stdin", "apply_patch", "spawn_agent"],
-        "hosted tools dropped, the namespace flattened"
+        // The hosted web_search is served by the proxy as a function (web_search.rs).
+        [
+            "exec_command",
+            "write_stdin",
+            "apply_patch",
+            "spawn_agent",
+            "web_search"
+        ],
+        "other hosted tools dropped, the namespace flattened"
     );
     let patch_tool = &up["tools"][2]["function"];
     assert_eq!(patch_tool["parameters"]["required"], json!(["input"]));

@@ -14,6 +14,7 @@
 
 use super::catalog::{catalog_json, usage_json};
 use super::scenarios::{self, ErrorBody, Scenario};
+use super::search::{self, SearchFake};
 use super::wire::{self, Reply, StreamEnd};
 use super::{chat_answers, messages_answers, responses_answers};
 use serde_json::{Value, json};
@@ -98,6 +99,8 @@ struct State {
     polls: usize,
     issued: Vec<Issued>,
     endpoints_api: Option<String>,
+    /// How the Tavily and Brave fakes answer.
+    search: SearchFake,
     /// Replaces `catalog_json()` when set (`Fake::set_catalog`).
     catalog: Option<Value>,
 }
@@ -121,6 +124,7 @@ impl Default for State {
             polls: 0,
             issued: Vec::new(),
             endpoints_api: Some(DEFAULT_ENDPOINTS_API.to_string()),
+            search: SearchFake::default(),
             catalog: None,
         }
     }
@@ -271,6 +275,11 @@ impl Fake {
             .collect()
     }
 
+    /// How the Tavily and Brave fakes answer from now on.
+    pub fn set_search(&self, how: SearchFake) {
+        self.state().search = how;
+    }
+
     /// Serves this catalog (`{"data": [...]}`) instead of `catalog_json()`.
     pub fn set_catalog(&self, catalog: Value) {
         self.state().catalog = Some(catalog);
@@ -372,12 +381,18 @@ fn route(shared: &Shared, rq: &Recorded) -> Reply {
             if let Some(refused) = unsupported(&catalog(shared), &body, &rq.path) {
                 return refused;
             }
+            if let Some(answer) = search::classifier(&body) {
+                return answer;
+            }
             chat_answers::chat(&scenario(shared, rq), &body)
         }),
         ("POST", "/responses") => copilot_api(shared, rq, |rq| {
             let body = rq.json();
             if let Some(refused) = unsupported(&catalog(shared), &body, &rq.path) {
                 return refused;
+            }
+            if let Some(answer) = search::copilot_search(&body) {
+                return answer;
             }
             responses_answers::responses(&scenario(shared, rq), &body)
         }),
@@ -402,6 +417,14 @@ fn route(shared: &Shared, rq: &Recorded) -> Reply {
             }
             messages_answers::messages(&scenario(shared, rq), &body)
         }),
+        ("POST", "/search") => {
+            let how = shared.state.lock().unwrap().search;
+            search::tavily(how, rq.header("authorization"), &rq.json())
+        }
+        ("GET", "/res/v1/web/search") => {
+            let how = shared.state.lock().unwrap().search;
+            search::brave(how, rq.header("x-subscription-token"), &rq.query)
+        }
         ("POST", "/embeddings") => copilot_api(shared, rq, |rq| scenarios::embeddings(&rq.json())),
         _ => Reply::json(404, &json!({"error": {"message": "fake: no such route"}})),
     }
@@ -409,6 +432,9 @@ fn route(shared: &Shared, rq: &Recorded) -> Reply {
 
 /// The marker's scenario, else the next queued one, else `Text`; `fail:N:S` counted here.
 fn scenario(shared: &Shared, rq: &Recorded) -> Scenario {
+    if let Some(scenario) = search::search_agent(&rq.body) {
+        return scenario;
+    }
     let mut s = shared.state.lock().unwrap();
     let Some(marker) = scenarios::marker(&rq.json()) else {
         return s.scenarios.pop_front().unwrap_or(Scenario::Text);

@@ -11,6 +11,7 @@ pub mod messages_answers;
 pub mod proc;
 pub mod responses_answers;
 pub mod scenarios;
+pub mod search;
 pub mod sse;
 pub mod wire;
 pub mod ws;

@@ -26,6 +26,10 @@ const READY_MARKER: &str = "listening on http";
 
 /// Inherited variables the binary reads that would change its behaviour.
 const SCRUBBED_ENV: &[&str] = &[
+    "TAVILY_API_KEY",
+    "BRAVE_API_KEY",
+    "TAVILY_BASE_URL",
+    "BRAVE_BASE_URL",
     "GH_TOKEN",
     "GITHUB_TOKEN",
     "COPILOT_API_KEY",

@@ -24,6 +24,8 @@ mod messages_answers;
 mod responses_answers;
 #[path = "scenarios.rs"]
 mod scenarios;
+#[path = "search.rs"]
+mod search;
 #[path = "wire.rs"]
 mod wire;
 

@@ -3,13 +3,14 @@
 //! signatures, `cache_control` and betas survive); the others are translated through the
 //! Chat pivot (`translated.rs`). Both send through the 413 image cascade (`images.rs`).
 
-mod images;
-mod native;
-mod translated;
+pub(crate) mod images;
+pub(crate) mod native;
+pub(crate) mod translated;
 
 use crate::app::App;
 use crate::features::admission;
 use crate::features::images as image_rules;
+use crate::features::web_search;
 use crate::http::{ApiError, Incoming, Outgoing};
 use crate::routes::fields::{self, initiator_header};
 use crate::routing::Api;
@@ -41,13 +42,20 @@ pub fn create(app: &Arc<App>, rq: &Incoming) -> Result<Outgoing, ApiError> {
         .map(Vec::as_slice)
         .unwrap_or_default();
     let extra = vec![initiator_header(user_turn(messages))];
+    let search = web_search::prepare_messages(app, &mut body, &requested);
 
-    let result = match (route, model) {
-        (Api::Messages, Some(m)) => native::create(app, rq, body, &requested, &m, stream, extra),
-        (Api::Chat | Api::Responses, model) => {
+    let result = match (route, model, search) {
+        // The proxy serves the search tool, on whichever route (features/web_search).
+        (route, model, Some(plan)) => {
+            web_search::turn::serve(app, rq, body, &requested, model, route, stream, extra, plan)
+        }
+        (Api::Messages, Some(m), None) => {
+            native::create(app, rq, body, &requested, &m, stream, extra)
+        }
+        (Api::Chat | Api::Responses, model, None) => {
             translated::create(app, body, &requested, model.as_ref(), route, stream, extra)
         }
-        (other, _) => Err(ApiError::Internal(format!(
+        (other, _, None) => Err(ApiError::Internal(format!(
             "no Messages route to {other:?}"
         ))),
     };

@@ -36,28 +36,7 @@ pub fn create(
     stream: bool,
     mut extra: Vec<(&'static str, String)>,
 ) -> Result<Outgoing, ApiError> {
-    body.insert("model".into(), Value::from(model.id.clone()));
-    remove_server_tools(&mut body);
-    fit_max_tokens(&mut body, model);
-    crate::features::effort::clamp(&mut body, Some(model));
-    extra.push(("openai-intent", "messages-proxy".into()));
-    extra.push((
-        "anthropic-version",
-        rq.header("anthropic-version")
-            .unwrap_or("2023-06-01")
-            .to_string(),
-    ));
-    let betas = rq.header("anthropic-beta").and_then(forwarded_betas);
-    // `context_management` is only valid with its beta; without it the request would fail.
-    if !betas
-        .as_deref()
-        .is_some_and(|b| b.contains("context-management-"))
-    {
-        body.remove("context_management");
-    }
-    if let Some(betas) = betas {
-        extra.push(("anthropic-beta", betas));
-    }
+    native_request(rq, &mut body, model, &mut extra);
     let opened = send_with_image_fallback(&mut body, |b| {
         let payload = serde_json::to_vec(b).map_err(|e| ApiError::Internal(e.to_string()))?;
         let headers = with_vision(&extra, b);
@@ -89,6 +68,38 @@ pub fn create(
     };
     out.model = Some(requested.to_string());
     Ok(out)
+}
+
+/// The body and headers of a native Messages call: the model resolved, what Copilot
+/// rejects removed, the client's version and accepted betas forwarded.
+pub(crate) fn native_request(
+    rq: &Incoming,
+    body: &mut Map<String, Value>,
+    model: &Model,
+    extra: &mut Vec<(&'static str, String)>,
+) {
+    body.insert("model".into(), Value::from(model.id.clone()));
+    remove_server_tools(body);
+    fit_max_tokens(body, model);
+    crate::features::effort::clamp(body, Some(model));
+    extra.push(("openai-intent", "messages-proxy".into()));
+    extra.push((
+        "anthropic-version",
+        rq.header("anthropic-version")
+            .unwrap_or("2023-06-01")
+            .to_string(),
+    ));
+    let betas = rq.header("anthropic-beta").and_then(forwarded_betas);
+    // `context_management` is only valid with its beta; without it the request would fail.
+    if !betas
+        .as_deref()
+        .is_some_and(|b| b.contains("context-management-"))
+    {
+        body.remove("context_management");
+    }
+    if let Some(betas) = betas {
+        extra.push(("anthropic-beta", betas));
+    }
 }
 
 fn remove_server_tools(body: &mut Map<String, Value>) {

@@ -14,7 +14,7 @@ use crate::routes::pivot::Pivot;
 use crate::routes::{finished, streaming};
 use crate::routing::Api;
 use crate::sse::Event;
-use crate::translate::anthropic_request::{ChatRequest, to_chat};
+use crate::translate::anthropic_request::{ChatRequest, object_to_chat};
 use crate::translate::anthropic_response::from_chat;
 use crate::translate::anthropic_stream::StreamState;
 use crate::translate::tool_names::ToolNames;
@@ -75,7 +75,7 @@ pub fn create(
 }
 
 /// The Anthropic body as the Chat request Copilot gets, and the tool-name aliases used.
-fn translate(
+pub(crate) fn translate(
     body: &Map<String, Value>,
     upstream_model: &str,
     model: Option<&Model>,
@@ -83,7 +83,7 @@ fn translate(
 ) -> Result<(Vec<u8>, ToolNames), ApiError> {
     let ChatRequest {
         body: chat, tools, ..
-    } = to_chat(&Value::Object(body.clone()), upstream_model).map_err(ApiError::BadRequest)?;
+    } = object_to_chat(body, upstream_model).map_err(ApiError::BadRequest)?;
     let Value::Object(mut chat) = chat else {
         return Err(ApiError::Internal(
             "the translated request is not an object".into(),

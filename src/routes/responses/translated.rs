@@ -3,6 +3,7 @@
 //! event stream, and the turn kept so that `previous_response_id` can chain to it.
 
 use crate::app::App;
+use crate::features::web_search;
 use crate::http::{ApiError, Outcome, Outgoing};
 use crate::protocol::chat::KEEPALIVE;
 use crate::protocol::responses::new_response_id;
@@ -50,6 +51,22 @@ pub fn create(
     crate::features::effort::clamp(&mut chat, model);
     let mut extra = vec![initiator_header(user_turn)];
     extra.extend(vision_header(has_images));
+    if let Some(plan) = web_search::responses::hosted_plan(app, &req) {
+        // The hosted web_search tool, served by the proxy (features/web_search).
+        let mut conversation = history;
+        conversation.extend(input_items(&req));
+        let turn = web_search::responses::Turn {
+            chat,
+            requested: requested.to_string(),
+            custom_tools,
+            extra,
+            response_id: new_response_id(),
+            conversation,
+            stream,
+            req,
+        };
+        return web_search::responses::serve(app, turn, plan);
+    }
     let payload = Pivot::Chat.request(&Value::Object(chat))?;
     let opened = app
         .upstream

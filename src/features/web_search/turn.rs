@@ -1,0 +1,485 @@
+//! The search loop of `POST /v1/messages`, on whichever route the model takes (native
+//! Messages, or translated to Chat or Responses): each pass goes upstream with the
+//! `web_search` function on offer; when the model calls it the proxy searches, appends the
+//! call and its result to the conversation and sends the next pass, until the model
+//! answers without searching, calls a client tool, or `max_uses` is spent. This file holds
+//! what both answer shapes share and the non-streaming loop; `stream.rs` streams.
+
+use super::blocks::{self, TOOL_NAME};
+use super::detect::{Plan, withdraw_function};
+use super::{SearchError, SearchQuery, SearchResult};
+use crate::app::App;
+use crate::http::{ApiError, Incoming, Outgoing};
+use crate::routes::fields::initiator_header;
+use crate::routes::messages::images::{send_with_image_fallback, with_vision};
+use crate::routes::messages::native::native_request;
+use crate::routes::messages::translated::translate;
+use crate::routes::pivot::Pivot;
+use crate::routing::Api;
+use crate::translate::anthropic_response::from_chat;
+use crate::translate::tool_names::ToolNames;
+use crate::upstream::call::Opened;
+use crate::upstream::catalog::Model;
+use serde_json::{Map, Value, json};
+use std::sync::Arc;
+
+/// Passes beyond `max_uses` + 1 mean a model that keeps calling a withdrawn tool.
+const EXTRA_PASSES: usize = 2;
+
+/// Serves a Messages request that carries a search tool. `body` already offers the
+/// function (`detect::offer_function`) and has its history restored.
+#[allow(clippy::too_many_arguments)]
+pub fn serve(
+    app: &Arc<App>,
+    rq: &Incoming,
+    mut body: Map<String, Value>,
+    requested: &str,
+    model: Option<Model>,
+    route: Api,
+    stream: bool,
+    mut extra: Vec<(&'static str, String)>,
+    plan: Plan,
+) -> Result<Outgoing, ApiError> {
+    let target = match (route, model) {
+        (Api::Messages, Some(m)) => {
+            native_request(rq, &mut body, &m, &mut extra);
+            Target::Native
+        }
+        (api, model) => Target::Translated(Pivot::for_upstream(api), Box::new(model)),
+    };
+    let backend = Backend {
+        app: app.clone(),
+        target,
+        requested: requested.to_string(),
+        extra,
+    };
+    let mut searcher = Searcher::new(app.clone(), plan);
+    searcher.upstream_calls += 1;
+    let first = backend.open(&mut body, stream, 0)?;
+    let mut out = if stream {
+        super::stream::start(backend, body, searcher, first)
+    } else {
+        json_loop(&backend, body, searcher, first)?
+    };
+    out.model = Some(requested.to_string());
+    Ok(out)
+}
+
+/// Where the passes go.
+pub(super) enum Target {
+    Native,
+    Translated(Pivot, Box<Option<Model>>),
+}
+
+/// Sends passes and reads their answers, for one client request.
+pub(super) struct Backend {
+    pub app: Arc<App>,
+    pub target: Target,
+    pub requested: String,
+    /// The first pass's headers (the client's initiator; native version and betas).
+    extra: Vec<(&'static str, String)>,
+}
+
+/// An opened pass and the tool-name aliases its translation used.
+pub(super) struct Pass {
+    pub opened: Opened,
+    pub tools: ToolNames,
+    /// A local input estimate (about 4 bytes a token) for `message_start`.
+    pub estimate: u64,
+}
+
+impl Backend {
+    /// Sends pass number `pass`: the first as the client's turn, every later one as the
+    /// agent's (the proxy makes it on its own).
+    pub fn open(
+        &self,
+        body: &mut Map<String, Value>,
+        stream: bool,
+        pass: usize,
+    ) -> Result<Pass, ApiError> {
+        body.insert("stream".into(), Value::Bool(stream));
+        let mut extra = self.extra.clone();
+        if pass > 0 {
+            extra.retain(|(k, _)| *k != "x-initiator");
+            extra.push(initiator_header(false));
+        }
+        let app = &self.app;
+        let mut sent = (ToolNames::default(), 0);
+        let opened = send_with_image_fallback(body, |b| {
+            let (path, payload, tools) = match &self.target {
+                Target::Native => {
+                    let payload =
+                        serde_json::to_vec(b).map_err(|e| ApiError::Internal(e.to_string()))?;
+                    (Api::Messages.path(), payload, ToolNames::default())
+                }
+                Target::Translated(pivot, model) => {
+                    let model = model.as_ref().as_ref();
+                    let upstream_model = model.map_or(self.requested.as_str(), |m| &m.id);
+                    let (payload, tools) = translate(b, upstream_model, model, *pivot)?;
+                    (pivot.path(), payload, tools)
+                }
+            };
+            let headers = with_vision(&extra, b);
+            let opened = app.upstream.post(path, &payload, &headers, &app.metrics)?;
+
+            sent = (tools, payload.len() as u64 / 4);
+            Ok(opened)
+        })?;
+        Ok(Pass {
+            opened,
+            tools: sent.0,
+            estimate: sent.1,
+        })
+    }
+
+    /// A non-streaming pass's answer as an Anthropic message.
+    pub fn message(&self, pass: Pass) -> Result<Value, ApiError> {
+        let bytes = pass.opened.read_all()?;
+        match &self.target {
+            Target::Native => serde_json::from_slice(&bytes).map_err(|_| {
+                ApiError::BadGateway("Copilot answered with something other than JSON".into())
+            }),
+            Target::Translated(pivot, _) => {
+                let chat = pivot.completion(&bytes, &self.requested)?;
+                Ok(from_chat(&chat, &self.requested, &pass.tools))
+            }
+        }
+    }
+}
+
+/// A search call the model made: its tool_use id and input.
+#[derive(Debug, Clone)]
+pub(super) struct Call {
+    pub id: String,
+    pub input: Value,
+}
+
+/// What one search produced: the two blocks the client sees and the tool result the
+/// model reads.
+pub(super) struct Ran {
+    pub server_tool_use: Value,
+    pub result: Value,
+    pub tool_result: Value,
+}
+
+/// Runs the searches and keeps the counts of one client request.
+pub(super) struct Searcher {
+    app: Arc<App>,
+    pub plan: Plan,
+    /// Searches attempted (what `max_uses` limits).
+    attempted: usize,
+    /// Searches that returned results (`usage.server_tool_use.web_search_requests`).
+    pub succeeded: usize,
+    pub upstream_calls: usize,
+}
+
+impl Searcher {
+    pub fn new(app: Arc<App>, plan: Plan) -> Searcher {
+        Searcher {
+            app,
+            plan,
+            attempted: 0,
+            succeeded: 0,
+            upstream_calls: 0,
+        }
+    }
+
+    pub fn exhausted(&self) -> bool {
+        self.attempted >= self.plan.max_uses
+    }
+
+    /// Whether another pass may be sent (a model that keeps searching is cut off).
+    pub fn may_continue(&self) -> bool {
+        self.upstream_calls <= self.plan.max_uses + EXTRA_PASSES
+    }
+
+    /// Runs each call in order; those beyond `max_uses` get `max_uses_exceeded`.
+    pub fn run(&mut self, calls: &[Call]) -> Vec<Ran> {
+        calls.iter().map(|call| self.run_one(call)).collect()
+    }
+
+    pub fn run_one(&mut self, call: &Call) -> Ran {
+        let id = blocks::server_tool_id();
+        let query = call_query(&call.input);
+        let found = self.lookup(&query);
+        let result = match &found {
+            Found::Results(results) => blocks::result_block(&id, results),
+            Found::Failed(e) => blocks::error_block(&id, e.error_code()),
+            Found::Exceeded => blocks::error_block(&id, "max_uses_exceeded"),
+        };
+        Ran {
+            server_tool_use: blocks::server_tool_use(&id, &query),
+            result,
+            tool_result: json!({"type": "tool_result", "tool_use_id": call.id,
+                                "content": found.model_text(&query)}),
+        }
+    }
+
+    /// One search, unless `max_uses` are spent.
+    pub fn lookup(&mut self, query: &str) -> Found {
+        if self.exhausted() {
+            return Found::Exceeded;
+        }
+        self.attempted += 1;
+        let q = SearchQuery {
+            allowed_domains: self.plan.allowed_domains.clone(),
+            blocked_domains: self.plan.blocked_domains.clone(),
+            ..SearchQuery::new(query)
+        };
+        match super::search(&self.app, &q) {
+            Ok(results) => {
+                self.succeeded += 1;
+                Found::Results(results)
+            }
+            Err(e) => Found::Failed(e),
+        }
+    }
+
+    /// The request's log line: what the searches cost.
+    pub fn log(&self, requested: &str) {
+        crate::info!(
+            "web search for {requested}: {} search(es) ({} with results), {} upstream call(s)",
+            self.attempted,
+            self.succeeded,
+            self.upstream_calls
+        );
+    }
+}
+
+/// What one search found.
+pub(super) enum Found {
+    Results(Vec<SearchResult>),
+    Failed(SearchError),
+    /// `max_uses` searches already ran.
+    Exceeded,
+}
+
+impl Found {
+    /// What the model reads as the function's result.
+    pub fn model_text(&self, query: &str) -> String {
+        match self {
+            Found::Results(results) => blocks::results_text(query, results),
+            Found::Failed(SearchError::EmptyQuery) => {
+                blocks::failure_text("could not parse search query.")
+            }
+            Found::Failed(e) => blocks::failure_text(&e.to_string()),
+            Found::Exceeded => {
+                blocks::failure_text("the maximum number of searches for this request was reached")
+            }
+        }
+    }
+}
+
+/// The `query` of a call's input (trimmed; empty when missing).
+pub(super) fn call_query(input: &Value) -> String {
+    input
+        .get("query")
+        .and_then(Value::as_str)
+        .unwrap_or("")
+        .trim()
+        .to_string()
+}
+
+/// Whether a content block is the model's call of the search function.
+pub(super) fn is_search_call(block: &Value) -> bool {
+    block.get("type").and_then(Value::as_str) == Some("tool_use")
+        && block.get("name").and_then(Value::as_str) == Some(TOOL_NAME)
+}
+
+pub(super) fn is_client_call(block: &Value) -> bool {
+    block.get("type").and_then(Value::as_str) == Some("tool_use") && !is_search_call(block)
+}
+
+pub(super) fn search_calls(blocks: &[Value]) -> Vec<Call> {
+    blocks
+        .iter()
+        .filter(|b| is_search_call(b))
+        .map(|b| Call {
+            id: b
+                .get("id")
+                .and_then(Value::as_str)
+                .unwrap_or("")
+                .to_string(),
+            input: b.get("input").cloned().unwrap_or_else(|| json!({})),
+        })
+        .collect()
+}
+
+/// The pass's answer and the search results, appended for the next pass; the function is
+/// withdrawn once `max_uses` searches ran.
+pub(super) fn append_turn(
+    body: &mut Map<String, Value>,
+    answer: Vec<Value>,
+    ran: &[Ran],
+    searcher: &Searcher,
+) {
+    let results: Vec<Value> = ran.iter().map(|r| r.tool_result.clone()).collect();
+    if let Some(Value::Array(messages)) = body.get_mut("messages") {
+        messages.push(json!({"role": "assistant", "content": answer}));
+        messages.push(json!({"role": "user", "content": results}));
+    }
+    release_forced_choice(body);
+    if searcher.exhausted() {
+        withdraw_function(body);
+    }
+}
+
+/// A `tool_choice` that forced the search (by name, or `any` with no other tool) did its
+/// work on the first pass; later passes may answer.
+fn release_forced_choice(body: &mut Map<String, Value>) {
+    let only_search = body
+        .get("tools")
+        .and_then(Value::as_array)
+        .is_some_and(|t| t.len() == 1);
+    let forced = body.get("tool_choice").is_some_and(|c| {
+        let kind = c.get("type").and_then(Value::as_str);
+        (kind == Some("tool") && c.get("name").and_then(Value::as_str) == Some(TOOL_NAME))
+            || (kind == Some("any") && only_search)
+    });
+    if forced {
+        body.insert("tool_choice".into(), json!({"type": "auto"}));
+    }
+}
+
+/// Token counts summed over the passes.
+#[derive(Default)]
+pub(super) struct Usage {
+    fields: Map<String, Value>,
+}
+
+impl Usage {
+    pub fn add(&mut self, usage: Option<&Value>) {
+        let Some(Value::Object(u)) = usage else {
+            return;
+        };
+        for (k, v) in u {
+            if let Some(n) = v.as_u64() {
+                let sum = self.fields.get(k).and_then(Value::as_u64).unwrap_or(0) + n;
+                self.fields.insert(k.clone(), json!(sum));
+            }
+        }
+    }
+
+    pub fn to_json(&self, searches: usize) -> Value {
+        let mut u = self.fields.clone();
+        u.entry("input_tokens").or_insert(json!(0));
+        u.entry("output_tokens").or_insert(json!(0));
+        u.insert(
+            "server_tool_use".into(),
+            json!({"web_search_requests": searches}),
+        );
+        Value::Object(u)
+    }
+}
+
+/// The non-streaming loop: passes until an answer without a search call.
+fn json_loop(
+    backend: &Backend,
+    mut body: Map<String, Value>,
+    mut searcher: Searcher,
+    first: Pass,
+) -> Result<Outgoing, ApiError> {
+    let mut content: Vec<Value> = Vec::new();
+    let mut usage = Usage::default();
+    let mut next = Some(first);
+    let mut pass = 0;
+    let last = loop {
+        let opened = match next.take() {
+            Some(p) => p,
+            None => {
+                searcher.upstream_calls += 1;
+                backend.open(&mut body, false, pass)?
+            }
+        };
+        let message = backend.message(opened)?;
+        usage.add(message.get("usage"));
+        let answer = message
+            .get("content")
+            .and_then(Value::as_array)
+            .cloned()
+            .unwrap_or_default();
+        let calls = search_calls(&answer);
+        if !calls.is_empty() && !searcher.may_continue() {
+            crate::warn!("web search: the model keeps searching; its last calls are dropped");
+        }
+        if calls.is_empty() || !searcher.may_continue() {
+            content.extend(answer.into_iter().filter(|b| !is_search_call(b)));
+            break message;
+        }
+        let ran = searcher.run(&calls);
+        let mut results = ran.iter();
+        for block in &answer {
+            match is_search_call(block) {
+                true => {
+                    if let Some(r) = results.next() {
+                        content.push(r.server_tool_use.clone());
+                        content.push(r.result.clone());
+                    }
+                }
+                false => content.push(block.clone()),
+            }
+        }
+        if answer.iter().any(is_client_call) {
+            // The client runs its tools; the searches of this turn are already answered.
+            break message;
+        }
+        append_turn(&mut body, answer, &ran, &searcher);
+        pass += 1;
+    };
+    searcher.log(&backend.requested);
+    let mut message = last;
+    if message["stop_reason"] == "tool_use" && !content.iter().any(is_client_call) {
+        // Only searches were asked for, and they are answered (or cut off).
+        message["stop_reason"] = json!("end_turn");
+    }
+    message["content"] = Value::Array(content);
+    message["usage"] = usage.to_json(searcher.succeeded);
+    message["model"] = json!(backend.requested);
+    Ok(Outgoing::json(200, &message))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_forced_search_is_forced_once() {
+        let body = |choice: Value, tools: Value| {
+            json!({"tool_choice": choice, "tools": tools})
+                .as_object()
+                .unwrap()
+                .clone()
+        };
+        let search = json!([{"name": "web_search"}]);
+        let both = json!([{"name": "web_search"}, {"name": "Read"}]);
+        let cases = [
+            (
+                json!({"type": "tool", "name": "web_search"}),
+                both.clone(),
+                json!({"type": "auto"}),
+            ),
+            (json!({"type": "any"}), search, json!({"type": "auto"})),
+            (json!({"type": "any"}), both.clone(), json!({"type": "any"})),
+            (
+                json!({"type": "tool", "name": "Read"}),
+                both,
+                json!({"type": "tool", "name": "Read"}),
+            ),
+        ];
+        for (choice, tools, want) in cases {
+            let mut b = body(choice, tools);
+            release_forced_choice(&mut b);
+            assert_eq!(b["tool_choice"], want);
+        }
+        let mut usage = Usage::default();
+        usage.add(Some(&json!({"input_tokens": 10, "output_tokens": 2})));
+        usage.add(Some(
+            &json!({"input_tokens": 5, "output_tokens": 3, "cache_read_input_tokens": 1}),
+        ));
+        assert_eq!(
+            usage.to_json(2),
+            json!({"input_tokens": 15, "output_tokens": 5, "cache_read_input_tokens": 1,
+                   "server_tool_use": {"web_search_requests": 2}})
+        );
+    }
+}
