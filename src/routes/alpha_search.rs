@@ -59,8 +59,13 @@ pub fn answer(body: &Map<String, Value>, run: Run) -> Result<Value, ApiError> {
         let query = q
             .get("q")
             .and_then(Value::as_str)
-            .filter(|s| !s.trim().is_empty())
-            .ok_or_else(|| bad("each `search_query` needs a non-empty `q`"))?;
+            .ok_or_else(|| bad("each `search_query` needs a `q`"))?;
+        if query.trim().is_empty() {
+            // What Codex's tool description tells the model to send after calling the tool
+            // by accident.
+            sections.push("## search_query: (empty)\nNothing searched.".to_string());
+            continue;
+        }
         let mut allowed_domains = allowed.clone();
         allowed_domains.extend(strings(q.get("domains")));
         let ask = SearchQuery {
@@ -294,7 +299,8 @@ mod tests {
         let body = json!({
             "id": "s1", "model": "gpt-5.6-lite",
             "commands": {
-                "search_query": [{"q": "rust release", "domains": ["rust-lang.org"]}, {"q": "broken"}],
+                "search_query": [{"q": "rust release", "domains": ["rust-lang.org"]}, {"q": "broken"},
+                                 {"q": ""}],
                 "open": [{"ref_id": "https://rust-lang.org"}, {"ref_id": "turn0search0"}],
                 "find": [{"ref_id": "https://rust-lang.org/", "pattern": "faster"}],
                 "time": [{"utc_offset": "+02:00"}],
@@ -310,6 +316,7 @@ mod tests {
         );
         assert!(text.contains("ref_id: https://rust-lang.org/ (published 2026-11-30)"));
         assert!(text.contains("The search failed: TAVILY_API_KEY is not set"));
+        assert!(text.contains("## search_query: (empty)\nNothing searched."));
         assert!(text.contains("## open: https://rust-lang.org\n[1]"));
         assert!(text.contains("## open: turn0search0\nNot available"));
         assert!(text.contains("## find: https://rust-lang.org/\nFaster builds"));
@@ -329,7 +336,7 @@ mod tests {
             json!({}),
             json!({"commands": []}),
             json!({"commands": {}}),
-            json!({"commands": {"search_query": [{"q": ""}]}}),
+            json!({"commands": {"search_query": [{"query": "x"}]}}),
             json!({"commands": {"search_query": "x"}}),
             json!({"commands": {"find": [{"ref_id": "https://a"}]}}),
         ] {

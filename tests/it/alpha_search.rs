@@ -47,7 +47,7 @@ fn codex_search_commands_run_on_the_search_provider() {
         &proxy,
         "/v1/alpha/search",
         &[],
-        &json!({"model": "m", "commands": {"search_query": [{"q": ""}]}}),
+        &json!({"model": "m", "commands": {"search_query": "rust"}}),
     );
     crate::assert_openai_error(&bad, 400, None);
     assert_eq!(fake.requests_to("/search").len(), before);

@@ -67,8 +67,17 @@ impl Out {
                 call_id,
                 name,
                 arguments,
-            } => json!({"id": id, "type": "function_call", "status": "completed",
-                        "call_id": call_id, "name": name, "arguments": arguments}),
+            } => {
+                let mut call = json!({"id": id, "type": "function_call", "status": "completed",
+                                      "call_id": call_id, "name": name, "arguments": arguments});
+                // A tool of a `namespace` (Codex's `web.run`) is called by its own name
+                // with the namespace beside it.
+                if let Some((namespace, tool)) = name.split_once('.') {
+                    call["namespace"] = json!(namespace);
+                    call["name"] = json!(tool);
+                }
+                call
+            }
             Out::Custom {
                 id,
                 call_id,
