@@ -125,13 +125,13 @@ impl App {
 
     /// The quota JSON of `/copilot_internal/user`, cached for 30 s.
     pub fn usage(&self) -> Result<Vec<u8>, ApiError> {
-        if let Some((at, body)) = self.usage.lock().unwrap().as_ref() {
+        if let Some((at, body)) = crate::sync::lock(&self.usage).as_ref() {
             if at.elapsed() < USAGE_TTL {
                 return Ok(body.clone());
             }
         }
         let reply = ok_or_forward(self.upstream.github("/copilot_internal/user")?)?;
-        *self.usage.lock().unwrap() = Some((Instant::now(), reply.body.clone()));
+        *crate::sync::lock(&self.usage) = Some((Instant::now(), reply.body.clone()));
         Ok(reply.body)
     }
 }

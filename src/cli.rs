@@ -63,6 +63,9 @@ Server:
       --cors-origin ORIGIN    Allow browser requests from ORIGIN (repeatable; off by default)
       --max-body-mb N         Largest request body in MiB (default 64)
       --max-inflight N        Requests served at once; above it 503 + Retry-After (default 256)
+      --max-connections N     Open client connections; the excess is refused at once (default 1024)
+      --header-timeout SECS   Close a connection whose request head is not complete in time (default 30)
+      --idle-timeout SECS     Close a keep-alive connection idle this long between requests (default 120)
       --expose-token          Serve GET /token (the Copilot token); needs an API key
       --tls-cert PATH         Serve HTTPS with this certificate chain (a PEM file, or the PEM text
                               itself); also TLS_CERT. Needs --tls-key
@@ -233,6 +236,9 @@ pub struct RawArgs {
     pub cors_origins: Vec<String>,
     pub max_body_mb: Option<String>,
     pub max_inflight: Option<String>,
+    pub max_connections: Option<String>,
+    pub header_timeout: Option<String>,
+    pub idle_timeout: Option<String>,
     pub expose_token: bool,
     pub no_native_messages: bool,
     pub response_store_size: Option<String>,
@@ -354,6 +360,9 @@ pub fn parse(mut args: Arguments) -> Result<Parsed, UsageError> {
             raw.cors_origins = many(&mut args, "--cors-origin")?;
             raw.max_body_mb = opt(&mut args, "--max-body-mb")?;
             raw.max_inflight = opt(&mut args, "--max-inflight")?;
+            raw.max_connections = opt(&mut args, "--max-connections")?;
+            raw.header_timeout = opt(&mut args, "--header-timeout")?;
+            raw.idle_timeout = opt(&mut args, "--idle-timeout")?;
             raw.expose_token = args.contains("--expose-token");
             raw.no_native_messages = args.contains("--no-native-messages");
             raw.response_store_size = opt(&mut args, "--response-store-size")?;

@@ -35,6 +35,10 @@ pub struct Config {
     pub cors_origins: Vec<String>,
     pub max_body_bytes: usize,
     pub max_inflight: usize,
+    /// `--max-connections`, `--header-timeout`, `--idle-timeout`: the listener's bounds.
+    pub max_connections: usize,
+    pub header_timeout: Duration,
+    pub idle_timeout: Duration,
     pub expose_token: bool,
     pub no_native_messages: bool,
     /// `IMAGE_CONTEXT_TRIMMING_*`: trim answered images this many messages back.
@@ -156,6 +160,9 @@ impl Config {
         }
         let max_body_mb: usize = positive(raw.max_body_mb, "--max-body-mb", 64)?;
         let max_inflight = positive(raw.max_inflight, "--max-inflight", 256)?;
+        let max_connections = positive(raw.max_connections, "--max-connections", 1024)?;
+        let header_timeout = seconds(raw.header_timeout, "--header-timeout", 30.0)?;
+        let idle_timeout = seconds(raw.idle_timeout, "--idle-timeout", 120.0)?;
         let response_store = (
             match raw.response_store_size {
                 None => 1000,
@@ -255,6 +262,9 @@ impl Config {
             cors_origins: raw.cors_origins,
             max_body_bytes: max_body_mb.saturating_mul(1024 * 1024),
             max_inflight,
+            max_connections,
+            header_timeout,
+            idle_timeout,
             expose_token: raw.expose_token,
             no_native_messages: raw.no_native_messages,
             image_trimming: crate::features::images::trimming_from_env(env),

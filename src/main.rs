@@ -22,6 +22,7 @@ mod routes;
 mod routing;
 mod server;
 mod sse;
+mod sync;
 mod translate;
 mod upstream;
 

@@ -9,7 +9,7 @@ use std::sync::atomic::{AtomicI64, AtomicU64, Ordering};
 #[derive(Default)]
 pub struct Metrics {
     /// Requests answered, by route family path and status.
-    requests: Mutex<BTreeMap<(String, u16), u64>>,
+    requests: Mutex<BTreeMap<(&'static str, u16), u64>>,
     /// Upstream answers by status (after each attempt, retries included).
     upstream: Mutex<BTreeMap<u16, u64>>,
     retries: AtomicU64,
@@ -28,23 +28,16 @@ const OUTCOMES: [Outcome; 4] = [
 ];
 
 impl Metrics {
-    pub fn request(&self, path: &str, status: u16) {
-        // Unknown paths are folded together so a scanner cannot grow the map.
-        let path = if crate::routes::is_known_path(path) {
-            path
-        } else {
-            "other"
-        };
-        *self
-            .requests
-            .lock()
-            .unwrap()
-            .entry((path.to_string(), status))
+    /// One answered request; `route` is the router's label (`routes::label`), never the
+    /// raw path, so the series stay a fixed set.
+    pub fn request(&self, route: &'static str, status: u16) {
+        *crate::sync::lock(&self.requests)
+            .entry((route, status))
             .or_default() += 1;
     }
 
     pub fn upstream_status(&self, status: u16) {
-        *self.upstream.lock().unwrap().entry(status).or_default() += 1;
+        *crate::sync::lock(&self.upstream).entry(status).or_default() += 1;
     }
 
     pub fn retry(&self) {
@@ -72,14 +65,14 @@ impl Metrics {
     pub fn render(&self) -> String {
         let mut out = String::new();
         out.push_str("# TYPE copilot_api_requests_total counter\n");
-        for ((path, status), n) in self.requests.lock().unwrap().iter() {
+        for ((path, status), n) in crate::sync::lock(&self.requests).iter() {
             let _ = writeln!(
                 out,
                 "copilot_api_requests_total{{path=\"{path}\",status=\"{status}\"}} {n}"
             );
         }
         out.push_str("# TYPE copilot_api_upstream_responses_total counter\n");
-        for (status, n) in self.upstream.lock().unwrap().iter() {
+        for (status, n) in crate::sync::lock(&self.upstream).iter() {
             let _ = writeln!(
                 out,
                 "copilot_api_upstream_responses_total{{status=\"{status}\"}} {n}"
@@ -134,7 +127,7 @@ mod tests {
         let m = Metrics::default();
         m.request("/v1/models", 200);
         m.request("/v1/models", 200);
-        m.request("/wp-admin", 404);
+        m.request(crate::routes::label("/wp-admin"), 404);
         m.upstream_status(429);
         m.retry();
         m.stream_ended(Outcome::Stalled);

@@ -52,10 +52,7 @@ pub fn run(config: Config) -> Result<(), String> {
     }
     let addr = std::net::SocketAddr::new(app.config.host, app.config.port);
     let scheme = if tls.is_some() { "https" } else { "http" };
-    // TLS connections beyond the in-flight cap would only wait for a slot: twice the cap
-    // leaves room for idle keep-alive connections.
-    let tls = tls.map(|c| (c, app.config.max_inflight.saturating_mul(2).max(64)));
-    let listener = server::bind(addr, tls)?;
+    let listener = server::bind(addr, tls, &app.config)?;
     let bound = listener.addr;
     spawn("token-refresh", {
         let app = app.clone();

@@ -112,6 +112,9 @@ impl ApiError {
             ApiError::MethodNotAllowed(_) => 405,
             ApiError::TooLarge(_) => 413,
             ApiError::NotReady(_) => 503,
+            // Copilot's own 500 is relayed as 502: a 500 would say the proxy failed, and
+            // clients and monitors tell the two apart (issue 10's fault matrix).
+            ApiError::Upstream { status: 500, .. } => 502,
             ApiError::Upstream { status, .. } => *status,
             ApiError::VersionRejected => 466,
             ApiError::ContextWindow { .. } => 400,

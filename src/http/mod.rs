@@ -1,10 +1,11 @@
 //! The vocabulary every layer shares, at the bottom of the module graph (it imports
 //! nothing from the crate): our own request and response types at the boundary
-//! (`Incoming`, `Outgoing`; tiny_http stays in `server/`), the one error type a route
+//! (`Incoming`, `Outgoing`; the wire stays in `server/`), the one error type a route
 //! answers with (`ApiError`, in `error.rs`), and how a stream ended (`Outcome`). Handlers
 //! are plain functions from `Incoming` to `Outgoing`, testable without a socket.
 
 mod error;
+mod strict_json;
 
 pub use error::{ApiError, Family};
 use serde_json::Value;
@@ -64,7 +65,7 @@ impl Incoming {
 
     /// The body as a JSON object, or a 400 that says what is wrong with it.
     pub fn json_object(&self) -> Result<serde_json::Map<String, Value>, ApiError> {
-        match serde_json::from_slice::<Value>(&self.body) {
+        match strict_json::from_slice(&self.body) {
             Ok(Value::Object(map)) => Ok(map),
             Ok(_) => Err(ApiError::BadRequest(
                 "request body must be a JSON object".into(),

@@ -1,5 +1,6 @@
 //! Anthropic Messages stream events the proxy writes itself.
 
+use super::chat_chunk::{Str, U64};
 use crate::sse::Event;
 use serde_json::json;
 
@@ -66,11 +67,23 @@ pub fn error_type(status: u16) -> &'static str {
 
 /// What the native relay reads of an upstream event: its type and a block's index.
 /// Deserialized borrowed, without building a tree; the event's bytes pass on as they came.
-#[derive(serde::Deserialize)]
+/// Lenient: a missing or odd `type` or `index` reads as absent.
+#[derive(serde::Deserialize, Default)]
+#[serde(default)]
 pub struct EventHead<'a> {
     #[serde(rename = "type", borrow)]
-    pub kind: std::borrow::Cow<'a, str>,
-    pub index: Option<u64>,
+    pub kind: Str<'a>,
+    pub index: U64,
+}
+
+impl EventHead<'_> {
+    /// The head of an event's JSON data; an event that is valid JSON but no object has an
+    /// empty head. `Err` only for data that is not JSON.
+    pub fn read(data: &str) -> Result<EventHead<'_>, serde_json::Error> {
+        serde_json::from_str(data).or_else(|_| {
+            serde_json::from_str::<serde::de::IgnoredAny>(data).map(|_| EventHead::default())
+        })
+    }
 }
 
 #[cfg(test)]

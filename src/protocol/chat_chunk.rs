@@ -125,31 +125,48 @@ impl<T> Default for List<T> {
 #[derive(Default)]
 pub struct Lenient<T>(pub T);
 
-/// Skips whatever value a visitor was given that it does not take.
-macro_rules! otherwise {
-    ($value:expr) => {
-        fn visit_bool<E: de::Error>(self, _: bool) -> Result<Self::Value, E> {
-            Ok($value)
-        }
-        fn visit_i64<E: de::Error>(self, _: i64) -> Result<Self::Value, E> {
-            Ok($value)
-        }
-        fn visit_f64<E: de::Error>(self, _: f64) -> Result<Self::Value, E> {
-            Ok($value)
-        }
-        fn visit_unit<E: de::Error>(self) -> Result<Self::Value, E> {
-            Ok($value)
-        }
-        fn visit_none<E: de::Error>(self) -> Result<Self::Value, E> {
-            Ok($value)
-        }
+/// Visitor methods that take a value of these kinds, skip it, and return `$value`: what
+/// a lenient field reads for a JSON type it does not expect.
+macro_rules! skip {
+    ($value:expr; $($kind:ident),*) => { $( skip!(@$kind $value); )* };
+    (@bool $v:expr) => {
+        fn visit_bool<E: de::Error>(self, _: bool) -> Result<Self::Value, E> { Ok($v) }
+    };
+    (@i64 $v:expr) => {
+        fn visit_i64<E: de::Error>(self, _: i64) -> Result<Self::Value, E> { Ok($v) }
+    };
+    (@u64 $v:expr) => {
+        fn visit_u64<E: de::Error>(self, _: u64) -> Result<Self::Value, E> { Ok($v) }
+    };
+    (@f64 $v:expr) => {
+        fn visit_f64<E: de::Error>(self, _: f64) -> Result<Self::Value, E> { Ok($v) }
+    };
+    (@str $v:expr) => {
+        fn visit_str<E: de::Error>(self, _: &str) -> Result<Self::Value, E> { Ok($v) }
+    };
+    (@unit $v:expr) => {
+        fn visit_unit<E: de::Error>(self) -> Result<Self::Value, E> { Ok($v) }
+        fn visit_none<E: de::Error>(self) -> Result<Self::Value, E> { Ok($v) }
+    };
+    (@seq $v:expr) => {
         fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<Self::Value, A::Error> {
             while seq.next_element::<IgnoredAny>()?.is_some() {}
-            Ok($value)
+            Ok($v)
         }
+    };
+    (@map $v:expr) => {
         fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Self::Value, A::Error> {
             while map.next_entry::<IgnoredAny, IgnoredAny>()?.is_some() {}
-            Ok($value)
+            Ok($v)
+        }
+    };
+}
+
+/// `null` wrapped as an option (`Option` fields) reads as the value inside.
+macro_rules! unwrap_some {
+    () => {
+        fn visit_some<D: Deserializer<'de>>(self, d: D) -> Result<Self::Value, D::Error> {
+            d.deserialize_any(self)
         }
     };
 }
@@ -171,13 +188,8 @@ impl<'de: 'a, 'a> Deserialize<'de> for Str<'a> {
             fn visit_string<E: de::Error>(self, s: String) -> Result<Str<'a>, E> {
                 Ok(Str(Some(Cow::Owned(s))))
             }
-            fn visit_u64<E: de::Error>(self, _: u64) -> Result<Str<'a>, E> {
-                Ok(Str(None))
-            }
-            fn visit_some<D: Deserializer<'de>>(self, d: D) -> Result<Str<'a>, D::Error> {
-                d.deserialize_any(self)
-            }
-            otherwise!(Str(None));
+            unwrap_some!();
+            skip!(Str(None); bool, i64, u64, f64, unit, seq, map);
         }
         d.deserialize_any(V(std::marker::PhantomData))
     }
@@ -194,13 +206,8 @@ impl<'de> Deserialize<'de> for U64 {
             fn visit_u64<E: de::Error>(self, n: u64) -> Result<U64, E> {
                 Ok(U64(Some(n)))
             }
-            fn visit_str<E: de::Error>(self, _: &str) -> Result<U64, E> {
-                Ok(U64(None))
-            }
-            fn visit_some<D: Deserializer<'de>>(self, d: D) -> Result<U64, D::Error> {
-                d.deserialize_any(self)
-            }
-            otherwise!(U64(None));
+            unwrap_some!();
+            skip!(U64(None); bool, i64, f64, str, unit, seq, map);
         }
         d.deserialize_any(V)
     }
@@ -221,34 +228,8 @@ impl<'de, T: Deserialize<'de> + Default> Deserialize<'de> for List<T> {
                 }
                 Ok(List(items))
             }
-            fn visit_bool<E: de::Error>(self, _: bool) -> Result<Self::Value, E> {
-                Ok(List::default())
-            }
-            fn visit_i64<E: de::Error>(self, _: i64) -> Result<Self::Value, E> {
-                Ok(List::default())
-            }
-            fn visit_u64<E: de::Error>(self, _: u64) -> Result<Self::Value, E> {
-                Ok(List::default())
-            }
-            fn visit_f64<E: de::Error>(self, _: f64) -> Result<Self::Value, E> {
-                Ok(List::default())
-            }
-            fn visit_str<E: de::Error>(self, _: &str) -> Result<Self::Value, E> {
-                Ok(List::default())
-            }
-            fn visit_unit<E: de::Error>(self) -> Result<Self::Value, E> {
-                Ok(List::default())
-            }
-            fn visit_none<E: de::Error>(self) -> Result<Self::Value, E> {
-                Ok(List::default())
-            }
-            fn visit_some<D: Deserializer<'de>>(self, d: D) -> Result<Self::Value, D::Error> {
-                d.deserialize_any(self)
-            }
-            fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Self::Value, A::Error> {
-                while map.next_entry::<IgnoredAny, IgnoredAny>()?.is_some() {}
-                Ok(List::default())
-            }
+            unwrap_some!();
+            skip!(List::default(); bool, i64, u64, f64, str, unit, map);
         }
         d.deserialize_any(V(std::marker::PhantomData))
     }
@@ -265,34 +246,8 @@ impl<'de, T: Deserialize<'de> + Default> Deserialize<'de> for Lenient<T> {
             fn visit_map<A: MapAccess<'de>>(self, map: A) -> Result<Self::Value, A::Error> {
                 T::deserialize(de::value::MapAccessDeserializer::new(map)).map(Lenient)
             }
-            fn visit_u64<E: de::Error>(self, _: u64) -> Result<Self::Value, E> {
-                Ok(Lenient::default())
-            }
-            fn visit_str<E: de::Error>(self, _: &str) -> Result<Self::Value, E> {
-                Ok(Lenient::default())
-            }
-            fn visit_some<D: Deserializer<'de>>(self, d: D) -> Result<Self::Value, D::Error> {
-                d.deserialize_any(self)
-            }
-            fn visit_bool<E: de::Error>(self, _: bool) -> Result<Self::Value, E> {
-                Ok(Lenient::default())
-            }
-            fn visit_i64<E: de::Error>(self, _: i64) -> Result<Self::Value, E> {
-                Ok(Lenient::default())
-            }
-            fn visit_f64<E: de::Error>(self, _: f64) -> Result<Self::Value, E> {
-                Ok(Lenient::default())
-            }
-            fn visit_unit<E: de::Error>(self) -> Result<Self::Value, E> {
-                Ok(Lenient::default())
-            }
-            fn visit_none<E: de::Error>(self) -> Result<Self::Value, E> {
-                Ok(Lenient::default())
-            }
-            fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<Self::Value, A::Error> {
-                while seq.next_element::<IgnoredAny>()?.is_some() {}
-                Ok(Lenient::default())
-            }
+            unwrap_some!();
+            skip!(Lenient::default(); bool, i64, u64, f64, str, unit, seq);
         }
         d.deserialize_any(V(std::marker::PhantomData))
     }

@@ -6,7 +6,7 @@ use std::time::{SystemTime, UNIX_EPOCH};
 
 /// A `response.failed` event, the Responses stream's way to end with an error, for a
 /// response the proxy knows only by id (a relayed upstream stream).
-pub fn failed_event(response_id: &str, code: &str, message: &str, sequence: u64) -> String {
+pub fn failed_event(response_id: &str, code: &str, message: &str, sequence: u64) -> Event {
     let created = SystemTime::now()
         .duration_since(UNIX_EPOCH)
         .map(|d| d.as_secs())
@@ -25,43 +25,31 @@ pub fn failed_event(response_id: &str, code: &str, message: &str, sequence: u64)
             "metadata": {},
         },
     });
-    format!("event: response.failed\ndata: {data}\n\n")
+    Event {
+        event: Some("response.failed".into()),
+        data: data.to_string(),
+        ..Event::default()
+    }
 }
 
 pub fn new_response_id() -> String {
     format!("resp_{:016x}", crate::ids::random_u64())
 }
 
-/// `response.output_text.delta`, the hot event of a translated stream, serialized straight
-/// from borrowed text. Fields in the sorted order serde_json writes a map's, so the bytes
-/// are those of the tree this replaces.
-#[derive(serde::Serialize)]
-struct TextDelta<'a> {
-    content_index: u32,
-    delta: &'a str,
-    item_id: &'a str,
-    logprobs: [(); 0],
-    output_index: usize,
-    sequence_number: u64,
-    #[serde(rename = "type")]
-    kind: &'static str,
-}
-
+/// `response.output_text.delta`, the hot event of a translated stream, written straight
+/// from the borrowed text: only the two strings are escaped. Fields in the sorted order
+/// serde_json writes a map's, so the bytes are those of the tree this replaces (tested).
 pub fn text_delta(item_id: &str, output_index: usize, text: &str, sequence: u64) -> Event {
-    let kind = "response.output_text.delta";
-    let delta = TextDelta {
-        content_index: 0,
-        delta: text,
-        item_id,
-        logprobs: [],
-        output_index,
-        sequence_number: sequence,
-        kind,
-    };
+    // Strings always serialize.
+    let escaped = |s: &str| serde_json::to_string(s).unwrap_or_default();
+    let data = format!(
+        "{{\"content_index\":0,\"delta\":{},\"item_id\":{},\"logprobs\":[],\"output_index\":{output_index},\"sequence_number\":{sequence},\"type\":\"response.output_text.delta\"}}",
+        escaped(text),
+        escaped(item_id),
+    );
     Event {
-        event: Some(kind.into()),
-        // Plain fields always serialize.
-        data: serde_json::to_string(&delta).unwrap_or_default(),
+        event: Some("response.output_text.delta".into()),
+        data,
         ..Event::default()
     }
 }

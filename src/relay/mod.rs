@@ -16,7 +16,7 @@
 //!   closing events in `close`. Adapters that work in Chat terms build on `ChatSource`.
 //! * **Sink** (`sink::Sink` over a `sink::Framing`): frames each event (SSE chunks, raw
 //!   SSE for HTTP/1.0; a WebSocket framing plugs in the same way through
-//!   `StreamBody::serve`) and writes. `Sink::over` runs it over any writer, no socket.
+//!   `StreamBody::serve`) and writes; the tests run it over an in-memory writer (`Sink::over`).
 //! * **Fault** (`fault::Fault`): malformed JSON, an upstream error event, a dropped
 //!   connection, a stall, a vanished client, a shutdown: one type, worded once.
 //!

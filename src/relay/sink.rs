@@ -15,7 +15,10 @@ pub trait Framing: Send + Sync {
     /// (JSON, or `[DONE]`).
     fn event(&self, out: &mut Vec<u8>, name: Option<&str>, data: &str);
     /// Appends an event already in SSE wire form (`event: x\ndata: y\n\n`, or a `:`
-    /// comment), as the upstream or a protocol constant spelled it.
+    /// comment), as the upstream or a protocol constant spelled it. Only comments (upstream
+    /// comments, the keepalive) and events with an `id:` line reach a framing this way on
+    /// the Responses routes; a framing without SSE may drop comments or turn the keepalive
+    /// into its own (a WebSocket ping).
     fn sse(&self, out: &mut Vec<u8>, wire: &[u8]);
     /// Appends what ends the body after the last event (the chunked terminator).
     fn end(&self, out: &mut Vec<u8>);
@@ -47,7 +50,7 @@ impl Framing for Sse {
     fn event(&self, out: &mut Vec<u8>, name: Option<&str>, data: &str) {
         let head = name.map_or(0, |n| "event: \n".len() + n.len());
         // Each line gains `data: ` and keeps its newline (the last one gains it).
-        let breaks = data.bytes().filter(|b| *b == b'\n').count();
+        let breaks = data.matches('\n').count();
         self.open(
             out,
             head + data.len() + (breaks + 1) * "data: ".len() + 1 + 1,

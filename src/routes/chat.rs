@@ -20,6 +20,7 @@ pub fn completions(app: &App, rq: &Incoming) -> Result<Outgoing, ApiError> {
     let mut body = rq.json_object()?;
     let requested = fields::model(&body)?;
     validate(&body)?;
+    super::shapes::chat(&body)?;
     let stream = fields::stream_flag(&body)?;
     let admitted = admission::admit(app, rq, Api::Chat, &mut body, &requested)?;
     let (requested, model, route) = (admitted.requested, admitted.model, admitted.route);

@@ -21,6 +21,7 @@ pub fn count(app: &App, rq: &Incoming) -> Result<Outgoing, ApiError> {
     if !body.get("messages").is_some_and(Value::is_array) {
         return Err(ApiError::BadRequest("`messages` must be an array".into()));
     }
+    super::shapes::anthropic(&body)?;
     let model = app.find_model(&requested).map_or(requested, |m| m.id);
     let body = Value::Object(body);
     let mut counter = Counter::default();

@@ -10,6 +10,7 @@ use serde_json::Value;
 pub fn create(app: &App, rq: &Incoming) -> Result<Outgoing, ApiError> {
     let mut body = rq.json_object()?;
     let requested = fields::model(&body)?;
+    super::shapes::embeddings(&body)?;
     match body.get("input") {
         Some(Value::String(_)) => {}
         Some(Value::Array(a)) if !a.is_empty() => {}

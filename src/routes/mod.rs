@@ -12,6 +12,7 @@ mod models;
 mod ops;
 pub(crate) mod pivot;
 mod responses;
+mod shapes;
 
 pub(crate) use fields::billed_as_user;
 
@@ -142,30 +143,50 @@ fn allowed_methods(app: &App, path: &str) -> Option<&'static str> {
     }
 }
 
-/// Paths this server answers (for the metrics labels and 405s).
+/// Paths this server answers (for the 405s).
 pub fn is_known_path(path: &str) -> bool {
-    matches!(
-        path,
-        "/" | "/healthz"
-            | "/readyz"
-            | "/metrics"
-            | "/v1/models"
-            | "/models"
-            | "/usage"
-            | "/token"
-            | "/v1/chat/completions"
-            | "/chat/completions"
-            | "/v1/embeddings"
-            | "/embeddings"
-            | "/v1/messages"
-            | "/v1/messages/count_tokens"
-            | "/v1/responses"
-            | "/responses"
-            | "/v1/responses/compact"
-            | "/responses/compact"
-            | "/v1/alpha/search"
-            | "/alpha/search"
-    ) || model_id(path).is_some()
+    label(path) != OTHER
+}
+
+/// The metrics label of every path that is not a route.
+const OTHER: &str = "other";
+
+/// Paths answered as they are; each is its own metrics label.
+const FIXED_PATHS: [&str; 20] = [
+    "/",
+    "/healthz",
+    "/readyz",
+    "/metrics",
+    "/v1/models",
+    "/models",
+    "/usage",
+    "/token",
+    "/v1/chat/completions",
+    "/chat/completions",
+    "/v1/embeddings",
+    "/embeddings",
+    "/v1/messages",
+    "/v1/messages/count_tokens",
+    "/v1/responses",
+    "/responses",
+    "/v1/responses/compact",
+    "/responses/compact",
+    "/v1/alpha/search",
+    "/alpha/search",
+];
+
+/// The route a path belongs to, from a fixed set, for the metrics: a path with a
+/// parameter is labelled by its pattern and every unknown path shares one label, so no
+/// client (authenticated or not) can grow the number of series.
+pub fn label(path: &str) -> &'static str {
+    if let Some(fixed) = FIXED_PATHS.iter().find(|p| **p == path) {
+        return fixed;
+    }
+    match model_id(path) {
+        Some(_) if path.starts_with("/v1/") => "/v1/models/{id}",
+        Some(_) => "/models/{id}",
+        None => OTHER,
+    }
 }
 
 #[cfg(test)]
@@ -192,5 +213,15 @@ mod tests {
         )));
         assert!(!names_a_model_problem(&upstream(500, unsupported)));
         assert!(!names_a_model_problem(&ApiError::Unauthorized));
+    }
+
+    #[test]
+    fn labels_come_from_a_fixed_set() {
+        assert_eq!(label("/v1/models/gpt-4.1"), "/v1/models/{id}");
+        assert_eq!(label("/models/x"), "/models/{id}");
+        assert_eq!(label("/v1/models/"), OTHER);
+        assert_eq!(label("/v1/messages"), "/v1/messages");
+        assert_eq!(label("/wp-admin"), OTHER);
+        assert!(is_known_path("/v1/models/x") && !is_known_path("/nope"));
     }
 }

@@ -1,105 +1,86 @@
-//! The listener: tiny_http accepts, each request runs on its own named thread under an
-//! in-flight cap, and every response is written here. Only this module touches tiny_http.
+//! The server: each request arrives from the listener (`listener`, our own HTTP/1.1
+//! connection handling) on its connection's thread, runs under an in-flight cap, and is
+//! answered here. Only this module and `listener` touch the wire.
 
 pub mod auth;
-pub mod probe;
+pub mod listener;
 pub mod shutdown;
 pub mod tls;
 mod websocket;
-mod workers;
 
 use crate::app::App;
 use crate::http::{ApiError, Family, GoneProbe, Incoming, Outgoing};
 use crate::routes;
 use crate::warn;
+use listener::{Limits, Listener, Request};
 use std::io::Read;
 use std::panic::{AssertUnwindSafe, catch_unwind};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::Instant;
-use tiny_http::{Header, Request, Response, Server};
 
 /// Handler threads need little stack; only touched pages count toward RSS. Debug builds
 /// overflow below 256 KiB on deep JSON (reference/rust-stack.md §6).
 const STACK_SIZE: usize = 512 * 1024;
-/// tiny_http 0.12 drains an unread body on drop into one buffer of the remaining size:
-/// a declared `Content-Length` of a terabyte aborts the process on that allocation. Above
-/// this size we answer and keep the request's reader from ever being dropped (the
-/// connection is then abandoned; the client closes it).
-const DRAIN_MAX: usize = 1 << 30;
 
-/// Pending connections the kernel may queue before `accept`.
-const BACKLOG: i32 = 1024;
-
-/// A listening server: tiny_http, the address it is bound to, and what stops it accepting.
+/// A listening server: the listener, the address it is bound to, and what stops it
+/// accepting.
 pub struct Bound {
-    pub server: Server,
+    pub listener: Listener,
     pub addr: std::net::SocketAddr,
     pub stopper: shutdown::Stopper,
 }
 
-/// Listens on `addr`; with `tls`, the port speaks HTTPS (`tls::front` terminates it in
-/// front of tiny_http).
+/// Listens on `addr`; with `tls`, the port speaks HTTPS (the listener runs
+/// `tls::handshake` on each connection).
 pub fn bind(
     addr: std::net::SocketAddr,
-    tls: Option<(std::sync::Arc<rustls::ServerConfig>, usize)>,
+    tls: Option<Arc<rustls::ServerConfig>>,
+    config: &crate::config::Config,
 ) -> Result<Bound, String> {
-    let listener = listen_socket(addr)?;
-    let bound = listener.local_addr().unwrap_or(addr);
-    let stopper = shutdown::Stopper::new(&listener);
-    let server = match tls {
-        None => Server::from_listener(listener, None),
-        Some((config, max_connections)) => {
-            let stopping = stopper.stopping.clone();
-            Server::from_listener(
-                tls::front(listener, config, max_connections, stopping)?,
-                None,
-            )
-        }
+    let limits = Limits {
+        header_timeout: config.header_timeout,
+        idle_timeout: config.idle_timeout,
+        max_connections: config.max_connections,
+        stack_size: STACK_SIZE,
     };
-    let server = server.map_err(|e| format!("cannot listen on {addr}: {e}"))?;
+    let mut listener = Listener::bind(addr, limits)?;
+    let stopper = shutdown::Stopper::new(listener.tcp());
+    listener = listener.stop_on(stopper.stopping.clone());
+    if let Some(config) = tls {
+        listener = listener.with_tls(tls::handshake(config));
+    }
     Ok(Bound {
-        server,
-        addr: bound,
+        addr: listener.local_addr(),
+        listener,
         stopper,
     })
 }
 
-fn listen_socket(addr: std::net::SocketAddr) -> Result<std::net::TcpListener, String> {
-    use socket2::{Domain, Socket, Type};
-    let fail = |e: std::io::Error| format!("cannot listen on {addr}: {e}");
-    let socket = Socket::new(Domain::for_address(addr), Type::STREAM, None).map_err(fail)?;
-    socket.set_reuse_address(true).map_err(fail)?;
-    socket.set_tcp_nodelay(true).map_err(fail)?;
-    socket.bind(&addr.into()).map_err(fail)?;
-    socket.listen(BACKLOG).map_err(fail)?;
-    Ok(std::net::TcpListener::from(socket))
-}
-
-/// Serves until the process ends.
+/// Serves until the listener is stopped.
 pub fn serve(app: Arc<App>, bound: Bound) {
     let Bound {
-        server, stopper, ..
+        listener, stopper, ..
     } = bound;
-    let stopping = stopper.stopping.clone();
     let inflight = Arc::new(AtomicUsize::new(0));
     if let Err(e) = shutdown::on_signals(app.clone(), inflight.clone(), stopper) {
         warn!("{e}; SIGTERM/SIGINT will end the process at once");
     }
-    // Behind the TLS front tiny_http listens on a Unix socket: no port, no probe.
-    let port = server.server_addr().to_ip().map(|a| a.port());
-    let handler = Box::new(move |rq: Request| admit(&app, &inflight, port, rq));
-    workers::Workers::serve(server, STACK_SIZE, handler, stopping);
+    let handler: Arc<listener::Handler> =
+        Arc::new(move |rq: Request<'_>| admit(&app, &inflight, rq));
+    listener.serve(handler);
+    // Stopped: the graceful shutdown's drain thread ends the process once the requests in
+    // flight are done (or their grace is over); until then they must keep running.
+    loop {
+        std::thread::park();
+    }
 }
 
 /// Answers 503 above the in-flight cap, else handles the request under a slot.
-fn admit(app: &Arc<App>, inflight: &Arc<AtomicUsize>, port: Option<u16>, rq: Request) {
-    let Some(rq) = refuse_huge_body(rq, app.config.max_body_bytes) else {
-        return;
-    };
+fn admit(app: &Arc<App>, inflight: &Arc<AtomicUsize>, rq: Request<'_>) {
     if websocket::is_attempt(&rq) {
         // Not under a slot: a WebSocket takes one per running response (websocket/mod.rs).
-        websocket::serve(app, inflight, port, rq);
+        websocket::serve(app, inflight, rq);
         return;
     }
     if inflight.fetch_add(1, Ordering::AcqRel) >= app.config.max_inflight {
@@ -122,7 +103,7 @@ fn admit(app: &Arc<App>, inflight: &Arc<AtomicUsize>, port: Option<u16>, rq: Req
         return;
     }
     let _slot = Slot(inflight.clone());
-    handle(app, rq, port);
+    handle(app, rq);
 }
 
 /// A place under the in-flight cap, given back when the request ends, however it ends.
@@ -139,23 +120,14 @@ fn path_of(url: &str) -> &str {
 }
 
 /// One request from arrival to the access-log line.
-fn handle(app: &Arc<App>, mut rq: Request, port: Option<u16>) {
+fn handle(app: &Arc<App>, mut rq: Request<'_>) {
     let started = Instant::now();
     let url = rq.url().to_string();
     let path = path_of(&url).to_string();
     let family = Family::for_path(&path);
     let incoming = Incoming {
-        method: rq.method().as_str().to_ascii_uppercase(),
-        headers: rq
-            .headers()
-            .iter()
-            .map(|h| {
-                (
-                    h.field.as_str().as_str().to_ascii_lowercase(),
-                    h.value.as_str().to_string(),
-                )
-            })
-            .collect(),
+        method: rq.method().to_ascii_uppercase(),
+        headers: rq.headers().to_vec(),
         path: path.clone(),
         query: url
             .split_once('?')
@@ -163,8 +135,8 @@ fn handle(app: &Arc<App>, mut rq: Request, port: Option<u16>) {
             .unwrap_or_default(),
         body: Vec::new(),
         probe: {
-            let probe = probe::ClientProbe::new(rq.remote_addr().copied(), port);
-            GoneProbe::new(move || probe.gone())
+            let probe = rq.probe();
+            GoneProbe::new(move || probe.client_gone())
         },
     };
     if crate::log::verbose() {
@@ -176,17 +148,20 @@ fn handle(app: &Arc<App>, mut rq: Request, port: Option<u16>) {
         );
     }
     let cors = auth::cors_headers(&app.config.cors_origins, &incoming);
-    // tiny_http hands over the raw socket as the body of an upgrade request (a WebSocket
-    // attempt, or h2c from `curl --http2`): only the declared length may be read, and the
-    // connection cannot serve another request after it.
+    // An upgrade request (a WebSocket attempt, or h2c from `curl --http2`) is answered as
+    // plain HTTP/1.1, and the connection closes after it: the client may switch protocols
+    // on its side as soon as the answer is in.
     let upgrade = incoming
         .header("connection")
         .is_some_and(|c| c.to_ascii_lowercase().contains("upgrade"));
-    let (mut out, close) = match read_body(&mut rq, app.config.max_body_bytes, upgrade) {
+    let (mut out, close) = match read_body(&mut rq, app.config.max_body_bytes) {
         Err(e) => (e.to_response(family), true),
         Ok(body) => {
             let incoming = Incoming { body, ..incoming };
-            (dispatch(app, &incoming, family), upgrade)
+            match json_content_type(&incoming) {
+                Ok(()) => (dispatch(app, &incoming, family), upgrade),
+                Err(e) => (e.to_response(family), upgrade),
+            }
         }
     };
     out.headers.extend(cors);
@@ -198,11 +173,11 @@ fn handle(app: &Arc<App>, mut rq: Request, port: Option<u16>) {
         ));
     }
     let (method, status, model) = (rq.method().to_string(), out.status, out.model.take());
-    app.metrics.request(&path, status);
+    app.metrics.request(routes::label(&path), status);
     let outcome = match out.stream.take() {
         Some(body) => {
             // HTTP/1.0 has no chunked encoding: raw body, closed at the end.
-            let chunked = *rq.http_version() != tiny_http::HTTPVersion(1, 0);
+            let chunked = rq.version() == listener::head::Version::Http11;
             let outcome = body.run(rq.into_writer(), chunked, &out.headers);
             app.metrics.stream_ended(outcome);
             Some(outcome.name())
@@ -267,20 +242,44 @@ fn dispatch(app: &Arc<App>, rq: &Incoming, family: Family) -> Outgoing {
     }
 }
 
-/// Reads the body, refusing more than `limit` bytes: by `Content-Length` before reading,
-/// or by counting a chunked body as it arrives.
-fn read_body(rq: &mut Request, limit: usize, upgrade: bool) -> Result<Vec<u8>, ApiError> {
-    if rq.body_length().is_some_and(|n| n > limit) {
+/// A body that declares a type must declare JSON: `text/xml` or `multipart/form-data` is a
+/// client mistake. No type at all, and curl's default for `-d`
+/// (`application/x-www-form-urlencoded`), are read as JSON, since people type
+/// `curl -d '{...}'` without `-H`.
+fn json_content_type(rq: &Incoming) -> Result<(), ApiError> {
+    let Some(kind) = rq.header("content-type") else {
+        return Ok(());
+    };
+    if rq.body.is_empty() {
+        return Ok(());
+    }
+    let kind = kind
+        .split(';')
+        .next()
+        .unwrap_or("")
+        .trim()
+        .to_ascii_lowercase();
+    if kind.is_empty()
+        || kind.ends_with("/json")
+        || kind.ends_with("+json")
+        || kind == "application/x-www-form-urlencoded"
+    {
+        return Ok(());
+    }
+    Err(ApiError::BadRequest(format!(
+        "Content-Type `{kind}` is not JSON; send application/json"
+    )))
+}
+
+/// Reads the body, refusing more than `limit` bytes: by `Content-Length` before reading
+/// (nothing is allocated from a declared size), or by counting a chunked body as it
+/// arrives. The caller closes the connection after a refusal, so the rest is never read.
+fn read_body(rq: &mut Request<'_>, limit: usize) -> Result<Vec<u8>, ApiError> {
+    if rq.body_length().is_some_and(|n| n > limit as u64) {
         return Err(ApiError::TooLarge(limit));
     }
-    let mut body = Vec::with_capacity(rq.body_length().unwrap_or(0));
-    let readable = match (upgrade, rq.body_length()) {
-        (true, Some(n)) => n as u64,
-        (true, None) => 0,
-        (false, _) => limit as u64 + 1,
-    };
-    rq.as_reader()
-        .take(readable)
+    let mut body = Vec::with_capacity(rq.body_length().unwrap_or(0) as usize);
+    rq.take(limit as u64 + 1)
         .read_to_end(&mut body)
         .map_err(|e| ApiError::BadRequest(format!("could not read the request body: {e}")))?;
     if body.len() > limit {
@@ -289,44 +288,10 @@ fn read_body(rq: &mut Request, limit: usize, upgrade: bool) -> Result<Vec<u8>, A
     Ok(body)
 }
 
-/// Answers a request whose declared body is too large for tiny_http to drain safely (see
-/// `DRAIN_MAX`) and returns None; passes every other request on.
-fn refuse_huge_body(rq: Request, limit: usize) -> Option<Request> {
-    if rq.body_length().is_none_or(|n| n <= DRAIN_MAX) {
-        return Some(rq);
-    }
-    warn!(
-        "{} {}: declared body of {:?} bytes refused",
-        rq.method(),
-        path_of(rq.url()),
-        rq.body_length()
-    );
-    let family = Family::for_path(path_of(rq.url()));
-    let out = ApiError::TooLarge(limit).to_response(family);
-    let response = to_response(out, true);
-    // `upgrade` hands us the reader together with the writer; forgetting that stream is
-    // what keeps tiny_http from draining (and allocating) the declared size.
-    std::mem::forget(rq.upgrade("close", response));
-    None
-}
-
-fn respond(rq: Request, out: Outgoing, close: bool) {
-    let _ = rq.respond(to_response(out, close));
-}
-
-fn to_response(out: Outgoing, close: bool) -> Response<std::io::Cursor<Vec<u8>>> {
+fn respond(rq: Request<'_>, out: Outgoing, close: bool) {
     let status = out.status;
-    let mut headers = out.headers.clone();
-    if close {
-        headers.push(("Connection".into(), "close".into()));
-    }
-    let mut response = Response::from_data(out.into_body()).with_status_code(status);
-    for (k, v) in headers {
-        if let Ok(h) = Header::from_bytes(k.as_bytes(), v.as_bytes()) {
-            response.add_header(h);
-        }
-    }
-    response
+    let headers = out.headers.clone();
+    rq.respond(status, &headers, &out.into_body(), close);
 }
 
 #[cfg(test)]

@@ -22,8 +22,8 @@ const POLL: Duration = Duration::from_millis(20);
 const FINAL_WORDS: Duration = Duration::from_secs(3);
 
 /// What a shutdown needs to stop accepting: the public listening socket (a clone of the
-/// one tiny_http or the TLS front accepts on) and the flag that tells the TLS front that an
-/// accept error is the end, not a hiccup.
+/// one the listener accepts on) and the flag that tells the listener that an accept error
+/// is the end, not a hiccup (`Listener::stop_on`).
 pub struct Stopper {
     listener: Option<TcpListener>,
     pub stopping: Arc<AtomicBool>,

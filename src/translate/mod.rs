@@ -8,7 +8,7 @@ pub mod anthropic_response;
 pub mod anthropic_stream;
 mod chat_repair;
 pub mod chat_responses;
-mod json_repair;
+pub(crate) mod json_repair;
 pub mod responses_request;
 pub mod responses_response;
 pub mod responses_stream;

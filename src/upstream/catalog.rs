@@ -153,17 +153,17 @@ pub struct Catalog {
 
 impl Catalog {
     pub fn set(&self, models: Vec<Model>) {
-        *self.models.write().unwrap() = Some((Arc::new(models), Instant::now()));
+        *crate::sync::write(&self.models) = Some((Arc::new(models), Instant::now()));
     }
 
     pub fn get(&self) -> Option<Arc<Vec<Model>>> {
-        self.models.read().unwrap().as_ref().map(|(m, _)| m.clone())
+        crate::sync::read(&self.models)
+            .as_ref()
+            .map(|(m, _)| m.clone())
     }
 
     pub fn age(&self) -> Option<std::time::Duration> {
-        self.models
-            .read()
-            .unwrap()
+        crate::sync::read(&self.models)
             .as_ref()
             .map(|(_, t)| t.elapsed())
     }

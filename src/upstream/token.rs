@@ -13,13 +13,18 @@ use crate::upstream::client::Http;
 use crate::upstream::headers;
 use crate::{debug, error, info, warn};
 use serde_json::Value;
+use std::sync::MutexGuard;
 use std::sync::{Arc, Condvar, Mutex};
-use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 /// Never exchange more often than this, whatever `refresh_in` says.
 const MIN_INTERVAL: Duration = Duration::from_secs(1);
 const BACKOFF_START: Duration = Duration::from_secs(1);
 const BACKOFF_MAX: Duration = Duration::from_secs(60);
+/// A request without a valid token tries the exchange this many times...
+const GET_ATTEMPTS: u32 = 5;
+/// ...pausing this long after the first failure, doubling after each.
+const GET_RETRY_START: Duration = Duration::from_millis(200);
 /// The refresher re-reads the wall clock at least this often, to notice a suspend.
 const CLOCK_CHECK: Duration = Duration::from_secs(5);
 
@@ -67,7 +72,6 @@ struct State {
     refreshing: bool,
     generation: u64,
     failures: u32,
-    last_exchange: Option<Instant>,
     next_attempt: Option<SystemTime>,
     last_error: Option<ExchangeError>,
 }
@@ -86,16 +90,34 @@ impl TokenStore {
 
     /// A token valid now: the current one, or a fresh one if it has expired (for example
     /// after the machine slept through the scheduled refresh).
+    ///
+    /// With no valid token, a request waits for the exchange; a transient failure is tried
+    /// again a few times over about three seconds (single flight: concurrent
+    /// requests share each attempt), so one failed exchange on waking from sleep, or while
+    /// a short-lived token ran out, does not fail the requests waiting on it.
     pub fn get(&self, http: &Http) -> Result<Arc<CopilotToken>, ExchangeError> {
         if let Some(t) = self.valid() {
             return Ok(t);
+        }
+        let mut pause = GET_RETRY_START;
+        for _ in 1..GET_ATTEMPTS {
+            match self.refresh(http, None) {
+                Err(ExchangeError::Transient(_)) => {
+                    std::thread::sleep(pause);
+                    pause *= 2;
+                    if let Some(t) = self.valid() {
+                        return Ok(t);
+                    }
+                }
+                done => return done,
+            }
         }
         self.refresh(http, None)
     }
 
     /// The current token if it has not expired.
     pub fn valid(&self) -> Option<Arc<CopilotToken>> {
-        let state = self.state.lock().unwrap();
+        let state = crate::sync::lock(&self.state);
         state
             .current
             .clone()
@@ -113,14 +135,23 @@ impl TokenStore {
     }
 
     /// Single-flight exchange. With `seen`, returns the current token instead when it is
-    /// newer than `seen` or when the last exchange was under `MIN_INTERVAL` ago.
+    /// newer than `seen` (another thread already exchanged after that 401).
     fn refresh(&self, http: &Http, seen: Option<u64>) -> Result<Arc<CopilotToken>, ExchangeError> {
-        let mut state = self.state.lock().unwrap();
+        self.refresh_with(seen, || self.exchange(http))
+    }
+
+    /// `refresh` with the exchange as a parameter, so tests can make it fail or panic.
+    fn refresh_with(
+        &self,
+        seen: Option<u64>,
+        exchange: impl FnOnce() -> Result<CopilotToken, ExchangeError>,
+    ) -> Result<Arc<CopilotToken>, ExchangeError> {
+        let mut state = crate::sync::lock(&self.state);
         if state.refreshing {
             // Another thread is exchanging: wait for its outcome and share it.
             let before = state.generation;
             while state.refreshing {
-                state = self.changed.wait(state).unwrap();
+                state = crate::sync::wait(&self.changed, state);
             }
             return match (&state.current, &state.last_error) {
                 (Some(t), _) if t.generation != before => Ok(t.clone()),
@@ -129,20 +160,19 @@ impl TokenStore {
                 (None, None) => Err(ExchangeError::Transient("no Copilot token yet".into())),
             };
         }
+        // A 401 for the current generation always exchanges, however recent the last
+        // exchange: Copilot just refused this token, and replaying it fails the request.
+        // Storms are stopped by the single flight above, not by a minimum interval.
         if let (Some(seen), Some(current)) = (seen, &state.current) {
-            let recent = state
-                .last_exchange
-                .is_some_and(|t| t.elapsed() < MIN_INTERVAL);
-            if current.generation != seen || recent {
+            if current.generation != seen {
                 return Ok(current.clone());
             }
         }
         state.refreshing = true;
         drop(state);
-        let result = self.exchange(http);
-        let mut state = self.state.lock().unwrap();
-        state.refreshing = false;
-        state.last_exchange = Some(Instant::now());
+        let flight = Flight(self);
+        let result = exchange();
+        let mut state = flight.land();
         let result = match result {
             Ok(mut token) => {
                 state.generation += 1;
@@ -227,7 +257,7 @@ impl TokenStore {
     /// Keeps the token fresh until the process ends. Runs on its own thread.
     pub fn run_refresher(&self, http: &Http) {
         loop {
-            let due = self.state.lock().unwrap().next_attempt;
+            let due = crate::sync::lock(&self.state).next_attempt;
             let now = SystemTime::now();
             match due {
                 Some(due) if now < due => {
@@ -245,7 +275,7 @@ impl TokenStore {
 
     /// For `/readyz` and the metrics: whether a valid token exists, and the last error.
     pub fn health(&self) -> (bool, Option<String>) {
-        let state = self.state.lock().unwrap();
+        let state = crate::sync::lock(&self.state);
         let valid = state
             .current
             .as_ref()
@@ -254,6 +284,33 @@ impl TokenStore {
             valid,
             state.last_error.as_ref().map(|e| e.message().to_string()),
         )
+    }
+}
+
+/// An exchange in progress. Landing clears `refreshing`; so does dropping it unlanded (the
+/// exchange panicked), which also wakes the waiters with an error: a flag left set would
+/// block every later refresh forever, a hang `catch_unwind` cannot see.
+struct Flight<'a>(&'a TokenStore);
+
+impl<'a> Flight<'a> {
+    fn land(self) -> MutexGuard<'a, State> {
+        let mut state = crate::sync::lock(&self.0.state);
+        state.refreshing = false;
+        std::mem::forget(self);
+        state
+    }
+}
+
+impl Drop for Flight<'_> {
+    fn drop(&mut self) {
+        let mut state = crate::sync::lock(&self.0.state);
+        state.refreshing = false;
+        state.failures += 1;
+        state.next_attempt = Some(SystemTime::now() + backoff(state.failures));
+        state.last_error = Some(ExchangeError::Transient(
+            "the Copilot token exchange failed inside the proxy".into(),
+        ));
+        self.0.changed.notify_all();
     }
 }
 
@@ -345,6 +402,63 @@ mod tests {
             account_type: "individual".into(),
             enterprise: enterprise.map(Into::into),
         }
+    }
+
+    fn store() -> TokenStore {
+        TokenStore {
+            github_token: String::new(),
+            endpoints: endpoints(None, None),
+            versions: Versions {
+                editor_version: String::new(),
+                plugin_version: String::new(),
+                user_agent: String::new(),
+                copilot_api_version: String::new(),
+                integration_id: String::new(),
+            },
+            show_token: false,
+            state: Mutex::new(State::default()),
+            changed: Condvar::new(),
+        }
+    }
+
+    fn issued(value: &str) -> Result<CopilotToken, ExchangeError> {
+        let v = json!({"token": value, "refresh_in": 1500});
+        parse_token(&v, SystemTime::now(), &endpoints(None, None))
+    }
+
+    /// Regression (issue 10, defect 1): a 401 within a second of the last exchange replayed
+    /// the token Copilot had just refused.
+    #[test]
+    fn a_401_right_after_an_exchange_exchanges_again() {
+        let s = store();
+        let first = s.refresh_with(None, || issued("one")).unwrap();
+        let again = s.refresh_with(Some(first.generation), || issued("two"));
+        assert_eq!(again.unwrap().value, "two");
+        // A 401 for an older generation shares the newer token without exchanging.
+        let shared = s.refresh_with(Some(first.generation), || panic!("no exchange expected"));
+        assert_eq!(shared.unwrap().value, "two");
+    }
+
+    /// Regression (issue 10, defect 6): a panic inside the exchange left `refreshing` set,
+    /// and every later refresh waited on the condvar forever.
+    #[test]
+    fn a_panicking_exchange_leaves_no_flag_set() {
+        let s = Arc::new(store());
+        let panicked = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+            s.refresh_with(None, || panic!("exchange blew up"))
+        }));
+        assert!(panicked.is_err());
+        let (tx, rx) = std::sync::mpsc::channel();
+        let s2 = s.clone();
+        std::thread::spawn(move || {
+            let _ = tx.send(
+                s2.refresh_with(None, || issued("after"))
+                    .map(|t| t.value.clone()),
+            );
+        });
+        let got = rx.recv_timeout(Duration::from_secs(5));
+        assert_eq!(got.expect("refresh hung").unwrap(), "after");
+        assert!(s.valid().is_some());
     }
 
     fn delay(refresh_in: i64, expires_in: i64) -> u64 {

@@ -64,7 +64,8 @@ fn oversized_body_is_413_in_each_family_shape() {
 
 /// Regression (found with Codex CLI's built-in provider): a WebSocket attempt on
 /// `GET /v1/responses` and an h2c `Connection: Upgrade` POST hung until the client gave up,
-/// because tiny_http hands the raw socket over as the body of an upgrade request.
+/// because tiny_http (the HTTP server then) handed the raw socket over as the body of an
+/// upgrade request.
 #[test]
 fn upgrade_requests_are_answered_at_once() {
     let fake = Fake::start();

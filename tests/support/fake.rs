@@ -275,6 +275,15 @@ impl Fake {
             .collect()
     }
 
+    /// Copilot refuses every token issued so far (401), as after a revocation; tokens
+    /// issued later are accepted.
+    pub fn revoke_tokens(&self) {
+        let now = Instant::now();
+        for issued in &mut self.state().issued {
+            issued.valid_until = now;
+        }
+    }
+
     /// How the Tavily and Brave fakes answer from now on.
     pub fn set_search(&self, how: SearchFake) {
         self.state().search = how;

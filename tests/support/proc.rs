@@ -262,6 +262,49 @@ impl Proxy {
         self.output.lock().unwrap().clone()
     }
 
+    /// The process id, to read its threads and file descriptors from `/proc`.
+    pub fn pid(&self) -> u32 {
+        self.child.id()
+    }
+
+    /// Threads and open file descriptors of the process now.
+    pub fn threads_and_fds(&self) -> (usize, usize) {
+        let status =
+            std::fs::read_to_string(format!("/proc/{}/status", self.pid())).unwrap_or_default();
+        let threads = status
+            .lines()
+            .find_map(|l| l.strip_prefix("Threads:"))
+            .and_then(|n| n.trim().parse().ok())
+            .unwrap_or(0);
+        let fds = std::fs::read_dir(format!("/proc/{}/fd", self.pid()))
+            .map(|d| d.count())
+            .unwrap_or(0);
+        (threads, fds)
+    }
+
+    /// Resident memory of the process now, in KiB.
+    pub fn rss_kib(&self) -> usize {
+        std::fs::read_to_string(format!("/proc/{}/status", self.pid()))
+            .unwrap_or_default()
+            .lines()
+            .find_map(|l| l.strip_prefix("VmRSS:"))
+            .and_then(|v| v.trim().trim_end_matches("kB").trim().parse().ok())
+            .unwrap_or(0)
+    }
+
+    /// Waits (up to `timeout`) until threads and descriptors are back at `idle` or below;
+    /// returns the last values seen.
+    pub fn settle_to(&self, idle: (usize, usize), timeout: Duration) -> (usize, usize) {
+        let deadline = Instant::now() + timeout;
+        loop {
+            let now = self.threads_and_fds();
+            if (now.0 <= idle.0 && now.1 <= idle.1) || Instant::now() > deadline {
+                return now;
+            }
+            std::thread::sleep(Duration::from_millis(20));
+        }
+    }
+
     /// `self.url` + `path`.
     pub fn at(&self, path: &str) -> String {
         format!("{}{path}", self.url)

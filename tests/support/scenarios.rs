@@ -10,7 +10,7 @@
 //! scenario in, a `Reply` (a body, or a script of SSE steps) out.
 //!
 //! Marker names: `text`, `bare`, `usage-inline`, `prompt-filter`, `tools`, `reasoning`,
-//! `status:CODE[:json|html|empty][:retry=V]`, `context-window`, `fail:N:STATUS`, `hangup`,
+//! `status:CODE[:json|html|empty|binary][:retry=V]`, `context-window`, `fail:N:STATUS`, `hangup`,
 //! `stall-head`, `stall-first`, `stall-mid`, `pause:MS`, `drop`, `malformed`, `error-event`,
 //! `no-done`, `truncated`, `slow:MS:N`, `many:N`, `empty`, `images-413`, `call:NAME`,
 //! `think-call:NAME`, `first-tool`, `custom-tool`, `tool-length`, `failed`, `agent:NAME`,
@@ -109,6 +109,8 @@ pub enum ErrorBody {
     Json,
     Html,
     Empty,
+    /// Bytes that are not UTF-8 (`\xff\xfe...`), as a broken gateway may send.
+    Binary,
 }
 
 pub const TEXT_PARTS: [&str; 3] = ["Hello", " from", " the fake."];
@@ -171,6 +173,7 @@ impl Scenario {
                     match *p {
                         "html" => body = ErrorBody::Html,
                         "empty" => body = ErrorBody::Empty,
+                        "binary" => body = ErrorBody::Binary,
                         "json" => body = ErrorBody::Json,
                         _ => retry_after = p.strip_prefix("retry=").map(str::to_string),
                     }
@@ -355,6 +358,10 @@ pub fn error_reply(api: Api, status: u16, body: ErrorBody, retry_after: Option<&
         ),
         ErrorBody::Html => ("text/html; charset=utf-8", HTML_ERROR.as_bytes().to_vec()),
         ErrorBody::Empty => ("text/plain", Vec::new()),
+        ErrorBody::Binary => (
+            "application/json",
+            b"{\"error\": \"\xff\xfe\xc3\x28\"}".to_vec(),
+        ),
     };
     Reply::Body {
         status,

@@ -10,6 +10,7 @@ pub mod preflight;
 pub mod providers;
 pub mod responses;
 mod responses_stream;
+mod searcher;
 pub mod settings;
 mod stream;
 pub mod turn;

@@ -8,7 +8,7 @@
 //! A streaming client's passes stream (`responses_stream.rs`); a JSON client's do not.
 
 use super::detect::{DEFAULT_MAX_USES, Plan};
-use super::turn::{Found, Searcher, call_query};
+use super::searcher::{Found, Searcher, call_query};
 use super::{Provider, SearchResult, blocks};
 use crate::app::App;
 use crate::http::{ApiError, Outgoing};

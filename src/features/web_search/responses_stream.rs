@@ -9,7 +9,7 @@
 use super::SearchResult;
 use super::blocks::TOOL_NAME;
 use super::responses::{Run, cite_text, search_item};
-use super::turn::{Found, call_query};
+use super::searcher::{Found, call_query};
 use crate::http::{Outcome, Outgoing};
 use crate::protocol::chat::KEEPALIVE;
 use crate::protocol::chat_chunk::Chunk;

@@ -4,7 +4,10 @@
 //! each one's `server_tool_use` and `web_search_tool_result` blocks are sent, then the
 //! next pass streams, all as one Anthropic message with one run of block indices.
 
-use super::turn::{Backend, Call, Pass, Searcher, Target, Usage, append_turn, is_search_call};
+use super::searcher::{Call, Searcher};
+use super::turn::{
+    Backend, EMPTY_ANSWER, EMPTY_RETRIES, Pass, Target, Usage, append_turn, is_search_call,
+};
 use crate::http::{Outcome, Outgoing};
 use crate::protocol::anthropic::{PING, block_stop, error_event, named};
 use crate::relay::{self, Adapter, ChatSource, Fault, Sink, Step};
@@ -56,13 +59,15 @@ impl Run {
     fn passes(&mut self, first: Pass, cancel: &Canceller, sink: &mut Sink) -> Outcome {
         send(sink, &self.message_start(first.estimate));
         let mut next = Some(first);
-        let mut pass = 0;
+        let mut empties = 0;
         loop {
             let current = match next.take() {
                 Some(p) => p,
                 None => {
                     self.searcher.upstream_calls += 1;
-                    match self.backend.open(&mut self.body, true, pass) {
+                    // Every call after the first is the proxy's own (the agent's).
+                    let index = self.searcher.upstream_calls - 1;
+                    match self.backend.open(&mut self.body, true, index) {
                         Ok(p) => {
                             sink.upstream_activity();
                             p
@@ -108,6 +113,18 @@ impl Run {
             }
             self.usage.add(Some(&Value::Object(filter.usage.clone())));
             self.stop_reason = filter.stop_reason.clone();
+            if filter.blocks.is_empty() {
+                if empties < EMPTY_RETRIES {
+                    // Nothing reached the client from this pass: ask again.
+                    empties += 1;
+                    crate::warn!(
+                        "empty answer from Copilot in a web search loop (attempt {empties}/{}); retrying",
+                        EMPTY_RETRIES + 1
+                    );
+                    continue;
+                }
+                self.send_text(sink, EMPTY_ANSWER);
+            }
             let calls = filter.calls();
             if calls.is_empty() || !self.searcher.may_continue() {
                 return self.finish(sink, filter.client_call);
@@ -125,7 +142,7 @@ impl Run {
                 return self.finish(sink, true);
             }
             append_turn(&mut self.body, filter.blocks, &ran, &self.searcher);
-            pass += 1;
+            empties = 0;
         }
     }
 
@@ -140,6 +157,23 @@ impl Run {
             "content": [], "stop_reason": null, "stop_sequence": null,
             "usage": {"input_tokens": estimate, "output_tokens": 0}
         }})
+    }
+
+    /// A text block of the proxy's own.
+    fn send_text(&mut self, sink: &mut Sink, text: &str) {
+        let index = self.next_index;
+        send(
+            sink,
+            &json!({"type": "content_block_start", "index": index,
+                           "content_block": {"type": "text", "text": ""}}),
+        );
+        send(
+            sink,
+            &json!({"type": "content_block_delta", "index": index,
+                           "delta": {"type": "text_delta", "text": text}}),
+        );
+        send(sink, &json!({"type": "content_block_stop", "index": index}));
+        self.next_index += 1;
     }
 
     /// One search's two blocks, as Anthropic streams them.

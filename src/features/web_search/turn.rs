@@ -5,9 +5,9 @@
 //! answers without searching, calls a client tool, or `max_uses` is spent. This file holds
 //! what both answer shapes share and the non-streaming loop; `stream.rs` streams.
 
-use super::blocks::{self, TOOL_NAME};
+use super::blocks::TOOL_NAME;
 use super::detect::{Plan, withdraw_function};
-use super::{SearchError, SearchQuery, SearchResult};
+use super::searcher::{Call, Ran, Searcher};
 use crate::app::App;
 use crate::http::{ApiError, Incoming, Outgoing};
 use crate::routes::fields::initiator_header;
@@ -23,8 +23,11 @@ use crate::upstream::catalog::Model;
 use serde_json::{Map, Value, json};
 use std::sync::Arc;
 
-/// Passes beyond `max_uses` + 1 mean a model that keeps calling a withdrawn tool.
-const EXTRA_PASSES: usize = 2;
+/// An answer with no content is asked for again this many times (as the Messages route
+/// does), then explained.
+pub(super) const EMPTY_RETRIES: usize = 2;
+pub(super) const EMPTY_ANSWER: &str = "The model returned an empty response after 3 attempts. It may be unavailable or \
+     unable to handle this request; try again, or try another model.";
 
 /// Serves a Messages request that carries a search tool. `body` already offers the
 /// function (`detect::offer_function`) and has its history restored.
@@ -147,139 +150,6 @@ impl Backend {
     }
 }
 
-/// A search call the model made: its tool_use id and input.
-#[derive(Debug, Clone)]
-pub(super) struct Call {
-    pub id: String,
-    pub input: Value,
-}
-
-/// What one search produced: the two blocks the client sees and the tool result the
-/// model reads.
-pub(super) struct Ran {
-    pub server_tool_use: Value,
-    pub result: Value,
-    pub tool_result: Value,
-}
-
-/// Runs the searches and keeps the counts of one client request.
-pub(super) struct Searcher {
-    app: Arc<App>,
-    pub plan: Plan,
-    /// Searches attempted (what `max_uses` limits).
-    attempted: usize,
-    /// Searches that returned results (`usage.server_tool_use.web_search_requests`).
-    pub succeeded: usize,
-    pub upstream_calls: usize,
-}
-
-impl Searcher {
-    pub fn new(app: Arc<App>, plan: Plan) -> Searcher {
-        Searcher {
-            app,
-            plan,
-            attempted: 0,
-            succeeded: 0,
-            upstream_calls: 0,
-        }
-    }
-
-    pub fn exhausted(&self) -> bool {
-        self.attempted >= self.plan.max_uses
-    }
-
-    /// Whether another pass may be sent (a model that keeps searching is cut off).
-    pub fn may_continue(&self) -> bool {
-        self.upstream_calls <= self.plan.max_uses + EXTRA_PASSES
-    }
-
-    /// Runs each call in order; those beyond `max_uses` get `max_uses_exceeded`.
-    pub fn run(&mut self, calls: &[Call]) -> Vec<Ran> {
-        calls.iter().map(|call| self.run_one(call)).collect()
-    }
-
-    pub fn run_one(&mut self, call: &Call) -> Ran {
-        let id = blocks::server_tool_id();
-        let query = call_query(&call.input);
-        let found = self.lookup(&query);
-        let result = match &found {
-            Found::Results(results) => blocks::result_block(&id, results),
-            Found::Failed(e) => blocks::error_block(&id, e.error_code()),
-            Found::Exceeded => blocks::error_block(&id, "max_uses_exceeded"),
-        };
-        Ran {
-            server_tool_use: blocks::server_tool_use(&id, &query),
-            result,
-            tool_result: json!({"type": "tool_result", "tool_use_id": call.id,
-                                "content": found.model_text(&query)}),
-        }
-    }
-
-    /// One search, unless `max_uses` are spent.
-    pub fn lookup(&mut self, query: &str) -> Found {
-        if self.exhausted() {
-            return Found::Exceeded;
-        }
-        self.attempted += 1;
-        let q = SearchQuery {
-            allowed_domains: self.plan.allowed_domains.clone(),
-            blocked_domains: self.plan.blocked_domains.clone(),
-            ..SearchQuery::new(query)
-        };
-        match super::search(&self.app, &q) {
-            Ok(results) => {
-                self.succeeded += 1;
-                Found::Results(results)
-            }
-            Err(e) => Found::Failed(e),
-        }
-    }
-
-    /// The request's log line: what the searches cost.
-    pub fn log(&self, requested: &str) {
-        crate::info!(
-            "web search for {requested}: {} search(es) ({} with results), {} upstream call(s)",
-            self.attempted,
-            self.succeeded,
-            self.upstream_calls
-        );
-    }
-}
-
-/// What one search found.
-pub(super) enum Found {
-    Results(Vec<SearchResult>),
-    Failed(SearchError),
-    /// `max_uses` searches already ran.
-    Exceeded,
-}
-
-impl Found {
-    /// What the model reads as the function's result.
-    pub fn model_text(&self, query: &str) -> String {
-        match self {
-            Found::Results(results) => blocks::results_text(query, results),
-            Found::Failed(SearchError::EmptyQuery) => {
-                blocks::failure_text("could not parse search query.")
-            }
-            Found::Failed(e) => blocks::failure_text(&e.to_string()),
-            Found::Exceeded => {
-                blocks::failure_text("the maximum number of searches for this request was reached")
-            }
-        }
-    }
-}
-
-/// The `query` of a call's input (trimmed; empty when missing).
-pub(super) fn call_query(input: &Value) -> String {
-    input
-        .get("query")
-        .and_then(Value::as_str)
-        .unwrap_or("")
-        .trim()
-        .to_string()
-}
-
 /// Whether a content block is the model's call of the search function.
 pub(super) fn is_search_call(block: &Value) -> bool {
     block.get("type").and_then(Value::as_str) == Some("tool_use")
@@ -382,13 +252,14 @@ fn json_loop(
     let mut content: Vec<Value> = Vec::new();
     let mut usage = Usage::default();
     let mut next = Some(first);
-    let mut pass = 0;
+    let mut empties = 0;
     let last = loop {
         let opened = match next.take() {
             Some(p) => p,
             None => {
+                // Every call after the first is the proxy's own (the agent's).
                 searcher.upstream_calls += 1;
-                backend.open(&mut body, false, pass)?
+                backend.open(&mut body, false, searcher.upstream_calls - 1)?
             }
         };
         let message = backend.message(opened)?;
@@ -398,6 +269,14 @@ fn json_loop(
             .and_then(Value::as_array)
             .cloned()
             .unwrap_or_default();
+        if answer.is_empty() && empties < EMPTY_RETRIES {
+            empties += 1;
+            crate::warn!(
+                "empty answer from Copilot in a web search loop (attempt {empties}/{}); retrying",
+                EMPTY_RETRIES + 1
+            );
+            continue;
+        }
         let calls = search_calls(&answer);
         if !calls.is_empty() && !searcher.may_continue() {
             crate::warn!("web search: the model keeps searching; its last calls are dropped");
@@ -424,10 +303,17 @@ fn json_loop(
             break message;
         }
         append_turn(&mut body, answer, &ran, &searcher);
-        pass += 1;
+        empties = 0;
     };
     searcher.log(&backend.requested);
     let mut message = last;
+    if !content
+        .iter()
+        .any(|b| b["type"] == "text" || is_client_call(b))
+        && empties > 0
+    {
+        content.push(json!({"type": "text", "text": EMPTY_ANSWER}));
+    }
     if message["stop_reason"] == "tool_use" && !content.iter().any(is_client_call) {
         // Only searches were asked for, and they are answered (or cut off).
         message["stop_reason"] = json!("end_turn");

@@ -23,6 +23,7 @@ pub fn create(app: &Arc<App>, rq: &Incoming) -> Result<Outgoing, ApiError> {
     let mut body = rq.json_object()?;
     let requested = fields::model(&body)?;
     validate(&body)?;
+    crate::routes::shapes::anthropic(&body)?;
     let stream = fields::stream_flag(&body)?;
     if let Some(message) = image_rules::tiny_png(&body) {
         return Err(ApiError::BadRequest(message));
@@ -76,22 +77,30 @@ fn anthropic_context_error(e: ApiError, limit: Option<u64>) -> ApiError {
     ApiError::ContextWindow { message, too_large }
 }
 
-/// `N` and `M` from "... N exceeds the limit of M" (thousands separators allowed).
+/// `N` and `M` from "... N exceeds the limit of M" (thousands separators allowed: comma,
+/// no-break space, narrow no-break space).
 fn exceeds_numbers(text: &str) -> Option<(u64, u64)> {
     let lower = text.to_ascii_lowercase();
     let at = lower.find("exceeds the limit of")?;
+    let separator = |c: char| matches!(c, ',' | '\u{a0}' | '\u{202f}');
+    let in_number = |c: char| c.is_ascii_digit() || separator(c);
     let number = |s: &str| -> Option<u64> {
-        let digits: String = s.chars().filter(|c| *c != ',').collect();
+        let digits: String = s.chars().filter(|c| !separator(*c)).collect();
         digits.parse().ok()
     };
     let before = lower[..at].trim_end();
+    // Copilot's wording is not ours: the character before the number may be multi-byte,
+    // so step over it by its UTF-8 length, never by one byte.
     let start = before
-        .rfind(|c: char| !(c.is_ascii_digit() || c == ','))
-        .map_or(0, |i| i + 1);
+        .char_indices()
+        .rev()
+        .find(|(_, c)| !in_number(*c))
+        .map_or(0, |(i, c)| i + c.len_utf8());
     let after = lower[at + "exceeds the limit of".len()..].trim_start();
     let end = after
-        .find(|c: char| !(c.is_ascii_digit() || c == ','))
-        .unwrap_or(after.len());
+        .char_indices()
+        .find(|(_, c)| !in_number(*c))
+        .map_or(after.len(), |(i, _)| i);
     Some((number(&before[start..])?, number(&after[..end])?))
 }
 
@@ -107,6 +116,19 @@ fn validate(body: &Map<String, Value>) -> Result<(), ApiError> {
         }
         Some(_) => return Err(ApiError::BadRequest("`messages` must be an array".into())),
         None => return Err(ApiError::BadRequest("`messages` is required".into())),
+    }
+    // Anthropic's API requires it, and clients rely on the 400 to find their mistake.
+    match body.get("max_tokens") {
+        None | Some(Value::Null) => {
+            return Err(ApiError::BadRequest("`max_tokens` is required".into()));
+        }
+        Some(v) if v.as_u64().is_some_and(|n| n >= 1) => {}
+        Some(v) if v.is_i64() || v.is_u64() => {
+            return Err(ApiError::BadRequest(
+                "`max_tokens` must be at least 1".into(),
+            ));
+        }
+        Some(_) => {}
     }
     if body
         .get("system")
@@ -133,6 +155,33 @@ fn validate(body: &Map<String, Value>) -> Result<(), ApiError> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// Regression (review §3): a multi-byte character before the number made the byte
+    /// slicing panic, and Claude Code got a 500 instead of the answer that makes it compact.
+    #[test]
+    fn non_ascii_context_error_is_prompt_too_long_not_a_panic() {
+        let text = |m: &str| {
+            let e = ApiError::ContextWindow {
+                message: m.into(),
+                too_large: false,
+            };
+            anthropic_context_error(e, Some(128_000)).to_string()
+        };
+        assert_eq!(
+            text("prompt token count of 140\u{202f}000 exceeds the limit of 128\u{202f}000"),
+            "prompt is too long: 140000 tokens > 128000 maximum"
+        );
+        assert_eq!(
+            text("Anzahl der Tokens: 140\u{a0}000 exceeds the limit of 128\u{a0}000 ü"),
+            "prompt is too long: 140000 tokens > 128000 maximum"
+        );
+        assert_eq!(
+            text("längé—140000 exceeds the limit of 128000…"),
+            "prompt is too long: 140000 tokens > 128000 maximum"
+        );
+        assert_eq!(exceeds_numbers("ü exceeds the limit of ü"), None);
+        assert_eq!(exceeds_numbers("é"), None);
+    }
 
     #[test]
     fn context_errors_become_prompt_too_long() {

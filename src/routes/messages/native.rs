@@ -175,10 +175,9 @@ impl Adapter for NativeRelay {
         if event.comment.is_some() {
             return Ok(Step::Continue);
         }
-        let head: EventHead =
-            serde_json::from_str(&event.data).map_err(|e| Fault::Malformed(e.to_string()))?;
-        match &*head.kind {
-            "content_block_start" => self.open_block = head.index,
+        let head = EventHead::read(&event.data).map_err(|e| Fault::Malformed(e.to_string()))?;
+        match head.kind.get().unwrap_or("") {
+            "content_block_start" => self.open_block = head.index.0,
             "content_block_stop" => self.open_block = None,
             "message_delta" => self.saw_delta = true,
             "message_start" => {
@@ -266,6 +265,15 @@ mod tests {
         assert_eq!(rest, &upstream[START.len()..]);
         assert!(start.contains("\"model\":\"claude-sonnet-4-5\""), "{start}");
         assert!(!start.contains("4.5"), "{start}");
+    }
+
+    #[test]
+    fn events_without_a_type_pass_unread() {
+        let odd = "data: {\"no\":\"type\"}\n\ndata: [1]\n\ndata: {\"type\":7,\"index\":\"x\"}\n\n";
+        let upstream = format!("{START}{odd}{BLOCK}{END}");
+        let (text, outcome) = relayed(&upstream, None);
+        assert_eq!(outcome, Outcome::Completed);
+        assert!(text.starts_with(&upstream), "{text}");
     }
 
     #[test]

@@ -41,6 +41,7 @@ pub fn create(app: &Arc<App>, rq: &Incoming) -> Result<Outgoing, ApiError> {
             ("reasoning", fields::Kind::Object),
         ],
     )?;
+    crate::routes::shapes::responses(&body)?;
     let stream = fields::stream_flag(&body)?;
     let admitted = admission::admit(app, rq, Api::Responses, &mut body, &requested)?;
     let (requested, model, route) = (admitted.requested, admitted.model, admitted.route);
@@ -71,7 +72,7 @@ pub fn create(app: &Arc<App>, rq: &Incoming) -> Result<Outgoing, ApiError> {
 fn context_window_stream(app: &App, message: &str) -> Outgoing {
     let event = failed_event(&new_response_id(), "context_length_exceeded", message, 0);
     streaming(app, KEEPALIVE, Box::new(|| {}), move |sink| {
-        sink.sse(event.as_bytes());
+        sink.forward(&event);
         Outcome::UpstreamError
     })
 }

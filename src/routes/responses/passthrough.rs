@@ -41,7 +41,17 @@ pub fn create(
             finished(lease, relay::relay_to_end(reader, sink, &mut adapter))
         })
     } else {
-        Outgoing::bytes(200, "application/json", opened.read_all()?)
+        let answer = opened.read_all()?;
+        // Relayed as it is, but only if it is JSON: a 200 with an empty or broken body is
+        // an upstream fault, not an answer (issue 10's fault matrix).
+        let json = std::str::from_utf8(&answer)
+            .is_ok_and(|text| serde_json::from_str::<serde::de::IgnoredAny>(text).is_ok());
+        if !json {
+            return Err(ApiError::BadGateway(
+                "Copilot answered 200 with a body that is not JSON".into(),
+            ));
+        }
+        Outgoing::bytes(200, "application/json", answer)
     };
     out.model = Some(requested.to_string());
     Ok(out)
@@ -120,7 +130,7 @@ impl Adapter for Passthrough {
             return Ok(Step::Continue);
         }
         if event.data.trim() == "[DONE]" {
-            sink.sse(b"data: [DONE]\n\n");
+            sink.event(None, "[DONE]");
             return self.on_eof(sink).map(|()| Step::Done);
         }
         let v: Value =
@@ -173,7 +183,7 @@ impl Adapter for Passthrough {
             &fault.message(),
             self.sequence + 1,
         );
-        sink.sse(event.as_bytes());
+        sink.forward(&event);
     }
 
     fn name(&self) -> &'static str {

@@ -7,6 +7,7 @@
 //! response for the connection's next turn.
 
 use super::turns::Capture;
+use crate::server::listener::Upgraded;
 use crate::sse::Parser;
 use std::io::{self, Write};
 use std::sync::{Arc, Mutex};
@@ -14,12 +15,10 @@ use tungstenite::protocol::WebSocket;
 use tungstenite::{Bytes, Message};
 
 /// The socket, shared by the connection loop (between responses) and the writer (during one).
-pub type Socket = Arc<Mutex<WebSocket<Box<dyn tiny_http::ReadWrite + Send>>>>;
+pub type Socket = Arc<Mutex<WebSocket<Upgraded>>>;
 
 /// Locks the socket; a panic elsewhere must not wedge the connection.
-pub fn lock(
-    socket: &Socket,
-) -> std::sync::MutexGuard<'_, WebSocket<Box<dyn tiny_http::ReadWrite + Send>>> {
+pub fn lock(socket: &Socket) -> std::sync::MutexGuard<'_, WebSocket<Upgraded>> {
     socket.lock().unwrap_or_else(|e| e.into_inner())
 }
 

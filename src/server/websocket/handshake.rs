@@ -1,7 +1,7 @@
-//! The opening handshake of RFC 6455 §4.2 on top of tiny_http: which requests are upgrade
+//! The opening handshake of RFC 6455 §4.2 on top of our listener: which requests are upgrade
 //! attempts, what makes one valid, and the `Sec-WebSocket-Accept` of the 101 answer.
 //!
-//! tungstenite's own handshake would read the request head itself; tiny_http has already
+//! tungstenite's own handshake would read the request head itself; the listener has already
 //! parsed it, so we check the few headers that matter and compute the accept key here
 //! (SHA-1 over 60 bytes, then base64; a dependency for that would outweigh the code).
 

@@ -16,7 +16,8 @@ mod frames;
 mod handshake;
 mod turns;
 
-use super::{Slot, auth, path_of, probe};
+use super::listener::Request;
+use super::{Slot, auth, path_of};
 use crate::app::App;
 use crate::http::{ApiError, Family, GoneProbe, Incoming, Outcome, Outgoing};
 use crate::routes;
@@ -27,7 +28,6 @@ use std::panic::{AssertUnwindSafe, catch_unwind};
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Instant;
-use tiny_http::{Header, Request, Response};
 use tungstenite::Message;
 use tungstenite::protocol::frame::CloseFrame;
 use tungstenite::protocol::frame::coding::CloseCode;
@@ -47,34 +47,23 @@ const HOP_HEADERS: [&str; 8] = [
 ];
 
 /// A WebSocket upgrade attempt on the Responses path.
-pub(super) fn is_attempt(rq: &Request) -> bool {
+pub(super) fn is_attempt(rq: &Request<'_>) -> bool {
     handshake::is_responses_path(path_of(rq.url()))
-        && rq.headers().iter().any(|h| {
-            h.field.equiv("upgrade")
-                && h.value
-                    .as_str()
-                    .split(',')
+        && rq.headers().iter().any(|(k, v)| {
+            k == "upgrade"
+                && v.split(',')
                     .any(|p| p.trim().eq_ignore_ascii_case("websocket"))
         })
 }
 
 /// Answers the handshake (426, 401, 400 or 101) and serves the connection until it ends.
-pub(super) fn serve(app: &Arc<App>, inflight: &Arc<AtomicUsize>, port: Option<u16>, rq: Request) {
+pub(super) fn serve(app: &Arc<App>, inflight: &Arc<AtomicUsize>, rq: Request<'_>) {
     // Lets a turn waiting in a rate-limit or approval queue notice that the client left.
-    let probe = probe::ClientProbe::new(rq.remote_addr().copied(), port);
+    let probe = rq.probe();
     let incoming = Incoming {
-        method: rq.method().as_str().to_ascii_uppercase(),
+        method: rq.method().to_ascii_uppercase(),
         path: path_of(rq.url()).to_string(),
-        headers: rq
-            .headers()
-            .iter()
-            .map(|h| {
-                (
-                    h.field.as_str().as_str().to_ascii_lowercase(),
-                    h.value.as_str().to_string(),
-                )
-            })
-            .collect(),
+        headers: rq.headers().to_vec(),
         ..Incoming::default()
     };
     let refused = if app.config.no_websocket {
@@ -96,18 +85,26 @@ pub(super) fn serve(app: &Arc<App>, inflight: &Arc<AtomicUsize>, port: Option<u1
     let key = match refused {
         Ok(key) => key,
         Err(out) => {
-            app.metrics.request(&incoming.path, out.status);
+            app.metrics
+                .request(routes::label(&incoming.path), out.status);
             info!("GET {} (websocket) refused: {}", incoming.path, out.status);
             refuse(rq, out);
             return;
         }
     };
-    app.metrics.request(&incoming.path, 101);
-    let mut response = Response::empty(101);
-    if let Ok(h) = Header::from_bytes(&b"Sec-WebSocket-Accept"[..], key.as_bytes()) {
-        response.add_header(h);
+    app.metrics.request(routes::label(&incoming.path), 101);
+    let mut stream = rq.upgrade();
+    let head = format!(
+        "HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Accept: {key}\r\n\r\n"
+    );
+    if stream
+        .write_all(head.as_bytes())
+        .and_then(|_| stream.flush())
+        .is_err()
+    {
+        debug!("websocket: the client left during the handshake");
+        return;
     }
-    let stream = rq.upgrade("websocket", response);
     let limit = app.config.max_body_bytes;
     let config = WebSocketConfig::default()
         .max_message_size(Some(limit))
@@ -127,7 +124,7 @@ pub(super) fn serve(app: &Arc<App>, inflight: &Arc<AtomicUsize>, port: Option<u1
             .into_iter()
             .filter(|(k, _)| !HOP_HEADERS.contains(&k.as_str()))
             .collect(),
-        probe: GoneProbe::new(move || probe.gone()),
+        probe: GoneProbe::new(move || probe.client_gone()),
         opened: Instant::now(),
         last: None,
         responses: 0,
@@ -141,30 +138,14 @@ pub(super) fn serve(app: &Arc<App>, inflight: &Arc<AtomicUsize>, port: Option<u1
 }
 
 /// Answers a refused handshake and closes the connection: `Connection: close` tells Codex
-/// not to reuse it (tiny_http's `Response` drops a `Connection` header, so the answer is
-/// written here; the connection cannot serve another request after an upgrade attempt).
-fn refuse(rq: Request, out: Outgoing) {
+/// not to reuse it (the connection cannot serve another request after an upgrade attempt).
+fn refuse(rq: Request<'_>, out: Outgoing) {
     let status = out.status;
-    let reason = match status {
-        400 => "Bad Request",
-        401 => "Unauthorized",
-        426 => "Upgrade Required",
-        _ => "Error",
-    };
-    let mut head = format!("HTTP/1.1 {status} {reason}\r\nConnection: close\r\n");
+    let mut headers = out.headers.clone();
     if status == 426 {
-        head.push_str("Upgrade: websocket\r\n");
+        headers.push(("Upgrade".into(), "websocket".into()));
     }
-    for (k, v) in &out.headers {
-        head.push_str(&format!("{k}: {v}\r\n"));
-    }
-    let body = out.into_body();
-    head.push_str(&format!("Content-Length: {}\r\n\r\n", body.len()));
-    let mut writer = rq.into_writer();
-    let _ = writer
-        .write_all(head.as_bytes())
-        .and_then(|_| writer.write_all(&body))
-        .and_then(|_| writer.flush());
+    rq.respond(status, &headers, &out.into_body(), true);
 }
 
 struct Session<'a> {

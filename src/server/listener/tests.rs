@@ -1,0 +1,121 @@
+//! The listener's hooks that no route uses yet, driven directly: TLS-style wrapping, the
+//! client probe, upgrades and graceful stop.
+
+use super::*;
+use std::io::{Read, Write};
+use std::sync::mpsc;
+
+fn limits() -> Limits {
+    Limits {
+        header_timeout: Duration::from_secs(2),
+        idle_timeout: Duration::from_secs(5),
+        max_connections: 8,
+        stack_size: 256 * 1024,
+    }
+}
+
+fn start(
+    listener: Listener,
+    handler: Arc<Handler>,
+) -> (SocketAddr, Stopper, std::thread::JoinHandle<()>) {
+    let addr = listener.local_addr();
+    let stop = listener.stopper();
+    let serving = std::thread::spawn(move || listener.serve(handler));
+    (addr, stop, serving)
+}
+
+fn local() -> Listener {
+    Listener::bind(SocketAddr::from(([127, 0, 0, 1], 0)), limits()).unwrap()
+}
+
+/// A transport that counts bytes read, standing in for a TLS stream.
+struct Counting(TcpStream, Arc<AtomicU64>);
+
+impl Read for Counting {
+    fn read(&mut self, b: &mut [u8]) -> io::Result<usize> {
+        let n = self.0.read(b)?;
+        self.1.fetch_add(n as u64, Ordering::Relaxed);
+        Ok(n)
+    }
+}
+
+impl Write for Counting {
+    fn write(&mut self, b: &[u8]) -> io::Result<usize> {
+        self.0.write(b)
+    }
+    fn flush(&mut self) -> io::Result<()> {
+        self.0.flush()
+    }
+}
+
+#[test]
+fn handshake_wraps_every_connection_and_stop_ends_serving() {
+    let read = Arc::new(AtomicU64::new(0));
+    let counted = read.clone();
+    let handshake: Arc<Handshake> = Arc::new(move |tcp: TcpStream| {
+        Ok(Box::new(Counting(tcp, counted.clone())) as Box<dyn Transport>)
+    });
+    let handler: Arc<Handler> = Arc::new(|rq: Request<'_>| rq.respond(200, &[], b"ok", false));
+    let (addr, stop, serving) = start(local().with_tls(handshake), handler);
+    let mut c = TcpStream::connect(addr).unwrap();
+    c.write_all(b"GET / HTTP/1.1\r\nHost: x\r\n\r\n").unwrap();
+    let mut answer = [0u8; 64];
+    let n = c.read(&mut answer).unwrap();
+    assert!(String::from_utf8_lossy(&answer[..n]).ends_with("\r\n\r\nok"));
+    assert!(read.load(Ordering::Relaxed) >= 27);
+    assert_eq!(stop.open_connections(), 1);
+    // Stop: the idle keep-alive connection is closed and serve() returns.
+    stop.stop();
+    assert_eq!(c.read(&mut answer).unwrap_or(0), 0);
+    assert!(stop.wait_closed(Duration::from_secs(2)));
+    serving.join().unwrap();
+    assert!(TcpStream::connect(addr).is_err());
+}
+
+#[test]
+fn probe_sees_a_client_leave() {
+    let (tx, rx) = mpsc::channel();
+    let handler: Arc<Handler> = Arc::new(move |rq: Request<'_>| {
+        let probe = rq.probe();
+        let present = !probe.client_gone();
+        let deadline = Instant::now() + Duration::from_secs(3);
+        while !probe.client_gone() && Instant::now() < deadline {
+            std::thread::sleep(Duration::from_millis(10));
+        }
+        let _ = tx.send((present, probe.client_gone()));
+        rq.respond(200, &[], b"late", true);
+    });
+    let (addr, stop, _serving) = start(local(), handler);
+    let mut c = TcpStream::connect(addr).unwrap();
+    c.write_all(b"GET / HTTP/1.1\r\nHost: x\r\n\r\n").unwrap();
+    std::thread::sleep(Duration::from_millis(100));
+    drop(c);
+    let (present, gone) = rx.recv_timeout(Duration::from_secs(5)).unwrap();
+    assert!(present, "the client was there while connected");
+    assert!(gone, "the probe never saw the client leave");
+    stop.stop();
+}
+
+#[test]
+fn upgrade_hands_over_the_connection_with_early_bytes() {
+    let handler: Arc<Handler> = Arc::new(|rq: Request<'_>| {
+        let mut up = rq.upgrade();
+        up.write_all(b"HTTP/1.1 101 Switching Protocols\r\n\r\n")
+            .unwrap();
+        let mut buf = [0u8; 5];
+        up.read_exact(&mut buf).unwrap();
+        up.write_all(&buf).unwrap();
+    });
+    let (addr, stop, _serving) = start(local(), handler);
+    let mut c = TcpStream::connect(addr).unwrap();
+    // The first frame arrives in the same packet as the head.
+    c.write_all(b"GET /ws HTTP/1.1\r\nHost: x\r\nConnection: Upgrade\r\nUpgrade: x\r\n\r\nhel")
+        .unwrap();
+    std::thread::sleep(Duration::from_millis(50));
+    c.write_all(b"lo").unwrap();
+    let mut got = String::new();
+    c.set_read_timeout(Some(Duration::from_secs(5))).unwrap();
+    let _ = c.read_to_string(&mut got);
+    assert_eq!(got, "HTTP/1.1 101 Switching Protocols\r\n\r\nhello");
+    stop.stop();
+}
