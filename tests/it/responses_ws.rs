@@ -388,3 +388,30 @@ fn each_turn_passes_the_rate_limit() {
         ["response.created", "response.completed"]
     );
 }
+
+/// Codex keeps the socket open while its tools run: an idle WebSocket outlives the
+/// listener's head and keep-alive timeouts (its socket read timeouts are only ticks here).
+#[test]
+fn an_idle_socket_outlives_the_listeners_timeouts() {
+    let fake = Fake::start();
+    let proxy = Proxy::start(
+        &fake,
+        &["--header-timeout", "0.3", "--idle-timeout", "0.5"],
+        &[],
+    );
+    let mut ws = WsClient::connect(&proxy.url, "/v1/responses", &[]).unwrap();
+    ws.send(&create(codex_request(CODEX, &[user("hello")])));
+    let id = completed(&ws.events_until_end())["id"].clone();
+    std::thread::sleep(Duration::from_millis(1200));
+    let mut next = codex_request(CODEX, &[user("after a long tool run")]);
+    next["previous_response_id"] = id;
+    ws.send(&create(next));
+    completed(&ws.events_until_end());
+    let sent = fake
+        .requests_to("/responses")
+        .pop()
+        .unwrap()
+        .json()
+        .to_string();
+    assert!(sent.contains("hello") && sent.contains("after a long tool run"));
+}
