@@ -164,6 +164,9 @@ fn handle(app: &Arc<App>, mut rq: Request<'_>) {
             }
         }
     };
+    // While shutting down, each answer closes its connection, so that kept-alive clients
+    // (a load balancer's pool) take their next request to another instance.
+    let close = close || app.draining.load(Ordering::Acquire);
     out.headers.extend(cors);
     if family == Family::Anthropic {
         // Claude Code surfaces it as the request id of each turn.

@@ -178,8 +178,11 @@ fn two_instances_behind_nginx_stream_stick_and_fail_over() {
     );
     assert!(counts == (6, 0) || counts == (0, 6), "{counts:?}");
 
-    // One instance stops: every request, with or without a session, is still answered.
-    drop(second);
+    // One instance stops (SIGTERM, as systemd or docker stop it): every request, whatever
+    // its session, is still answered.
+    let mut second = second;
+    second.signal("TERM");
+    assert_eq!(second.wait_exit(Duration::from_secs(5)), Some(0));
     for i in 0..10 {
         let session = format!("sess-{i}");
         let r = post(

@@ -87,6 +87,9 @@ fn sigterm_lets_a_stream_that_fits_the_grace_complete_then_exits_0() {
     assert!(wait_until(Duration::from_secs(2), || probe
         .get_status("/readyz")
         == 503));
+    // That answer closed the kept-alive connection: its next request goes elsewhere.
+    let mut rest = Vec::new();
+    assert_eq!(probe.0.read_to_end(&mut rest).unwrap(), 0, "closed");
     assert!(
         wait_until(Duration::from_secs(2), || TcpStream::connect(
             proxy.url.trim_start_matches("http://")

@@ -42,6 +42,8 @@ const SCRUBBED_ENV: &[&str] = &[
     "NO_PROXY",
     "no_proxy",
     "XDG_DATA_HOME",
+    "TLS_CERT",
+    "TLS_KEY",
 ];
 
 /// A fresh directory under the system temp dir, removed with everything in it on drop.

@@ -3,6 +3,7 @@
 //! thread (no queue, no hop), reads the body by its framing, writes the answer, and after a
 //! body the handler left unread drains a bounded amount or closes.
 
+use super::answer::{Probe, Upgraded, Writer, reason, safe_header};
 use super::head::{self, Framing, Head, HeadError, Version};
 use super::{Limits, Transport};
 use std::io::{self, Read, Write};
@@ -13,7 +14,7 @@ use std::time::{Duration, Instant};
 
 /// The connection's byte stream, shared with a response writer that may outlive the
 /// request (a stream's watchdog writes keepalives from its own thread).
-type Io = Arc<Mutex<Box<dyn Transport>>>;
+pub(super) type Io = Arc<Mutex<Box<dyn Transport>>>;
 
 /// Unread body bytes drained after an answer so the connection can serve another request;
 /// beyond this the connection is closed instead (tiny_http 0.12 allocated the whole
@@ -24,7 +25,7 @@ pub const DRAIN_MAX: u64 = 1 << 20;
 /// destroy the answer before it reads it (nginx's "lingering close").
 const LINGER: Duration = Duration::from_secs(2);
 /// How much is read from the socket at a time.
-const READ_CHUNK: usize = 16 * 1024;
+pub(super) const READ_CHUNK: usize = 16 * 1024;
 /// The longest chunk-size or trailer line of a chunked body.
 const MAX_LINE: usize = 8 * 1024;
 
@@ -479,147 +480,5 @@ impl Drop for Request<'_> {
         if !self.answered {
             self.conn.reusable = false;
         }
-    }
-}
-
-/// Tells whether the client of a request has gone away, without reading its data.
-pub struct Probe(Option<socket2::Socket>);
-
-/// Linux `MSG_PEEK | MSG_DONTWAIT`: look at the receive queue without consuming it and
-/// without blocking (the socket itself stays blocking for the connection's thread).
-const PEEK_NOW: std::ffi::c_int = 0x2 | 0x40;
-
-impl Probe {
-    /// True once the client closed or reset the connection. Bytes waiting (a pipelined
-    /// request, a TLS alert) count as present; a client that half-closes after sending
-    /// its request counts as gone.
-    pub fn client_gone(&self) -> bool {
-        let Some(socket) = &self.0 else {
-            return false;
-        };
-        let mut byte = [std::mem::MaybeUninit::<u8>::uninit(); 1];
-        match socket.recv_with_flags(&mut byte, PEEK_NOW) {
-            Ok(0) => true,
-            Ok(_) => false,
-            Err(e) => !matches!(
-                e.kind(),
-                io::ErrorKind::WouldBlock | io::ErrorKind::Interrupted
-            ),
-        }
-    }
-}
-
-/// A response body the caller frames; buffered until `flush`, written under the
-/// connection's lock so a watchdog thread can interleave whole writes.
-struct Writer {
-    io: Io,
-    buf: Vec<u8>,
-    broken: Arc<AtomicBool>,
-}
-
-impl Writer {
-    fn send(&mut self) -> io::Result<()> {
-        if self.buf.is_empty() {
-            return Ok(());
-        }
-        let mut io = crate::sync::lock(&self.io);
-        let result = io.write_all(&self.buf).and_then(|_| io.flush());
-        self.buf.clear();
-        if result.is_err() {
-            self.broken.store(true, Ordering::Release);
-        }
-        result
-    }
-}
-
-impl Write for Writer {
-    fn write(&mut self, data: &[u8]) -> io::Result<usize> {
-        if self.broken.load(Ordering::Acquire) {
-            return Err(io::ErrorKind::BrokenPipe.into());
-        }
-        self.buf.extend_from_slice(data);
-        if self.buf.len() >= READ_CHUNK {
-            self.send()?;
-        }
-        Ok(data.len())
-    }
-
-    fn flush(&mut self) -> io::Result<()> {
-        self.send()
-    }
-}
-
-impl Drop for Writer {
-    fn drop(&mut self) {
-        let _ = self.send();
-    }
-}
-
-/// The connection after an upgrade: read and write from one thread at a time.
-#[cfg_attr(not(test), allow(dead_code))]
-pub struct Upgraded {
-    io: Io,
-    early: Vec<u8>,
-    at: usize,
-}
-
-impl Read for Upgraded {
-    fn read(&mut self, out: &mut [u8]) -> io::Result<usize> {
-        if self.at < self.early.len() {
-            let n = out.len().min(self.early.len() - self.at);
-            out[..n].copy_from_slice(&self.early[self.at..self.at + n]);
-            self.at += n;
-            return Ok(n);
-        }
-        crate::sync::lock(&self.io).read(out)
-    }
-}
-
-impl Write for Upgraded {
-    fn write(&mut self, data: &[u8]) -> io::Result<usize> {
-        crate::sync::lock(&self.io).write(data)
-    }
-
-    fn flush(&mut self) -> io::Result<()> {
-        crate::sync::lock(&self.io).flush()
-    }
-}
-
-/// A header that cannot split the response (no CR or LF) and has a valid name.
-fn safe_header(name: &str, value: &str) -> bool {
-    !name.is_empty()
-        && name.bytes().all(|b| b.is_ascii_graphic() && b != b':')
-        && !value.bytes().any(|b| b == b'\r' || b == b'\n')
-}
-
-pub fn reason(status: u16) -> &'static str {
-    match status {
-        100 => "Continue",
-        101 => "Switching Protocols",
-        200 => "OK",
-        201 => "Created",
-        204 => "No Content",
-        301 => "Moved Permanently",
-        302 => "Found",
-        304 => "Not Modified",
-        400 => "Bad Request",
-        401 => "Unauthorized",
-        403 => "Forbidden",
-        404 => "Not Found",
-        405 => "Method Not Allowed",
-        408 => "Request Timeout",
-        409 => "Conflict",
-        413 => "Payload Too Large",
-        415 => "Unsupported Media Type",
-        422 => "Unprocessable Entity",
-        429 => "Too Many Requests",
-        431 => "Request Header Fields Too Large",
-        500 => "Internal Server Error",
-        501 => "Not Implemented",
-        502 => "Bad Gateway",
-        503 => "Service Unavailable",
-        504 => "Gateway Timeout",
-        505 => "HTTP Version Not Supported",
-        _ => "Status",
     }
 }

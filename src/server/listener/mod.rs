@@ -50,11 +50,13 @@
 //! given to `stop_on`; `Stopper` does the same from inside (and closes idle connections).
 //! `upgrade` is for the Responses WebSocket (#13); the tests here use every hook.
 
+mod answer;
 mod conn;
 pub mod head;
 
 #[allow(unused_imports)] // Upgraded: for #13, see above.
-pub use conn::{Probe, Request, Upgraded};
+pub use answer::{Probe, Upgraded};
+pub use conn::Request;
 
 use std::collections::HashMap;
 use std::io::{self, Read, Write};

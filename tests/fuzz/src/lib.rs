@@ -14,8 +14,12 @@ mod cli;
 mod commands;
 #[path = "../../../src/config.rs"]
 mod config;
+#[path = "../../../src/dotenv.rs"]
+mod dotenv;
 #[path = "../../../src/features/mod.rs"]
 mod features;
+#[path = "../../../src/flags.rs"]
+mod flags;
 #[path = "../../../src/http/mod.rs"]
 mod http;
 #[path = "../../../src/ids.rs"]
