@@ -31,7 +31,8 @@ pub struct Model {
     /// `capabilities.supports.vision` and `parallel_tool_calls`, for Codex's catalog.
     pub vision: bool,
     pub parallel_tool_calls: bool,
-    /// `billing.multiplier`: premium requests one call costs (shown at the approval prompt).
+    /// `billing.multiplier`: premium requests one user turn costs on legacy plans (the
+    /// accounting counts it; the approval prompt shows it).
     pub multiplier: Option<f64>,
 }
 
@@ -115,6 +116,10 @@ impl Model {
             if let Some(n) = value {
                 v[key] = json!(n);
             }
+        }
+        // What a user turn costs on legacy plans (`copilot-api setup` picks by it).
+        if let Some(m) = self.multiplier {
+            v["billing"] = json!({"multiplier": m});
         }
         v
     }

@@ -15,7 +15,7 @@ use crate::features::{admission, compaction};
 use crate::http::{ApiError, Incoming, Outcome, Outgoing};
 use crate::protocol::chat::KEEPALIVE;
 use crate::protocol::responses::{failed_event, new_response_id};
-use crate::routes::streaming;
+use crate::routes::stream::streaming;
 use crate::routes::{compact, fields};
 use crate::routing::Api;
 use serde_json::Value;
