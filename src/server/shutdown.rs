@@ -76,8 +76,7 @@ fn drain(app: &App, inflight: &AtomicUsize, stopper: &Stopper, signal: i32) -> !
         grace.as_secs_f64()
     );
     let started = Instant::now();
-    let busy = || inflight.load(Ordering::Acquire) + stopper.busy_connections();
-    if wait_idle(&busy, grace) {
+    if wait_idle(inflight, grace) {
         crate::info!(
             "all requests finished after {:.1} s; exiting",
             started.elapsed().as_secs_f64()
@@ -90,7 +89,7 @@ fn drain(app: &App, inflight: &AtomicUsize, stopper: &Stopper, signal: i32) -> !
         inflight.load(Ordering::Acquire)
     );
     app.shutdown.trigger();
-    if !wait_idle(&busy, FINAL_WORDS) {
+    if !wait_idle(inflight, FINAL_WORDS) {
         crate::warn!(
             "{} request(s) still open; exiting anyway",
             inflight.load(Ordering::Acquire)
@@ -99,13 +98,11 @@ fn drain(app: &App, inflight: &AtomicUsize, stopper: &Stopper, signal: i32) -> !
     std::process::exit(0);
 }
 
-/// True once nothing is in flight (`busy` counts it: requests being handled, and
-/// connections that have read a head but not yet admitted its request), false if `limit`
-/// passes first.
-fn wait_idle(busy: &dyn Fn() -> usize, limit: Duration) -> bool {
+/// True once nothing is in flight, false if `limit` passes first.
+fn wait_idle(inflight: &AtomicUsize, limit: Duration) -> bool {
     let deadline = Instant::now() + limit;
     loop {
-        if busy() == 0 {
+        if inflight.load(Ordering::Acquire) == 0 {
             return true;
         }
         if Instant::now() >= deadline {
@@ -122,15 +119,14 @@ mod tests {
     #[test]
     fn waiting_ends_when_idle_or_at_the_limit() {
         let n = Arc::new(AtomicUsize::new(1));
-        let busy = || n.load(Ordering::Acquire);
         let started = Instant::now();
-        assert!(!wait_idle(&busy, Duration::from_millis(100)));
+        assert!(!wait_idle(&n, Duration::from_millis(100)));
         assert!(started.elapsed() >= Duration::from_millis(100));
         let m = n.clone();
         std::thread::spawn(move || {
             std::thread::sleep(Duration::from_millis(50));
             m.store(0, Ordering::Release);
         });
-        assert!(wait_idle(&busy, Duration::from_secs(5)));
+        assert!(wait_idle(&n, Duration::from_secs(5)));
     }
 }

@@ -29,7 +29,6 @@
 //! let stop = listener.stopper();                          // for graceful shutdown:
 //! //   stop.stop()              stop accepting; each connection closes after its current
 //! //                            or next answer
-//! //   stop.busy_connections()  how many are between a request head and its answer
 //! listener.serve(handler);                                // returns once stopped
 //!
 //! // The handler runs on the connection's thread with a Request:
@@ -45,8 +44,7 @@
 //! Send`, e.g. rustls's `StreamOwned<ServerConnection, TcpStream>`); the listener keeps a
 //! clone of the TCP socket for deadlines and probes.
 //!
-//! Graceful shutdown (`server::shutdown`) stops the listener through its `Stopper`, and
-//! waits for `busy_connections()` as well as for the requests in flight.
+//! Graceful shutdown (`server::shutdown`) stops the listener through its `Stopper`.
 //! `upgrade` is for the Responses WebSocket (#13); the tests here use every hook.
 
 mod answer;
@@ -57,7 +55,7 @@ pub mod head;
 pub use answer::{Probe, Upgraded};
 pub use conn::Request;
 
-use std::collections::HashMap;
+use std::collections::HashSet;
 use std::io::{self, Read, Write};
 use std::net::{SocketAddr, TcpListener, TcpStream};
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
@@ -102,12 +100,8 @@ struct Shared {
     /// Set by `Stopper::stop` (the process's graceful shutdown, or a test).
     stopping: AtomicBool,
     next_id: AtomicU64,
-    /// Open connections, and whether each is between requests.
-    open: Mutex<HashMap<u64, Open>>,
-}
-
-struct Open {
-    busy: Arc<AtomicBool>,
+    /// Open connections, by id.
+    open: Mutex<HashSet<u64>>,
 }
 
 impl Listener {
@@ -132,7 +126,7 @@ impl Listener {
                 limits,
                 stopping: AtomicBool::new(false),
                 next_id: AtomicU64::new(1),
-                open: Mutex::new(HashMap::new()),
+                open: Mutex::new(HashSet::new()),
             }),
             handshake: None,
         })
@@ -181,7 +175,7 @@ impl Listener {
     fn admit(&self, tcp: TcpStream, handler: &Arc<Handler>) {
         let accepted = Instant::now();
         let limits = self.shared.limits;
-        let (registry, busy) = {
+        let registry = {
             let mut open = crate::sync::lock(&self.shared.open);
             if open.len() >= limits.max_connections {
                 drop(open);
@@ -189,9 +183,8 @@ impl Listener {
                 return;
             }
             let id = self.shared.next_id.fetch_add(1, Ordering::Relaxed);
-            let busy = Arc::new(AtomicBool::new(false));
-            open.insert(id, Open { busy: busy.clone() });
-            (Registered(self.shared.clone(), id), busy)
+            open.insert(id);
+            Registered(self.shared.clone(), id)
         };
         let (handler, handshake) = (handler.clone(), self.handshake.clone());
         let spawned = std::thread::Builder::new()
@@ -199,15 +192,7 @@ impl Listener {
             .stack_size(limits.stack_size)
             .spawn(move || {
                 let _registry = registry;
-                run(
-                    tcp,
-                    accepted,
-                    limits,
-                    handshake,
-                    &*handler,
-                    &busy,
-                    &_registry.0,
-                );
+                run(tcp, accepted, limits, handshake, &*handler, &_registry.0);
             });
         if let Err(e) = spawned {
             // The closure (and with it the registration and socket) is dropped.
@@ -232,7 +217,6 @@ fn run(
     limits: Limits,
     handshake: Option<Arc<Handshake>>,
     handler: &Handler,
-    busy: &AtomicBool,
     shared: &Shared,
 ) {
     let Ok(socket) = tcp.try_clone() else {
@@ -260,9 +244,7 @@ fn run(
             }
         };
         first = false;
-        busy.store(true, Ordering::Release);
         let again = conn.exchange(head, handler);
-        busy.store(false, Ordering::Release);
         if !again {
             return;
         }
@@ -317,15 +299,6 @@ impl Stopper {
     #[cfg(test)]
     pub fn stopping(&self) -> bool {
         self.shared.stopping.load(Ordering::Acquire)
-    }
-
-    /// Connections between reading a request head and finishing its answer: a drain that
-    /// counts only admitted requests would miss one whose head has just arrived.
-    pub fn busy_connections(&self) -> usize {
-        crate::sync::lock(&self.shared.open)
-            .values()
-            .filter(|o| o.busy.load(Ordering::Acquire))
-            .count()
     }
 
     #[cfg(test)]
