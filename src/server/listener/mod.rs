@@ -27,8 +27,8 @@
 //!                                                         // the connection's thread under
 //!                                                         // the header deadline
 //! let stop = listener.stopper();                          // for graceful shutdown:
-//! //   stop.stop()              stop accepting; each connection closes after its current
-//! //                            or next answer
+//! //   stop.stop()              stop accepting; open connections go on until an answer
+//! //                            closes them or they idle out
 //! listener.serve(handler);                                // returns once stopped
 //!
 //! // The handler runs on the connection's thread with a Request:
@@ -192,7 +192,7 @@ impl Listener {
             .stack_size(limits.stack_size)
             .spawn(move || {
                 let _registry = registry;
-                run(tcp, accepted, limits, handshake, &*handler, &_registry.0);
+                run(tcp, accepted, limits, handshake, &*handler);
             });
         if let Err(e) = spawned {
             // The closure (and with it the registration and socket) is dropped.
@@ -217,7 +217,6 @@ fn run(
     limits: Limits,
     handshake: Option<Arc<Handshake>>,
     handler: &Handler,
-    shared: &Shared,
 ) {
     let Ok(socket) = tcp.try_clone() else {
         return;
@@ -234,7 +233,11 @@ fn run(
     };
     let mut conn = conn::Conn::new(io, socket, limits);
     let mut first = true;
-    while !shared.stopping.load(Ordering::Acquire) {
+    // Stopping does not end a connection between two requests: its last answer did not say
+    // `Connection: close`, so its client may already be sending the next request, which
+    // would meet a reset. The handler closes each connection with its next answer instead
+    // (the server does while draining); the idle timeout bounds the rest.
+    loop {
         let head = match conn.read_head(first, accepted) {
             Ok(Some(head)) => head,
             Ok(None) => return,
@@ -284,9 +287,10 @@ pub struct Stopper {
 }
 
 impl Stopper {
-    /// Stops accepting (later connections are refused). Open connections close after their
-    /// current or next answer: a kept-alive connection stays usable until then, so a load
-    /// balancer's probe on it still reaches `/readyz` and reads its 503.
+    /// Stops accepting (later connections are refused). Open connections are served on until
+    /// an answer closes them (the server's do while it drains) or they idle out: a kept-alive
+    /// connection stays usable, so a load balancer's probe on it still reaches `/readyz` and
+    /// reads its 503.
     pub fn stop(&self) {
         self.shared.stopping.store(true, Ordering::Release);
         // On Linux, `shutdown` on a listening socket wakes the blocked `accept` with an

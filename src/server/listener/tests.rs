@@ -55,7 +55,10 @@ fn handshake_wraps_every_connection_and_stop_ends_serving() {
     let handshake: Arc<Handshake> = Arc::new(move |tcp: TcpStream| {
         Ok(Box::new(Counting(tcp, counted.clone())) as Box<dyn Transport>)
     });
-    let handler: Arc<Handler> = Arc::new(|rq: Request<'_>| rq.respond(200, &[], b"ok", false));
+    let handler: Arc<Handler> = Arc::new(|rq: Request<'_>| {
+        let last = rq.url() == "/last";
+        rq.respond(200, &[], b"ok", last)
+    });
     let (addr, stop, serving) = start(local().with_tls(handshake), handler);
     let mut c = TcpStream::connect(addr).unwrap();
     c.write_all(b"GET / HTTP/1.1\r\nHost: x\r\n\r\n").unwrap();
@@ -64,18 +67,26 @@ fn handshake_wraps_every_connection_and_stop_ends_serving() {
     assert!(String::from_utf8_lossy(&answer[..n]).ends_with("\r\n\r\nok"));
     assert!(read.load(Ordering::Relaxed) >= 27);
     assert_eq!(stop.open_connections(), 1);
-    // Stop: serve() returns and new connections are refused; the kept-alive connection,
-    // waiting for its next request, gets one more answer, then closes. (Its thread must be
-    // back in that wait first: stopped between two requests, it closes at once.)
-    std::thread::sleep(Duration::from_millis(200));
+    // Stop, right after an answer that kept the connection: serve() returns and new
+    // connections are refused, but the kept-alive connection is still served (its client
+    // may already be sending; a close here would meet it with a reset) until an answer
+    // closes it.
     stop.stop();
     serving.join().unwrap();
     assert!(TcpStream::connect(addr).is_err());
     c.write_all(b"GET / HTTP/1.1\r\nHost: x\r\n\r\n").unwrap();
+    let n = c.read(&mut answer).unwrap();
+    assert!(String::from_utf8_lossy(&answer[..n]).ends_with("\r\n\r\nok"));
+    c.write_all(b"GET /last HTTP/1.1\r\nHost: x\r\n\r\n")
+        .unwrap();
     let mut rest = Vec::new();
     c.set_read_timeout(Some(Duration::from_secs(5))).unwrap();
     c.read_to_end(&mut rest).unwrap();
-    assert!(String::from_utf8_lossy(&rest).ends_with("\r\n\r\nok"));
+    let rest = String::from_utf8_lossy(&rest);
+    assert!(
+        rest.contains("Connection: close") && rest.ends_with("\r\n\r\nok"),
+        "{rest}"
+    );
     assert!(stop.wait_closed(Duration::from_secs(2)));
 }
 
@@ -136,7 +147,7 @@ fn stop_lets_a_request_in_progress_finish() {
     let handler: Arc<Handler> = Arc::new(move |rq: Request<'_>| {
         let _ = entered_tx.send(());
         let _ = crate::sync::lock(&release_rx).recv_timeout(Duration::from_secs(5));
-        rq.respond(200, &[], b"done", false);
+        rq.respond(200, &[], b"done", true);
     });
     let (addr, stop, serving) = start(local(), handler);
     let mut busy = TcpStream::connect(addr).unwrap();
