@@ -3,7 +3,6 @@
 //! except the upstream client's proxy lookup.
 
 use crate::cli::{CommandName, RawArgs, UsageError};
-use crate::server::tls::Setting;
 use std::net::IpAddr;
 use std::path::PathBuf;
 use std::time::Duration;
@@ -70,6 +69,14 @@ pub struct Config {
     pub shutdown_grace: Duration,
     /// Rate limits, manual approval and the context-overflow switch.
     pub traffic: crate::features::admission::Settings,
+}
+
+/// A TLS setting (`server::tls` loads it) and where it came from, to name it in an
+/// error: `TLS_CERT`, `--tls-cert`...
+#[derive(Debug, Clone, PartialEq)]
+pub struct Setting {
+    pub name: &'static str,
+    pub value: String,
 }
 
 /// `copilot-api setup <client>`: which client and which proxy.

@@ -359,7 +359,7 @@ fn facts(
             .get("tools")
             .and_then(Value::as_array)
             .map_or(0, Vec::len),
-        billed_as: if crate::routes::billed_as_user(api, body) {
+        billed_as: if super::billing::billed_as_user(api, body) {
             "user"
         } else {
             "agent"

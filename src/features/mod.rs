@@ -1,5 +1,6 @@
 //! Request adjustments that keep long agent sessions working on Copilot's limits.
 
+pub mod billing;
 pub mod guidance;
 pub mod images;
 pub mod response_store;

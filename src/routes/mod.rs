@@ -13,7 +13,6 @@ mod responses;
 mod shapes;
 mod stream;
 
-pub(crate) use fields::billed_as_user;
 pub(crate) use stream::streaming;
 
 use crate::app::App;

@@ -7,9 +7,6 @@
 mod passthrough;
 mod translated;
 
-// For the `--manual` prompt (`fields::billed_as_user`).
-pub(super) use passthrough::last_item_is_user;
-
 use crate::app::App;
 use crate::features::admission;
 use crate::http::{ApiError, Incoming, Outcome, Outgoing};
