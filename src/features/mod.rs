@@ -12,3 +12,4 @@ pub mod admission;
 pub mod approval;
 pub mod limiter;
 pub mod overflow;
+pub mod traffic;
