@@ -3,6 +3,7 @@
 
 use crate::http::ApiError;
 use crate::upstream::catalog::Model;
+pub use crate::upstream::headers::{initiator_header, vision_header};
 use serde_json::{Map, Value};
 
 pub fn model(body: &Map<String, Value>) -> Result<String, ApiError> {
@@ -58,20 +59,6 @@ pub fn drop_unsupported_effort(chat: &mut Map<String, Value>, model: Option<&Mod
     }
 }
 
-/// `X-Initiator`, which Copilot uses to tell a billed user prompt from an agent turn.
-pub fn initiator_header(user_turn: bool) -> (&'static str, String) {
-    (
-        "x-initiator",
-        if user_turn { "user" } else { "agent" }.to_string(),
-    )
-}
-
-/// `copilot-vision-request: true` only when the request carries an image: sending it
-/// always gets requests rate limited as vision traffic.
-pub fn vision_header(has_images: bool) -> Option<(&'static str, String)> {
-    has_images.then(|| ("copilot-vision-request", "true".to_string()))
-}
-
 /// GPT-5 and the o-series take `max_completion_tokens`; every model's output is capped at
 /// its catalog `max_output_tokens`, so a client's too-large value is not a 400.
 pub fn fit_output_limit(body: &mut Map<String, Value>, model: Option<&Model>) {
@@ -97,52 +84,6 @@ pub fn fit_output_limit(body: &mut Map<String, Value>, model: Option<&Model>) {
                 body.insert(key.into(), Value::from(cap));
             }
         }
-    }
-}
-
-/// Whether the latest turn is a new user prompt (billed `user`) rather than the agent
-/// continuing, by the inbound API's own rule (for the `--manual` prompt).
-pub fn billed_as_user(api: crate::routing::Api, body: &Map<String, Value>) -> bool {
-    use crate::routing::Api;
-    let messages = body
-        .get("messages")
-        .and_then(Value::as_array)
-        .map(Vec::as_slice)
-        .unwrap_or_default();
-    match api {
-        Api::Chat => super::chat::last_turn_is_user(messages),
-        Api::Messages => crate::translate::anthropic_request::user_turn(messages),
-        Api::Responses => {
-            super::responses::last_item_is_user(body.get("input").unwrap_or(&Value::Null))
-        }
-    }
-}
-
-/// The text of the latest user message or input item (a string, or its text parts) of a
-/// `messages` or `input` array: for the approval prompt and the web-search preflight.
-pub fn latest_user_text(items: Option<&Value>) -> String {
-    let item = match items {
-        Some(Value::String(s)) => return s.clone(),
-        Some(Value::Array(a)) => a
-            .iter()
-            .rev()
-            .find(|m| m.get("role").and_then(Value::as_str) == Some("user")),
-        _ => None,
-    };
-    match item.and_then(|m| m.get("content")) {
-        Some(Value::String(s)) => s.clone(),
-        Some(Value::Array(parts)) => parts
-            .iter()
-            .filter(|p| {
-                matches!(
-                    p.get("type").and_then(Value::as_str),
-                    Some("text" | "input_text")
-                )
-            })
-            .filter_map(|p| p.get("text").and_then(Value::as_str))
-            .collect::<Vec<_>>()
-            .join(" "),
-        _ => String::new(),
     }
 }
 
@@ -213,17 +154,5 @@ mod tests {
         let mut b = body(json!({"model": "openchat", "max_tokens": 100}));
         fit_output_limit(&mut b, None);
         assert_eq!(b["max_tokens"], 100);
-    }
-
-    #[test]
-    fn latest_user_text_of_each_api() {
-        let chat = json!([{"role": "user", "content": "first"}, {"role": "assistant", "content": "a"},
-                          {"role": "user", "content": [{"type": "text", "text": "second"}]}]);
-        assert_eq!(latest_user_text(Some(&chat)), "second");
-        let responses = json!([{"type": "message", "role": "user",
-                                "content": [{"type": "input_text", "text": "go"}]}]);
-        assert_eq!(latest_user_text(Some(&responses)), "go");
-        assert_eq!(latest_user_text(Some(&json!("plain"))), "plain");
-        assert_eq!(latest_user_text(None), "");
     }
 }

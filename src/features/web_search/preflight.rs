@@ -12,7 +12,7 @@ const SYSTEM: &str = "You are a classifier. Answer only \"yes\" or \"no\". No ex
 /// Whether the last user message asks for current information from the web. Any failure
 /// means no (the client's own tool then does the work).
 pub fn needs_search(app: &App, body: &Map<String, Value>, requested: &str) -> bool {
-    let text = crate::routes::fields::latest_user_text(body.get("messages"));
+    let text = crate::features::billing::latest_user_text(body.get("messages"));
     if text.trim().is_empty() {
         return false;
     }
@@ -112,7 +112,7 @@ mod tests {
             {"role": "user", "content": [{"type": "text", "text": "news"}, {"type": "image"}, {"type": "text", "text": "today?"}]}
         ]});
         assert_eq!(
-            crate::routes::fields::latest_user_text(body.get("messages")),
+            crate::features::billing::latest_user_text(body.get("messages")),
             "news today?"
         );
     }
