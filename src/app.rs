@@ -2,8 +2,8 @@
 //! model catalog and the usage cache. One value, passed by reference; no globals.
 
 use crate::config::Config;
-use crate::features::admission::Traffic;
 use crate::features::response_store::ResponseStore;
+use crate::features::traffic::Traffic;
 use crate::http::ApiError;
 use crate::metrics::Metrics;
 use crate::relay::Shutdown;
@@ -59,6 +59,10 @@ impl App {
             .upstream
             .copilot("GET", "/models", None, &[])
             .map_err(|e| ApiError::from(e).to_string())?;
+        self.metrics
+            .usage
+            .limits
+            .observe_pairs(&reply.limit_headers);
         let reply = ok_or_forward(reply)
             .map_err(ApiError::from)
             .map_err(|e| format!("HTTP {}: {e}", e.status()))?;

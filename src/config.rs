@@ -3,7 +3,6 @@
 //! except the upstream client's proxy lookup.
 
 use crate::cli::{CommandName, RawArgs, UsageError};
-use crate::server::tls::Setting;
 use std::net::IpAddr;
 use std::path::PathBuf;
 use std::time::Duration;
@@ -46,6 +45,11 @@ pub struct Config {
     /// The previous_response_id store: how many responses, for how long.
     pub response_store: (usize, Duration),
     pub stream_timing: Timing,
+    /// `--no-websocket`: the Responses WebSocket upgrade is answered 426.
+    pub no_websocket: bool,
+    /// `--websocket-max-age`: a Responses WebSocket lives at most this long (60 minutes,
+    /// as OpenAI's; then `websocket_connection_limit_reached`).
+    pub websocket_max_age: Duration,
     pub endpoints: Endpoints,
     pub ca_file: Option<PathBuf>,
     pub proxy_env: bool,
@@ -53,6 +57,12 @@ pub struct Config {
     pub paths: Paths,
     /// Multiplies every device-flow sleep; tests set it below 1 through COPILOT_API_POLL_SCALE.
     pub poll_scale: f64,
+    /// `start -c`: run the Claude Code wizard before serving.
+    pub claude_code: bool,
+    /// `--shell`: the shell of the printed command (else detected).
+    pub shell: Option<String>,
+    /// `copilot-api setup`.
+    pub setup: Option<SetupArgs>,
     /// `--web-search*` and the search providers' keys.
     pub web_search: crate::features::web_search::Settings,
     /// `--log-format text|json`.
@@ -63,7 +73,81 @@ pub struct Config {
     /// `--shutdown-grace`: how long requests in flight may finish after SIGTERM/SIGINT.
     pub shutdown_grace: Duration,
     /// Rate limits, manual approval and the context-overflow switch.
-    pub traffic: crate::features::admission::Settings,
+    pub traffic: crate::features::traffic::Settings,
+}
+
+/// A TLS setting (`server::tls` loads it) and where it came from, to name it in an
+/// error: `TLS_CERT`, `--tls-cert`...
+#[derive(Debug, Clone, PartialEq)]
+pub struct Setting {
+    pub name: &'static str,
+    pub value: String,
+}
+
+/// `copilot-api setup <client>`: which client and which proxy.
+#[derive(Debug, Clone)]
+pub struct SetupArgs {
+    pub target: SetupTarget,
+    /// The proxy's base URL, without a trailing `/`.
+    pub url: String,
+    pub model: Option<String>,
+    pub small_model: Option<String>,
+    pub write: bool,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum SetupTarget {
+    ClaudeCode,
+    Codex,
+    OpenCode,
+}
+
+/// Shells `--shell` names.
+const SHELLS: [&str; 7] = ["bash", "sh", "zsh", "fish", "powershell", "pwsh", "cmd"];
+
+fn setup_args(raw: &RawArgs) -> Result<Option<SetupArgs>, UsageError> {
+    if raw.command != Some(CommandName::Setup) {
+        return Ok(None);
+    }
+    let target = match raw.setup_target.as_deref() {
+        Some("claude-code") => SetupTarget::ClaudeCode,
+        Some("codex") => SetupTarget::Codex,
+        Some("opencode") => SetupTarget::OpenCode,
+        Some(other) => {
+            return Err(UsageError(format!(
+                "setup: unknown client `{other}`; use claude-code, codex or opencode"
+            )));
+        }
+        None => {
+            return Err(UsageError(
+                "setup needs a client: claude-code, codex or opencode".into(),
+            ));
+        }
+    };
+    if target != SetupTarget::ClaudeCode && (raw.setup_small_model.is_some() || raw.shell.is_some())
+    {
+        return Err(UsageError(
+            "--small-model and --shell are for `setup claude-code`".into(),
+        ));
+    }
+    let url = raw
+        .url
+        .as_deref()
+        .unwrap_or("http://127.0.0.1:4141")
+        .trim_end_matches('/')
+        .to_string();
+    if !(url.starts_with("http://") || url.starts_with("https://")) {
+        return Err(UsageError(format!(
+            "--url: `{url}` must start with http:// or https://"
+        )));
+    }
+    Ok(Some(SetupArgs {
+        target,
+        url,
+        model: raw.setup_model.clone(),
+        small_model: raw.setup_small_model.clone(),
+        write: raw.setup_write,
+    }))
 }
 
 /// Where each upstream lives. The Copilot base URL is finally decided per token (its
@@ -113,6 +197,14 @@ impl Config {
         raw: RawArgs,
         env: &dyn Fn(&str) -> Option<String>,
     ) -> Result<Self, UsageError> {
+        if let Some(shell) = raw.shell.as_deref() {
+            if !SHELLS.contains(&shell.to_ascii_lowercase().as_str()) {
+                return Err(UsageError(format!(
+                    "--shell: `{shell}` is not one of bash, zsh, fish, powershell, cmd"
+                )));
+            }
+        }
+        let setup = setup_args(&raw)?;
         let env_nonempty = |k: &str| {
             env(k)
                 .map(|v| v.trim().to_string())
@@ -244,6 +336,9 @@ impl Config {
                 .unwrap_or_else(|| default.to_string())
         };
         Ok(Config {
+            claude_code: raw.claude_code,
+            shell: raw.shell.clone(),
+            setup,
             command: raw.command.unwrap_or(CommandName::Start),
             port,
             host,
@@ -265,6 +360,8 @@ impl Config {
             image_trimming: crate::features::images::trimming_from_env(env),
             response_store,
             stream_timing,
+            no_websocket: raw.no_websocket,
+            websocket_max_age: seconds(raw.websocket_max_age, "--websocket-max-age", 3600.0)?,
             endpoints,
             ca_file: raw.ca_file.map(PathBuf::from),
             proxy_env: !raw.no_proxy_env,
@@ -307,7 +404,7 @@ impl Config {
 
 /// The traffic-control flags: each value checked, and the flags that only make sense
 /// together required together. `--manual` also needs a terminal to ask on.
-fn traffic(raw: &RawArgs) -> Result<crate::features::admission::Settings, UsageError> {
+fn traffic(raw: &RawArgs) -> Result<crate::features::traffic::Settings, UsageError> {
     use crate::features::limiter::Rule;
     use std::io::IsTerminal;
     let optional = |v: &Option<String>, flag: &str| match v {
@@ -366,7 +463,7 @@ fn traffic(raw: &RawArgs) -> Result<crate::features::admission::Settings, UsageE
                 .into(),
         ));
     }
-    Ok(crate::features::admission::Settings {
+    Ok(crate::features::traffic::Settings {
         interval,
         wait: raw.wait,
         burst,

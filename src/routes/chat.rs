@@ -4,14 +4,15 @@
 
 use crate::app::App;
 use crate::features::admission;
+use crate::features::billing::last_turn_is_user;
 use crate::http::{ApiError, Incoming, Outgoing};
 use crate::protocol::chat::{ChunkHead, DONE, KEEPALIVE, error_chunk};
 use crate::relay::{self, Adapter, ChatSource, Fault, Sink, Step};
 use crate::routes::fields::{self, initiator_header, vision_header};
 use crate::routes::pivot::Pivot;
-use crate::routes::{finished, streaming};
 use crate::routing::Api;
 use crate::sse::Event;
+use crate::streaming::{finished, streaming};
 use crate::upstream::catalog::Model;
 use serde_json::{Map, Value, json};
 use std::time::{SystemTime, UNIX_EPOCH};
@@ -28,6 +29,7 @@ pub fn completions(app: &App, rq: &Incoming) -> Result<Outgoing, ApiError> {
     let naming = Naming::new(&requested, model.as_ref());
     body.insert("model".into(), Value::from(naming.upstream.clone()));
     fields::fit_output_limit(&mut body, model.as_ref());
+    crate::features::effort::clamp(&mut body, model.as_ref());
     let client_wants_usage = client_wants_usage(&body);
     if stream {
         let options = body.entry("stream_options").or_insert_with(|| json!({}));
@@ -46,11 +48,13 @@ pub fn completions(app: &App, rq: &Incoming) -> Result<Outgoing, ApiError> {
     let opened = app
         .upstream
         .post(pivot.path(), &payload, &extra, &app.metrics)?;
+    let tally = Some(opened.tally.clone());
     if !stream {
         let mut v = pivot.completion(&opened.read_all()?, &requested)?;
         naming.normalize(&mut v, "chat.completion");
         let mut out = Outgoing::json(200, &v);
         out.model = Some(requested);
+        out.tally = tally;
         return Ok(out);
     }
     let (reader, lease) = opened.into_parts();
@@ -63,6 +67,7 @@ pub fn completions(app: &App, rq: &Incoming) -> Result<Outgoing, ApiError> {
         finished(lease, relay::relay_to_end(reader, sink, &mut adapter))
     });
     out.model = Some(requested);
+    out.tally = tally;
     Ok(out)
 }
 
@@ -106,18 +111,6 @@ fn client_wants_usage(body: &Map<String, Value>) -> bool {
         .and_then(|o| o.get("include_usage"))
         .and_then(Value::as_bool)
         == Some(true)
-}
-
-/// A new user prompt is billed as `user`; a turn that only returns tool results (or any
-/// turn not ending with a user message) is the agent continuing.
-pub(super) fn last_turn_is_user(messages: &[Value]) -> bool {
-    let last = messages.iter().rev().find(|m| {
-        !matches!(
-            m.get("role").and_then(Value::as_str),
-            Some("system" | "developer")
-        )
-    });
-    last.and_then(|m| m.get("role")).and_then(Value::as_str) == Some("user")
 }
 
 fn has_image(message: &Value) -> bool {

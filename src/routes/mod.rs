@@ -1,7 +1,11 @@
 //! The route table: a plain `match` on method and path (query already stripped).
 
+mod alpha_search;
 mod chat;
+mod codex_models;
+mod compact;
 mod count_tokens;
+mod dashboard;
 mod embeddings;
 pub(crate) mod fields;
 pub(crate) mod messages;
@@ -11,12 +15,10 @@ pub(crate) mod pivot;
 mod responses;
 mod shapes;
 
-pub(crate) use fields::billed_as_user;
+pub(crate) use crate::streaming::streaming;
 
 use crate::app::App;
-use crate::http::{ApiError, Incoming, Outcome, Outgoing};
-use crate::relay::{Sink, StreamBody};
-use crate::upstream::client::Lease;
+use crate::http::{ApiError, Incoming, Outgoing};
 use std::sync::Arc;
 
 pub fn route(app: &Arc<App>, rq: &Incoming) -> Result<Outgoing, ApiError> {
@@ -57,7 +59,7 @@ fn dispatch(app: &Arc<App>, rq: &Incoming) -> Result<Outgoing, ApiError> {
         ("GET" | "HEAD", "/") => Ok(ops::root()),
         ("GET" | "HEAD", "/healthz") => Ok(ops::healthz()),
         ("GET" | "HEAD", "/readyz") => Ok(ops::readyz(app)),
-        ("GET", "/v1/models" | "/models") => models::list(app),
+        ("GET", "/v1/models" | "/models") => models::list(app, rq),
         ("GET", _) if model_id(path).is_some() => {
             models::one(app, model_id(path).unwrap_or_default())
         }
@@ -65,6 +67,8 @@ fn dispatch(app: &Arc<App>, rq: &Incoming) -> Result<Outgoing, ApiError> {
         ("POST", "/v1/embeddings" | "/embeddings") => embeddings::create(app, rq),
         ("POST", "/v1/messages") => messages::create(app, rq),
         ("POST", "/v1/responses" | "/responses") => responses::create(app, rq),
+        ("POST", "/v1/responses/compact" | "/responses/compact") => compact::create(app, rq),
+        ("POST", "/v1/alpha/search" | "/alpha/search") => alpha_search::create(app, rq),
         ("POST", "/v1/messages/count_tokens") => count_tokens::count(app, rq),
         ("GET", "/usage") => ops::usage(app),
         ("GET", "/metrics") => Ok(Outgoing::bytes(
@@ -73,6 +77,10 @@ fn dispatch(app: &Arc<App>, rq: &Incoming) -> Result<Outgoing, ApiError> {
             app.metrics.render().into_bytes(),
         )),
         ("GET", "/token") if app.config.expose_token => ops::token(app),
+        ("GET", "/dashboard/data") => Ok(dashboard::data(app)),
+        ("GET", "/dashboard" | "/dashboard/app.js" | "/dashboard/style.css") => {
+            dashboard::asset(path).ok_or_else(|| ApiError::NotFound(path.into()))
+        }
         (_, _) => match allowed_methods(app, path) {
             Some(allowed) => Err(ApiError::MethodNotAllowed(allowed)),
             None => Err(ApiError::NotFound(format!(
@@ -81,33 +89,6 @@ fn dispatch(app: &Arc<App>, rq: &Incoming) -> Result<Outgoing, ApiError> {
             ))),
         },
     }
-}
-
-/// A streaming answer: `produce` runs under the stream's watchdog, which sends
-/// `keepalive` (the protocol's, in SSE form) during silence and calls `cancel` to
-/// interrupt the upstream on a stall, a vanished client or a shutdown.
-pub(crate) fn streaming(
-    app: &App,
-    keepalive: &'static [u8],
-    cancel: Box<dyn Fn() + Send + Sync>,
-    produce: impl FnOnce(&mut Sink) -> Outcome + Send + 'static,
-) -> Outgoing {
-    Outgoing::stream(StreamBody {
-        keepalive,
-        timing: app.config.stream_timing,
-        cancel,
-        shutdown: app.shutdown.clone(),
-        produce: Box::new(produce),
-    })
-}
-
-/// Ends a stream's hold on its upstream agent: a cleanly finished call gives the agent
-/// (and its warm connection) back for reuse; any other end drops it.
-pub(crate) fn finished(lease: Lease, outcome: Outcome) -> Outcome {
-    if outcome == Outcome::Completed {
-        lease.release();
-    }
-    outcome
 }
 
 /// `claude-opus-4.8` from `/v1/models/claude-opus-4.8` or `/models/claude-opus-4.8`.
@@ -128,7 +109,11 @@ fn allowed_methods(app: &App, path: &str) -> Option<&'static str> {
         | "/v1/messages"
         | "/v1/messages/count_tokens"
         | "/v1/responses"
-        | "/responses" => Some("POST"),
+        | "/responses"
+        | "/v1/responses/compact"
+        | "/responses/compact"
+        | "/v1/alpha/search"
+        | "/alpha/search" => Some("POST"),
         _ if is_known_path(path) => Some("GET"),
         _ => None,
     }
@@ -143,7 +128,7 @@ pub fn is_known_path(path: &str) -> bool {
 const OTHER: &str = "other";
 
 /// Paths answered as they are; each is its own metrics label.
-const FIXED_PATHS: [&str; 16] = [
+const FIXED_PATHS: [&str; 24] = [
     "/",
     "/healthz",
     "/readyz",
@@ -152,6 +137,10 @@ const FIXED_PATHS: [&str; 16] = [
     "/models",
     "/usage",
     "/token",
+    "/dashboard",
+    "/dashboard/app.js",
+    "/dashboard/style.css",
+    "/dashboard/data",
     "/v1/chat/completions",
     "/chat/completions",
     "/v1/embeddings",
@@ -160,6 +149,10 @@ const FIXED_PATHS: [&str; 16] = [
     "/v1/messages/count_tokens",
     "/v1/responses",
     "/responses",
+    "/v1/responses/compact",
+    "/responses/compact",
+    "/v1/alpha/search",
+    "/alpha/search",
 ];
 
 /// The route a path belongs to, from a fixed set, for the metrics: a path with a

@@ -6,6 +6,7 @@ pub mod auth;
 pub mod listener;
 pub mod shutdown;
 pub mod tls;
+mod websocket;
 
 use crate::app::App;
 use crate::http::{ApiError, Family, GoneProbe, Incoming, Outgoing};
@@ -77,6 +78,11 @@ pub fn serve(app: Arc<App>, bound: Bound) {
 
 /// Answers 503 above the in-flight cap, else handles the request under a slot.
 fn admit(app: &Arc<App>, inflight: &Arc<AtomicUsize>, rq: Request<'_>) {
+    if websocket::is_attempt(&rq) {
+        // Not under a slot: a WebSocket takes one per running response (websocket/mod.rs).
+        websocket::serve(app, inflight, rq);
+        return;
+    }
     if inflight.fetch_add(1, Ordering::AcqRel) >= app.config.max_inflight {
         inflight.fetch_sub(1, Ordering::AcqRel);
         let family = Family::for_path(path_of(rq.url()));
@@ -123,6 +129,10 @@ fn handle(app: &Arc<App>, mut rq: Request<'_>) {
         method: rq.method().to_ascii_uppercase(),
         headers: rq.headers().to_vec(),
         path: path.clone(),
+        query: url
+            .split_once('?')
+            .map(|(_, q)| q.split('#').next().unwrap_or_default().to_string())
+            .unwrap_or_default(),
         body: Vec::new(),
         probe: {
             let probe = rq.probe();
@@ -148,10 +158,15 @@ fn handle(app: &Arc<App>, mut rq: Request<'_>) {
         Err(e) => (e.to_response(family), true),
         Ok(body) => {
             let incoming = Incoming { body, ..incoming };
-            match json_content_type(&incoming) {
-                Ok(()) => (dispatch(app, &incoming, family), upgrade),
-                Err(e) => (e.to_response(family), upgrade),
+            let mut out = match json_content_type(&incoming) {
+                Ok(()) => dispatch(app, &incoming, family),
+                Err(e) => e.to_response(family),
+            };
+            if out.model.is_none() && crate::accounting::api_of(&path).is_some() {
+                // A refused completion request is accounted under the model it named.
+                out.model = crate::accounting::requested_model(&incoming.body);
             }
+            (out, upgrade)
         }
     };
     // While shutting down, each answer closes its connection, so that kept-alive clients
@@ -166,7 +181,9 @@ fn handle(app: &Arc<App>, mut rq: Request<'_>) {
         ));
     }
     let (method, status, model) = (rq.method().to_string(), out.status, out.model.take());
-    app.metrics.request(routes::label(&path), status);
+    let tally = out.tally.take();
+    let route = routes::label(&path);
+    app.metrics.request(route, status);
     let outcome = match out.stream.take() {
         Some(body) => {
             // HTTP/1.0 has no chunked encoding: raw body, closed at the end.
@@ -180,6 +197,17 @@ fn handle(app: &Arc<App>, mut rq: Request<'_>) {
             None
         }
     };
+    let catalog_model = model.as_deref().and_then(|m| app.catalog.find(m));
+    let usage = app.metrics.usage.finish(crate::accounting::Finished {
+        path: &path,
+        route,
+        requested: model.as_deref(),
+        model: catalog_model.as_ref(),
+        status,
+        outcome,
+        started,
+        tally,
+    });
     crate::log::access(&crate::log::Access {
         method: &method,
         path: &path,
@@ -187,6 +215,7 @@ fn handle(app: &Arc<App>, mut rq: Request<'_>) {
         status,
         duration_ms: started.elapsed().as_secs_f64() * 1000.0,
         stream: outcome,
+        usage,
     });
 }
 

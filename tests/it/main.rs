@@ -4,11 +4,15 @@
 #[path = "../support/mod.rs"]
 mod support;
 
+mod alpha_search;
 mod bad_input;
 mod bad_input_catalogue;
 mod chat;
 mod chat_faults;
 mod cli;
+mod codex_models;
+mod compaction;
+mod dashboard;
 mod device_flow;
 mod embeddings;
 mod fault_matrix;
@@ -23,9 +27,11 @@ mod responses;
 mod responses_chain;
 mod responses_faults;
 mod responses_only_model;
+mod responses_ws;
 mod retries;
 mod routing_matrix;
 mod security;
+mod setup;
 mod shutdown;
 mod soak;
 mod startup;
@@ -33,10 +39,12 @@ mod streams;
 mod tls;
 mod token_lifecycle;
 mod token_refresh;
+mod usage;
 mod web_search;
 mod web_search_loop;
 mod web_search_responses;
 mod web_search_setup;
+mod wizard;
 // Traffic control (#11).
 mod approval;
 mod overflow;

@@ -2,14 +2,15 @@
 //! rejects), and the stream's events are relayed unchanged.
 
 use crate::app::App;
+use crate::features::billing::last_item_is_user;
 use crate::http::{ApiError, Outgoing};
 use crate::protocol::chat::KEEPALIVE;
 use crate::protocol::responses::{failed_event, new_response_id};
 use crate::relay::{self, Adapter, Fault, Sink, Step};
 use crate::routes::fields::{initiator_header, vision_header};
-use crate::routes::{finished, streaming};
 use crate::routing::Api;
 use crate::sse::Event;
+use crate::streaming::{finished, streaming};
 use crate::upstream::catalog::Model;
 use serde_json::{Map, Value};
 use std::sync::Arc;
@@ -26,6 +27,7 @@ pub fn create(
         body.insert("model".into(), Value::from(m.id.clone()));
     }
     prepare_passthrough(&mut body);
+    crate::features::effort::clamp(&mut body, model);
     let input = body.get("input").cloned().unwrap_or(Value::Null);
     let mut extra = vec![initiator_header(last_item_is_user(&input))];
     extra.extend(vision_header(has_input_image(&input, 0)));
@@ -33,6 +35,7 @@ pub fn create(
     let opened = app
         .upstream
         .post(Api::Responses.path(), &payload, &extra, &app.metrics)?;
+    let tally = Some(opened.tally.clone());
     let mut out = if stream {
         let (reader, lease) = opened.into_parts();
         streaming(app, KEEPALIVE, lease.canceller(), move |sink| {
@@ -53,6 +56,7 @@ pub fn create(
         Outgoing::bytes(200, "application/json", answer)
     };
     out.model = Some(requested.to_string());
+    out.tally = tally;
     Ok(out)
 }
 
@@ -66,25 +70,6 @@ fn prepare_passthrough(body: &mut Map<String, Value>) {
         .is_none_or(Vec::is_empty)
     {
         body.remove("tool_choice");
-    }
-}
-
-/// The latest input item is a user message (a new prompt), not a tool output.
-pub fn last_item_is_user(input: &Value) -> bool {
-    let Some(items) = input.as_array() else {
-        return true;
-    };
-    let Some(last) = items.iter().rev().find(|i| {
-        !matches!(
-            i.get("role").and_then(Value::as_str),
-            Some("system" | "developer")
-        )
-    }) else {
-        return true;
-    };
-    match last.get("role").and_then(Value::as_str) {
-        Some(role) => role == "user",
-        None => last.get("type").and_then(Value::as_str) == Some("message"),
     }
 }
 

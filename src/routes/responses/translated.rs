@@ -10,8 +10,8 @@ use crate::protocol::responses::new_response_id;
 use crate::relay::{self, Adapter, ChatSource, Fault, Sink, Step};
 use crate::routes::fields::{self, initiator_header, vision_header};
 use crate::routes::pivot::Pivot;
-use crate::routes::{finished, streaming};
 use crate::sse::Event;
+use crate::streaming::{finished, streaming};
 use crate::translate::responses_request::{ChatFromResponses, to_chat};
 use crate::translate::responses_response::from_chat;
 use crate::translate::responses_stream::ResponsesStream;
@@ -48,6 +48,7 @@ pub fn create(
     };
     fields::fit_output_limit(&mut chat, model);
     fields::drop_unsupported_effort(&mut chat, model);
+    crate::features::effort::clamp(&mut chat, model);
     let mut extra = vec![initiator_header(user_turn)];
     extra.extend(vision_header(has_images));
     if let Some(plan) = web_search::responses::hosted_plan(app, &req) {
@@ -70,6 +71,7 @@ pub fn create(
     let opened = app
         .upstream
         .post(Pivot::Chat.path(), &payload, &extra, &app.metrics)?;
+    let tally = Some(opened.tally.clone());
     let mut conversation = history;
     conversation.extend(input_items(&req));
     let response_id = new_response_id();
@@ -103,6 +105,7 @@ pub fn create(
         Outgoing::json(200, &response)
     };
     out.model = Some(requested.to_string());
+    out.tally = tally;
     Ok(out)
 }
 
@@ -137,14 +140,10 @@ struct Translated {
 
 impl Adapter for Translated {
     fn on_event(&mut self, event: &Event, sink: &mut Sink) -> Result<Step, Fault> {
-        if event.comment.is_some() {
-            return Ok(Step::Continue);
-        }
-        let decoded = self.source.chunks(event)?;
-        decoded.each(|chunk| {
-            sink.events(&self.state.on_typed(chunk));
-        });
-        Ok(Step::done_if(decoded.done))
+        let state = &mut self.state;
+        self.source.each_chunk(event, |chunk| {
+            sink.events(&state.on_typed(chunk));
+        })
     }
 
     fn on_eof(&mut self, _: &mut Sink) -> Result<(), Fault> {
