@@ -45,14 +45,14 @@
 //! clone of the TCP socket for deadlines and probes.
 //!
 //! Graceful shutdown (`server::shutdown`) stops the listener through its `Stopper`.
-//! `upgrade` is for the Responses WebSocket (#13); the tests here use every hook.
+//! `upgrade` carries the Responses WebSocket (`server::websocket`); the tests here use every
+//! hook.
 
 mod answer;
 mod conn;
 pub mod head;
 
-#[allow(unused_imports)] // Upgraded: for #13, see above.
-pub use answer::{Probe, Upgraded};
+pub use answer::Upgraded;
 pub use conn::Request;
 
 use std::collections::HashSet;
