@@ -59,6 +59,10 @@ impl App {
             .upstream
             .copilot("GET", "/models", None, &[])
             .map_err(|e| ApiError::from(e).to_string())?;
+        self.metrics
+            .usage
+            .limits
+            .observe_pairs(&reply.limit_headers);
         let reply = ok_or_forward(reply)
             .map_err(ApiError::from)
             .map_err(|e| format!("HTTP {}: {e}", e.status()))?;

@@ -13,8 +13,9 @@ Usage: copilot-api <COMMAND> [FLAGS]
 Commands:
   start         Log in if needed and serve the API (default port 4141, 127.0.0.1)
   auth          Log in to GitHub with the device flow and store the token
-  check-usage   Print the Copilot plan and premium-request quotas
+  check-usage   Print the Copilot plan, quotas and usage limits
   debug         Print version, paths, endpoints and network settings (--json for JSON)
+  setup         Print or write the settings of Claude Code, Codex or opencode for this proxy
   health        Exit 0 if a running proxy is ready (GET /readyz answers 200), else 1
   completions   Print a shell completion script: completions bash|zsh|fish
 
@@ -115,6 +116,12 @@ Login:
   -g, --github-token TOKEN    GitHub token to use (prefer the GH_TOKEN variable: argv is visible)
       --show-token            Print the GitHub and Copilot tokens when obtained (off by default)
 
+Clients:
+  -c, --claude-code           Before serving, pick Claude Code's models in a terminal menu and
+                              print (and copy) the command that starts Claude Code on this proxy
+      --shell SHELL           Shell of that command: bash, zsh, fish, powershell or cmd
+                              (default: detected)
+
 {NETWORK_FLAGS}"
     )
 }
@@ -138,7 +145,8 @@ pub fn check_usage_help() -> String {
         "\
 Usage: copilot-api check-usage [FLAGS]
 
-Print the Copilot plan, the quota reset date and each quota.
+Print the Copilot plan, the quota reset date, each quota as used / entitlement with a bar,
+and the session and weekly usage limits when Copilot reports them.
 
   -g, --github-token TOKEN    GitHub token to use (else GH_TOKEN, GITHUB_TOKEN, the token file)
 
@@ -162,6 +170,29 @@ settings. Never prints a secret. Makes no network call unless --models is given.
 {NETWORK_FLAGS}"
     )
 }
+
+pub const SETUP_HELP: &str = "\
+Usage: copilot-api setup claude-code|codex|opencode [FLAGS]
+
+Read the model list from a running proxy and print the client's settings for it: what a
+program reads goes to stdout, messages to stderr. With --write, merge them into the
+client's config file, keeping its other settings.
+
+  claude-code   The command that starts Claude Code on the proxy (for --shell);
+                --write merges its `env` block into ./.claude/settings.json
+  codex         The ~/.codex/config.toml provider block (wire_api = \"responses\");
+                --write merges it into $CODEX_HOME/config.toml (default ~/.codex)
+  opencode      The provider entry of opencode's config; --write merges it into
+                $XDG_CONFIG_HOME/opencode/opencode.json (default ~/.config/opencode)
+
+      --url URL               The proxy (default http://127.0.0.1:4141)
+      --api-key KEY           The proxy's API key, if it has one (also COPILOT_API_KEY)
+      --model ID              The model (default: the best Claude model for claude-code, the
+                              best Codex model for codex, else the catalog's first)
+      --small-model ID        claude-code: the small/fast model (default: the cheapest)
+      --shell SHELL           claude-code: bash, zsh, fish, powershell or cmd (default: detected)
+      --write                 Write the settings into the client's config file
+";
 
 pub fn health_help() -> String {
     "\
@@ -198,6 +229,7 @@ pub fn help_for(command: &str) -> Option<String> {
         "debug" => debug_help(),
         "health" => health_help(),
         "completions" => completions_help(),
+        "setup" => SETUP_HELP.to_string(),
         _ => return None,
     })
 }
@@ -216,6 +248,7 @@ pub enum CommandName {
     Auth,
     CheckUsage,
     Debug,
+    Setup,
     Health,
     Completions,
 }
@@ -257,13 +290,20 @@ pub struct RawArgs {
     pub user_agent: Option<String>,
     pub github_api_version: Option<String>,
     pub integration_id: Option<String>,
+    /// `start -c`: the Claude Code wizard.
+    pub claude_code: bool,
+    /// `setup`: the client, and its flags.
+    pub setup_target: Option<String>,
+    pub setup_model: Option<String>,
+    pub setup_small_model: Option<String>,
+    pub setup_write: bool,
     pub web_search: crate::features::web_search::RawSettings,
     pub env_file: Option<String>,
     pub no_env_file: bool,
     pub log_format: Option<String>,
-    /// `health --url`.
+    /// `health --url` and `setup --url`.
     pub url: Option<String>,
-    /// `completions SHELL`.
+    /// `completions SHELL`, and `--shell` of `start -c` and `setup`.
     pub shell: Option<String>,
     pub tls_cert: Option<String>,
     pub tls_key: Option<String>,
@@ -302,19 +342,20 @@ pub fn parse(mut args: Arguments) -> Result<Parsed, UsageError> {
                 return finish(args).map(|_| Parsed::Help(MAIN_HELP.to_string()));
             }
             return Err(UsageError(
-                "no command given; run `copilot-api --help` (commands: start, auth, check-usage, debug, health, completions)".into(),
+                "no command given; run `copilot-api --help` (commands: start, auth, check-usage, debug, setup, health, completions)".into(),
             ));
         }
         Some("start") => CommandName::Start,
         Some("auth") => CommandName::Auth,
         Some("check-usage") => CommandName::CheckUsage,
         Some("debug") => CommandName::Debug,
+        Some("setup") => CommandName::Setup,
         Some("health") => CommandName::Health,
         Some("completions") => CommandName::Completions,
         Some("help") => return Ok(Parsed::Help(MAIN_HELP.to_string())),
         Some(other) => {
             return Err(UsageError(format!(
-                "unknown command `{other}`; commands are start, auth, check-usage, debug, health, completions"
+                "unknown command `{other}`; commands are start, auth, check-usage, debug, setup, health, completions"
             )));
         }
     };
@@ -324,6 +365,7 @@ pub fn parse(mut args: Arguments) -> Result<Parsed, UsageError> {
             CommandName::Auth => auth_help(),
             CommandName::CheckUsage => check_usage_help(),
             CommandName::Debug => debug_help(),
+            CommandName::Setup => SETUP_HELP.to_string(),
             CommandName::Health => health_help(),
             CommandName::Completions => completions_help(),
         };
@@ -383,6 +425,17 @@ pub fn parse(mut args: Arguments) -> Result<Parsed, UsageError> {
             raw.manual = args.contains("--manual");
             raw.manual_timeout = opt(&mut args, "--manual-timeout")?;
             raw.no_auto_switch = args.contains("--no-auto-switch");
+            raw.claude_code = args.contains(["-c", "--claude-code"]);
+            raw.shell = opt(&mut args, "--shell")?;
+        }
+        CommandName::Setup => {
+            raw.url = opt(&mut args, "--url")?;
+            raw.api_keys = many(&mut args, "--api-key")?;
+            raw.setup_model = opt(&mut args, "--model")?;
+            raw.setup_small_model = opt(&mut args, "--small-model")?;
+            raw.shell = opt(&mut args, "--shell")?;
+            raw.setup_write = args.contains("--write");
+            raw.setup_target = args.opt_free_from_str().map_err(pico_error)?;
         }
         CommandName::Auth => raw.show_token = args.contains("--show-token"),
         CommandName::CheckUsage => raw.github_token = opt(&mut args, ["-g", "--github-token"])?,

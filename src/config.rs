@@ -53,6 +53,12 @@ pub struct Config {
     pub paths: Paths,
     /// Multiplies every device-flow sleep; tests set it below 1 through COPILOT_API_POLL_SCALE.
     pub poll_scale: f64,
+    /// `start -c`: run the Claude Code wizard before serving.
+    pub claude_code: bool,
+    /// `--shell`: the shell of the printed command (else detected).
+    pub shell: Option<String>,
+    /// `copilot-api setup`.
+    pub setup: Option<SetupArgs>,
     /// `--web-search*` and the search providers' keys.
     pub web_search: crate::features::web_search::Settings,
     /// `--log-format text|json`.
@@ -64,6 +70,72 @@ pub struct Config {
     pub shutdown_grace: Duration,
     /// Rate limits, manual approval and the context-overflow switch.
     pub traffic: crate::features::admission::Settings,
+}
+
+/// `copilot-api setup <client>`: which client and which proxy.
+#[derive(Debug, Clone)]
+pub struct SetupArgs {
+    pub target: SetupTarget,
+    /// The proxy's base URL, without a trailing `/`.
+    pub url: String,
+    pub model: Option<String>,
+    pub small_model: Option<String>,
+    pub write: bool,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum SetupTarget {
+    ClaudeCode,
+    Codex,
+    OpenCode,
+}
+
+/// Shells `--shell` names.
+const SHELLS: [&str; 7] = ["bash", "sh", "zsh", "fish", "powershell", "pwsh", "cmd"];
+
+fn setup_args(raw: &RawArgs) -> Result<Option<SetupArgs>, UsageError> {
+    if raw.command != Some(CommandName::Setup) {
+        return Ok(None);
+    }
+    let target = match raw.setup_target.as_deref() {
+        Some("claude-code") => SetupTarget::ClaudeCode,
+        Some("codex") => SetupTarget::Codex,
+        Some("opencode") => SetupTarget::OpenCode,
+        Some(other) => {
+            return Err(UsageError(format!(
+                "setup: unknown client `{other}`; use claude-code, codex or opencode"
+            )));
+        }
+        None => {
+            return Err(UsageError(
+                "setup needs a client: claude-code, codex or opencode".into(),
+            ));
+        }
+    };
+    if target != SetupTarget::ClaudeCode && (raw.setup_small_model.is_some() || raw.shell.is_some())
+    {
+        return Err(UsageError(
+            "--small-model and --shell are for `setup claude-code`".into(),
+        ));
+    }
+    let url = raw
+        .url
+        .as_deref()
+        .unwrap_or("http://127.0.0.1:4141")
+        .trim_end_matches('/')
+        .to_string();
+    if !(url.starts_with("http://") || url.starts_with("https://")) {
+        return Err(UsageError(format!(
+            "--url: `{url}` must start with http:// or https://"
+        )));
+    }
+    Ok(Some(SetupArgs {
+        target,
+        url,
+        model: raw.setup_model.clone(),
+        small_model: raw.setup_small_model.clone(),
+        write: raw.setup_write,
+    }))
 }
 
 /// Where each upstream lives. The Copilot base URL is finally decided per token (its
@@ -113,6 +185,14 @@ impl Config {
         raw: RawArgs,
         env: &dyn Fn(&str) -> Option<String>,
     ) -> Result<Self, UsageError> {
+        if let Some(shell) = raw.shell.as_deref() {
+            if !SHELLS.contains(&shell.to_ascii_lowercase().as_str()) {
+                return Err(UsageError(format!(
+                    "--shell: `{shell}` is not one of bash, zsh, fish, powershell, cmd"
+                )));
+            }
+        }
+        let setup = setup_args(&raw)?;
         let env_nonempty = |k: &str| {
             env(k)
                 .map(|v| v.trim().to_string())
@@ -244,6 +324,9 @@ impl Config {
                 .unwrap_or_else(|| default.to_string())
         };
         Ok(Config {
+            claude_code: raw.claude_code,
+            shell: raw.shell.clone(),
+            setup,
             command: raw.command.unwrap_or(CommandName::Start),
             port,
             host,

@@ -318,6 +318,7 @@ mod tests {
                 "auth",
                 "check-usage",
                 "debug",
+                "setup",
                 "health",
                 "completions"
             ]

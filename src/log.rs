@@ -47,6 +47,9 @@ pub struct Access<'a> {
     pub duration_ms: f64,
     /// How a streamed answer ended (`stream=completed`...), or None for a plain answer.
     pub stream: Option<&'a str>,
+    /// A completion request's usage and cost: the text fields (` in=12 out=5 ...`) and the
+    /// same as JSON fields.
+    pub usage: Option<(String, serde_json::Value)>,
 }
 
 pub fn access(a: &Access) {
@@ -58,8 +61,8 @@ pub fn access(a: &Access) {
         a.status,
         a.duration_ms,
         a.stream.map(|s| format!(" stream={s}")).unwrap_or_default()
-    );
-    let fields = serde_json::json!({
+    ) + a.usage.as_ref().map_or("", |(text, _)| text);
+    let mut fields = serde_json::json!({
         "method": a.method,
         "path": a.path,
         "model": a.model,
@@ -67,6 +70,11 @@ pub fn access(a: &Access) {
         "duration_ms": (a.duration_ms * 10.0).round() / 10.0,
         "stream": a.stream,
     });
+    if let (Some((_, serde_json::Value::Object(usage))), serde_json::Value::Object(f)) =
+        (&a.usage, &mut fields)
+    {
+        f.extend(usage.clone());
+    }
     emit("INFO", &msg, Some(fields));
 }
 

@@ -4,6 +4,7 @@
 //! 0 success, 1 a runtime failure, 2 a usage error.
 #![forbid(unsafe_code)]
 
+mod accounting;
 mod app;
 mod cli;
 mod commands;
@@ -75,11 +76,18 @@ fn main() -> ExitCode {
     };
     log::set_verbose(config.verbose);
     log::set_format(config.log_format);
+    if config.claude_code && !commands::interactive() {
+        eprintln!(
+            "copilot-api: --claude-code asks in a terminal and none is attached; in scripts use `copilot-api setup claude-code`"
+        );
+        return ExitCode::from(2);
+    }
     let result = match config.command {
         cli::CommandName::Start => commands::start::run(config),
         cli::CommandName::Auth => commands::auth::run(&config),
         cli::CommandName::CheckUsage => commands::usage::run(&config),
         cli::CommandName::Debug => commands::debug::run(&config),
+        cli::CommandName::Setup => commands::setup::run(&config),
         cli::CommandName::Health | cli::CommandName::Completions => unreachable!("run above"),
     };
     match result {

@@ -14,6 +14,8 @@ pub struct Metrics {
     upstream: Mutex<BTreeMap<u16, u64>>,
     retries: AtomicU64,
     streams: [AtomicU64; 4],
+    /// Usage and cost per request, and Copilot's limit headers.
+    pub usage: crate::accounting::Ledger,
     /// Traffic control: requests that queued, requests refused with 429, requests queued now.
     limiter_waits: AtomicU64,
     limiter_rejections: AtomicU64,
@@ -93,6 +95,7 @@ impl Metrics {
                 n.load(Ordering::Relaxed)
             );
         }
+        self.usage.render(&mut out);
         let limiter = [
             (
                 "waits_total",

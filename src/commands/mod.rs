@@ -2,9 +2,11 @@
 //! (exit code 1); the message says what to do about it.
 
 pub mod auth;
+pub mod banner;
 pub mod completions;
 pub mod debug;
 pub mod health;
+pub mod setup;
 pub mod start;
 pub mod usage;
 

@@ -5,7 +5,7 @@
 //! all; a rejected GitHub token exits 1, anything transient only delays readiness.
 
 use crate::app::App;
-use crate::commands::{github_token, interactive};
+use crate::commands::{banner, github_token, interactive, setup};
 use crate::config::Config;
 use crate::upstream::Upstream;
 use crate::upstream::client::Http;
@@ -54,6 +54,13 @@ pub fn run(config: Config) -> Result<(), String> {
     let scheme = if tls.is_some() { "https" } else { "http" };
     let listener = server::bind(addr, tls, &app.config)?;
     let bound = listener.addr;
+    let base = banner::base_url(scheme, bound);
+    if app.config.claude_code {
+        let models = app.catalog.get().ok_or(
+            "--claude-code needs the model list, which could not be loaded; see the log above",
+        )?;
+        setup::wizard::run(&app.config, &models, &base)?;
+    }
     spawn("token-refresh", {
         let app = app.clone();
         move || app.upstream.tokens.run_refresher(&app.upstream.http)
@@ -85,6 +92,9 @@ pub fn run(config: Config) -> Result<(), String> {
         info!("TLS enabled: serving HTTPS");
     }
     info!("listening on {scheme}://{bound}");
+    for line in banner::lines(&base, !app.config.api_keys.is_empty()) {
+        info!("{line}");
+    }
     server::serve(app, listener);
     Ok(())
 }

@@ -1,5 +1,5 @@
 //! The vocabulary every layer shares, at the bottom of the module graph (it imports
-//! nothing from the crate): our own request and response types at the boundary
+//! nothing from the crate but the usage tally, itself a leaf): our own request and response types at the boundary
 //! (`Incoming`, `Outgoing`; the wire stays in `server/`), the one error type a route
 //! answers with (`ApiError`, in `error.rs`), and how a stream ended (`Outcome`). Handlers
 //! are plain functions from `Incoming` to `Outgoing`, testable without a socket.
@@ -7,9 +7,11 @@
 mod error;
 mod strict_json;
 
+use crate::accounting::Tally;
 pub use error::{ApiError, Family};
 use serde_json::Value;
 use std::io::Write;
+use std::sync::Arc;
 
 #[derive(Debug, Default)]
 pub struct Incoming {
@@ -87,6 +89,8 @@ pub struct Outgoing {
     pub stream: Option<Box<dyn EventStream>>,
     /// The model the request named, for the access log.
     pub model: Option<String>,
+    /// What the upstream answers of a completion request reported (tokens, credits).
+    pub tally: Option<Arc<Tally>>,
 }
 
 impl Outgoing {
@@ -109,6 +113,7 @@ impl Outgoing {
             body,
             stream: None,
             model: None,
+            tally: None,
         }
     }
 

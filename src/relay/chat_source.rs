@@ -4,7 +4,7 @@
 //! Messages and Responses routes translated through the Chat pivot) build their adapter
 //! on this.
 
-use super::Fault;
+use super::{Fault, Step};
 use crate::protocol::chat::ChunkHead;
 use crate::protocol::chat_chunk::Chunk;
 use crate::sse::Event;
@@ -81,6 +81,17 @@ impl ChatSource {
         }
         self.finished |= head.finishes();
         Some(head)
+    }
+
+    /// A translator's whole reading of one upstream event: comments skipped, each Chat
+    /// chunk handed to `f`, and what the relay does next.
+    pub fn each_chunk(&mut self, event: &Event, f: impl FnMut(&Chunk)) -> Result<Step, Fault> {
+        if event.comment.is_some() {
+            return Ok(Step::Continue);
+        }
+        let chunks = self.chunks(event)?;
+        chunks.each(f);
+        Ok(Step::done_if(chunks.done))
     }
 
     /// `decode` for the translators: a `/chat/completions` chunk is read borrowed, without

@@ -9,7 +9,7 @@ use crate::protocol::chat::{ChunkHead, DONE, KEEPALIVE, error_chunk};
 use crate::relay::{self, Adapter, ChatSource, Fault, Sink, Step};
 use crate::routes::fields::{self, initiator_header, vision_header};
 use crate::routes::pivot::Pivot;
-use crate::routes::{finished, streaming};
+use crate::routes::stream::{finished, streaming};
 use crate::routing::Api;
 use crate::sse::Event;
 use crate::upstream::catalog::Model;
@@ -46,11 +46,13 @@ pub fn completions(app: &App, rq: &Incoming) -> Result<Outgoing, ApiError> {
     let opened = app
         .upstream
         .post(pivot.path(), &payload, &extra, &app.metrics)?;
+    let tally = Some(opened.tally.clone());
     if !stream {
         let mut v = pivot.completion(&opened.read_all()?, &requested)?;
         naming.normalize(&mut v, "chat.completion");
         let mut out = Outgoing::json(200, &v);
         out.model = Some(requested);
+        out.tally = tally;
         return Ok(out);
     }
     let (reader, lease) = opened.into_parts();
@@ -63,6 +65,7 @@ pub fn completions(app: &App, rq: &Incoming) -> Result<Outgoing, ApiError> {
         finished(lease, relay::relay_to_end(reader, sink, &mut adapter))
     });
     out.model = Some(requested);
+    out.tally = tally;
     Ok(out)
 }
 

@@ -2,6 +2,7 @@
 
 mod chat;
 mod count_tokens;
+mod dashboard;
 mod embeddings;
 pub(crate) mod fields;
 pub(crate) mod messages;
@@ -10,13 +11,13 @@ mod ops;
 pub(crate) mod pivot;
 mod responses;
 mod shapes;
+mod stream;
 
 pub(crate) use fields::billed_as_user;
+pub(crate) use stream::streaming;
 
 use crate::app::App;
-use crate::http::{ApiError, Incoming, Outcome, Outgoing};
-use crate::relay::{Sink, StreamBody};
-use crate::upstream::client::Lease;
+use crate::http::{ApiError, Incoming, Outgoing};
 use std::sync::Arc;
 
 pub fn route(app: &Arc<App>, rq: &Incoming) -> Result<Outgoing, ApiError> {
@@ -73,6 +74,10 @@ fn dispatch(app: &Arc<App>, rq: &Incoming) -> Result<Outgoing, ApiError> {
             app.metrics.render().into_bytes(),
         )),
         ("GET", "/token") if app.config.expose_token => ops::token(app),
+        ("GET", "/dashboard/data") => Ok(dashboard::data(app)),
+        ("GET", "/dashboard" | "/dashboard/app.js" | "/dashboard/style.css") => {
+            dashboard::asset(path).ok_or_else(|| ApiError::NotFound(path.into()))
+        }
         (_, _) => match allowed_methods(app, path) {
             Some(allowed) => Err(ApiError::MethodNotAllowed(allowed)),
             None => Err(ApiError::NotFound(format!(
@@ -81,33 +86,6 @@ fn dispatch(app: &Arc<App>, rq: &Incoming) -> Result<Outgoing, ApiError> {
             ))),
         },
     }
-}
-
-/// A streaming answer: `produce` runs under the stream's watchdog, which sends
-/// `keepalive` (the protocol's, in SSE form) during silence and calls `cancel` to
-/// interrupt the upstream on a stall, a vanished client or a shutdown.
-pub(crate) fn streaming(
-    app: &App,
-    keepalive: &'static [u8],
-    cancel: Box<dyn Fn() + Send + Sync>,
-    produce: impl FnOnce(&mut Sink) -> Outcome + Send + 'static,
-) -> Outgoing {
-    Outgoing::stream(StreamBody {
-        keepalive,
-        timing: app.config.stream_timing,
-        cancel,
-        shutdown: app.shutdown.clone(),
-        produce: Box::new(produce),
-    })
-}
-
-/// Ends a stream's hold on its upstream agent: a cleanly finished call gives the agent
-/// (and its warm connection) back for reuse; any other end drops it.
-pub(crate) fn finished(lease: Lease, outcome: Outcome) -> Outcome {
-    if outcome == Outcome::Completed {
-        lease.release();
-    }
-    outcome
 }
 
 /// `claude-opus-4.8` from `/v1/models/claude-opus-4.8` or `/models/claude-opus-4.8`.
@@ -143,7 +121,7 @@ pub fn is_known_path(path: &str) -> bool {
 const OTHER: &str = "other";
 
 /// Paths answered as they are; each is its own metrics label.
-const FIXED_PATHS: [&str; 16] = [
+const FIXED_PATHS: [&str; 20] = [
     "/",
     "/healthz",
     "/readyz",
@@ -152,6 +130,10 @@ const FIXED_PATHS: [&str; 16] = [
     "/models",
     "/usage",
     "/token",
+    "/dashboard",
+    "/dashboard/app.js",
+    "/dashboard/style.css",
+    "/dashboard/data",
     "/v1/chat/completions",
     "/chat/completions",
     "/v1/embeddings",

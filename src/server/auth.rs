@@ -33,9 +33,13 @@ fn constant_time_eq(a: &[u8], b: &[u8]) -> bool {
 
 /// Routes anyone may call: the status text, liveness and readiness (load balancers,
 /// orchestrators and `copilot-api health` probe them without a key; they reveal nothing
-/// secret).
+/// secret), and the dashboard page and assets (they hold no data; the page asks for the key
+/// and sends it to `/dashboard/data`).
 pub fn is_public(path: &str) -> bool {
-    matches!(path, "/" | "/healthz" | "/readyz")
+    matches!(
+        path,
+        "/" | "/healthz" | "/readyz" | "/dashboard" | "/dashboard/app.js" | "/dashboard/style.css"
+    )
 }
 
 /// The CORS headers for this request's `Origin`, if that origin is allowed.

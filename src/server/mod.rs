@@ -148,10 +148,15 @@ fn handle(app: &Arc<App>, mut rq: Request<'_>) {
         Err(e) => (e.to_response(family), true),
         Ok(body) => {
             let incoming = Incoming { body, ..incoming };
-            match json_content_type(&incoming) {
-                Ok(()) => (dispatch(app, &incoming, family), upgrade),
-                Err(e) => (e.to_response(family), upgrade),
+            let mut out = match json_content_type(&incoming) {
+                Ok(()) => dispatch(app, &incoming, family),
+                Err(e) => e.to_response(family),
+            };
+            if out.model.is_none() && crate::accounting::api_of(&path).is_some() {
+                // A refused completion request is accounted under the model it named.
+                out.model = crate::accounting::requested_model(&incoming.body);
             }
+            (out, upgrade)
         }
     };
     // While shutting down, each answer closes its connection, so that kept-alive clients
@@ -166,7 +171,9 @@ fn handle(app: &Arc<App>, mut rq: Request<'_>) {
         ));
     }
     let (method, status, model) = (rq.method().to_string(), out.status, out.model.take());
-    app.metrics.request(routes::label(&path), status);
+    let tally = out.tally.take();
+    let route = routes::label(&path);
+    app.metrics.request(route, status);
     let outcome = match out.stream.take() {
         Some(body) => {
             // HTTP/1.0 has no chunked encoding: raw body, closed at the end.
@@ -180,6 +187,17 @@ fn handle(app: &Arc<App>, mut rq: Request<'_>) {
             None
         }
     };
+    let catalog_model = model.as_deref().and_then(|m| app.catalog.find(m));
+    let usage = app.metrics.usage.finish(crate::accounting::Finished {
+        path: &path,
+        route,
+        requested: model.as_deref(),
+        model: catalog_model.as_ref(),
+        status,
+        outcome,
+        started,
+        tally,
+    });
     crate::log::access(&crate::log::Access {
         method: &method,
         path: &path,
@@ -187,6 +205,7 @@ fn handle(app: &Arc<App>, mut rq: Request<'_>) {
         status,
         duration_ms: started.elapsed().as_secs_f64() * 1000.0,
         stream: outcome,
+        usage,
     });
 }
 

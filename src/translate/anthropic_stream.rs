@@ -17,6 +17,7 @@
 //! the usage, which Copilot sends after the finish reason, in a chunk with no choices.
 
 use super::anthropic_response::{message_id, parse_argument_text, stop_reason, tool_use_id, usage};
+use super::json_scan::JsonScan;
 use super::tool_names::ToolNames;
 use crate::protocol::anthropic;
 use crate::protocol::chat_chunk::{Chunk, ToolCall};
@@ -437,45 +438,6 @@ fn event(v: Value) -> Event {
 
 fn input_json(index: u64, partial: &str) -> Event {
     anthropic::block_delta(index, "input_json_delta", "partial_json", partial)
-}
-
-/// Tells, fragment by fragment and without re-parsing, when a JSON value's outermost
-/// object or array has closed; `serde_json` has the last word at the end of the stream.
-#[derive(Default)]
-struct JsonScan {
-    depth: u32,
-    in_string: bool,
-    escaped: bool,
-    closed: bool,
-}
-
-impl JsonScan {
-    fn feed(&mut self, fragment: &str) {
-        for b in fragment.bytes() {
-            if self.in_string {
-                match b {
-                    _ if self.escaped => self.escaped = false,
-                    b'\\' => self.escaped = true,
-                    b'"' => self.in_string = false,
-                    _ => {}
-                }
-                continue;
-            }
-            match b {
-                b'"' => self.in_string = true,
-                b'{' | b'[' => self.depth += 1,
-                b'}' | b']' if self.depth > 0 => {
-                    self.depth -= 1;
-                    self.closed |= self.depth == 0;
-                }
-                _ => {}
-            }
-        }
-    }
-
-    fn complete(&self) -> bool {
-        self.closed && self.depth == 0 && !self.in_string
-    }
 }
 
 #[cfg(test)]

@@ -7,6 +7,7 @@
 //! caller still reports the call as incomplete (reference §10.18: a repaired call must not
 //! pass for a finished one).
 
+use super::json_scan::JsonScan;
 use serde_json::Value;
 
 /// Valid JSON made from a truncated prefix by dropping the unfinished tail and closing
@@ -25,62 +26,14 @@ pub fn repair(text: &str) -> Option<String> {
     None
 }
 
-/// Where a scan of a JSON prefix ended: inside a string or not, the position of the
-/// escape being read (if any), the closers still owed, and the last structural
-/// character outside strings.
-struct Scan {
-    in_string: bool,
-    /// Byte offset of the backslash of the last escape inside the open string.
-    escape_at: Option<usize>,
-    closers: Vec<char>,
-    last_structural: Option<(usize, char)>,
-}
-
-fn scan(text: &str) -> Scan {
-    let mut s = Scan {
-        in_string: false,
-        escape_at: None,
-        closers: Vec::new(),
-        last_structural: None,
-    };
-    let mut escaped = false;
-    for (i, c) in text.char_indices() {
-        if s.in_string {
-            if escaped {
-                escaped = false;
-            } else if c == '\\' {
-                escaped = true;
-                s.escape_at = Some(i);
-            } else if c == '"' {
-                s.in_string = false;
-                s.escape_at = None;
-            }
-            continue;
-        }
-        match c {
-            '"' => s.in_string = true,
-            '{' => s.closers.push('}'),
-            '[' => s.closers.push(']'),
-            '}' | ']' => {
-                s.closers.pop();
-            }
-            _ => {}
-        }
-        if matches!(c, '{' | '[' | ',') {
-            s.last_structural = Some((i, c));
-        }
-    }
-    s
-}
-
 /// The prefix with its open string and containers closed, or `None` when it ends where
 /// no value can be closed (after a `:`).
 fn close(text: &str) -> Option<String> {
-    let s = scan(text);
+    let s = JsonScan::of(text);
     let mut out = text.to_string();
-    if s.in_string {
+    if s.in_string() {
         // Drop an escape cut short (`\` or `\u12`): it cannot be completed.
-        if let Some(at) = s.escape_at {
+        if let Some(at) = s.escape_at() {
             let tail = &out[at..];
             let whole = tail.len() >= 2 && !tail.starts_with("\\u") || tail.len() >= 6;
             if !whole {
@@ -95,14 +48,14 @@ fn close(text: &str) -> Option<String> {
             return None;
         }
     }
-    out.extend(s.closers.iter().rev());
+    out.extend(s.closers().iter().rev());
     Some(out)
 }
 
 /// The prefix without its last, unfinished member: up to the last comma, or up to and
 /// including the last opening bracket (before it, when the text already ends there).
 fn cut_back(text: &str) -> Option<&str> {
-    match scan(text).last_structural? {
+    match JsonScan::of(text).last_structural()? {
         (at, ',') => Some(&text[..at]),
         (at, _) if at + 1 == text.len() => Some(&text[..at]),
         (at, _) => Some(&text[..=at]),

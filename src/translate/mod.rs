@@ -9,6 +9,7 @@ pub mod anthropic_stream;
 mod chat_repair;
 pub mod chat_responses;
 pub(crate) mod json_repair;
+mod json_scan;
 pub mod responses_request;
 pub mod responses_response;
 pub mod responses_stream;

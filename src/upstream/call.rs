@@ -5,6 +5,7 @@
 //! statuses (408, 429, 5xx) and connection failures, up to 5 attempts, 750 ms doubling or
 //! the upstream's `Retry-After`. Deterministic 400s are never retried.
 
+use crate::accounting::tally::{Tally, Tap};
 use crate::metrics::Metrics;
 use crate::upstream::client::{Lease, MAX_BODY, describe_error};
 use crate::upstream::headers;
@@ -12,6 +13,7 @@ use crate::upstream::{Upstream, UpstreamError};
 use crate::warn;
 use serde_json::Value;
 use std::io::Read;
+use std::sync::{Arc, OnceLock};
 use std::time::{Duration, SystemTime};
 
 const MAX_ATTEMPTS: u32 = 5;
@@ -20,12 +22,17 @@ const BACKOFF_START: Duration = Duration::from_millis(750);
 /// header, and decides.
 const MAX_RETRY_AFTER: Duration = Duration::from_secs(60);
 
-/// A 2xx upstream response whose body has not been read yet, and the lease on the agent
-/// that owns its connection (so a watchdog can cancel it).
+/// A 2xx upstream response whose body has not been read yet, the lease on the agent
+/// that owns its connection (so a watchdog can cancel it), and the request's accounting,
+/// which reading the body fills.
 pub struct Opened {
     pub response: ureq::http::Response<ureq::Body>,
     pub lease: Lease,
+    pub tally: Arc<Tally>,
 }
+
+/// A stream's upstream body: the bytes as they come, shown to the request's tally.
+pub type StreamReader = Tap<ureq::BodyReader<'static>>;
 
 impl Opened {
     pub fn read_all(self) -> Result<Vec<u8>, UpstreamError> {
@@ -39,12 +46,34 @@ impl Opened {
                 UpstreamError::Unreachable(format!("reading the upstream answer failed: {e}"))
             })?;
         self.lease.release();
+        self.tally.observe_body(&body);
         Ok(body)
     }
 
     /// The body to stream and the lease to release once the stream ended cleanly.
-    pub fn into_parts(self) -> (ureq::BodyReader<'static>, Lease) {
-        (self.response.into_body().into_reader(), self.lease)
+    pub fn into_parts(self) -> (StreamReader, Lease) {
+        let reader = Tap::new(self.response.into_body().into_reader(), self.tally);
+        (reader, self.lease)
+    }
+
+    /// Accounts this answer to an earlier call's tally (the route sent the same request
+    /// again), so that one request's answers add up.
+    pub fn continuing(mut self, tally: &Arc<Tally>) -> Opened {
+        tally.next_answer();
+        self.tally = tally.clone();
+        self
+    }
+
+    /// For a request that makes several calls (a search loop): the first answer's tally
+    /// goes into `slot`, and every later answer is accounted to it.
+    pub fn accounted_in(self, slot: &OnceLock<Arc<Tally>>) -> Opened {
+        match slot.get() {
+            Some(tally) => self.continuing(tally),
+            None => {
+                let _ = slot.set(self.tally.clone());
+                self
+            }
+        }
     }
 }
 
@@ -91,8 +120,17 @@ impl Upstream {
                 Ok(response) => {
                     let status = response.status().as_u16();
                     metrics.upstream_status(status);
+                    metrics.usage.limits.observe(|name| {
+                        let v = response.headers().get(name)?;
+                        v.to_str().ok().map(str::to_string)
+                    });
                     if (200..300).contains(&status) {
-                        return Ok(Opened { response, lease });
+                        let tally = Tally::new(endpoint(path), user_turn(extra));
+                        return Ok(Opened {
+                            response,
+                            lease,
+                            tally,
+                        });
                     }
                     let failure = Failure::read(response);
                     lease.release();
@@ -122,6 +160,24 @@ impl Upstream {
             attempt += 1;
         }
     }
+}
+
+/// The Copilot endpoint as a fixed label (`/chat/completions`, `/responses`, ...).
+fn endpoint(path: &str) -> &'static str {
+    match path {
+        "/chat/completions" => "/chat/completions",
+        "/responses" => "/responses",
+        "/v1/messages" => "/v1/messages",
+        "/embeddings" => "/embeddings",
+        _ => "other",
+    }
+}
+
+/// Whether the route sent this call as a user turn (a retry is still that turn).
+fn user_turn(extra: &[(&'static str, String)]) -> bool {
+    extra
+        .iter()
+        .any(|(k, v)| *k == "x-initiator" && v == "user")
 }
 
 /// Connection-level failures worth another try. A timeout is not one: the upstream was

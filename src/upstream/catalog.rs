@@ -22,7 +22,8 @@ pub struct Model {
     /// `capabilities.supports.reasoning_effort` lists levels (or is true): the model takes a
     /// `reasoning_effort` on `/chat/completions`.
     pub reasoning_effort: bool,
-    /// `billing.multiplier`: premium requests one call costs (shown at the approval prompt).
+    /// `billing.multiplier`: premium requests one user turn costs on legacy plans (the
+    /// accounting counts it; the approval prompt shows it).
     pub multiplier: Option<f64>,
 }
 
@@ -89,6 +90,10 @@ impl Model {
             if let Some(n) = value {
                 v[key] = json!(n);
             }
+        }
+        // What a user turn costs on legacy plans (`copilot-api setup` picks by it).
+        if let Some(m) = self.multiplier {
+            v["billing"] = json!({"multiplier": m});
         }
         v
     }

@@ -43,6 +43,8 @@ pub struct Reply {
     pub content_type: String,
     pub retry_after: Option<String>,
     pub body: Vec<u8>,
+    /// Copilot's `x-usage-ratelimit-*` headers, by name, when the answer carried them.
+    pub limit_headers: Vec<(&'static str, String)>,
 }
 
 /// An upstream call that produced no HTTP status: DNS, connect, TLS, reset, timeout.
@@ -206,6 +208,10 @@ pub fn send(
     };
     let content_type = header("content-type").unwrap_or_default();
     let retry_after = header("retry-after");
+    let limit_headers = crate::accounting::limits::WINDOWS
+        .iter()
+        .filter_map(|(_, name)| Some((*name, header(name)?)))
+        .collect();
     let status = resp.status().as_u16();
     let mut body = Vec::new();
     resp.body_mut()
@@ -218,6 +224,7 @@ pub fn send(
         content_type,
         retry_after,
         body,
+        limit_headers,
     })
 }
 

@@ -88,9 +88,16 @@ fn check_usage_prints_quotas_and_a_rejected_token_says_what_to_do() {
     let home = TempDir::new();
     let mut env = upstream_env(&fake);
     env.push(("GH_TOKEN", GITHUB_TOKEN));
+    fake.set_limit_headers(&[("x-usage-ratelimit-weekly", "rem=40&rst=1796900000")]);
     let (code, out, err) = run_cli(&["check-usage"], &env, home.path());
     assert_eq!(code, 0, "stderr: {err}");
     assert!(out.contains("plan: individual"), "{out}");
+    assert!(out.contains("Quota resets: 2026-12-01"), "{out}");
+    assert!(
+        out.contains("Weekly:           [############--------] 40% remaining, resets 2026-"),
+        "{out}"
+    );
+    assert!(out.contains("Session:          not reported"), "{out}");
     assert!(
         out.contains("38 / 300 used (12.7% used, 87.3% remaining)"),
         "{out}"

@@ -130,6 +130,15 @@ pub fn model(
     if let Some(endpoints) = endpoints {
         m["supported_endpoints"] = json!(endpoints);
     }
+    // Premium requests per user turn on legacy plans (gpt-4.1 is the included model).
+    if chat {
+        let multiplier = match id {
+            "gpt-4.1" => 0.0,
+            "claude-opus-4.8" => 3.0,
+            _ => 1.0,
+        };
+        m["billing"] = json!({"is_premium": multiplier > 0.0, "multiplier": multiplier});
+    }
     // Reasoning models list the efforts they take; gpt-4.1 and Gemini here do not.
     if id.starts_with("gpt-5") || id.starts_with("claude") {
         m["capabilities"]["supports"]["reasoning_effort"] = json!(["low", "medium", "high"]);

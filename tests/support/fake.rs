@@ -99,6 +99,8 @@ struct State {
     polls: usize,
     issued: Vec<Issued>,
     endpoints_api: Option<String>,
+    /// Headers added to every JSON completion answer (`x-usage-ratelimit-*`).
+    limit_headers: Vec<(String, String)>,
     /// How the Tavily and Brave fakes answer.
     search: SearchFake,
     /// Replaces `catalog_json()` when set (`Fake::set_catalog`).
@@ -124,6 +126,7 @@ impl Default for State {
             polls: 0,
             issued: Vec::new(),
             endpoints_api: Some(DEFAULT_ENDPOINTS_API.to_string()),
+            limit_headers: Vec::new(),
             search: SearchFake::default(),
             catalog: None,
         }
@@ -193,6 +196,14 @@ impl Fake {
 
     fn state(&self) -> std::sync::MutexGuard<'_, State> {
         self.shared.state.lock().unwrap()
+    }
+
+    /// Headers Copilot's JSON answers carry from now on, e.g. its usage limits.
+    pub fn set_limit_headers(&self, headers: &[(&str, &str)]) {
+        self.state().limit_headers = headers
+            .iter()
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect();
     }
 
     /// Every request received so far, in order of arrival.
@@ -616,7 +627,11 @@ fn copilot_api(shared: &Shared, rq: &Recorded, answer: impl FnOnce(&Recorded) ->
                              "code": "token_expired"}}),
         );
     }
-    answer(rq)
+    let mut reply = answer(rq);
+    if let Reply::Body { headers, .. } = &mut reply {
+        headers.extend(shared.state.lock().unwrap().limit_headers.clone());
+    }
+    reply
 }
 
 fn unix_now() -> i64 {

@@ -26,6 +26,9 @@ pub const SINGLE_CALL_ID: &str = "call_fake_single";
 pub const FAILED_MESSAGE: &str = "fake: the response failed";
 pub const ERROR_MESSAGE: &str = "fake: the model failed mid-stream";
 
+/// `copilot_usage.total_nano_aiu` of every answer: 0.25 AI credits.
+pub const COPILOT_NANO_AIU: u64 = 250_000_000;
+
 /// The `usage` of every completed answer.
 pub fn usage(reasoning_tokens: u64) -> Value {
     json!({"input_tokens": 12, "input_tokens_details": {"cached_tokens": 0},
@@ -258,6 +261,10 @@ fn response(model: &str, status: &str, output: &[Value], usage: Value) -> Value 
         "status": status, "model": model, "output": output, "usage": usage,
         "error": null, "incomplete_details": null, "parallel_tool_calls": true,
         "tool_choice": "auto", "tools": [], "metadata": {},
+        // Copilot's own billing of the answer (reference/peers-2026-12.md U2).
+        "copilot_usage": {"total_nano_aiu": COPILOT_NANO_AIU, "token_details": [
+            {"token_type": "input", "token_count": 12, "batch_size": 1000000, "cost_per_batch": 1},
+            {"token_type": "output", "token_count": 5, "batch_size": 1000000, "cost_per_batch": 4}]},
     })
 }
 

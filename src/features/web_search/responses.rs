@@ -10,6 +10,7 @@
 use super::detect::{DEFAULT_MAX_USES, Plan};
 use super::searcher::{Found, Searcher, call_query};
 use super::{Provider, SearchResult, blocks};
+use crate::accounting::Tally;
 use crate::app::App;
 use crate::http::{ApiError, Outgoing};
 use crate::routes::fields::initiator_header;
@@ -17,7 +18,7 @@ use crate::routes::pivot::Pivot;
 use crate::translate::responses_response::from_chat;
 use crate::upstream::call::Opened;
 use serde_json::{Map, Value, json};
-use std::sync::Arc;
+use std::sync::{Arc, OnceLock};
 
 /// The hosted search tool of a Responses request, when the proxy serves it.
 pub fn hosted_plan(app: &App, req: &Value) -> Option<Plan> {
@@ -69,11 +70,13 @@ pub fn serve(app: &Arc<App>, turn: Turn, plan: Plan) -> Result<Outgoing, ApiErro
         items: Vec::new(),
         sources: Vec::new(),
         turn,
+        tally: OnceLock::new(),
     };
     run.offer_function();
     let requested = run.turn.requested.clone();
     // The first pass is made before answering: its errors are HTTP errors.
     let first = run.open(0, run.turn.stream)?;
+    let tally = first.tally.clone();
     let mut out = if run.turn.stream {
         super::responses_stream::start(run, first)
     } else {
@@ -83,6 +86,7 @@ pub fn serve(app: &Arc<App>, turn: Turn, plan: Plan) -> Result<Outgoing, ApiErro
         Outgoing::json(200, &response)
     };
     out.model = Some(requested);
+    out.tally = Some(tally);
     Ok(out)
 }
 
@@ -96,6 +100,8 @@ pub(super) struct Run {
     items: Vec<Value>,
     /// Every result found, for the citations.
     pub sources: Vec<SearchResult>,
+    /// The request's usage: every pass adds to the first one's.
+    tally: OnceLock<Arc<Tally>>,
 }
 
 impl Run {
@@ -135,10 +141,11 @@ impl Run {
             self.turn.chat.remove("stream_options");
         }
         let payload = Pivot::Chat.request(&Value::Object(self.turn.chat.clone()))?;
-        Ok(self
-            .app
-            .upstream
-            .post(Pivot::Chat.path(), &payload, &extra, &self.app.metrics)?)
+        let opened =
+            self.app
+                .upstream
+                .post(Pivot::Chat.path(), &payload, &extra, &self.app.metrics)?;
+        Ok(opened.accounted_in(&self.tally))
     }
 
     /// The model's message and the search results, appended for the next pass; the

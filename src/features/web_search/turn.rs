@@ -8,6 +8,7 @@
 use super::blocks::TOOL_NAME;
 use super::detect::{Plan, withdraw_function};
 use super::searcher::{Call, Ran, Searcher};
+use crate::accounting::Tally;
 use crate::app::App;
 use crate::http::{ApiError, Incoming, Outgoing};
 use crate::routes::fields::initiator_header;
@@ -21,7 +22,7 @@ use crate::translate::tool_names::ToolNames;
 use crate::upstream::call::Opened;
 use crate::upstream::catalog::Model;
 use serde_json::{Map, Value, json};
-use std::sync::Arc;
+use std::sync::{Arc, OnceLock};
 
 /// An answer with no content is asked for again this many times (as the Messages route
 /// does), then explained.
@@ -55,16 +56,19 @@ pub fn serve(
         target,
         requested: requested.to_string(),
         extra,
+        tally: OnceLock::new(),
     };
     let mut searcher = Searcher::new(app.clone(), plan);
     searcher.upstream_calls += 1;
     let first = backend.open(&mut body, stream, 0)?;
+    let tally = first.opened.tally.clone();
     let mut out = if stream {
         super::stream::start(backend, body, searcher, first)
     } else {
         json_loop(&backend, body, searcher, first)?
     };
     out.model = Some(requested.to_string());
+    out.tally = Some(tally);
     Ok(out)
 }
 
@@ -81,6 +85,8 @@ pub(super) struct Backend {
     pub requested: String,
     /// The first pass's headers (the client's initiator; native version and betas).
     extra: Vec<(&'static str, String)>,
+    /// The request's usage: every pass adds to the first one's.
+    tally: OnceLock<Arc<Tally>>,
 }
 
 /// An opened pass and the tool-name aliases its translation used.
@@ -127,7 +133,8 @@ impl Backend {
 
             sent = (tools, payload.len() as u64 / 4);
             Ok(opened)
-        })?;
+        })?
+        .accounted_in(&self.tally);
         Ok(Pass {
             opened,
             tools: sent.0,

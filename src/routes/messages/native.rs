@@ -7,7 +7,7 @@ use crate::app::App;
 use crate::http::{ApiError, Incoming, Outgoing};
 use crate::protocol::anthropic::{self, EventHead, MESSAGE_STOP, PING};
 use crate::relay::{self, Adapter, Fault, Sink, Step};
-use crate::routes::{finished, streaming};
+use crate::routes::stream::{finished, streaming};
 use crate::routing::Api;
 use crate::sse::Event;
 use crate::upstream::catalog::Model;
@@ -44,6 +44,7 @@ pub fn create(
             .upstream
             .post(Api::Messages.path(), &payload, &headers, &app.metrics)?)
     })?;
+    let tally = Some(opened.tally.clone());
     let rename = (requested != model.id).then(|| (model.id.clone(), requested.to_string()));
     let mut out = if stream {
         let (reader, lease) = opened.into_parts();
@@ -67,6 +68,7 @@ pub fn create(
         Outgoing::json(200, &v)
     };
     out.model = Some(requested.to_string());
+    out.tally = tally;
     Ok(out)
 }
 

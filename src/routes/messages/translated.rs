@@ -4,6 +4,7 @@
 //! Claude Code never sees a turn with no content.
 
 use super::images::{send_with_image_fallback, with_vision};
+use crate::accounting::Tally;
 use crate::app::App;
 use crate::features::guidance::add_large_edit_note;
 use crate::http::{ApiError, Outcome, Outgoing};
@@ -11,14 +12,14 @@ use crate::protocol::anthropic::PING;
 use crate::relay::{self, Adapter, ChatSource, Fault, Sink, Step};
 use crate::routes::fields::{self, initiator_header};
 use crate::routes::pivot::Pivot;
-use crate::routes::{finished, streaming};
+use crate::routes::stream::{finished, streaming};
 use crate::routing::Api;
 use crate::sse::Event;
 use crate::translate::anthropic_request::{ChatRequest, object_to_chat};
 use crate::translate::anthropic_response::from_chat;
 use crate::translate::anthropic_stream::StreamState;
 use crate::translate::tool_names::ToolNames;
-use crate::upstream::call::Opened;
+use crate::upstream::call::{Opened, StreamReader};
 use crate::upstream::catalog::Model;
 use crate::upstream::client::Lease;
 use serde_json::{Map, Value, json};
@@ -56,6 +57,7 @@ pub fn create(
     // A cheap local estimate for `message_start` (about 4 bytes a token); the real count
     // arrives in `message_delta`. Tokenizing here would cost more than the whole relay.
     let estimate = payload.len() as u64 / 4;
+    let tally = first.tally.clone();
     let call = Call {
         app: app.clone(),
         pivot,
@@ -64,6 +66,7 @@ pub fn create(
         requested: requested.to_string(),
         tools,
         estimate,
+        tally: tally.clone(),
     };
     let mut out = if stream {
         call.stream(first)
@@ -71,6 +74,7 @@ pub fn create(
         call.json(first)?
     };
     out.model = Some(requested.to_string());
+    out.tally = Some(tally);
     Ok(out)
 }
 
@@ -112,6 +116,8 @@ struct Call {
     requested: String,
     tools: ToolNames,
     estimate: u64,
+    /// The first answer's accounting; retries add to it.
+    tally: Arc<Tally>,
 }
 
 impl Call {
@@ -121,10 +127,11 @@ impl Call {
         let mut extra = self.extra.clone();
         extra.retain(|(k, _)| *k != "x-initiator");
         extra.push(initiator_header(false));
-        Ok(self
-            .app
-            .upstream
-            .post(self.pivot.path(), &self.payload, &extra, &self.app.metrics)?)
+        let opened =
+            self.app
+                .upstream
+                .post(self.pivot.path(), &self.payload, &extra, &self.app.metrics)?;
+        Ok(opened.continuing(&self.tally))
     }
 
     fn json(self, first: Opened) -> Result<Outgoing, ApiError> {
@@ -170,7 +177,7 @@ impl Call {
     /// run out), then ends the stream.
     fn relay(
         &self,
-        mut reader: ureq::BodyReader<'static>,
+        mut reader: StreamReader,
         mut lease: Lease,
         cancel: &Mutex<Box<dyn Fn() + Send + Sync>>,
         sink: &mut Sink,
@@ -226,20 +233,16 @@ struct Translated {
 
 impl Adapter for Translated {
     fn on_event(&mut self, event: &Event, sink: &mut Sink) -> Result<Step, Fault> {
-        if event.comment.is_some() {
-            return Ok(Step::Continue);
-        }
-        let decoded = self.source.chunks(event)?;
-        decoded.each(|chunk| {
-            let events = self.state.on_typed(chunk);
-            if self.state.has_content() {
-                sink.events(&std::mem::take(&mut self.held));
+        let (state, held) = (&mut self.state, &mut self.held);
+        self.source.each_chunk(event, |chunk| {
+            let events = state.on_typed(chunk);
+            if state.has_content() {
+                sink.events(&std::mem::take(held));
                 sink.events(&events);
             } else {
-                self.held.extend(events);
+                held.extend(events);
             }
-        });
-        Ok(Step::done_if(decoded.done))
+        })
     }
 
     fn on_eof(&mut self, _: &mut Sink) -> Result<(), Fault> {

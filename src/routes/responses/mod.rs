@@ -16,7 +16,7 @@ use crate::http::{ApiError, Incoming, Outcome, Outgoing};
 use crate::protocol::chat::KEEPALIVE;
 use crate::protocol::responses::{failed_event, new_response_id};
 use crate::routes::fields;
-use crate::routes::streaming;
+use crate::routes::stream::streaming;
 use crate::routing::Api;
 use serde_json::Value;
 use std::sync::Arc;

@@ -7,7 +7,7 @@ use crate::protocol::chat::KEEPALIVE;
 use crate::protocol::responses::{failed_event, new_response_id};
 use crate::relay::{self, Adapter, Fault, Sink, Step};
 use crate::routes::fields::{initiator_header, vision_header};
-use crate::routes::{finished, streaming};
+use crate::routes::stream::{finished, streaming};
 use crate::routing::Api;
 use crate::sse::Event;
 use crate::upstream::catalog::Model;
@@ -33,6 +33,7 @@ pub fn create(
     let opened = app
         .upstream
         .post(Api::Responses.path(), &payload, &extra, &app.metrics)?;
+    let tally = Some(opened.tally.clone());
     let mut out = if stream {
         let (reader, lease) = opened.into_parts();
         streaming(app, KEEPALIVE, lease.canceller(), move |sink| {
@@ -53,6 +54,7 @@ pub fn create(
         Outgoing::bytes(200, "application/json", answer)
     };
     out.model = Some(requested.to_string());
+    out.tally = tally;
     Ok(out)
 }
 

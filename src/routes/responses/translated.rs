@@ -10,7 +10,7 @@ use crate::protocol::responses::new_response_id;
 use crate::relay::{self, Adapter, ChatSource, Fault, Sink, Step};
 use crate::routes::fields::{self, initiator_header, vision_header};
 use crate::routes::pivot::Pivot;
-use crate::routes::{finished, streaming};
+use crate::routes::stream::{finished, streaming};
 use crate::sse::Event;
 use crate::translate::responses_request::{ChatFromResponses, to_chat};
 use crate::translate::responses_response::from_chat;
@@ -70,6 +70,7 @@ pub fn create(
     let opened = app
         .upstream
         .post(Pivot::Chat.path(), &payload, &extra, &app.metrics)?;
+    let tally = Some(opened.tally.clone());
     let mut conversation = history;
     conversation.extend(input_items(&req));
     let response_id = new_response_id();
@@ -103,6 +104,7 @@ pub fn create(
         Outgoing::json(200, &response)
     };
     out.model = Some(requested.to_string());
+    out.tally = tally;
     Ok(out)
 }
 
@@ -137,14 +139,10 @@ struct Translated {
 
 impl Adapter for Translated {
     fn on_event(&mut self, event: &Event, sink: &mut Sink) -> Result<Step, Fault> {
-        if event.comment.is_some() {
-            return Ok(Step::Continue);
-        }
-        let decoded = self.source.chunks(event)?;
-        decoded.each(|chunk| {
-            sink.events(&self.state.on_typed(chunk));
-        });
-        Ok(Step::done_if(decoded.done))
+        let state = &mut self.state;
+        self.source.each_chunk(event, |chunk| {
+            sink.events(&state.on_typed(chunk));
+        })
     }
 
     fn on_eof(&mut self, _: &mut Sink) -> Result<(), Fault> {

@@ -3,6 +3,7 @@
 //! libFuzzer reports it). Inputs that are JSON are parsed first; non-JSON inputs are
 //! uninteresting to the translators (the routes answer 400 before translating).
 
+use crate::protocol::chat_chunk::Chunk;
 use crate::server::listener::head;
 use crate::sse::Parser;
 use crate::translate::tool_names::ToolNames;
@@ -76,7 +77,9 @@ pub fn json_repair(data: &[u8]) {
 /// Request translators into the pivot and out of it.
 pub fn request_translators(data: &[u8]) {
     let Some(v) = json(data) else { return };
-    let _ = anthropic_request::to_chat(&v, "gpt-4.1");
+    if let Some(map) = v.as_object() {
+        let _ = anthropic_request::object_to_chat(map, "gpt-4.1");
+    }
     let history = v
         .get("history")
         .and_then(Value::as_array)
@@ -105,11 +108,20 @@ pub fn response_translators(data: &[u8]) {
 /// Stream translators over a sequence of chunks, one JSON value per line, ended by
 /// `finish` or `fail`; the events they emit must be valid JSON.
 pub fn stream_translators(data: &[u8]) {
-    let chunks: Vec<Value> = data
+    let lines: Vec<&str> = data
         .split(|b| *b == b'\n')
-        .filter_map(|l| serde_json::from_slice(l).ok())
+        .filter_map(|l| std::str::from_utf8(l).ok())
         .collect();
-    if chunks.is_empty() {
+    // Chat chunks as the relay reads them: borrowed from each `data:` line.
+    let chunks: Vec<Chunk> = lines
+        .iter()
+        .filter_map(|l| serde_json::from_str::<Chunk>(l).ok())
+        .collect();
+    let values: Vec<Value> = lines
+        .iter()
+        .filter_map(|l| serde_json::from_str(l).ok())
+        .collect();
+    if values.is_empty() {
         return;
     }
     let fail = data.len() % 2 == 0;
@@ -127,7 +139,7 @@ pub fn stream_translators(data: &[u8]) {
     let tools = ToolNames::from_names(["Bash", "Read"]);
     let mut anthropic = anthropic_stream::StreamState::new("claude-sonnet-4.5", tools, 10);
     for c in &chunks {
-        check(&anthropic.on_chunk(c));
+        check(&anthropic.on_typed(c));
     }
     check(&if fail {
         anthropic.fail("cut", "api_error")
@@ -138,7 +150,7 @@ pub fn stream_translators(data: &[u8]) {
     let mut responses = responses_stream::ResponsesStream::new("resp_1", &req, vec!["apply_patch".into()]);
     check(&responses.start());
     for c in &chunks {
-        check(&responses.on_chunk(c));
+        check(&responses.on_typed(c));
     }
     check(&if fail {
         responses.fail("cut", "server_error")
@@ -146,10 +158,11 @@ pub fn stream_translators(data: &[u8]) {
         responses.finish()
     });
     let _ = responses.output();
+    // Responses events into Chat chunks (a chat client on a responses-only model).
     let mut chat = chat_responses::ChatFromResponsesStream::new("gpt-5");
-    for c in &chunks {
-        let name = c["type"].as_str().unwrap_or("").to_string();
-        let _ = chat.on_event(&name, c);
+    for v in &values {
+        let name = v["type"].as_str().unwrap_or("").to_string();
+        let _ = chat.on_event(&name, v);
     }
     let _ = (chat.done(), chat.failure());
 }
