@@ -96,6 +96,10 @@ Streams:
       --shutdown-grace SECS   On SIGTERM/SIGINT, let requests and streams in flight finish for
                               this long, then end streams with their error event (default 30)
 
+Codex:
+      --no-websocket          Answer Codex's Responses WebSocket (GET /v1/responses) with 426, so
+                              it falls back to HTTP at once
+      --websocket-max-age SECS  Longest life of a Responses WebSocket (default 3600)
 Traffic control (limits are per instance; they count client completion requests only):
       --rate-limit SECS       Admit at most one request per SECS seconds (decimals allowed);
                               a request that comes too early gets 429 + Retry-After
@@ -275,6 +279,8 @@ pub struct RawArgs {
     pub keepalive: Option<String>,
     pub stall_timeout: Option<String>,
     pub first_byte_timeout: Option<String>,
+    pub no_websocket: bool,
+    pub websocket_max_age: Option<String>,
     pub github_token: Option<String>,
     pub show_token: bool,
     pub json: bool,
@@ -406,6 +412,8 @@ pub fn parse(mut args: Arguments) -> Result<Parsed, UsageError> {
             raw.keepalive = opt(&mut args, "--keepalive")?;
             raw.stall_timeout = opt(&mut args, "--stall-timeout")?;
             raw.first_byte_timeout = opt(&mut args, "--first-byte-timeout")?;
+            raw.no_websocket = args.contains("--no-websocket");
+            raw.websocket_max_age = opt(&mut args, "--websocket-max-age")?;
             raw.github_token = opt(&mut args, ["-g", "--github-token"])?;
             raw.show_token = args.contains("--show-token");
             raw.web_search.mode = opt(&mut args, "--web-search")?;

@@ -46,6 +46,11 @@ pub struct Config {
     /// The previous_response_id store: how many responses, for how long.
     pub response_store: (usize, Duration),
     pub stream_timing: Timing,
+    /// `--no-websocket`: the Responses WebSocket upgrade is answered 426.
+    pub no_websocket: bool,
+    /// `--websocket-max-age`: a Responses WebSocket lives at most this long (60 minutes,
+    /// as OpenAI's; then `websocket_connection_limit_reached`).
+    pub websocket_max_age: Duration,
     pub endpoints: Endpoints,
     pub ca_file: Option<PathBuf>,
     pub proxy_env: bool,
@@ -348,6 +353,8 @@ impl Config {
             image_trimming: crate::features::images::trimming_from_env(env),
             response_store,
             stream_timing,
+            no_websocket: raw.no_websocket,
+            websocket_max_age: seconds(raw.websocket_max_age, "--websocket-max-age", 3600.0)?,
             endpoints,
             ca_file: raw.ca_file.map(PathBuf::from),
             proxy_env: !raw.no_proxy_env,

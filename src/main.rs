@@ -6,6 +6,7 @@
 
 mod accounting;
 mod app;
+mod base64;
 mod cli;
 mod commands;
 mod config;

@@ -18,6 +18,8 @@ pub struct Incoming {
     pub method: String,
     /// The path without the query string (`/v1/messages?beta=true` → `/v1/messages`).
     pub path: String,
+    /// The query string without its `?` (empty when none).
+    pub query: String,
     /// Header names in lower case.
     pub headers: Vec<(String, String)>,
     pub body: Vec<u8>,

@@ -1,6 +1,9 @@
 //! The route table: a plain `match` on method and path (query already stripped).
 
+mod alpha_search;
 mod chat;
+mod codex_models;
+mod compact;
 mod count_tokens;
 mod dashboard;
 mod embeddings;
@@ -58,7 +61,7 @@ fn dispatch(app: &Arc<App>, rq: &Incoming) -> Result<Outgoing, ApiError> {
         ("GET" | "HEAD", "/") => Ok(ops::root()),
         ("GET" | "HEAD", "/healthz") => Ok(ops::healthz()),
         ("GET" | "HEAD", "/readyz") => Ok(ops::readyz(app)),
-        ("GET", "/v1/models" | "/models") => models::list(app),
+        ("GET", "/v1/models" | "/models") => models::list(app, rq),
         ("GET", _) if model_id(path).is_some() => {
             models::one(app, model_id(path).unwrap_or_default())
         }
@@ -66,6 +69,8 @@ fn dispatch(app: &Arc<App>, rq: &Incoming) -> Result<Outgoing, ApiError> {
         ("POST", "/v1/embeddings" | "/embeddings") => embeddings::create(app, rq),
         ("POST", "/v1/messages") => messages::create(app, rq),
         ("POST", "/v1/responses" | "/responses") => responses::create(app, rq),
+        ("POST", "/v1/responses/compact" | "/responses/compact") => compact::create(app, rq),
+        ("POST", "/v1/alpha/search" | "/alpha/search") => alpha_search::create(app, rq),
         ("POST", "/v1/messages/count_tokens") => count_tokens::count(app, rq),
         ("GET", "/usage") => ops::usage(app),
         ("GET", "/metrics") => Ok(Outgoing::bytes(
@@ -106,7 +111,11 @@ fn allowed_methods(app: &App, path: &str) -> Option<&'static str> {
         | "/v1/messages"
         | "/v1/messages/count_tokens"
         | "/v1/responses"
-        | "/responses" => Some("POST"),
+        | "/responses"
+        | "/v1/responses/compact"
+        | "/responses/compact"
+        | "/v1/alpha/search"
+        | "/alpha/search" => Some("POST"),
         _ if is_known_path(path) => Some("GET"),
         _ => None,
     }
@@ -121,7 +130,7 @@ pub fn is_known_path(path: &str) -> bool {
 const OTHER: &str = "other";
 
 /// Paths answered as they are; each is its own metrics label.
-const FIXED_PATHS: [&str; 20] = [
+const FIXED_PATHS: [&str; 24] = [
     "/",
     "/healthz",
     "/readyz",
@@ -142,6 +151,10 @@ const FIXED_PATHS: [&str; 20] = [
     "/v1/messages/count_tokens",
     "/v1/responses",
     "/responses",
+    "/v1/responses/compact",
+    "/responses/compact",
+    "/v1/alpha/search",
+    "/alpha/search",
 ];
 
 /// The route a path belongs to, from a fixed set, for the metrics: a path with a

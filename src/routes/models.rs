@@ -2,10 +2,11 @@
 
 use crate::app::App;
 use crate::http::ApiError;
-use crate::http::Outgoing;
+use crate::http::{Incoming, Outgoing};
+use crate::routes::codex_models;
 use serde_json::{Value, json};
 
-pub fn list(app: &App) -> Result<Outgoing, ApiError> {
+pub fn list(app: &App, rq: &Incoming) -> Result<Outgoing, ApiError> {
     if app.catalog.get().is_none() {
         app.refresh_catalog_if_stale();
     }
@@ -13,6 +14,9 @@ pub fn list(app: &App) -> Result<Outgoing, ApiError> {
         .catalog
         .get()
         .ok_or_else(|| ApiError::NotReady("the model list is not loaded yet".into()))?;
+    if codex_models::is_codex(rq) {
+        return Ok(Outgoing::json(200, &codex_models::catalog(&models)));
+    }
     let data: Vec<Value> = models.iter().map(|m| m.to_client_json()).collect();
     let (first, last) = (
         data.first().map(|m| m["id"].clone()),

@@ -6,6 +6,7 @@ pub mod auth;
 pub mod listener;
 pub mod shutdown;
 pub mod tls;
+mod websocket;
 
 use crate::app::App;
 use crate::http::{ApiError, Family, GoneProbe, Incoming, Outgoing};
@@ -77,6 +78,11 @@ pub fn serve(app: Arc<App>, bound: Bound) {
 
 /// Answers 503 above the in-flight cap, else handles the request under a slot.
 fn admit(app: &Arc<App>, inflight: &Arc<AtomicUsize>, rq: Request<'_>) {
+    if websocket::is_attempt(&rq) {
+        // Not under a slot: a WebSocket takes one per running response (websocket/mod.rs).
+        websocket::serve(app, inflight, rq);
+        return;
+    }
     if inflight.fetch_add(1, Ordering::AcqRel) >= app.config.max_inflight {
         inflight.fetch_sub(1, Ordering::AcqRel);
         let family = Family::for_path(path_of(rq.url()));
@@ -123,6 +129,10 @@ fn handle(app: &Arc<App>, mut rq: Request<'_>) {
         method: rq.method().to_ascii_uppercase(),
         headers: rq.headers().to_vec(),
         path: path.clone(),
+        query: url
+            .split_once('?')
+            .map(|(_, q)| q.split('#').next().unwrap_or_default().to_string())
+            .unwrap_or_default(),
         body: Vec::new(),
         probe: {
             let probe = rq.probe();

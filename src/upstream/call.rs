@@ -88,6 +88,8 @@ impl Upstream {
     ) -> Result<Opened, UpstreamError> {
         let mut token = self.tokens.get(&self.http).map_err(super::not_ready)?;
         let mut replayed_401 = false;
+        // Set once Copilot rejected the reasoning effort: the body sent again without it.
+        let mut without_effort: Option<Vec<u8>> = None;
         let mut attempt = 1;
         loop {
             let lease = self.http.agents.take();
@@ -106,7 +108,7 @@ impl Upstream {
             let request = hdrs
                 .iter()
                 .fold(agent.post(&url), |r, (k, v)| r.header(*k, v.as_str()));
-            let (wait, what) = match request.send(body) {
+            let (wait, what) = match request.send(without_effort.as_deref().unwrap_or(body)) {
                 Err(e) if matches!(e, ureq::Error::Timeout(_)) => {
                     return Err(UpstreamError::Timeout(format!(
                         "Copilot did not answer in time ({}); see --first-byte-timeout",
@@ -134,6 +136,17 @@ impl Upstream {
                     }
                     let failure = Failure::read(response);
                     lease.release();
+                    if without_effort.is_none()
+                        && crate::features::effort::rejects_effort(status, &failure.body)
+                    {
+                        if let Some(stripped) = crate::features::effort::strip(body) {
+                            warn!(
+                                "Copilot rejected the reasoning effort on {path}; retrying once without it"
+                            );
+                            without_effort = Some(stripped);
+                            continue;
+                        }
+                    }
                     if status == 401 && !replayed_401 {
                         replayed_401 = true;
                         warn!(

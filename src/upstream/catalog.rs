@@ -22,6 +22,15 @@ pub struct Model {
     /// `capabilities.supports.reasoning_effort` lists levels (or is true): the model takes a
     /// `reasoning_effort` on `/chat/completions`.
     pub reasoning_effort: bool,
+    /// The effort levels the catalog lists (`low`, `medium`, ...), in its order; empty when
+    /// it lists none (then any effort is sent as asked).
+    pub effort_levels: Vec<String>,
+    /// `capabilities.supports.{min,max}_thinking_budget`: the thinking budget Copilot
+    /// accepts for the model.
+    pub thinking_budget: (Option<u64>, Option<u64>),
+    /// `capabilities.supports.vision` and `parallel_tool_calls`, for Codex's catalog.
+    pub vision: bool,
+    pub parallel_tool_calls: bool,
     /// `billing.multiplier`: premium requests one user turn costs on legacy plans (the
     /// accounting counts it; the approval prompt shows it).
     pub multiplier: Option<f64>,
@@ -54,6 +63,23 @@ impl Model {
                 Some(Value::Bool(b)) => *b,
                 _ => false,
             },
+            effort_levels: v
+                .pointer("/capabilities/supports/reasoning_effort")
+                .and_then(Value::as_array)
+                .map(|l| {
+                    l.iter()
+                        .filter_map(Value::as_str)
+                        .map(str::to_string)
+                        .collect()
+                })
+                .unwrap_or_default(),
+            thinking_budget: (
+                num_at("/capabilities/supports/min_thinking_budget"),
+                num_at("/capabilities/supports/max_thinking_budget"),
+            ),
+            vision: v.pointer("/capabilities/supports/vision") == Some(&Value::Bool(true)),
+            parallel_tool_calls: v.pointer("/capabilities/supports/parallel_tool_calls")
+                == Some(&Value::Bool(true)),
             multiplier: v.pointer("/billing/multiplier").and_then(Value::as_f64),
             id,
         })

@@ -4,11 +4,14 @@
 #[path = "../support/mod.rs"]
 mod support;
 
+mod alpha_search;
 mod bad_input;
 mod bad_input_catalogue;
 mod chat;
 mod chat_faults;
 mod cli;
+mod codex_models;
+mod compaction;
 mod dashboard;
 mod device_flow;
 mod embeddings;
@@ -24,6 +27,7 @@ mod responses;
 mod responses_chain;
 mod responses_faults;
 mod responses_only_model;
+mod responses_ws;
 mod retries;
 mod routing_matrix;
 mod security;

@@ -416,6 +416,16 @@ fn route(shared: &Shared, rq: &Recorded) -> Reply {
             }
             responses_answers::responses(&scenario(shared, rq), &body)
         }),
+        ("POST", "/responses/compact") => copilot_api(shared, rq, |rq| {
+            let body = rq.json();
+            if let Some(refused) = unsupported(&catalog(shared), &body, "/responses") {
+                return refused;
+            }
+            match scenarios::common(scenarios::Api::Chat, &scenario(shared, rq), false) {
+                Some(reply) => reply,
+                None => responses_answers::compact(&body),
+            }
+        }),
         ("POST", "/v1/messages") => copilot_api(shared, rq, |rq| {
             let body = rq.json();
             let catalog = catalog(shared);
@@ -471,6 +481,8 @@ fn scenario(shared: &Shared, rq: &Recorded) -> Scenario {
             Scenario::Reasoning
         }
         Some(Scenario::ThinkAgent(name)) => Scenario::ThinkCall(name),
+        Some(Scenario::RejectEffort) if scenarios::has_effort(&rq.json()) => Scenario::RejectEffort,
+        Some(Scenario::RejectEffort) => Scenario::Text,
         Some(scenario) => scenario,
         None => Scenario::Text,
     }

@@ -14,6 +14,7 @@ pub mod scenarios;
 pub mod search;
 pub mod sse;
 pub mod wire;
+pub mod ws;
 
 pub use catalog::*;
 pub use fake::*;

@@ -70,8 +70,17 @@ impl Out {
                 call_id,
                 name,
                 arguments,
-            } => json!({"id": id, "type": "function_call", "status": "completed",
-                        "call_id": call_id, "name": name, "arguments": arguments}),
+            } => {
+                let mut call = json!({"id": id, "type": "function_call", "status": "completed",
+                                      "call_id": call_id, "name": name, "arguments": arguments});
+                // A tool of a `namespace` (Codex's `web.run`) is called by its own name
+                // with the namespace beside it.
+                if let Some((namespace, tool)) = name.split_once('.') {
+                    call["namespace"] = json!(namespace);
+                    call["name"] = json!(tool);
+                }
+                call
+            }
             Out::Custom {
                 id,
                 call_id,
@@ -254,6 +263,59 @@ impl Events {
     }
 }
 
+/// The `encrypted_content` of the fake's own compaction items (Copilot's server-side
+/// compaction, for models on `/responses`).
+pub const FAKE_COMPACTION: &str = "gAAAAB-fake-upstream-compaction==";
+
+/// The input ends in Codex's `{"type":"compaction_trigger"}`.
+pub fn ends_with_compaction_trigger(request: &Value) -> bool {
+    request["input"]
+        .as_array()
+        .and_then(|items| items.last())
+        .is_some_and(|i| i["type"] == "compaction_trigger")
+}
+
+/// Copilot compacting itself: one `compaction` output item, then `response.completed`.
+fn compaction_stream(request: &Value) -> Reply {
+    let mut e = Events {
+        model: request["model"].as_str().unwrap_or("").to_string(),
+        seq: 0,
+        steps: Vec::new(),
+    };
+    e.open();
+    let item =
+        json!({"type": "compaction", "id": "cmp_fake_1", "encrypted_content": FAKE_COMPACTION});
+    e.send(
+        "response.output_item.added",
+        json!({"output_index": 0, "item": item}),
+    );
+    e.send(
+        "response.output_item.done",
+        json!({"output_index": 0, "item": item}),
+    );
+    let r = response(&e.model, "completed", &[item], usage(0));
+    e.send("response.completed", json!({"response": r}));
+    Reply::Stream(e.steps)
+}
+
+/// `POST /responses/compact` as Copilot would answer it: the user messages, then one
+/// compaction item.
+pub fn compact(request: &Value) -> Reply {
+    let mut output: Vec<Value> = request["input"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .filter(|i| i["role"] == "user")
+        .cloned()
+        .collect();
+    output.push(json!({"type": "compaction", "encrypted_content": FAKE_COMPACTION}));
+    Reply::json(
+        200,
+        &json!({"id": "cmp_fake", "object": "response.compaction", "output": output,
+                "usage": usage(0)}),
+    )
+}
+
 /// A `response` object.
 fn response(model: &str, status: &str, output: &[Value], usage: Value) -> Value {
     json!({
@@ -331,6 +393,9 @@ fn declared_custom(request: &Value, name: &str) -> bool {
 /// `POST /responses`.
 pub fn responses(scenario: &Scenario, request: &Value) -> Reply {
     let stream = request.get("stream") == Some(&Value::Bool(true));
+    if stream && ends_with_compaction_trigger(request) {
+        return compaction_stream(request);
+    }
     if let Some(reply) = common(Api::Chat, scenario, stream) {
         return reply;
     }

@@ -99,6 +99,9 @@ pub enum Scenario {
     Agent(String),
     /// As `Agent`, with `ThinkCall(NAME)` on the first turn and `Reasoning` on the second.
     ThinkAgent(String),
+    /// A 400 `invalid_reasoning_effort` while the request carries a reasoning effort, `Text`
+    /// once it does not. Resolved by the fake, which sees the body.
+    RejectEffort,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -133,6 +136,8 @@ pub fn tool_arguments(name: &str) -> String {
         "apply_patch" => json!({"input": PATCH}).to_string(),
         // Claude Code's WebSearch schema is strict: an extra `limit` fails its validation.
         "WebSearch" => json!({"query": "fake query"}).to_string(),
+        // Codex's standalone web search (`POST /v1/alpha/search` behind it).
+        "web.run" => json!({"search_query": [{"q": "rust release"}]}).to_string(),
         _ => json!({"query": "fake query", "limit": 3}).to_string(),
     }
 }
@@ -215,6 +220,7 @@ impl Scenario {
             "think-agent" => {
                 Scenario::ThinkAgent(parts.get(1).filter(|n| !n.is_empty())?.to_string())
             }
+            "reject-effort" => Scenario::RejectEffort,
             _ => return None,
         })
     }
@@ -278,7 +284,11 @@ pub fn ends_with_tool_output(body: &Value) -> bool {
     };
     for item in input.iter().rev() {
         match item["type"].as_str() {
-            Some("function_call_output" | "custom_tool_call_output") => return true,
+            // After Codex compacted a tool loop, the loop's answer is owed (the agent
+            // scenarios would otherwise call the tool again forever).
+            Some("function_call_output" | "custom_tool_call_output" | "compaction") => {
+                return true;
+            }
             _ if item["role"] == "user" => return false,
             _ => {}
         }
@@ -377,12 +387,24 @@ pub fn common(api: Api, scenario: &Scenario, stream: bool) -> Option<Reply> {
             400,
             &json!({"error": {"message": CONTEXT_MESSAGE, "code": "model_max_prompt_tokens_exceeded"}}),
         ),
+        Scenario::RejectEffort => Reply::json(
+            400,
+            &json!({"error": {"message": "fake: this reasoning effort is not supported by the model",
+                              "code": "invalid_reasoning_effort"}}),
+        ),
         Scenario::Hangup => Reply::Hangup,
         Scenario::StallHead => Reply::Silence,
         Scenario::StallFirst | Scenario::StallMid if !stream => Reply::Silence,
         Scenario::Drop if !stream => Reply::Hangup,
         _ => return None,
     })
+}
+
+/// Any reasoning effort, in the field of any API.
+pub fn has_effort(body: &Value) -> bool {
+    !body["reasoning_effort"].is_null()
+        || !body["reasoning"]["effort"].is_null()
+        || !body["output_config"]["effort"].is_null()
 }
 
 /// The vector the fake returns for input `index`: multiples of 1/64, exact in f32.

@@ -11,12 +11,12 @@ mod translated;
 pub(super) use passthrough::last_item_is_user;
 
 use crate::app::App;
-use crate::features::admission;
+use crate::features::{admission, compaction};
 use crate::http::{ApiError, Incoming, Outcome, Outgoing};
 use crate::protocol::chat::KEEPALIVE;
 use crate::protocol::responses::{failed_event, new_response_id};
-use crate::routes::fields;
 use crate::routes::stream::streaming;
+use crate::routes::{compact, fields};
 use crate::routing::Api;
 use serde_json::Value;
 use std::sync::Arc;
@@ -45,6 +45,13 @@ pub fn create(app: &Arc<App>, rq: &Incoming) -> Result<Outgoing, ApiError> {
     let stream = fields::stream_flag(&body)?;
     let admitted = admission::admit(app, rq, Api::Responses, &mut body, &requested)?;
     let (requested, model, route) = (admitted.requested, admitted.model, admitted.route);
+    // Codex's remote compaction (issue 13): its items expanded, its trigger served.
+    let items = compact::prepare(&mut body, route);
+    if compaction::has_trigger(&items) {
+        return compact::triggered(app, body, &requested, model.as_ref(), route, stream, |b| {
+            passthrough::create(app, b, &requested, model.as_ref(), stream)
+        });
+    }
     let result = match route {
         Api::Responses => passthrough::create(app, body, &requested, model.as_ref(), stream),
         Api::Chat => translated::create(app, body, &requested, model.as_ref(), stream),
