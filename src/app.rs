@@ -2,8 +2,8 @@
 //! model catalog and the usage cache. One value, passed by reference; no globals.
 
 use crate::config::Config;
-use crate::features::admission::Traffic;
 use crate::features::response_store::ResponseStore;
+use crate::features::traffic::Traffic;
 use crate::http::ApiError;
 use crate::metrics::Metrics;
 use crate::relay::Shutdown;

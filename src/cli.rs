@@ -303,7 +303,7 @@ pub struct RawArgs {
     pub setup_model: Option<String>,
     pub setup_small_model: Option<String>,
     pub setup_write: bool,
-    pub web_search: crate::features::web_search::RawSettings,
+    pub web_search: WebSearchFlags,
     pub env_file: Option<String>,
     pub no_env_file: bool,
     pub log_format: Option<String>,
@@ -325,6 +325,15 @@ pub struct RawArgs {
     pub manual: bool,
     pub manual_timeout: Option<String>,
     pub no_auto_switch: bool,
+}
+
+/// The raw `--web-search*` flag values (`features::web_search::Settings` resolves them).
+#[derive(Debug, Default)]
+pub struct WebSearchFlags {
+    pub mode: Option<String>,
+    pub model: Option<String>,
+    pub custom_tools: bool,
+    pub timeout: Option<String>,
 }
 
 /// A usage error: one line, exit code 2.

@@ -3,7 +3,6 @@
 //! except the upstream client's proxy lookup.
 
 use crate::cli::{CommandName, RawArgs, UsageError};
-use crate::server::tls::Setting;
 use std::net::IpAddr;
 use std::path::PathBuf;
 use std::time::Duration;
@@ -74,7 +73,15 @@ pub struct Config {
     /// `--shutdown-grace`: how long requests in flight may finish after SIGTERM/SIGINT.
     pub shutdown_grace: Duration,
     /// Rate limits, manual approval and the context-overflow switch.
-    pub traffic: crate::features::admission::Settings,
+    pub traffic: crate::features::traffic::Settings,
+}
+
+/// A TLS setting (`server::tls` loads it) and where it came from, to name it in an
+/// error: `TLS_CERT`, `--tls-cert`...
+#[derive(Debug, Clone, PartialEq)]
+pub struct Setting {
+    pub name: &'static str,
+    pub value: String,
 }
 
 /// `copilot-api setup <client>`: which client and which proxy.
@@ -397,7 +404,7 @@ impl Config {
 
 /// The traffic-control flags: each value checked, and the flags that only make sense
 /// together required together. `--manual` also needs a terminal to ask on.
-fn traffic(raw: &RawArgs) -> Result<crate::features::admission::Settings, UsageError> {
+fn traffic(raw: &RawArgs) -> Result<crate::features::traffic::Settings, UsageError> {
     use crate::features::limiter::Rule;
     use std::io::IsTerminal;
     let optional = |v: &Option<String>, flag: &str| match v {
@@ -456,7 +463,7 @@ fn traffic(raw: &RawArgs) -> Result<crate::features::admission::Settings, UsageE
                 .into(),
         ));
     }
-    Ok(crate::features::admission::Settings {
+    Ok(crate::features::traffic::Settings {
         interval,
         wait: raw.wait,
         burst,

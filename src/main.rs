@@ -23,6 +23,7 @@ mod routes;
 mod routing;
 mod server;
 mod sse;
+mod streaming;
 mod sync;
 mod translate;
 mod upstream;

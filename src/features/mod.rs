@@ -1,5 +1,6 @@
 //! Request adjustments that keep long agent sessions working on Copilot's limits.
 
+pub mod billing;
 pub mod compaction;
 pub mod effort;
 pub mod guidance;
@@ -11,3 +12,4 @@ pub mod admission;
 pub mod approval;
 pub mod limiter;
 pub mod overflow;
+pub mod traffic;

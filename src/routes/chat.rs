@@ -4,14 +4,15 @@
 
 use crate::app::App;
 use crate::features::admission;
+use crate::features::billing::last_turn_is_user;
 use crate::http::{ApiError, Incoming, Outgoing};
 use crate::protocol::chat::{ChunkHead, DONE, KEEPALIVE, error_chunk};
 use crate::relay::{self, Adapter, ChatSource, Fault, Sink, Step};
 use crate::routes::fields::{self, initiator_header, vision_header};
 use crate::routes::pivot::Pivot;
-use crate::routes::stream::{finished, streaming};
 use crate::routing::Api;
 use crate::sse::Event;
+use crate::streaming::{finished, streaming};
 use crate::upstream::catalog::Model;
 use serde_json::{Map, Value, json};
 use std::time::{SystemTime, UNIX_EPOCH};
@@ -110,18 +111,6 @@ fn client_wants_usage(body: &Map<String, Value>) -> bool {
         .and_then(|o| o.get("include_usage"))
         .and_then(Value::as_bool)
         == Some(true)
-}
-
-/// A new user prompt is billed as `user`; a turn that only returns tool results (or any
-/// turn not ending with a user message) is the agent continuing.
-pub(super) fn last_turn_is_user(messages: &[Value]) -> bool {
-    let last = messages.iter().rev().find(|m| {
-        !matches!(
-            m.get("role").and_then(Value::as_str),
-            Some("system" | "developer")
-        )
-    });
-    last.and_then(|m| m.get("role")).and_then(Value::as_str) == Some("user")
 }
 
 fn has_image(message: &Value) -> bool {

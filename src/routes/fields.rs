@@ -3,6 +3,7 @@
 
 use crate::http::ApiError;
 use crate::upstream::catalog::Model;
+pub use crate::upstream::headers::{initiator_header, vision_header};
 use serde_json::{Map, Value};
 
 pub fn model(body: &Map<String, Value>) -> Result<String, ApiError> {
@@ -58,20 +59,6 @@ pub fn drop_unsupported_effort(chat: &mut Map<String, Value>, model: Option<&Mod
     }
 }
 
-/// `X-Initiator`, which Copilot uses to tell a billed user prompt from an agent turn.
-pub fn initiator_header(user_turn: bool) -> (&'static str, String) {
-    (
-        "x-initiator",
-        if user_turn { "user" } else { "agent" }.to_string(),
-    )
-}
-
-/// `copilot-vision-request: true` only when the request carries an image: sending it
-/// always gets requests rate limited as vision traffic.
-pub fn vision_header(has_images: bool) -> Option<(&'static str, String)> {
-    has_images.then(|| ("copilot-vision-request", "true".to_string()))
-}
-
 /// GPT-5 and the o-series take `max_completion_tokens`; every model's output is capped at
 /// its catalog `max_output_tokens`, so a client's too-large value is not a 400.
 pub fn fit_output_limit(body: &mut Map<String, Value>, model: Option<&Model>) {
@@ -96,24 +83,6 @@ pub fn fit_output_limit(body: &mut Map<String, Value>, model: Option<&Model>) {
             {
                 body.insert(key.into(), Value::from(cap));
             }
-        }
-    }
-}
-
-/// Whether the latest turn is a new user prompt (billed `user`) rather than the agent
-/// continuing, by the inbound API's own rule (for the `--manual` prompt).
-pub fn billed_as_user(api: crate::routing::Api, body: &Map<String, Value>) -> bool {
-    use crate::routing::Api;
-    let messages = body
-        .get("messages")
-        .and_then(Value::as_array)
-        .map(Vec::as_slice)
-        .unwrap_or_default();
-    match api {
-        Api::Chat => super::chat::last_turn_is_user(messages),
-        Api::Messages => crate::translate::anthropic_request::user_turn(messages),
-        Api::Responses => {
-            super::responses::last_item_is_user(body.get("input").unwrap_or(&Value::Null))
         }
     }
 }

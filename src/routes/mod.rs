@@ -14,10 +14,8 @@ mod ops;
 pub(crate) mod pivot;
 mod responses;
 mod shapes;
-mod stream;
 
-pub(crate) use fields::billed_as_user;
-pub(crate) use stream::streaming;
+pub(crate) use crate::streaming::streaming;
 
 use crate::app::App;
 use crate::http::{ApiError, Incoming, Outgoing};

@@ -8,6 +8,7 @@
 //! Interface: `load` (at start, before anything else) and `handshake` (given to
 //! `Listener::with_tls`).
 
+use crate::config::Setting;
 use crate::server::listener::{Handshake, Transport};
 use rustls::ServerConnection;
 use rustls::pki_types::pem::PemObject;
@@ -19,13 +20,6 @@ use std::time::Duration;
 
 /// Said to a plain-HTTP client that reached the HTTPS port, before closing.
 const PLAIN_HTTP_BODY: &str = "This port serves HTTPS: use an https:// URL.\n";
-
-/// Where a setting came from, to name it in an error: `TLS_CERT`, `--tls-cert`...
-#[derive(Debug, Clone, PartialEq)]
-pub struct Setting {
-    pub name: &'static str,
-    pub value: String,
-}
 
 /// The server configuration, or None when neither setting is given. Errors are one line,
 /// naming the setting: exactly one of the two set, an unreadable file, no certificate or key

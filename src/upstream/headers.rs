@@ -48,6 +48,20 @@ pub fn oauth() -> Vec<(&'static str, String)> {
     ]
 }
 
+/// `X-Initiator`, which Copilot uses to tell a billed user prompt from an agent turn.
+pub fn initiator_header(user_turn: bool) -> (&'static str, String) {
+    (
+        "x-initiator",
+        if user_turn { "user" } else { "agent" }.to_string(),
+    )
+}
+
+/// `copilot-vision-request: true` only when the request carries an image: sending it
+/// always gets requests rate limited as vision traffic.
+pub fn vision_header(has_images: bool) -> Option<(&'static str, String)> {
+    has_images.then(|| ("copilot-vision-request", "true".to_string()))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -15,16 +15,17 @@ use crate::{debug, error, info, warn};
 use serde_json::Value;
 use std::sync::MutexGuard;
 use std::sync::{Arc, Condvar, Mutex};
-use std::time::{Duration, SystemTime, UNIX_EPOCH};
+use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 /// Never exchange more often than this, whatever `refresh_in` says.
 const MIN_INTERVAL: Duration = Duration::from_secs(1);
 const BACKOFF_START: Duration = Duration::from_secs(1);
 const BACKOFF_MAX: Duration = Duration::from_secs(60);
-/// A request without a valid token tries the exchange this many times...
-const GET_ATTEMPTS: u32 = 5;
-/// ...pausing this long after the first failure, doubling after each.
+/// A request without a valid token keeps trying the exchange for this long...
+const GET_BUDGET: Duration = Duration::from_secs(10);
+/// ...pausing this long after the first failure, doubling after each up to `GET_RETRY_MAX`.
 const GET_RETRY_START: Duration = Duration::from_millis(200);
+const GET_RETRY_MAX: Duration = Duration::from_secs(1);
 /// The refresher re-reads the wall clock at least this often, to notice a suspend.
 const CLOCK_CHECK: Duration = Duration::from_secs(5);
 
@@ -92,27 +93,39 @@ impl TokenStore {
     /// after the machine slept through the scheduled refresh).
     ///
     /// With no valid token, a request waits for the exchange; a transient failure is tried
-    /// again a few times over about three seconds (single flight: concurrent
-    /// requests share each attempt), so one failed exchange on waking from sleep, or while
-    /// a short-lived token ran out, does not fail the requests waiting on it.
+    /// again for up to ten seconds (single flight: concurrent requests share each attempt,
+    /// and a failure shared with the refresher counts too, so the budget is time, not a
+    /// number of attempts), so a few failed exchanges on waking from sleep, or while a
+    /// short-lived token ran out, do not fail the requests waiting on it.
     pub fn get(&self, http: &Http) -> Result<Arc<CopilotToken>, ExchangeError> {
         if let Some(t) = self.valid() {
             return Ok(t);
         }
+        self.retrying(|| self.refresh(http, None), || self.valid())
+    }
+
+    /// Runs `attempt` until it succeeds, fails for good, or `GET_BUDGET` has passed,
+    /// pausing between transient failures; `ready` ends the wait early when another
+    /// thread got a token meanwhile.
+    fn retrying(
+        &self,
+        attempt: impl Fn() -> Result<Arc<CopilotToken>, ExchangeError>,
+        ready: impl Fn() -> Option<Arc<CopilotToken>>,
+    ) -> Result<Arc<CopilotToken>, ExchangeError> {
+        let deadline = Instant::now() + GET_BUDGET;
         let mut pause = GET_RETRY_START;
-        for _ in 1..GET_ATTEMPTS {
-            match self.refresh(http, None) {
-                Err(ExchangeError::Transient(_)) => {
+        loop {
+            match attempt() {
+                Err(ExchangeError::Transient(_)) if Instant::now() + pause < deadline => {
                     std::thread::sleep(pause);
-                    pause *= 2;
-                    if let Some(t) = self.valid() {
+                    pause = (pause * 2).min(GET_RETRY_MAX);
+                    if let Some(t) = ready() {
                         return Ok(t);
                     }
                 }
                 done => return done,
             }
         }
-        self.refresh(http, None)
     }
 
     /// The current token if it has not expired.
@@ -125,13 +138,15 @@ impl TokenStore {
     }
 
     /// Called when the upstream answered 401 to a request made with token generation
-    /// `seen`: exchanges again unless another thread already did.
+    /// `seen`: exchanges again unless another thread already did; a transient failure is
+    /// tried again as in `get`, since replaying the refused token cannot succeed.
     pub fn force_refresh(
         &self,
         http: &Http,
         seen: u64,
     ) -> Result<Arc<CopilotToken>, ExchangeError> {
-        self.refresh(http, Some(seen))
+        let newer = || self.valid().filter(|t| t.generation != seen);
+        self.retrying(|| self.refresh(http, Some(seen)), newer)
     }
 
     /// Single-flight exchange. With `seen`, returns the current token instead when it is

@@ -415,3 +415,34 @@ fn an_idle_socket_outlives_the_listeners_timeouts() {
         .to_string();
     assert!(sent.contains("hello") && sent.contains("after a long tool run"));
 }
+
+/// Found in review: WebSocket turns were relayed but never accounted, so a Codex session on
+/// the built-in provider showed no tokens, credits or requests in `/metrics` or the
+/// dashboard. Each turn is now accounted like a `POST /v1/responses`.
+#[test]
+fn each_turn_is_accounted_like_an_http_request() {
+    let fake = Fake::start();
+    let proxy = Proxy::start(&fake, &FAST, &[]);
+    let mut ws = WsClient::connect(&proxy.url, "/v1/responses", &[]).unwrap();
+    ws.send(&create(codex_request(CODEX, &first_input("Say hello"))));
+    completed(&ws.events_until_end());
+    let expected = [
+        "copilot_api_ai_credits_total{model=\"gpt-5.2-codex\"} 0.25",
+        "copilot_api_request_duration_seconds_count{route=\"/v1/responses\"} 1",
+        "copilot_api_time_to_first_token_seconds_count{route=\"/v1/responses\"} 1",
+    ];
+    let mut text = String::new();
+    wait_until(Duration::from_secs(5), || {
+        text = get(&proxy.at("/metrics"), &[]).text();
+        expected.iter().all(|line| text.contains(line))
+    });
+    for line in expected {
+        assert!(text.contains(line), "missing {line}:\n{text}");
+    }
+    let log = proxy.output().join("\n");
+    assert!(
+        log.lines()
+            .any(|l| l.contains("WS /v1/responses") && l.contains("credits=")),
+        "{log}"
+    );
+}

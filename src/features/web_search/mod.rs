@@ -17,7 +17,7 @@ pub mod turn;
 
 use crate::app::App;
 use serde_json::{Map, Value};
-pub use settings::{Provider, RawSettings, Settings};
+pub use settings::{Provider, Settings};
 
 /// Results a search returns unless the caller asks otherwise (reference/platform.md §9.4).
 pub const DEFAULT_MAX_RESULTS: usize = 5;

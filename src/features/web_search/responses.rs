@@ -13,10 +13,10 @@ use super::{Provider, SearchResult, blocks};
 use crate::accounting::Tally;
 use crate::app::App;
 use crate::http::{ApiError, Outgoing};
-use crate::routes::fields::initiator_header;
 use crate::routes::pivot::Pivot;
 use crate::translate::responses_response::from_chat;
 use crate::upstream::call::Opened;
+use crate::upstream::headers::initiator_header;
 use serde_json::{Map, Value, json};
 use std::sync::{Arc, OnceLock};
 

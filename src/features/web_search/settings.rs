@@ -3,6 +3,8 @@
 //! `--web-search-timeout` and the `TAVILY_*` / `BRAVE_*` variables.
 
 use crate::cli::UsageError;
+/// The raw flag values, as `cli` parses them.
+use crate::cli::WebSearchFlags as RawSettings;
 use std::time::Duration;
 
 /// Tavily's search API (reference/platform.md §9.4), overridable by `TAVILY_BASE_URL`.
@@ -62,15 +64,6 @@ impl std::fmt::Debug for Settings {
             .field("brave_base", &self.brave_base)
             .finish_non_exhaustive()
     }
-}
-
-/// The raw flag values.
-#[derive(Debug, Default)]
-pub struct RawSettings {
-    pub mode: Option<String>,
-    pub model: Option<String>,
-    pub custom_tools: bool,
-    pub timeout: Option<String>,
 }
 
 impl Settings {

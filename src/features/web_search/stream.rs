@@ -11,8 +11,8 @@ use super::turn::{
 use crate::http::{Outcome, Outgoing};
 use crate::protocol::anthropic::{PING, block_stop, error_event, named};
 use crate::relay::{self, Adapter, ChatSource, Fault, Sink, Step};
-use crate::routes::streaming;
 use crate::sse::Event;
+use crate::streaming::streaming;
 use crate::translate::anthropic_stream::StreamState;
 use serde_json::{Map, Value, json};
 use std::collections::HashMap;

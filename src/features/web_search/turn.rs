@@ -11,7 +11,6 @@ use super::searcher::{Call, Ran, Searcher};
 use crate::accounting::Tally;
 use crate::app::App;
 use crate::http::{ApiError, Incoming, Outgoing};
-use crate::routes::fields::initiator_header;
 use crate::routes::messages::images::{send_with_image_fallback, with_vision};
 use crate::routes::messages::native::native_request;
 use crate::routes::messages::translated::translate;
@@ -21,6 +20,7 @@ use crate::translate::anthropic_response::from_chat;
 use crate::translate::tool_names::ToolNames;
 use crate::upstream::call::Opened;
 use crate::upstream::catalog::Model;
+use crate::upstream::headers::initiator_header;
 use serde_json::{Map, Value, json};
 use std::sync::{Arc, OnceLock};
 

@@ -7,17 +7,14 @@
 mod passthrough;
 mod translated;
 
-// For the `--manual` prompt (`fields::billed_as_user`).
-pub(super) use passthrough::last_item_is_user;
-
 use crate::app::App;
 use crate::features::{admission, compaction};
 use crate::http::{ApiError, Incoming, Outcome, Outgoing};
 use crate::protocol::chat::KEEPALIVE;
 use crate::protocol::responses::{failed_event, new_response_id};
-use crate::routes::stream::streaming;
 use crate::routes::{compact, fields};
 use crate::routing::Api;
+use crate::streaming::streaming;
 use serde_json::Value;
 use std::sync::Arc;
 

@@ -2,14 +2,15 @@
 //! rejects), and the stream's events are relayed unchanged.
 
 use crate::app::App;
+use crate::features::billing::last_item_is_user;
 use crate::http::{ApiError, Outgoing};
 use crate::protocol::chat::KEEPALIVE;
 use crate::protocol::responses::{failed_event, new_response_id};
 use crate::relay::{self, Adapter, Fault, Sink, Step};
 use crate::routes::fields::{initiator_header, vision_header};
-use crate::routes::stream::{finished, streaming};
 use crate::routing::Api;
 use crate::sse::Event;
+use crate::streaming::{finished, streaming};
 use crate::upstream::catalog::Model;
 use serde_json::{Map, Value};
 use std::sync::Arc;
@@ -69,25 +70,6 @@ fn prepare_passthrough(body: &mut Map<String, Value>) {
         .is_none_or(Vec::is_empty)
     {
         body.remove("tool_choice");
-    }
-}
-
-/// The latest input item is a user message (a new prompt), not a tool output.
-pub fn last_item_is_user(input: &Value) -> bool {
-    let Some(items) = input.as_array() else {
-        return true;
-    };
-    let Some(last) = items.iter().rev().find(|i| {
-        !matches!(
-            i.get("role").and_then(Value::as_str),
-            Some("system" | "developer")
-        )
-    }) else {
-        return true;
-    };
-    match last.get("role").and_then(Value::as_str) {
-        Some(role) => role == "user",
-        None => last.get("type").and_then(Value::as_str) == Some("message"),
     }
 }
 

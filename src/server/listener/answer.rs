@@ -81,7 +81,6 @@ impl Drop for Writer {
 }
 
 /// The connection after an upgrade: read and write from one thread at a time.
-#[cfg_attr(not(test), allow(dead_code))]
 pub struct Upgraded {
     pub(super) io: Io,
     pub(super) early: Vec<u8>,

@@ -357,7 +357,6 @@ impl Request<'_> {
     /// Hands over the connection after the caller's `101 Switching Protocols` (or any
     /// answer it writes itself): bytes the client already sent come first on reads. The
     /// connection closes when the returned stream is dropped and the handler returns.
-    #[cfg_attr(not(test), allow(dead_code))]
     pub fn upgrade(mut self) -> Upgraded {
         self.answered = true;
         self.conn.reusable = false;

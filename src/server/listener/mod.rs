@@ -48,14 +48,14 @@
 //!
 //! Graceful shutdown (`server::shutdown`) closes the socket from `tcp()` and sets the flag
 //! given to `stop_on`; `Stopper` does the same from inside (and closes idle connections).
-//! `upgrade` is for the Responses WebSocket (#13); the tests here use every hook.
+//! `upgrade` carries the Responses WebSocket (`server::websocket`); the tests here use every
+//! hook.
 
 mod answer;
 mod conn;
 pub mod head;
 
-#[allow(unused_imports)] // Upgraded: for #13, see above.
-pub use answer::{Probe, Upgraded};
+pub use answer::Upgraded;
 pub use conn::Request;
 
 use std::collections::HashMap;

@@ -293,6 +293,40 @@ impl Session<'_> {
         self.keep_open(sent)
     }
 
+    /// Accounts one turn as an HTTP request is (usage, cost, the access-log line), so a
+    /// Codex session over the WebSocket shows in `/metrics`, `/usage` data and the
+    /// dashboard like one over HTTP.
+    fn account(
+        &self,
+        requested: &str,
+        status: u16,
+        outcome: Option<&'static str>,
+        started: Instant,
+        tally: Option<Arc<crate::accounting::Tally>>,
+    ) {
+        let path = "/v1/responses";
+        let catalog_model = self.app.catalog.find(requested);
+        let usage = self.app.metrics.usage.finish(crate::accounting::Finished {
+            path,
+            route: routes::label(path),
+            requested: Some(requested),
+            model: catalog_model.as_ref(),
+            status,
+            outcome,
+            started,
+            tally,
+        });
+        crate::log::access(&crate::log::Access {
+            method: "WS",
+            path,
+            model: Some(requested),
+            status,
+            duration_ms: started.elapsed().as_secs_f64() * 1000.0,
+            stream: outcome,
+            usage,
+        });
+    }
+
     /// One `response.create`: a `POST /v1/responses` through the route table, its events
     /// relayed as frames.
     fn respond(
@@ -343,8 +377,9 @@ impl Session<'_> {
             }
         };
         self.app.metrics.request("/v1/responses", out.status);
+        let (status, tally) = (out.status, out.tally.take());
+        let requested = out.model.take().unwrap_or(model);
         let Some(body) = out.stream.take() else {
-            let status = out.status;
             let retry_after = out
                 .headers
                 .iter()
@@ -356,10 +391,7 @@ impl Session<'_> {
             } else {
                 String::from_utf8_lossy(&bytes).into_owned()
             };
-            info!(
-                "WS /v1/responses {model} {status} {:.1}ms",
-                started.elapsed().as_secs_f64() * 1000.0
-            );
+            self.account(&requested, status, None, started, tally);
             return self.keep_open(self.send_text(frame));
         };
         let capture = Arc::new(Mutex::new(Capture::default()));
@@ -368,11 +400,7 @@ impl Session<'_> {
         // frames (frames.rs).
         let outcome = body.run(Box::new(writer), false, &[]);
         self.app.metrics.stream_ended(outcome);
-        info!(
-            "WS /v1/responses {model} 200 {:.1}ms stream={}",
-            started.elapsed().as_secs_f64() * 1000.0,
-            outcome.name()
-        );
+        self.account(&requested, status, Some(outcome.name()), started, tally);
         let capture = std::mem::take(&mut *capture.lock().unwrap_or_else(|e| e.into_inner()));
         if let Some(turn) = capture.into_turn(input) {
             self.last = Some(turn);

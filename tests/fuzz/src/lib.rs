@@ -44,6 +44,8 @@ mod routing;
 mod server;
 #[path = "../../../src/sse.rs"]
 mod sse;
+#[path = "../../../src/streaming.rs"]
+mod streaming;
 #[path = "../../../src/sync.rs"]
 mod sync;
 #[path = "../../../src/translate/mod.rs"]

@@ -1,6 +1,7 @@
 //! What every streaming route does around the relay: build the stream's body under the
 //! watchdog (`streaming`), and give the upstream agent back when the stream ends cleanly
-//! (`finished`). A leaf of `routes/`: the route files import it, it imports no route.
+//! (`finished`). Below `routes` and `features` (the web-search loop streams too), above
+//! `app` and `relay`: both import it, it imports neither.
 
 use crate::app::App;
 use crate::http::{Outcome, Outgoing};
