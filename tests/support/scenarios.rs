@@ -134,6 +134,8 @@ pub fn tool_arguments(name: &str) -> String {
             json!({"command": "echo hello > out.txt", "description": "Write out.txt"}).to_string()
         }
         "apply_patch" => json!({"input": PATCH}).to_string(),
+        // Claude Code's WebSearch schema is strict: an extra `limit` fails its validation.
+        "WebSearch" => json!({"query": "fake query"}).to_string(),
         // Codex's standalone web search (`POST /v1/alpha/search` behind it).
         "web.run" => json!({"search_query": [{"q": "rust release"}]}).to_string(),
         _ => json!({"query": "fake query", "limit": 3}).to_string(),
