@@ -207,24 +207,49 @@ fn handle(app: &Arc<App>, mut rq: Request<'_>) {
             None
         }
     };
-    let catalog_model = model.as_deref().and_then(|m| app.catalog.find(m));
-    let usage = app.metrics.usage.finish(crate::accounting::Finished {
-        path: &path,
-        route,
-        requested: model.as_deref(),
-        model: catalog_model.as_ref(),
-        status,
-        outcome,
-        started,
-        tally,
-    });
-    crate::log::access(&crate::log::Access {
+    let ended = Ended {
         method: &method,
         path: &path,
         model: model.as_deref(),
         status,
-        duration_ms: started.elapsed().as_secs_f64() * 1000.0,
-        stream: outcome,
+        outcome,
+        started,
+    };
+    account(app, &ended, tally);
+}
+
+/// What the access log and the usage ledger need of a request that has been answered.
+pub(crate) struct Ended<'a> {
+    pub method: &'a str,
+    pub path: &'a str,
+    pub model: Option<&'a str>,
+    pub status: u16,
+    /// How a stream ended, or None for a plain answer.
+    pub outcome: Option<&'static str>,
+    pub started: Instant,
+}
+
+/// Accounts a completion request (usage, cost, the duration histograms) and writes its
+/// access-log line: for each HTTP request, and for each turn of a Responses WebSocket.
+pub(crate) fn account(app: &App, e: &Ended, tally: Option<Arc<crate::accounting::Tally>>) {
+    let catalog_model = e.model.and_then(|m| app.catalog.find(m));
+    let usage = app.metrics.usage.finish(crate::accounting::Finished {
+        path: e.path,
+        route: routes::label(e.path),
+        requested: e.model,
+        model: catalog_model.as_ref(),
+        status: e.status,
+        outcome: e.outcome,
+        started: e.started,
+        tally,
+    });
+    crate::log::access(&crate::log::Access {
+        method: e.method,
+        path: e.path,
+        model: e.model,
+        status: e.status,
+        duration_ms: e.started.elapsed().as_secs_f64() * 1000.0,
+        stream: e.outcome,
         usage,
     });
 }

@@ -112,12 +112,12 @@ fn error_code_text(code: &str) -> String {
 /// trip through the client.
 fn seal(r: &SearchResult) -> String {
     let inner = json!({"s": r.snippet}).to_string();
-    format!("{SEALED_PREFIX}{}", base64_encode(inner.as_bytes()))
+    format!("{SEALED_PREFIX}{}", crate::base64::encode(inner.as_bytes()))
 }
 
 /// The snippet inside an `encrypted_content` this proxy wrote; None for anyone else's.
 pub fn unseal(encrypted: &str) -> Option<String> {
-    let bytes = base64_decode(encrypted.strip_prefix(SEALED_PREFIX)?)?;
+    let bytes = crate::base64::decode(encrypted.strip_prefix(SEALED_PREFIX)?)?;
     let v: Value = serde_json::from_slice(&bytes).ok()?;
     v.get("s").and_then(Value::as_str).map(str::to_string)
 }
@@ -308,41 +308,6 @@ fn strip_search_citations(mut block: Value) -> Value {
     block
 }
 
-const B64: &[u8; 64] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
-
-fn base64_encode(bytes: &[u8]) -> String {
-    let mut out = String::with_capacity(bytes.len().div_ceil(3) * 4);
-    for chunk in bytes.chunks(3) {
-        let n = (chunk[0] as u32) << 16
-            | (*chunk.get(1).unwrap_or(&0) as u32) << 8
-            | *chunk.get(2).unwrap_or(&0) as u32;
-        for i in 0..4 {
-            if i <= chunk.len() {
-                out.push(B64[(n >> (18 - 6 * i) & 63) as usize] as char);
-            } else {
-                out.push('=');
-            }
-        }
-    }
-    out
-}
-
-fn base64_decode(text: &str) -> Option<Vec<u8>> {
-    let text = text.trim_end_matches('=');
-    let mut out = Vec::with_capacity(text.len() * 3 / 4);
-    let (mut acc, mut bits) = (0u32, 0u32);
-    for c in text.bytes() {
-        let v = B64.iter().position(|b| *b == c)? as u32;
-        acc = acc << 6 | v;
-        bits += 6;
-        if bits >= 8 {
-            bits -= 8;
-            out.push((acc >> bits & 0xff) as u8);
-        }
-    }
-    Some(out)
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -360,12 +325,12 @@ mod tests {
     fn sealed_snippets_come_back_and_foreign_ones_do_not() {
         for s in ["", "a", "ab", "abc", "abcd"] {
             assert_eq!(
-                base64_decode(&base64_encode(s.as_bytes())).unwrap(),
+                crate::base64::decode(&crate::base64::encode(s.as_bytes())).unwrap(),
                 s.as_bytes()
             );
         }
-        assert_eq!(base64_encode(b"Man"), "TWFu");
-        assert_eq!(base64_encode(b"Ma"), "TWE=");
+        assert_eq!(crate::base64::encode(b"Man"), "TWFu");
+        assert_eq!(crate::base64::encode(b"Ma"), "TWE=");
         let block = result_block("srvtoolu_1", &[result(1)]);
         let sealed = block["content"][0]["encrypted_content"].as_str().unwrap();
         assert_eq!(unseal(sealed).unwrap(), "Snippet 1 with ünïcode");

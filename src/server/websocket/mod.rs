@@ -294,8 +294,8 @@ impl Session<'_> {
     }
 
     /// Accounts one turn as an HTTP request is (usage, cost, the access-log line), so a
-    /// Codex session over the WebSocket shows in `/metrics`, `/usage` data and the
-    /// dashboard like one over HTTP.
+    /// Codex session over the WebSocket shows in `/metrics` and the dashboard like one
+    /// over HTTP.
     fn account(
         &self,
         requested: &str,
@@ -304,27 +304,15 @@ impl Session<'_> {
         started: Instant,
         tally: Option<Arc<crate::accounting::Tally>>,
     ) {
-        let path = "/v1/responses";
-        let catalog_model = self.app.catalog.find(requested);
-        let usage = self.app.metrics.usage.finish(crate::accounting::Finished {
-            path,
-            route: routes::label(path),
-            requested: Some(requested),
-            model: catalog_model.as_ref(),
+        let ended = super::Ended {
+            method: "WS",
+            path: "/v1/responses",
+            model: Some(requested),
             status,
             outcome,
             started,
-            tally,
-        });
-        crate::log::access(&crate::log::Access {
-            method: "WS",
-            path,
-            model: Some(requested),
-            status,
-            duration_ms: started.elapsed().as_secs_f64() * 1000.0,
-            stream: outcome,
-            usage,
-        });
+        };
+        super::account(self.app, &ended, tally);
     }
 
     /// One `response.create`: a `POST /v1/responses` through the route table, its events
