@@ -230,9 +230,7 @@ fn summarize(
                 ));
             };
             chat.insert("stream".into(), Value::Bool(false));
-            fields::fit_output_limit(&mut chat, model);
-            fields::drop_unsupported_effort(&mut chat, model);
-            crate::features::effort::clamp(&mut chat, model);
+            fields::fit_translated(&mut chat, model);
             let payload = Pivot::Chat.request(&Value::Object(chat))?;
             let reply = app
                 .upstream

@@ -50,6 +50,14 @@ pub fn optional_types(body: &Map<String, Value>, fields: &[(&str, Kind)]) -> Res
     Ok(())
 }
 
+/// Fits a request translated to Chat to the model it goes to: the output limit, an effort
+/// the model does not take dropped, and an effort it does take clamped to its levels.
+pub fn fit_translated(chat: &mut Map<String, Value>, model: Option<&Model>) {
+    fit_output_limit(chat, model);
+    drop_unsupported_effort(chat, model);
+    crate::features::effort::clamp(chat, model);
+}
+
 /// Drops a `reasoning_effort` the translation derived (from Anthropic's
 /// `output_config.effort` or Responses' `reasoning.effort`) when the catalog does not list
 /// the model as taking one: OpenAI-style upstreams reject it for other models.

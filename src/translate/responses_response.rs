@@ -177,14 +177,7 @@ pub(super) fn response_object(
             .cloned()
             .unwrap_or(default)
     };
-    let text: String = output
-        .iter()
-        .filter(|i| i["type"] == "message")
-        .filter_map(|i| i["content"].as_array())
-        .flatten()
-        .filter(|p| p["type"] == "output_text")
-        .filter_map(|p| p["text"].as_str())
-        .collect();
+    let text = answer_text(&output);
     let mut r = Map::new();
     r.insert("id".into(), id.into());
     r.insert("object".into(), "response".into());
@@ -388,6 +381,18 @@ pub(super) fn call_item(
         "call_id": call_id, "name": name, "arguments": args,
     });
     (item, complete)
+}
+
+/// The text of a Responses answer's `message` items, `output_text` parts joined.
+pub fn answer_text(output: &[Value]) -> String {
+    output
+        .iter()
+        .filter(|i| i["type"] == "message")
+        .filter_map(|i| i["content"].as_array())
+        .flatten()
+        .filter(|p| p["type"] == "output_text")
+        .filter_map(|p| p["text"].as_str())
+        .collect()
 }
 
 #[cfg(test)]

@@ -351,16 +351,8 @@ fn citation(s: &SearchResult, start: usize, end: usize) -> Value {
 }
 
 fn output_text(response: &Value) -> Option<String> {
-    let texts: Vec<&str> = response["output"]
-        .as_array()?
-        .iter()
-        .filter(|i| i["type"] == "message")
-        .filter_map(|i| i["content"].as_array())
-        .flatten()
-        .filter(|p| p["type"] == "output_text")
-        .filter_map(|p| p["text"].as_str())
-        .collect();
-    Some(texts.concat())
+    let output = response["output"].as_array()?;
+    Some(crate::translate::responses_response::answer_text(output))
 }
 
 #[cfg(test)]

@@ -93,9 +93,7 @@ pub(crate) fn translate(
             "the translated request is not an object".into(),
         ));
     };
-    fields::fit_output_limit(&mut chat, model);
-    fields::drop_unsupported_effort(&mut chat, model);
-    crate::features::effort::clamp(&mut chat, model);
+    fields::fit_translated(&mut chat, model);
     // Copilot rejects a thinking budget that does not fit below max_tokens.
     let max = chat.get("max_tokens").and_then(Value::as_u64);
     if let (Some(max), Some(budget)) = (max, chat.get_mut("thinking_budget")) {

@@ -46,9 +46,7 @@ pub fn create(
             "the translated request is not an object".into(),
         ));
     };
-    fields::fit_output_limit(&mut chat, model);
-    fields::drop_unsupported_effort(&mut chat, model);
-    crate::features::effort::clamp(&mut chat, model);
+    fields::fit_translated(&mut chat, model);
     let mut extra = vec![initiator_header(user_turn)];
     extra.extend(vision_header(has_images));
     if let Some(plan) = web_search::responses::hosted_plan(app, &req) {
