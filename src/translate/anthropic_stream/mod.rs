@@ -1,0 +1,444 @@
+//! Chat Completions stream -> Anthropic stream (reference §4.1, with §10 fixed).
+//!
+//! One `StreamState` per upstream attempt. Chunks go in, Anthropic events come out:
+//! `message_start`, then blocks with contiguous indices from 0, one open at a time, then
+//! `message_delta` with the real usage and `message_stop`. Reasoning gets its own
+//! `thinking` block, signed by `reasoning_opaque` before it closes (an opaque token with no
+//! thinking block to sign becomes `redacted_thinking`). Tool calls become `tool_use` blocks
+//! fed by `input_json_delta`.
+//!
+//! Only one block can be open, yet upstream may interleave: a second tool call, or text,
+//! can arrive while the first call's arguments are still incomplete. Such pieces wait in a
+//! queue until the open call's JSON is complete (or the stream ends), so every argument
+//! fragment lands in its own block. Sequential streams, the usual case, never queue.
+//!
+//! `message_start` is held until the first block (or the end), so an attempt that produced
+//! nothing can be retried without the client seeing anything. The closing events wait for
+//! the usage, which Copilot sends after the finish reason, in a chunk with no choices.
+
+use super::anthropic_response::{message_id, parse_argument_text, stop_reason, tool_use_id, usage};
+use super::json_scan::JsonScan;
+use super::tool_names::ToolNames;
+use crate::protocol::anthropic;
+use crate::protocol::chat_chunk::{Chunk, ToolCall};
+use crate::sse::Event;
+use serde_json::{Value, json};
+use std::collections::VecDeque;
+
+pub struct StreamState {
+    model: String,
+    tools: ToolNames,
+    input_estimate: u64,
+    /// The upstream id of the first chunk that had one.
+    upstream_id: Option<String>,
+    started: bool,
+    /// `message_stop` or `error` was sent: nothing more may follow.
+    done: bool,
+    next_index: u64,
+    open: Option<Open>,
+    calls: Vec<Call>,
+    queue: VecDeque<Piece>,
+    finishes: Vec<String>,
+    usage: Option<Value>,
+    has_content: bool,
+}
+
+/// The block currently open, by kind.
+#[derive(Clone, Copy)]
+enum Open {
+    Text(u64),
+    Thinking { index: u64, signed: bool },
+    Tool { index: u64, call: usize },
+    Redacted(u64),
+}
+
+impl Open {
+    fn index(self) -> u64 {
+        match self {
+            Open::Text(i) | Open::Redacted(i) => i,
+            Open::Thinking { index, .. } | Open::Tool { index, .. } => index,
+        }
+    }
+}
+
+/// Output waiting for the open tool call's arguments to complete.
+enum Piece {
+    Text(String),
+    Thinking(String),
+    Signature(String),
+    Tool(usize),
+}
+
+#[derive(Clone, Copy, PartialEq, Debug)]
+enum Stage {
+    /// Its id or name has not arrived yet; arguments accumulate.
+    Unnamed,
+    /// Known, waiting in the queue for its block.
+    Queued,
+    /// Its block is open: arguments stream through.
+    Live(u64),
+    Closed,
+}
+
+struct Call {
+    choice: u64,
+    index: u64,
+    id: Option<String>,
+    name: Option<String>,
+    args: String,
+    scan: JsonScan,
+    stage: Stage,
+}
+
+impl StreamState {
+    pub fn new(requested_model: &str, tools: ToolNames, input_estimate: u64) -> Self {
+        StreamState {
+            model: requested_model.to_string(),
+            tools,
+            input_estimate,
+            upstream_id: None,
+            started: false,
+            done: false,
+            next_index: 0,
+            open: None,
+            calls: Vec::new(),
+            queue: VecDeque::new(),
+            finishes: Vec::new(),
+            usage: None,
+            has_content: false,
+        }
+    }
+
+    /// Whether any content block (text, thinking or tool use) has been emitted.
+    pub fn has_content(&self) -> bool {
+        self.has_content
+    }
+
+    /// Translates one parsed upstream chunk. Every choice is read (Copilot may put text
+    /// and tool calls in different choices); chunks without choices only carry usage or
+    /// filter results.
+    pub fn on_chunk(&mut self, chunk: &Value) -> Vec<Event> {
+        self.on_typed(&Chunk::from_value(chunk))
+    }
+
+    /// `on_chunk` for a chunk read borrowed from the upstream event (the stream's path).
+    pub fn on_typed(&mut self, chunk: &Chunk) -> Vec<Event> {
+        let mut ev = Vec::new();
+        if self.done {
+            return ev;
+        }
+        if self.upstream_id.is_none() {
+            self.upstream_id = chunk.id.nonempty().map(str::to_string);
+        }
+        let chunk_usage = chunk.usage.as_ref().filter(|u| u.is_object());
+        if let Some(u) = chunk_usage {
+            self.usage = Some(u.clone());
+        }
+        let choices = &chunk.choices.0;
+        for (position, choice) in choices.iter().enumerate() {
+            let choice_index = choice.index.0.unwrap_or(position as u64);
+            if let Some(delta) = choice.delta() {
+                if let Some(t) = delta.reasoning() {
+                    self.put(Piece::Thinking(t.to_string()), &mut ev);
+                }
+                if let Some(s) = delta.reasoning_opaque.nonempty() {
+                    self.put(Piece::Signature(s.to_string()), &mut ev);
+                }
+                if let Some(t) = delta.content.nonempty() {
+                    self.put(Piece::Text(t.to_string()), &mut ev);
+                }
+                for call in &delta.tool_calls.0 {
+                    self.tool_delta(choice_index, call, &mut ev);
+                }
+            }
+            if let Some(f) = choice.finish_reason.nonempty() {
+                self.finishes.push(f.to_string());
+            }
+        }
+        // The usage chunk after the finish reason is the last thing upstream sends. An
+        // answer without content stays open, so the caller can still retry it or add an
+        // explanation before `finish()`.
+        if choices.is_empty()
+            && chunk_usage.is_some()
+            && !self.finishes.is_empty()
+            && self.has_content
+        {
+            ev.append(&mut self.finish());
+        }
+        ev
+    }
+
+    /// Upstream ended normally: the queue is flushed, the open block closed, then
+    /// `message_delta` (stop reason, real usage or the estimate) and `message_stop`.
+    pub fn finish(&mut self) -> Vec<Event> {
+        let mut ev = Vec::new();
+        if self.done {
+            return ev;
+        }
+        for c in 0..self.calls.len() {
+            let call = &mut self.calls[c];
+            if call.stage != Stage::Unnamed {
+                continue;
+            }
+            if call.name.is_some() {
+                call.id.get_or_insert_with(tool_use_id);
+                call.stage = Stage::Queued;
+                self.queue.push_back(Piece::Tool(c));
+            } else {
+                crate::warn!(
+                    "dropped a streamed tool call that never got a name (arguments: {} bytes)",
+                    call.args.len()
+                );
+            }
+        }
+        while let Some(piece) = self.queue.pop_front() {
+            self.emit(piece, &mut ev);
+        }
+        self.close(&mut ev);
+        self.start(&mut ev);
+        let emitted = || self.calls.iter().filter(|c| c.stage == Stage::Closed);
+        let truncated = emitted().any(|c| !parse_argument_text(&c.args).1);
+        let has_tools = emitted().next().is_some();
+        let stop = stop_reason(&self.finishes, has_tools, truncated);
+        ev.push(event(json!({
+            "type": "message_delta",
+            "delta": {"stop_reason": stop, "stop_sequence": null},
+            "usage": usage(self.usage.as_ref(), self.input_estimate),
+        })));
+        ev.push(event(json!({"type": "message_stop"})));
+        self.done = true;
+        ev
+    }
+
+    /// Upstream failed mid-stream: the open block is closed and an `error` event ends the
+    /// stream (after `message_start`, sent first if it was not yet).
+    pub fn fail(&mut self, message: &str, error_type: &str) -> Vec<Event> {
+        let mut ev = Vec::new();
+        if self.done {
+            return ev;
+        }
+        self.start(&mut ev);
+        self.close(&mut ev);
+        ev.push(anthropic::error_event(error_type, message));
+        self.done = true;
+        ev
+    }
+
+    fn tool_delta(&mut self, choice: u64, delta: &ToolCall, ev: &mut Vec<Event>) {
+        let index = delta.index.0.unwrap_or(0);
+        let id = delta.id.nonempty();
+        let name = delta.function.0.name.nonempty();
+        let args = delta.function.0.arguments.get().unwrap_or("");
+        // The call this delta continues; a different id at a known index is a new call
+        // (some upstreams number every call 0).
+        let existing = self.calls.iter().rposition(|c| {
+            c.choice == choice
+                && c.index == index
+                && (id.is_none() || c.id.is_none() || c.id.as_deref() == id)
+        });
+        let c = existing.unwrap_or_else(|| {
+            self.calls.push(Call {
+                choice,
+                index,
+                id: None,
+                name: None,
+                args: String::new(),
+                scan: JsonScan::default(),
+                stage: Stage::Unnamed,
+            });
+            self.calls.len() - 1
+        });
+        let call = &mut self.calls[c];
+        if call.id.is_none() {
+            call.id = id.map(str::to_string);
+        }
+        if call.name.is_none() {
+            call.name = name.map(str::to_string);
+        }
+        if !args.is_empty() {
+            call.args.push_str(args);
+            call.scan.feed(args);
+            match call.stage {
+                Stage::Live(block) => {
+                    ev.push(input_json(block, args));
+                    if call.scan.complete() {
+                        self.drain(ev);
+                    }
+                }
+                Stage::Closed if !args.trim().is_empty() => crate::warn!(
+                    "tool call {:?} sent arguments after its block was closed; they are lost",
+                    call.id
+                ),
+                _ => {}
+            }
+        }
+        let call = &mut self.calls[c];
+        if call.stage == Stage::Unnamed && call.id.is_some() && call.name.is_some() {
+            call.stage = Stage::Queued;
+            self.put(Piece::Tool(c), ev);
+        }
+    }
+
+    /// Emits a piece now, or queues it behind an incomplete tool call.
+    fn put(&mut self, piece: Piece, ev: &mut Vec<Event>) {
+        if self.queue.is_empty() && !self.blocked() {
+            self.emit(piece, ev);
+            return;
+        }
+        match (self.queue.back_mut(), piece) {
+            (Some(Piece::Text(a)), Piece::Text(b)) => a.push_str(&b),
+            (Some(Piece::Thinking(a)), Piece::Thinking(b)) => a.push_str(&b),
+            (_, piece) => self.queue.push_back(piece),
+        }
+    }
+
+    /// The open block is a tool call whose arguments are not yet a complete JSON value.
+    fn blocked(&self) -> bool {
+        matches!(self.open, Some(Open::Tool { call, .. }) if !self.calls[call].scan.complete())
+    }
+
+    fn drain(&mut self, ev: &mut Vec<Event>) {
+        while !self.blocked() {
+            let Some(piece) = self.queue.pop_front() else {
+                return;
+            };
+            self.emit(piece, ev);
+        }
+    }
+
+    fn emit(&mut self, piece: Piece, ev: &mut Vec<Event>) {
+        match piece {
+            Piece::Text(text) => {
+                let index = match self.open {
+                    Some(Open::Text(i)) => i,
+                    _ => self.open_block(json!({"type": "text", "text": ""}), Open::Text, ev),
+                };
+                ev.push(anthropic::block_delta(index, "text_delta", "text", &text));
+            }
+            Piece::Thinking(text) => {
+                let index = match self.open {
+                    Some(Open::Thinking {
+                        index,
+                        signed: false,
+                    }) => index,
+                    _ => self.open_block(
+                        json!({"type": "thinking", "thinking": "", "signature": ""}),
+                        |index| Open::Thinking {
+                            index,
+                            signed: false,
+                        },
+                        ev,
+                    ),
+                };
+                ev.push(anthropic::block_delta(
+                    index,
+                    "thinking_delta",
+                    "thinking",
+                    &text,
+                ));
+            }
+            Piece::Signature(signature) => match self.open {
+                Some(Open::Thinking {
+                    index,
+                    signed: false,
+                }) => {
+                    ev.push(anthropic::block_delta(
+                        index,
+                        "signature_delta",
+                        "signature",
+                        &signature,
+                    ));
+                    self.open = Some(Open::Thinking {
+                        index,
+                        signed: true,
+                    });
+                }
+                // Nothing left to sign (the thinking block closed when text began): the
+                // token still has to reach the client to come back on the next turn.
+                _ => {
+                    self.open_block(
+                        json!({"type": "redacted_thinking", "data": signature}),
+                        Open::Redacted,
+                        ev,
+                    );
+                    self.close(ev);
+                }
+            },
+            Piece::Tool(c) => {
+                let id = self.calls[c].id.clone().unwrap_or_else(tool_use_id);
+                let name = self
+                    .tools
+                    .to_client(self.calls[c].name.as_deref().unwrap_or(""));
+                let block = json!({"type": "tool_use", "id": id, "name": name, "input": {}});
+                let index = self.open_block(block, |index| Open::Tool { index, call: c }, ev);
+                let call = &mut self.calls[c];
+                call.stage = Stage::Live(index);
+                if !call.args.is_empty() {
+                    ev.push(input_json(index, &call.args));
+                }
+            }
+        }
+    }
+
+    fn open_block(
+        &mut self,
+        block: Value,
+        open: impl FnOnce(u64) -> Open,
+        ev: &mut Vec<Event>,
+    ) -> u64 {
+        self.close(ev);
+        self.start(ev);
+        let index = self.next_index;
+        self.next_index += 1;
+        ev.push(event(json!({
+            "type": "content_block_start",
+            "index": index,
+            "content_block": block,
+        })));
+        self.open = Some(open(index));
+        self.has_content = true;
+        index
+    }
+
+    fn close(&mut self, ev: &mut Vec<Event>) {
+        let Some(open) = self.open.take() else {
+            return;
+        };
+        if let Open::Tool { call, .. } = open {
+            self.calls[call].stage = Stage::Closed;
+        }
+        ev.push(anthropic::block_stop(open.index()));
+    }
+
+    fn start(&mut self, ev: &mut Vec<Event>) {
+        if self.started {
+            return;
+        }
+        self.started = true;
+        ev.push(event(json!({
+            "type": "message_start",
+            "message": {
+                "id": message_id(self.upstream_id.as_deref()),
+                "type": "message",
+                "role": "assistant",
+                "content": [],
+                "model": self.model,
+                "stop_reason": null,
+                "stop_sequence": null,
+                "usage": {"input_tokens": self.input_estimate, "output_tokens": 0},
+            },
+        })));
+    }
+}
+
+/// An SSE event named after its JSON `type`.
+fn event(v: Value) -> Event {
+    anthropic::named(v)
+}
+
+fn input_json(index: u64, partial: &str) -> Event {
+    anthropic::block_delta(index, "input_json_delta", "partial_json", partial)
+}
+
+#[cfg(test)]
+mod tests;
