@@ -73,7 +73,7 @@ pub struct Config {
     /// `--shutdown-grace`: how long requests in flight may finish after SIGTERM/SIGINT.
     pub shutdown_grace: Duration,
     /// Rate limits, manual approval and the context-overflow switch.
-    pub traffic: crate::features::traffic::Settings,
+    pub traffic: crate::traffic::Settings,
 }
 
 /// A TLS setting (`server::tls` loads it) and where it came from, to name it in an
@@ -404,8 +404,8 @@ impl Config {
 
 /// The traffic-control flags: each value checked, and the flags that only make sense
 /// together required together. `--manual` also needs a terminal to ask on.
-fn traffic(raw: &RawArgs) -> Result<crate::features::traffic::Settings, UsageError> {
-    use crate::features::limiter::Rule;
+fn traffic(raw: &RawArgs) -> Result<crate::traffic::Settings, UsageError> {
+    use crate::traffic::limiter::Rule;
     use std::io::IsTerminal;
     let optional = |v: &Option<String>, flag: &str| match v {
         None => Ok(None),
@@ -463,7 +463,7 @@ fn traffic(raw: &RawArgs) -> Result<crate::features::traffic::Settings, UsageErr
                 .into(),
         ));
     }
-    Ok(crate::features::traffic::Settings {
+    Ok(crate::traffic::Settings {
         interval,
         wait: raw.wait,
         burst,
