@@ -9,7 +9,7 @@ use approval::Approval;
 use limiter::{Limiter, Rule};
 use std::time::Duration;
 
-/// The validated traffic flags (`config.rs` builds this).
+/// The validated traffic flags (`config` builds this).
 #[derive(Debug, Clone)]
 pub struct Settings {
     /// `--rate-limit`: one admission per this long.

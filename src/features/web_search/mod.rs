@@ -11,11 +11,10 @@ pub mod detect;
 pub mod preflight;
 pub mod providers;
 pub mod searcher;
-pub mod settings;
 
 use crate::app::App;
+use crate::config::web_search::Provider;
 use serde_json::{Map, Value};
-pub use settings::{Provider, Settings};
 
 /// Results a search returns unless the caller asks otherwise (reference/platform.md §9.4).
 pub const DEFAULT_MAX_RESULTS: usize = 5;

@@ -16,7 +16,7 @@ mod base64;
 mod cli;
 #[path = "../../../src/commands/mod.rs"]
 mod commands;
-#[path = "../../../src/config.rs"]
+#[path = "../../../src/config/mod.rs"]
 mod config;
 #[path = "../../../src/dotenv.rs"]
 mod dotenv;

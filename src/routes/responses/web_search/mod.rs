@@ -11,9 +11,10 @@ mod stream;
 
 use crate::accounting::Tally;
 use crate::app::App;
+use crate::config::web_search::Provider;
 use crate::features::web_search::detect::{DEFAULT_MAX_USES, Plan};
 use crate::features::web_search::searcher::{Found, Searcher, call_query};
-use crate::features::web_search::{Provider, SearchResult, blocks};
+use crate::features::web_search::{SearchResult, blocks};
 use crate::http::{ApiError, Outgoing};
 use crate::routes::pivot::Pivot;
 use crate::translate::responses_response::from_chat;
