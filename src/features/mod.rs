@@ -2,7 +2,6 @@
 
 pub mod billing;
 pub mod compaction;
-pub mod effort;
 pub mod guidance;
 pub mod images;
 pub mod web_search;
