@@ -8,3 +8,4 @@ pub mod anthropic;
 pub mod chat;
 pub mod chat_chunk;
 pub mod responses;
+pub mod responses_request;
