@@ -7,4 +7,5 @@
 pub mod anthropic;
 pub mod chat;
 pub mod chat_chunk;
+pub mod chat_request;
 pub mod responses;

@@ -9,6 +9,7 @@
 use super::anthropic_messages::{self as content, block_type};
 use super::chat_repair;
 use super::tool_names::ToolNames;
+use crate::protocol::chat_request::Message;
 use serde_json::{Map, Value, json};
 
 /// What the route needs besides the body: the alias map to translate the answer back,
@@ -18,6 +19,10 @@ pub struct ChatRequest {
     pub body: Value,
     pub tools: ToolNames,
 }
+
+/// The answer given in place of a tool result the client never sent.
+pub(crate) const MISSING_RESULT: &str =
+    "[No result: the client sent no tool_result for this tool call.]";
 
 /// Appended to the system prompt when a schema cannot be sent as `response_format`.
 const JSON_ONLY: &str = "IMPORTANT: You MUST respond with valid JSON only. Do not include any text, explanation, or markdown outside the JSON object. Your entire response must be a single JSON object";
@@ -84,7 +89,14 @@ pub fn object_to_chat(
     if !system.is_empty() {
         all.push(json!({"role": "system", "content": system}));
     }
-    all.extend(chat_repair::normalize(chat_messages));
+    let typed: Vec<Message> = chat_messages
+        .into_iter()
+        .map(serde_json::from_value)
+        .collect::<Result<_, _>>()
+        .map_err(|e| format!("messages: {e}"))?;
+    for m in chat_repair::normalize(typed, MISSING_RESULT) {
+        all.push(serde_json::to_value(m).map_err(|e| format!("messages: {e}"))?);
+    }
     out.insert("messages".into(), Value::Array(all));
     Ok(ChatRequest {
         body: Value::Object(out),

@@ -2,46 +2,29 @@
 //! translation: every tool call answered by a tool message right after its turn, no tool
 //! message without its call, no two adjacent messages of one role, and a user (or tool)
 //! message last. Clients break these after an interrupted tool run, a cancelled turn or a
-//! compaction; Copilot answers such a list with a 400 that no retry can fix.
+//! compaction; Copilot answers such a list with a 400 that no retry can fix. Every path
+//! into the Chat pivot runs its messages through `normalize`.
 
-use super::anthropic_messages::{join_nonempty, text_part};
-use serde_json::{Value, json};
+use super::anthropic_messages::join_nonempty;
+use crate::protocol::chat_request::{Content, Message, Part, Role};
 use std::collections::HashSet;
 
-/// The answer given in place of a tool result the client never sent.
-const MISSING_RESULT: &str = "[No result: the client sent no tool_result for this tool call.]";
 /// Appended after a trailing assistant message (a prefill), which Copilot rejects.
 const CONTINUE: &str = "Please continue.";
 
-/// Applies every invariant. Merging runs first so that an assistant turn split in two
-/// (text, then tool calls) is whole before its results are paired, and again after, for
-/// orphaned results turned into user messages.
-pub(super) fn normalize(messages: Vec<Value>) -> Vec<Value> {
+/// Applies every invariant; `missing_result` answers a tool call the client sent no
+/// result for (each client protocol words it its own way). Merging runs first so that an
+/// assistant turn split in two (text, then tool calls) is whole before its results are
+/// paired, and again after, for orphaned results turned into user messages.
+pub(crate) fn normalize(messages: Vec<Message>, missing_result: &str) -> Vec<Message> {
     let messages = merge_same_role(messages);
-    let mut messages = merge_same_role(pair_tool_calls(messages));
+    let mut messages = merge_same_role(pair_tool_calls(messages, missing_result));
     ensure_ends_with_user(&mut messages);
     messages
 }
 
-fn role(m: &Value) -> &str {
-    m.get("role").and_then(Value::as_str).unwrap_or("")
-}
-
-fn call_ids(m: &Value) -> Vec<String> {
-    m.get("tool_calls")
-        .and_then(Value::as_array)
-        .map(|calls| {
-            calls
-                .iter()
-                .filter_map(|c| c.get("id").and_then(Value::as_str))
-                .map(str::to_string)
-                .collect()
-        })
-        .unwrap_or_default()
-}
-
-fn result_id(m: &Value) -> &str {
-    m.get("tool_call_id").and_then(Value::as_str).unwrap_or("")
+fn result_id(m: &Message) -> &str {
+    m.tool_call_id.as_deref().unwrap_or("")
 }
 
 /// Each assistant turn with tool calls is followed by exactly one tool message per call.
@@ -49,23 +32,23 @@ fn result_id(m: &Value) -> &str {
 /// calls without a result get a placeholder when the conversation goes on, and are dropped
 /// when the conversation ends with them, so upstream never believes a tool ran that did
 /// not (reference §10.9).
-fn pair_tool_calls(messages: Vec<Value>) -> Vec<Value> {
+fn pair_tool_calls(messages: Vec<Message>, missing_result: &str) -> Vec<Message> {
     let mut out = Vec::with_capacity(messages.len());
     let mut rest = messages.into_iter().peekable();
     while let Some(mut m) = rest.next() {
-        if role(&m) == "tool" {
+        if m.role == Role::Tool {
             orphan(m, &mut out);
             continue;
         }
-        let ids = call_ids(&m);
-        if role(&m) != "assistant" || ids.is_empty() {
+        let ids: Vec<String> = m.call_ids().map(str::to_string).collect();
+        if m.role != Role::Assistant || ids.is_empty() {
             out.push(m);
             continue;
         }
         let mut results = Vec::new();
         let mut strays = Vec::new();
         let mut answered = HashSet::new();
-        while let Some(t) = rest.next_if(|n| role(n) == "tool") {
+        while let Some(t) = rest.next_if(|n| n.role == Role::Tool) {
             if ids.iter().any(|id| id == result_id(&t))
                 && answered.insert(result_id(&t).to_string())
             {
@@ -88,8 +71,7 @@ fn pair_tool_calls(messages: Vec<Value>) -> Vec<Value> {
                 missing.len()
             );
             for id in missing {
-                results
-                    .push(json!({"role": "tool", "tool_call_id": id, "content": MISSING_RESULT}));
+                results.push(Message::tool_result(id.as_str(), missing_result));
             }
         }
         if has_substance(&m) {
@@ -105,13 +87,13 @@ fn pair_tool_calls(messages: Vec<Value>) -> Vec<Value> {
 
 /// A tool message that answers no call of the turn before it: its content survives as user
 /// text, an empty one is dropped.
-fn orphan(m: Value, out: &mut Vec<Value>) {
+fn orphan(m: Message, out: &mut Vec<Message>) {
     let id = result_id(&m).to_string();
-    let content = m.get("content").cloned().unwrap_or(Value::Null);
+    let content = m.content.unwrap_or(Content::Null);
     let blank = match &content {
-        Value::String(s) => s.trim().is_empty(),
-        Value::Array(a) => a.is_empty(),
-        _ => true,
+        Content::Text(s) => s.trim().is_empty(),
+        Content::Parts(p) => p.is_empty(),
+        Content::Null => true,
     };
     if blank {
         crate::warn!("dropped an empty tool_result `{id}` that answers no tool call");
@@ -119,108 +101,107 @@ fn orphan(m: Value, out: &mut Vec<Value>) {
         crate::warn!(
             "tool_result `{id}` answers no tool call of the turn before; sent as user text"
         );
-        out.push(json!({"role": "user", "content": content}));
+        out.push(Message::new(Role::User, content));
     }
 }
 
-fn drop_calls(m: &mut Value, ids: &HashSet<String>) {
-    if let Some(calls) = m.get_mut("tool_calls").and_then(Value::as_array_mut) {
-        calls.retain(|c| {
-            !c.get("id")
-                .and_then(Value::as_str)
-                .is_some_and(|id| ids.contains(id))
-        });
+fn drop_calls(m: &mut Message, ids: &HashSet<String>) {
+    if let Some(calls) = &mut m.tool_calls {
+        calls.retain(|c| !ids.contains(&c.id));
         if calls.is_empty() {
-            m.as_object_mut().map(|o| o.remove("tool_calls"));
-            if m["content"].is_null() {
-                m["content"] = Value::from("");
+            m.tool_calls = None;
+            if matches!(m.content, None | Some(Content::Null)) {
+                m.content = Some(Content::Text(String::new()));
             }
         }
     }
 }
 
 /// An assistant message left with no text and no tool calls says nothing.
-fn has_substance(m: &Value) -> bool {
-    let text = match &m["content"] {
-        Value::String(s) => !s.is_empty(),
-        Value::Array(a) => !a.is_empty(),
-        _ => false,
-    };
-    text || m.get("tool_calls").is_some()
+fn has_substance(m: &Message) -> bool {
+    m.content.as_ref().is_some_and(|c| !c.is_empty()) || m.tool_calls.is_some()
 }
 
 /// Adjacent messages of the same role (tool messages excepted) become one; text is joined
 /// and image parts are kept (reference §10.7 dropped them), tool calls concatenated.
-fn merge_same_role(messages: Vec<Value>) -> Vec<Value> {
-    let mut out: Vec<Value> = Vec::with_capacity(messages.len());
+fn merge_same_role(messages: Vec<Message>) -> Vec<Message> {
+    let mut out: Vec<Message> = Vec::with_capacity(messages.len());
     for m in messages {
         match out.last_mut() {
-            Some(prev) if role(prev) == role(&m) && role(&m) != "tool" => merge_into(prev, m),
+            Some(prev) if prev.role == m.role && m.role != Role::Tool => merge_into(prev, m),
             _ => out.push(m),
         }
     }
     out
 }
 
-fn merge_into(prev: &mut Value, mut next: Value) {
-    let a = prev["content"].take();
-    let b = next["content"].take();
-    prev["content"] = merge_content(a, b);
-    if let Some(Value::Array(more)) = next.get_mut("tool_calls").map(Value::take) {
-        match prev.get_mut("tool_calls").and_then(Value::as_array_mut) {
-            Some(calls) => calls.extend(more),
-            None => prev["tool_calls"] = Value::Array(more),
-        }
+/// Folds `next` into `prev`: content, tool calls and reasoning; `next`'s other fields go.
+fn merge_into(prev: &mut Message, next: Message) {
+    let a = prev.content.take().unwrap_or(Content::Null);
+    let b = next.content.unwrap_or(Content::Null);
+    prev.content = Some(merge_content(a, b));
+    if let Some(more) = next.tool_calls {
+        prev.tool_calls.get_or_insert_with(Vec::new).extend(more);
     }
-    if let Some(more) = next.get("reasoning_text").and_then(Value::as_str) {
-        let before = prev
-            .get("reasoning_text")
-            .and_then(Value::as_str)
-            .unwrap_or("");
-        prev["reasoning_text"] = Value::from(join_nonempty([before, more]));
+    if let Some(more) = next.reasoning_text {
+        let before = prev.reasoning_text.as_deref().unwrap_or("");
+        prev.reasoning_text = Some(join_nonempty([before, more.as_str()]));
     }
-    if prev.get("reasoning_opaque").is_none() {
-        if let Some(o) = next.get("reasoning_opaque") {
-            prev["reasoning_opaque"] = o.clone();
-        }
+    if prev.reasoning_opaque.is_none() {
+        prev.reasoning_opaque = next.reasoning_opaque;
     }
 }
 
-fn merge_content(a: Value, b: Value) -> Value {
+fn merge_content(a: Content, b: Content) -> Content {
     match (a, b) {
-        (Value::Null, Value::Null) => Value::Null,
-        (a @ (Value::String(_) | Value::Null), b @ (Value::String(_) | Value::Null)) => {
-            let text = join_nonempty([a.as_str().unwrap_or(""), b.as_str().unwrap_or("")]);
-            if text.is_empty() && (a.is_null() || b.is_null()) {
-                Value::Null
+        (Content::Null, Content::Null) => Content::Null,
+        (a @ (Content::Text(_) | Content::Null), b @ (Content::Text(_) | Content::Null)) => {
+            let text = join_nonempty([a.as_text().unwrap_or(""), b.as_text().unwrap_or("")]);
+            if text.is_empty() && (a == Content::Null || b == Content::Null) {
+                Content::Null
             } else {
-                Value::from(text)
+                Content::Text(text)
             }
         }
-        (a, b) => Value::Array(parts(a).into_iter().chain(parts(b)).collect()),
+        (a, b) => Content::Parts(parts(a).into_iter().chain(parts(b)).collect()),
     }
 }
 
-fn parts(content: Value) -> Vec<Value> {
+fn parts(content: Content) -> Vec<Part> {
     match content {
-        Value::Array(parts) => parts,
-        Value::String(s) if !s.is_empty() => vec![text_part(s)],
+        Content::Parts(parts) => parts,
+        Content::Text(s) if !s.is_empty() => vec![Part::text(s)],
         _ => Vec::new(),
     }
 }
 
-fn ensure_ends_with_user(messages: &mut Vec<Value>) {
+fn ensure_ends_with_user(messages: &mut Vec<Message>) {
     if messages
         .last()
-        .is_some_and(|m| role(m) == "assistant" && m.get("tool_calls").is_none())
+        .is_some_and(|m| m.role == Role::Assistant && m.tool_calls.is_none())
     {
-        messages.push(json!({"role": "user", "content": CONTINUE}));
+        messages.push(Message::text(Role::User, CONTINUE));
     }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use serde_json::{Value, json};
+
+    const MISSING_RESULT: &str = crate::translate::anthropic_request::MISSING_RESULT;
+
+    /// The repair over messages written as JSON, as Copilot would receive them.
+    fn normalize(messages: Vec<Value>) -> Vec<Value> {
+        let typed = messages
+            .into_iter()
+            .map(|m| serde_json::from_value(m).unwrap())
+            .collect();
+        super::normalize(typed, MISSING_RESULT)
+            .iter()
+            .map(|m| serde_json::to_value(m).unwrap())
+            .collect()
+    }
 
     fn call(id: &str) -> Value {
         json!({"id": id, "type": "function", "function": {"name": "f", "arguments": "{}"}})
@@ -241,8 +222,8 @@ mod tests {
 
     fn roles(ms: &[Value]) -> Vec<String> {
         ms.iter()
-            .map(|m| match role(m) {
-                "tool" => format!("tool:{}", result_id(m)),
+            .map(|m| match m["role"].as_str().unwrap() {
+                "tool" => format!("tool:{}", m["tool_call_id"].as_str().unwrap()),
                 r => r.to_string(),
             })
             .collect()
