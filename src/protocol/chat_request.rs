@@ -5,9 +5,6 @@
 //! fields it did when the translators built JSON trees), and that `reasoning_content` is
 //! read as Copilot's `reasoning_text`. Fields the proxy does not model pass through in
 //! `extra`.
-// The Anthropic translator builds only messages so far; the request types are taken into
-// use as each translator moves onto them (this allow goes with the last one).
-#![allow(dead_code)]
 
 use serde::{Deserialize, Deserializer, Serialize};
 use serde_json::{Map, Number, Value};

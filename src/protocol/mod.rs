@@ -5,6 +5,7 @@
 //! end a stream in the same words. Imports nothing from the crate but `sse`.
 
 pub mod anthropic;
+pub mod anthropic_request;
 pub mod chat;
 pub mod chat_chunk;
 pub mod chat_request;
