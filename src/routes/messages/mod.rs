@@ -12,12 +12,12 @@ mod web_search;
 
 use crate::app::App;
 use crate::features::admission;
+use crate::features::billing::anthropic_user_turn;
 use crate::features::images as image_rules;
 use crate::features::web_search as search_rules;
 use crate::http::{ApiError, Incoming, Outgoing};
 use crate::routes::fields::{self, initiator_header};
 use crate::routing::Api;
-use crate::translate::anthropic_request::user_turn;
 use crate::upstream::catalog::Model;
 use serde_json::{Map, Value};
 use std::sync::Arc;
@@ -45,7 +45,7 @@ pub fn create(app: &Arc<App>, rq: &Incoming) -> Result<Outgoing, ApiError> {
         .and_then(Value::as_array)
         .map(Vec::as_slice)
         .unwrap_or_default();
-    let extra = vec![initiator_header(user_turn(messages))];
+    let extra = vec![initiator_header(anthropic_user_turn(messages))];
     let search = search_rules::prepare_messages(app, &mut body, &requested);
 
     let result = match (route, model, search) {

@@ -700,7 +700,7 @@ fn long_mcp_tool_name_round_trip() {
     let long = "mcp__plugin_chrome-devtools-mcp_chrome-devtools__get_console_message";
     let req = json!({"stream": true, "tools": [{"name": long, "input_schema": {"type": "object"}}],
                      "messages": [{"role": "user", "content": "logs?"}]});
-    let chat = crate::translate::anthropic_request::to_chat(&req, "gpt-4.1").unwrap();
+    let chat = crate::translate::anthropic_request::tests::to_chat(&req, "gpt-4.1").unwrap();
     let alias = chat.body["tools"][0]["function"]["name"]
         .as_str()
         .unwrap()
