@@ -10,3 +10,4 @@ pub mod chat;
 pub mod chat_chunk;
 pub mod chat_request;
 pub mod responses;
+pub mod responses_request;

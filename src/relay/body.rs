@@ -1,15 +1,15 @@
 //! A stream's life on the connection: the head, the producer (a route's relay) on the
-//! connection's thread, and a watchdog thread beside it that sends keepalives during silence
-//! and cancels the upstream on a stall, a vanished client or a shutdown.
+//! connection's thread, with the stream under the watchdog (`watchdog`: one thread for all
+//! streams) that sends keepalives during silence and cancels the upstream on a stall, a
+//! vanished client or a shutdown.
 
 use super::sink::Shared;
-use super::{Framing, Sink, Sse};
+use super::{Framing, Sink, Sse, watchdog};
 use crate::config::Timing;
 use crate::http::{EventStream, Outcome};
 use std::io::Write;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
-use std::time::Duration;
 
 /// A response body produced event by event once the head is sent.
 pub struct StreamBody {
@@ -25,8 +25,8 @@ pub struct StreamBody {
 }
 
 /// The graceful-shutdown hook shared by every open stream: once `trigger`ed, each
-/// stream's watchdog cancels its upstream within one tick, and the relay ends the stream
-/// with its protocol's terminal error event (`Fault::Shutdown`).
+/// stream's upstream is cancelled by the watchdog, woken at once, and the relay ends the
+/// stream with its protocol's terminal error event (`Fault::Shutdown`).
 #[derive(Clone, Default)]
 pub struct Shutdown(Arc<AtomicBool>);
 
@@ -35,6 +35,7 @@ impl Shutdown {
     #[allow(dead_code)]
     pub fn trigger(&self) {
         self.0.store(true, Ordering::Release);
+        watchdog::wake();
     }
 
     pub fn triggered(&self) -> bool {
@@ -77,86 +78,24 @@ impl EventStream for StreamBody {
 }
 
 impl StreamBody {
-    /// Runs the producer under a watchdog on a connection whose head is already written,
-    /// framing events with `framing` (SSE here; a WebSocket framing works the same way),
-    /// and ends the body properly.
+    /// Runs the producer with the stream under the watchdog on a connection whose head is
+    /// already written, framing events with `framing` (SSE here; a WebSocket framing
+    /// works the same way), and ends the body properly.
     pub fn serve(self, writer: Box<dyn Write + Send>, framing: Box<dyn Framing>) -> Outcome {
         let shared = Arc::new(Shared::new(writer, framing));
-        let cancel: Arc<dyn Fn() + Send + Sync> = Arc::from(self.cancel);
-        let watchdog = {
-            let (shared, cancel, shutdown) = (shared.clone(), cancel.clone(), self.shutdown);
-            let (keepalive, timing) = (self.keepalive, self.timing);
-            std::thread::Builder::new()
-                .name("stream-watchdog".into())
-                .stack_size(128 * 1024)
-                .spawn(move || watch(&shared, keepalive, timing, &shutdown, &*cancel))
-                .ok()
-        };
-        let mut sink = Sink::new(shared.clone());
+        let watched = watchdog::watch(
+            shared.clone(),
+            self.keepalive,
+            self.timing,
+            self.shutdown,
+            Arc::from(self.cancel),
+        );
+        let mut sink = Sink::new(shared);
         let outcome = (self.produce)(&mut sink);
-        shared.done.store(true, Ordering::Release);
-        if let Some(w) = watchdog {
-            w.thread().unpark();
-            let _ = w.join();
-        }
+        // Off the watchdog before the body ends: no keepalive after the terminator, and no
+        // cancel of an upstream agent the producer may have handed back for reuse.
+        drop(watched);
         sink.end();
         outcome
-    }
-}
-
-fn watch(
-    shared: &Shared,
-    keepalive: &[u8],
-    timing: Timing,
-    shutdown: &Shutdown,
-    cancel: &(dyn Fn() + Send + Sync),
-) {
-    let shortest = timing.keepalive.min(timing.stall).min(timing.first_byte);
-    let tick = (shortest / 4).clamp(Duration::from_millis(10), Duration::from_millis(250));
-    let mut framed = Vec::new();
-    shared.framing.sse(&mut framed, keepalive);
-    while !shared.done.load(Ordering::Acquire) {
-        std::thread::park_timeout(tick);
-        if shared.done.load(Ordering::Acquire) {
-            return;
-        }
-        if shutdown.triggered() {
-            shared.shut_down.store(true, Ordering::Release);
-            crate::debug!("shutting down; ending the stream");
-            cancel();
-            return;
-        }
-        let now = shared.now_ms();
-        let limit = if shared.got_first_byte.load(Ordering::Acquire) {
-            timing.stall
-        } else {
-            timing.first_byte
-        };
-        if now.saturating_sub(shared.last_upstream_ms.load(Ordering::Acquire))
-            >= limit.as_millis() as u64
-        {
-            shared.stalled.store(true, Ordering::Release);
-            crate::warn!(
-                "upstream silent for {:.1} s; cancelling the stream",
-                limit.as_secs_f64()
-            );
-            cancel();
-            return;
-        }
-        if now.saturating_sub(shared.last_write_ms.load(Ordering::Acquire))
-            < timing.keepalive.as_millis() as u64
-        {
-            continue;
-        }
-        // The relay holds the lock while it writes; skip this tick rather than wait.
-        let Ok(mut w) = shared.writer.try_lock() else {
-            continue;
-        };
-        if !shared.write(&mut **w, &framed) {
-            drop(w);
-            crate::debug!("client went away during a stream; cancelling the upstream");
-            cancel();
-            return;
-        }
     }
 }

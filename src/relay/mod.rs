@@ -32,14 +32,16 @@
 //!   fault, lets the adapter write the protocol's terminal events (`Adapter::close`:
 //!   Anthropic `error` after closing the open block, Chat error chunk then
 //!   `data: [DONE]`, Responses `response.failed`), and returns the `Outcome`.
-//! * `StreamBody` (an `http::EventStream`): the head, the watchdog (keepalives during
-//!   silence, cancelling the upstream on a stall, a vanished client or a `Shutdown`) and
-//!   the producer closure that calls the functions above.
+//! * `StreamBody` (an `http::EventStream`): the head, the stream put under the watchdog
+//!   (`watchdog`: one thread for every open stream, sleeping to the nearest deadline;
+//!   keepalives during silence, cancelling the upstream on a stall, a vanished client or a
+//!   `Shutdown`) and the producer closure that calls the functions above.
 
 mod body;
 mod chat_source;
 mod fault;
 mod sink;
+mod watchdog;
 
 pub use body::{Shutdown, StreamBody};
 pub use chat_source::ChatSource;

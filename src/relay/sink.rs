@@ -6,7 +6,7 @@ use crate::sse::Event;
 use std::io::Write;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
-use std::time::Instant;
+use std::time::{Duration, Instant};
 
 /// How events are put on the client connection. One implementation per transport; the
 /// relay and the adapters never write bytes of their own.
@@ -82,7 +82,7 @@ impl Framing for Sse {
     }
 }
 
-/// State shared by the relay thread and its watchdog.
+/// State shared by the relay thread and the watchdog.
 pub(super) struct Shared {
     pub writer: Mutex<Box<dyn Write + Send>>,
     pub framing: Box<dyn Framing>,
@@ -90,7 +90,6 @@ pub(super) struct Shared {
     pub last_upstream_ms: AtomicU64,
     pub last_write_ms: AtomicU64,
     pub got_first_byte: AtomicBool,
-    pub done: AtomicBool,
     pub client_gone: AtomicBool,
     pub stalled: AtomicBool,
     pub shut_down: AtomicBool,
@@ -105,7 +104,6 @@ impl Shared {
             last_upstream_ms: AtomicU64::new(0),
             last_write_ms: AtomicU64::new(0),
             got_first_byte: AtomicBool::new(false),
-            done: AtomicBool::new(false),
             client_gone: AtomicBool::new(false),
             stalled: AtomicBool::new(false),
             shut_down: AtomicBool::new(false),
@@ -113,7 +111,17 @@ impl Shared {
     }
 
     pub fn now_ms(&self) -> u64 {
-        self.started.elapsed().as_millis() as u64
+        self.ms_at(Instant::now())
+    }
+
+    /// `at` in the stream's clock: milliseconds since the stream started.
+    pub fn ms_at(&self, at: Instant) -> u64 {
+        at.saturating_duration_since(self.started).as_millis() as u64
+    }
+
+    /// The instant a time in the stream's clock stands for.
+    pub fn instant_at(&self, ms: u64) -> Instant {
+        self.started + Duration::from_millis(ms)
     }
 
     /// Writes bytes already framed, and flushes; a failure means the client has gone.

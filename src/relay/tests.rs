@@ -298,3 +298,32 @@ fn a_shutdown_ends_every_open_stream_with_its_terminal_event() {
         "{text}"
     );
 }
+
+/// Threads of this process named `name` (Linux: `/proc/self/task/*/comm`).
+fn threads_named(name: &str) -> usize {
+    std::fs::read_dir("/proc/self/task")
+        .map(|tasks| {
+            tasks
+                .filter_map(|t| std::fs::read_to_string(t.ok()?.path().join("comm")).ok())
+                .filter(|comm| comm.trim_end() == name)
+                .count()
+        })
+        .unwrap_or(0)
+}
+
+#[test]
+fn one_watchdog_thread_keeps_every_open_stream_alive_and_cancels_each_stall() {
+    let streams: Vec<_> = (0..8)
+        .map(|_| {
+            std::thread::spawn(|| silent_stream(Shutdown::default(), Duration::from_millis(300)))
+        })
+        .collect();
+    std::thread::sleep(Duration::from_millis(100));
+    let watchdogs = threads_named("stream-watchdog");
+    for stream in streams {
+        let (outcome, text) = stream.join().unwrap();
+        assert_eq!(outcome, Outcome::Stalled);
+        assert!(text.starts_with(": keepalive\n\n"), "{text}");
+    }
+    assert_eq!(watchdogs, 1);
+}

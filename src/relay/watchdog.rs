@@ -1,0 +1,213 @@
+//! One watchdog thread for every open stream: it holds each stream's deadlines (the next
+//! keepalive, the stall or first-byte limit) and sleeps on a condvar until the nearest one,
+//! or until a stream is added or a shutdown is triggered. At a deadline it sends the
+//! keepalive during silence, or cancels the upstream on a stall, a vanished client or a
+//! shutdown.
+//!
+//! Why one thread and not one per stream: a thread per stream cost a spawn, a join and a
+//! stack per stream, and 500 slow streams woke 500 threads every tick; one thread that
+//! sleeps to the nearest deadline does the same work with no wakeup while nothing is due
+//! (none at all while no stream is open).
+//!
+//! A keepalive is written only if the relay is not writing (`try_lock`), so the watchdog
+//! never waits behind a relay blocked on a slow client. A keepalive written into a send
+//! buffer that is full can still block it, bounded by the connection's write timeout; the
+//! relay holds the writer through every one of its writes, so that needs a client that
+//! stopped reading exactly as its last write filled the buffer, then upstream silence.
+
+use super::body::Shutdown;
+use super::sink::Shared;
+use crate::config::Timing;
+use crate::sync::lock;
+use std::sync::atomic::Ordering;
+use std::sync::{Arc, Condvar, Mutex};
+use std::time::{Duration, Instant};
+
+/// Every open stream, and the condvar the watchdog sleeps on.
+static WATCHDOG: Watchdog = Watchdog {
+    state: Mutex::new(State {
+        streams: Vec::new(),
+        changed: false,
+        running: false,
+    }),
+    wake: Condvar::new(),
+};
+
+struct Watchdog {
+    state: Mutex<State>,
+    wake: Condvar,
+}
+
+struct State {
+    streams: Vec<Arc<Entry>>,
+    /// A stream was added or a shutdown triggered since the watchdog last looked.
+    changed: bool,
+    /// The watchdog thread has been started (it then lives as long as the process).
+    running: bool,
+}
+
+/// One stream as the watchdog sees it.
+struct Entry {
+    shared: Arc<Shared>,
+    /// The keepalive, already framed.
+    keepalive: Vec<u8>,
+    timing: Timing,
+    shutdown: Shutdown,
+    cancel: Arc<dyn Fn() + Send + Sync>,
+    /// False once the stream has ended or the watchdog has cancelled it. Held while the
+    /// watchdog acts on the stream, so that once `Watched` is dropped the watchdog never
+    /// writes to the stream or cancels its upstream again (the upstream agent may by
+    /// then serve another call).
+    live: Mutex<bool>,
+}
+
+/// A stream under the watchdog; dropping it takes the stream off (waiting for a keepalive
+/// being written to it, if any).
+pub(super) struct Watched(Arc<Entry>);
+
+/// Puts a stream under the watchdog, starting the watchdog thread on first use. If the
+/// thread cannot be started, the stream runs unwatched (as the stream's own thread would
+/// have, had it failed to start): no keepalives, the upstream's own read timeout only.
+pub(super) fn watch(
+    shared: Arc<Shared>,
+    keepalive: &[u8],
+    timing: Timing,
+    shutdown: Shutdown,
+    cancel: Arc<dyn Fn() + Send + Sync>,
+) -> Watched {
+    let mut framed = Vec::new();
+    shared.framing.sse(&mut framed, keepalive);
+    let entry = Arc::new(Entry {
+        shared,
+        keepalive: framed,
+        timing,
+        shutdown,
+        cancel,
+        live: Mutex::new(true),
+    });
+    let mut state = lock(&WATCHDOG.state);
+    if !state.running {
+        let spawned = std::thread::Builder::new()
+            .name("stream-watchdog".into())
+            .stack_size(128 * 1024)
+            .spawn(run);
+        match spawned {
+            Ok(_) => state.running = true,
+            Err(e) => crate::warn!("cannot start the stream watchdog: {e}"),
+        }
+    }
+    state.streams.push(entry.clone());
+    state.changed = true;
+    WATCHDOG.wake.notify_one();
+    Watched(entry)
+}
+
+/// Wakes the watchdog now (a shutdown was triggered) instead of at its next deadline.
+pub(super) fn wake() {
+    lock(&WATCHDOG.state).changed = true;
+    WATCHDOG.wake.notify_one();
+}
+
+impl Drop for Watched {
+    fn drop(&mut self) {
+        *lock(&self.0.live) = false;
+        lock(&WATCHDOG.state)
+            .streams
+            .retain(|e| !Arc::ptr_eq(e, &self.0));
+    }
+}
+
+/// The watchdog thread: checks every stream, then sleeps until the nearest deadline.
+fn run() {
+    let mut state = lock(&WATCHDOG.state);
+    loop {
+        state.changed = false;
+        let streams = state.streams.clone();
+        drop(state);
+        let now = Instant::now();
+        let next = streams.iter().filter_map(|e| e.check(now)).min();
+        drop(streams);
+        state = lock(&WATCHDOG.state);
+        if state.changed {
+            continue;
+        }
+        state = match next {
+            Some(at) => {
+                let wait = at.saturating_duration_since(Instant::now());
+                WATCHDOG
+                    .wake
+                    .wait_timeout(state, wait)
+                    .unwrap_or_else(|e| e.into_inner())
+                    .0
+            }
+            None => crate::sync::wait(&WATCHDOG.wake, state),
+        };
+    }
+}
+
+impl Entry {
+    /// Acts on whatever is due for this stream at `now`; returns when to look again, or
+    /// None once the stream needs no more watching.
+    fn check(&self, now: Instant) -> Option<Instant> {
+        let mut live = lock(&self.live);
+        if !*live {
+            return None;
+        }
+        let shared = &*self.shared;
+        if self.shutdown.triggered() {
+            shared.shut_down.store(true, Ordering::Release);
+            crate::debug!("shutting down; ending the stream");
+            return self.retire(&mut live);
+        }
+        let now_ms = shared.ms_at(now);
+        let limit = if shared.got_first_byte.load(Ordering::Acquire) {
+            self.timing.stall
+        } else {
+            self.timing.first_byte
+        };
+        let stall_at = shared.last_upstream_ms.load(Ordering::Acquire) + limit.as_millis() as u64;
+        if now_ms >= stall_at {
+            shared.stalled.store(true, Ordering::Release);
+            crate::warn!(
+                "upstream silent for {:.1} s; cancelling the stream",
+                limit.as_secs_f64()
+            );
+            return self.retire(&mut live);
+        }
+        let every = self.timing.keepalive.as_millis() as u64;
+        let mut keepalive_at = shared.last_write_ms.load(Ordering::Acquire) + every;
+        if now_ms >= keepalive_at {
+            // The relay holds the lock while it writes: its write is the sign of life,
+            // so look again a little later rather than wait.
+            keepalive_at = match shared.writer.try_lock() {
+                Err(_) => now_ms + self.retry_ms(),
+                Ok(mut w) => {
+                    if !shared.write(&mut **w, &self.keepalive) {
+                        drop(w);
+                        crate::debug!("client went away during a stream; cancelling the upstream");
+                        return self.retire(&mut live);
+                    }
+                    shared.last_write_ms.load(Ordering::Acquire) + every
+                }
+            };
+        }
+        Some(shared.instant_at(stall_at.min(keepalive_at)))
+    }
+
+    /// Cancels the upstream and stops watching the stream.
+    fn retire(&self, live: &mut bool) -> Option<Instant> {
+        (self.cancel)();
+        *live = false;
+        None
+    }
+
+    /// How soon to retry a keepalive the relay's own write held up: a quarter of the
+    /// shortest limit, within 10 ms and 250 ms.
+    fn retry_ms(&self) -> u64 {
+        let t = self.timing;
+        let shortest = t.keepalive.min(t.stall).min(t.first_byte);
+        (shortest / 4)
+            .clamp(Duration::from_millis(10), Duration::from_millis(250))
+            .as_millis() as u64
+    }
+}
