@@ -7,4 +7,5 @@
 pub mod anthropic;
 pub mod chat;
 pub mod chat_chunk;
+mod json_out;
 pub mod responses;
