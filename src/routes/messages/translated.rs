@@ -248,12 +248,11 @@ impl Adapter for Translated {
     fn on_event(&mut self, event: &Event, sink: &mut Sink) -> Result<Step, Fault> {
         let (state, held) = (&mut self.state, &mut self.held);
         self.source.each_chunk(event, |chunk| {
-            let events = state.on_typed(chunk);
+            // Held until the first block; then the same vector carries every chunk's events.
+            state.on_typed(chunk, held);
             if state.has_content() {
-                sink.events(&std::mem::take(held));
-                sink.events(&events);
-            } else {
-                held.extend(events);
+                sink.events(held);
+                held.clear();
             }
         })
     }

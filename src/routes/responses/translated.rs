@@ -78,6 +78,7 @@ pub fn create(
             let mut adapter = Translated {
                 source: ChatSource::chat(),
                 state,
+                events: Vec::new(),
             };
             let outcome = relay::relay_to_end(reader, sink, &mut adapter);
             if outcome == Outcome::Completed {
@@ -130,13 +131,17 @@ fn input_items(req: &Value) -> Vec<Value> {
 struct Translated {
     source: ChatSource,
     state: ResponsesStream,
+    /// Each chunk's events, in one vector reused for the whole stream.
+    events: Vec<Event>,
 }
 
 impl Adapter for Translated {
     fn on_event(&mut self, event: &Event, sink: &mut Sink) -> Result<Step, Fault> {
-        let state = &mut self.state;
+        let (state, events) = (&mut self.state, &mut self.events);
         self.source.each_chunk(event, |chunk| {
-            sink.events(&state.on_typed(chunk));
+            state.on_typed(chunk, events);
+            sink.events(events);
+            events.clear();
         })
     }
 

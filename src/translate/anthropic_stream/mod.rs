@@ -142,14 +142,16 @@ impl StreamState {
     /// and tool calls in different choices); chunks without choices only carry usage or
     /// filter results.
     pub fn on_chunk(&mut self, chunk: &Value) -> Vec<Event> {
-        self.on_typed(&Chunk::from_value(chunk))
+        let mut ev = Vec::new();
+        self.on_typed(&Chunk::from_value(chunk), &mut ev);
+        ev
     }
 
-    /// `on_chunk` for a chunk read borrowed from the upstream event (the stream's path).
-    pub fn on_typed(&mut self, chunk: &Chunk) -> Vec<Event> {
-        let mut ev = Vec::new();
+    /// `on_chunk` for a chunk read borrowed from the upstream event (the stream's path),
+    /// its events appended to `ev`: the relay hands the same vector to every chunk.
+    pub fn on_typed(&mut self, chunk: &Chunk, ev: &mut Vec<Event>) {
         if self.done {
-            return ev;
+            return;
         }
         if self.upstream_id.is_none() {
             self.upstream_id = chunk.id.nonempty().map(str::to_string);
@@ -163,16 +165,16 @@ impl StreamState {
             let choice_index = choice.index.0.unwrap_or(position as u64);
             if let Some(delta) = choice.delta() {
                 if let Some(t) = delta.reasoning() {
-                    self.put(Piece::Thinking(t), &mut ev);
+                    self.put(Piece::Thinking(t), ev);
                 }
                 if let Some(s) = delta.reasoning_opaque.nonempty() {
-                    self.put(Piece::Signature(s), &mut ev);
+                    self.put(Piece::Signature(s), ev);
                 }
                 if let Some(t) = delta.content.nonempty() {
-                    self.put(Piece::Text(t), &mut ev);
+                    self.put(Piece::Text(t), ev);
                 }
                 for call in &delta.tool_calls.0 {
-                    self.tool_delta(choice_index, call, &mut ev);
+                    self.tool_delta(choice_index, call, ev);
                 }
             }
             if let Some(f) = choice.finish_reason.nonempty() {
@@ -189,7 +191,6 @@ impl StreamState {
         {
             ev.append(&mut self.finish());
         }
-        ev
     }
 
     /// Upstream ended normally: the queue is flushed, the open block closed, then

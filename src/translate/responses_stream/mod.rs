@@ -100,17 +100,19 @@ impl ResponsesStream {
     }
 
     /// The events for one upstream chunk (a parsed `data:` line other than `[DONE]`).
-    #[cfg(test)]
     pub fn on_chunk(&mut self, chunk: &Value) -> Vec<Event> {
-        self.on_typed(&Chunk::from_value(chunk))
+        let mut ev = Vec::new();
+        self.on_typed(&Chunk::from_value(chunk), &mut ev);
+        ev
     }
 
-    /// `on_chunk` for a chunk read borrowed from the upstream event (the stream's path).
-    pub fn on_typed(&mut self, chunk: &Chunk) -> Vec<Event> {
+    /// `on_chunk` for a chunk read borrowed from the upstream event (the stream's path),
+    /// its events appended to `ev`: the relay hands the same vector to every chunk.
+    pub fn on_typed(&mut self, chunk: &Chunk, ev: &mut Vec<Event>) {
         if self.ended {
-            return Vec::new();
+            return;
         }
-        let mut ev = self.start();
+        ev.append(&mut self.start());
         if let Some(u) = chunk.usage.as_ref().filter(|u| u.is_object()) {
             self.usage = Some(u.clone());
         }
@@ -124,17 +126,17 @@ impl ResponsesStream {
                 .iter()
                 .find_map(|k| err.get(*k).and_then(Value::as_str))
                 .unwrap_or("server_error");
-            ev.extend(self.fail(message, code));
-            return ev;
+            ev.append(&mut self.fail(message, code));
+            return;
         }
         for choice in &chunk.choices.0 {
             let ci = choice.index.0.unwrap_or(0);
             if let Some(delta) = choice.delta() {
                 if let Some(t) = delta.reasoning() {
-                    self.reasoning_delta(t, &mut ev);
+                    self.reasoning_delta(t, ev);
                 }
                 if let Some(o) = delta.reasoning_opaque.nonempty() {
-                    let i = self.open_reasoning(&mut ev);
+                    let i = self.open_reasoning(ev);
                     if let Kind::Reasoning { opaque, .. } = &mut self.items[i].kind {
                         opaque.push_str(o);
                     }
@@ -143,17 +145,16 @@ impl ResponsesStream {
                     .into_iter()
                     .flatten()
                 {
-                    self.text_delta(text, &mut ev);
+                    self.text_delta(text, ev);
                 }
                 for call in &delta.tool_calls.0 {
-                    self.tool_delta(ci, call, &mut ev);
+                    self.tool_delta(ci, call, ev);
                 }
             }
             if let Some(f) = choice.finish_reason.get() {
                 self.finishes.push(f.to_string());
             }
         }
-        ev
     }
 
     /// After the upstream's last chunk: every open item closed with its `.done` events,

@@ -12,7 +12,6 @@ use crate::features::web_search::blocks::TOOL_NAME;
 use crate::features::web_search::searcher::{Found, call_query};
 use crate::http::{Outcome, Outgoing};
 use crate::protocol::chat::KEEPALIVE;
-use crate::protocol::chat_chunk::Chunk;
 use crate::relay::{self, Adapter, ChatSource, Fault, Sink, Step};
 use crate::sse::Event;
 use crate::streaming::streaming;
@@ -339,7 +338,7 @@ impl Adapter for Pass<'_> {
         let decoded = self.source.decode(event)?;
         for mut chunk in decoded.chunks {
             self.message.take_searches(&mut chunk);
-            let events = self.stream.on_typed(&Chunk::from_value(&chunk));
+            let events = self.stream.on_chunk(&chunk);
             self.forward(&events, sink);
         }
         Ok(Step::done_if(decoded.done))
