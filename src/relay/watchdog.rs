@@ -15,13 +15,31 @@
 //! relay holds the writer through every one of its writes, so that needs a client that
 //! stopped reading exactly as its last write filled the buffer, then upstream silence.
 
-use super::body::Shutdown;
 use super::sink::Shared;
 use crate::config::Timing;
 use crate::sync::lock;
-use std::sync::atomic::Ordering;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Condvar, Mutex};
 use std::time::{Duration, Instant};
+
+/// The graceful-shutdown hook shared by every open stream: once `trigger`ed, each
+/// stream's upstream is cancelled by the watchdog, woken at once, and the relay ends the
+/// stream with its protocol's terminal error event (`Fault::Shutdown`).
+#[derive(Clone, Default)]
+pub struct Shutdown(Arc<AtomicBool>);
+
+impl Shutdown {
+    // Called by the process's graceful shutdown; the relay tests trigger it too.
+    #[allow(dead_code)]
+    pub fn trigger(&self) {
+        self.0.store(true, Ordering::Release);
+        wake();
+    }
+
+    pub fn triggered(&self) -> bool {
+        self.0.load(Ordering::Acquire)
+    }
+}
 
 /// Every open stream, and the condvar the watchdog sleeps on.
 static WATCHDOG: Watchdog = Watchdog {
