@@ -40,9 +40,8 @@ pub struct ChatFromResponses {
 }
 
 impl ChatFromResponses {
-    /// The Chat body as the JSON object the routes' later steps (fitting the request to
-    /// its model, the hosted web search) still edit: the one conversion of the typed
-    /// request into a tree, once per request.
+    /// The Chat body as a JSON object, for a caller that still edits one (the compaction
+    /// summary request): one conversion of the typed request into a tree.
     pub fn body_object(&self) -> Result<Map<String, Value>, String> {
         match serde_json::to_value(&self.body) {
             Ok(Value::Object(body)) => Ok(body),
