@@ -12,6 +12,11 @@
 //! assistant `output_text` history is kept. Hosted tools the Chat path cannot run
 //! (`web_search`, `tool_search`, ...) are dropped with a log line, `namespace` tools
 //! flattened.
+//!
+//! The request (and the `previous_response_id` history) is read as the types of
+//! `protocol::responses_request`, whose odd shapes this module turns into 400s that name
+//! the place (`input.3.content`); the typed Chat messages go through the pairing every
+//! path into the Chat pivot shares (`chat_repair::pair_results`).
 
 mod conversation;
 #[cfg(test)]
