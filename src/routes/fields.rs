@@ -2,6 +2,7 @@
 //! 400 that names the field, and the billing and vision headers.
 
 use crate::http::ApiError;
+use crate::protocol::chat_request::ChatRequest;
 use crate::upstream::catalog::Model;
 pub use crate::upstream::headers::{initiator_header, vision_header};
 use serde_json::{Map, Value};
@@ -56,6 +57,32 @@ pub fn fit_translated(chat: &mut Map<String, Value>, model: Option<&Model>) {
     fit_output_limit(chat, model);
     drop_unsupported_effort(chat, model);
     crate::upstream::effort::clamp(chat, model);
+}
+
+/// Fits a typed Chat request to its model. The fitting (`fit_translated`, shared with the
+/// routes whose requests are still JSON trees) reads and edits top-level fields only, so
+/// only those cross into a tree and back: the messages and tools, nearly all of the
+/// request, stay typed and are never copied.
+pub fn fit_typed(chat: &mut ChatRequest, model: Option<&Model>) -> Result<(), ApiError> {
+    let internal = |e: serde_json::Error| ApiError::Internal(e.to_string());
+    let messages = std::mem::take(&mut chat.messages);
+    let tools = chat.tools.take();
+    let Value::Object(mut head) = serde_json::to_value(&*chat).map_err(internal)? else {
+        return Err(ApiError::Internal(
+            "the Chat request is not an object".into(),
+        ));
+    };
+    fit_translated(&mut head, model);
+    *chat = serde_json::from_value(Value::Object(head)).map_err(internal)?;
+    chat.messages = messages;
+    chat.tools = tools;
+    // Copilot rejects a thinking budget that does not fit below max_tokens.
+    if let (Some(max), Some(budget)) = (chat.max_tokens, &mut chat.thinking_budget) {
+        if *budget >= max {
+            *budget = max.saturating_sub(1);
+        }
+    }
+    Ok(())
 }
 
 /// Drops a `reasoning_effort` the translation derived (from Anthropic's

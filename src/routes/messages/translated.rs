@@ -9,7 +9,6 @@ use crate::app::App;
 use crate::features::guidance::add_large_edit_note;
 use crate::http::{ApiError, Outcome, Outgoing};
 use crate::protocol::anthropic::PING;
-use crate::protocol::chat_request::ChatRequest;
 use crate::relay::{self, Adapter, ChatSource, Fault, Sink, Step};
 use crate::routes::fields::{self, initiator_header};
 use crate::routes::pivot::Pivot;
@@ -88,36 +87,10 @@ pub(crate) fn translate(
 ) -> Result<(Vec<u8>, ToolNames), ApiError> {
     let Translation { mut chat, tools } =
         object_to_chat(body, upstream_model).map_err(ApiError::BadRequest)?;
-    fit_to_model(&mut chat, model)?;
+    fields::fit_typed(&mut chat, model)?;
     add_large_edit_note(&mut chat, model.and_then(|m| m.max_output));
     let payload = pivot.request_typed(&chat)?;
     Ok((payload, tools))
-}
-
-/// Fits the request to its model. The fitting (`fields::fit_translated`, shared with the
-/// routes whose requests are still JSON trees) reads and edits top-level fields only, so
-/// only those cross into a tree and back: the messages and tools, nearly all of the
-/// request, stay typed and are never copied.
-fn fit_to_model(chat: &mut ChatRequest, model: Option<&Model>) -> Result<(), ApiError> {
-    let internal = |e: serde_json::Error| ApiError::Internal(e.to_string());
-    let messages = std::mem::take(&mut chat.messages);
-    let tools = chat.tools.take();
-    let Value::Object(mut head) = serde_json::to_value(&*chat).map_err(internal)? else {
-        return Err(ApiError::Internal(
-            "the Chat request is not an object".into(),
-        ));
-    };
-    fields::fit_translated(&mut head, model);
-    *chat = serde_json::from_value(Value::Object(head)).map_err(internal)?;
-    chat.messages = messages;
-    chat.tools = tools;
-    // Copilot rejects a thinking budget that does not fit below max_tokens.
-    if let (Some(max), Some(budget)) = (chat.max_tokens, &mut chat.thinking_budget) {
-        if *budget >= max {
-            *budget = max.saturating_sub(1);
-        }
-    }
-    Ok(())
 }
 
 /// Everything needed to (re)send the translated request and translate its answer.

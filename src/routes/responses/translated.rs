@@ -1,6 +1,8 @@
 //! `/v1/responses` for models Copilot serves only on `/chat/completions` (Claude, Gemini,
 //! gpt-4.x): the request is translated to Chat, the answer back to a Responses object or
-//! event stream, and the turn kept so that `previous_response_id` can chain to it.
+//! event stream, and the turn kept so that `previous_response_id` can chain to it. The
+//! typed Chat request is fitted to its model and serialized straight into the upstream
+//! bytes; only the hosted web search, which edits it as JSON, gets it as a tree.
 
 use crate::app::App;
 use crate::http::{ApiError, Outcome, Outgoing};
@@ -34,21 +36,25 @@ pub fn create(
     };
     let req = Value::Object(body);
     let upstream_model = model.map_or(requested, |m| m.id.as_str());
-    let translated = to_chat(&req, upstream_model, &history).map_err(ApiError::BadRequest)?;
-    let mut chat = translated.body_object().map_err(ApiError::Internal)?;
     let ChatFromResponses {
+        body: mut chat,
         custom_tools,
         user_turn,
         has_images,
-        ..
-    } = translated;
-    fields::fit_translated(&mut chat, model);
+    } = to_chat(&req, upstream_model, &history).map_err(ApiError::BadRequest)?;
+    fields::fit_typed(&mut chat, model)?;
     let mut extra = vec![initiator_header(user_turn)];
     extra.extend(vision_header(has_images));
     if let Some(plan) = super::web_search::hosted_plan(app, &req) {
         // The hosted web_search tool, served by the proxy (`web_search/`).
         let mut conversation = history;
         conversation.extend(input_items(&req));
+        // The search loop edits the request as JSON: it crosses into a tree here, once.
+        let Ok(Value::Object(chat)) = serde_json::to_value(&chat) else {
+            return Err(ApiError::Internal(
+                "the translated request is not an object".into(),
+            ));
+        };
         let turn = super::web_search::Turn {
             chat,
             requested: requested.to_string(),
@@ -61,7 +67,7 @@ pub fn create(
         };
         return super::web_search::serve(app, turn, plan);
     }
-    let payload = Pivot::Chat.request(&Value::Object(chat))?;
+    let payload = Pivot::Chat.request_typed(&chat)?;
     let opened = app
         .upstream
         .post(Pivot::Chat.path(), &payload, &extra, &app.metrics)?;

@@ -13,7 +13,8 @@ use super::anthropic_messages::{self as content, join_nonempty};
 use super::chat_repair;
 use super::tool_names::ToolNames;
 use crate::protocol::anthropic_request::{
-    Block, Body, Format, MessagesRequest, Role, ToolChoice as Choice, ToolDef,
+    Block, Body, Format, Message as AnthropicMessage, MessagesRequest, Role, ToolChoice as Choice,
+    ToolDef,
 };
 use crate::protocol::chat_chunk::Lenient;
 use crate::protocol::chat_request::{
@@ -104,7 +105,7 @@ fn translate(req: &MessagesRequest, upstream_model: &str) -> Translation {
 /// forced tool_choice.
 fn tool_names(
     tools: &[Lenient<ToolDef>],
-    messages: &[crate::protocol::anthropic_request::Message],
+    messages: &[AnthropicMessage],
     choice: Option<&Choice>,
 ) -> ToolNames {
     let defined = tools.iter().filter_map(|t| t.0.name.get());

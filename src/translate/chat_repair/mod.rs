@@ -18,27 +18,32 @@ const CONTINUE: &str = "Please continue.";
 /// paired, and again after, for orphaned results turned into user messages.
 pub(crate) fn normalize(messages: Vec<Message>, missing_result: &str) -> Vec<Message> {
     let messages = merge_same_role(messages);
-    let mut messages = merge_same_role(pair_tool_calls(messages, missing_result, Trailing::Drop));
+    let mut messages = merge_same_role(pair_tool_calls(
+        messages,
+        missing_result,
+        Missing::DropTrailing,
+    ));
     ensure_ends_with_user(&mut messages);
     messages
 }
 
 /// Only the pairing of tool calls with their results, for the Responses path: its
 /// messages keep the turns and roles the client's items had (Codex sends its context and
-/// its prompt as two user messages, an answer and its reasoning as separate turns), and a
-/// call the conversation ends with is answered with `missing_result` too, since the
-/// client's own history holds that call.
+/// its prompt as two user messages, an answer and its reasoning as separate turns), and
+/// every call without a result is answered with `missing_result` in its call's place, the
+/// last turn's too, since the client's own history holds those calls.
 pub(crate) fn pair_results(messages: Vec<Message>, missing_result: &str) -> Vec<Message> {
-    pair_tool_calls(messages, missing_result, Trailing::Answer)
+    pair_tool_calls(messages, missing_result, Missing::AnswerInPlace)
 }
 
-/// What becomes of calls without a result in the last turn of the conversation.
+/// What becomes of calls without a result.
 #[derive(Clone, Copy, PartialEq)]
-enum Trailing {
-    /// Dropped: the client has not run them yet (an interrupted Anthropic tool turn).
-    Drop,
-    /// Answered with the placeholder, like calls without a result anywhere else.
-    Answer,
+enum Missing {
+    /// Answered after the turn's results, except in the last turn of the conversation,
+    /// where they are dropped: the client has not run them yet (an interrupted tool turn).
+    DropTrailing,
+    /// Answered wherever they are, each answer in the place of its call among the results.
+    AnswerInPlace,
 }
 
 fn result_id(m: &Message) -> &str {
@@ -49,12 +54,8 @@ fn result_id(m: &Message) -> &str {
 /// Results for unknown or already answered ids become user text (or go, when empty);
 /// calls without a result get a placeholder when the conversation goes on, and are dropped
 /// when the conversation ends with them, so upstream never believes a tool ran that did
-/// not (reference §10.9) — unless `trailing` asks for them to be answered.
-fn pair_tool_calls(
-    messages: Vec<Message>,
-    missing_result: &str,
-    trailing: Trailing,
-) -> Vec<Message> {
+/// not (reference §10.9) — unless `policy` asks for every call to be answered.
+fn pair_tool_calls(messages: Vec<Message>, missing_result: &str, policy: Missing) -> Vec<Message> {
     let mut out = Vec::with_capacity(messages.len());
     let mut rest = messages.into_iter().peekable();
     while let Some(mut m) = rest.next() {
@@ -80,7 +81,7 @@ fn pair_tool_calls(
             }
         }
         let missing: Vec<&String> = ids.iter().filter(|id| !answered.contains(*id)).collect();
-        if !missing.is_empty() && rest.peek().is_none() && trailing == Trailing::Drop {
+        if !missing.is_empty() && rest.peek().is_none() && policy == Missing::DropTrailing {
             crate::warn!(
                 "dropped {} trailing tool call(s) that have no result: {missing:?}",
                 missing.len()
@@ -94,6 +95,9 @@ fn pair_tool_calls(
             );
             for id in missing {
                 results.push(Message::tool_result(id.as_str(), missing_result));
+            }
+            if policy == Missing::AnswerInPlace {
+                results.sort_by_key(|t| ids.iter().position(|id| id == result_id(t)));
             }
         }
         if has_substance(&m) {

@@ -204,3 +204,21 @@ fn pairing_alone_keeps_roles_and_answers_a_trailing_call() {
     assert_eq!(out[4], user("stray"));
     assert_eq!(out[8]["content"], "none came");
 }
+
+#[test]
+fn pairing_alone_answers_each_call_in_its_place() {
+    let typed: Vec<Message> = [user("q"), asst(&["a", "b", "c"]), tool("b", "2"), user("n")]
+        .into_iter()
+        .map(|m| serde_json::from_value(m).unwrap())
+        .collect();
+    let out: Vec<Value> = super::pair_results(typed, "none")
+        .iter()
+        .map(|m| serde_json::to_value(m).unwrap())
+        .collect();
+    assert_eq!(
+        roles(&out),
+        ["user", "assistant", "tool:a", "tool:b", "tool:c", "user"]
+    );
+    assert_eq!(out[2]["content"], "none");
+    assert_eq!(out[3]["content"], "2");
+}

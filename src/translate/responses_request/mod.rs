@@ -12,6 +12,11 @@
 //! assistant `output_text` history is kept. Hosted tools the Chat path cannot run
 //! (`web_search`, `tool_search`, ...) are dropped with a log line, `namespace` tools
 //! flattened.
+//!
+//! The request (and the `previous_response_id` history) is read as the types of
+//! `protocol::responses_request`, whose odd shapes this module turns into 400s that name
+//! the place (`input.3.content`); the typed Chat messages go through the pairing every
+//! path into the Chat pivot shares (`chat_repair::pair_results`).
 
 mod conversation;
 #[cfg(test)]
@@ -40,9 +45,8 @@ pub struct ChatFromResponses {
 }
 
 impl ChatFromResponses {
-    /// The Chat body as the JSON object the routes' later steps (fitting the request to
-    /// its model, the hosted web search) still edit: the one conversion of the typed
-    /// request into a tree, once per request.
+    /// The Chat body as a JSON object, for a caller that still edits one (the compaction
+    /// summary request): one conversion of the typed request into a tree.
     pub fn body_object(&self) -> Result<Map<String, Value>, String> {
         match serde_json::to_value(&self.body) {
             Ok(Value::Object(body)) => Ok(body),

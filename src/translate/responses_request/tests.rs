@@ -445,8 +445,8 @@ fn unknown_items_and_keys_are_tolerated() {
 
 #[test]
 fn calls_without_output_are_answered_by_the_shared_repair() {
-    // A call the conversation ends with is answered too (the client's history holds it),
-    // and one between answered calls gets its placeholder after theirs.
+    // Each call is answered in its place, the one the conversation ends with too (the
+    // client's history holds it).
     let r = chat(json!({"input": [
         {"role": "user", "content": "go"},
         {"type": "function_call", "call_id": "A", "name": "f", "arguments": "{}"},
@@ -461,8 +461,8 @@ fn calls_without_output_are_answered_by_the_shared_repair() {
         |id: &str, content: &str| json!({"role": "tool", "tool_call_id": id, "content": content});
     assert_eq!(m.len(), 7, "{m:#?}");
     assert_eq!(m[2], tool("A", "a"));
-    assert_eq!(m[3], tool("C", "(no output)"));
-    assert_eq!(m[4], tool("B", MISSING_OUTPUT));
+    assert_eq!(m[3], tool("B", MISSING_OUTPUT));
+    assert_eq!(m[4], tool("C", "(no output)"));
     assert_eq!(m[5]["tool_calls"][0]["id"], "D");
     assert_eq!(m[6], tool("D", MISSING_OUTPUT));
     assert!(!r.user_turn);
