@@ -1,17 +1,11 @@
-//! Anthropic Messages stream events the proxy writes itself.
+//! The Anthropic stream events and message the translators write, as typed values
+//! serialized straight into each event's data.
 
-use super::chat_chunk::{Str, U64};
-use super::json_out;
+use super::super::json_out;
 use crate::sse::Event;
 use serde::ser::SerializeMap;
 use serde::{Serialize, Serializer};
 use serde_json::Value;
-
-/// Anthropic's keepalive, sent during upstream silence.
-pub const PING: &[u8] = b"event: ping\ndata: {\"type\":\"ping\"}\n\n";
-
-/// The `message_stop` that completes a stream whose upstream left it out.
-pub const MESSAGE_STOP: &[u8] = b"event: message_stop\ndata: {\"type\":\"message_stop\"}\n\n";
 
 /// A stream event the proxy writes, typed. Each serializes straight into the event's
 /// data with its keys in sorted order, the bytes of the `Value` trees these types
@@ -363,61 +357,9 @@ impl Usage {
     }
 }
 
-/// An `error` event (`kind` is the error type: `api_error`, `overloaded_error`, ...).
-pub fn error_event(kind: &str, message: &str) -> Event {
-    StreamEvent::error(kind, message).to_event()
-}
-
-/// The `content_block_stop` that closes block `index` before an error ends the stream.
-pub fn block_stop(index: u64) -> Event {
-    StreamEvent::block_stop(index).to_event()
-}
-
-/// An event named after its `type`, as Anthropic sends every event (for events relayed as
-/// trees: the web-search passes).
-pub fn named(data: serde_json::Value) -> Event {
-    Event {
-        event: data
-            .get("type")
-            .and_then(serde_json::Value::as_str)
-            .map(str::to_string),
-        data: data.to_string(),
-        ..Event::default()
-    }
-}
-
-/// The Anthropic error type for an upstream HTTP status that ended a stream.
-pub fn error_type(status: u16) -> &'static str {
-    match status {
-        429 => "rate_limit_error",
-        400..=499 => "invalid_request_error",
-        _ => "api_error",
-    }
-}
-
-/// What the native relay reads of an upstream event: its type and a block's index.
-/// Deserialized borrowed, without building a tree; the event's bytes pass on as they came.
-/// Lenient: a missing or odd `type` or `index` reads as absent.
-#[derive(serde::Deserialize, Default)]
-#[serde(default)]
-pub struct EventHead<'a> {
-    #[serde(rename = "type", borrow)]
-    pub kind: Str<'a>,
-    pub index: U64,
-}
-
-impl EventHead<'_> {
-    /// The head of an event's JSON data; an event that is valid JSON but no object has an
-    /// empty head. `Err` only for data that is not JSON.
-    pub fn read(data: &str) -> Result<EventHead<'_>, serde_json::Error> {
-        serde_json::from_str(data).or_else(|_| {
-            serde_json::from_str::<serde::de::IgnoredAny>(data).map(|_| EventHead::default())
-        })
-    }
-}
-
 #[cfg(test)]
 mod tests {
+    use super::super::{MESSAGE_STOP, named};
     use super::*;
 
     use serde_json::json;

@@ -1,42 +1,10 @@
-//! Responses stream events the proxy writes itself.
+//! The Responses stream events the translators write, as typed values serialized straight
+//! into each event's data.
 
-use super::json_out;
+use super::super::json_out;
 use crate::sse::Event;
 use serde::Serialize;
-use serde_json::{Value, json};
-use std::time::{SystemTime, UNIX_EPOCH};
-
-/// A `response.failed` event, the Responses stream's way to end with an error, for a
-/// response the proxy knows only by id (a relayed upstream stream).
-pub fn failed_event(response_id: &str, code: &str, message: &str, sequence: u64) -> Event {
-    let created = SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .map(|d| d.as_secs())
-        .unwrap_or(0);
-    let data = json!({
-        "type": "response.failed",
-        "sequence_number": sequence,
-        "response": {
-            "id": response_id,
-            "object": "response",
-            "created_at": created,
-            "status": "failed",
-            "error": {"code": code, "message": message},
-            "output": [],
-            "usage": null,
-            "metadata": {},
-        },
-    });
-    Event {
-        event: Some("response.failed".into()),
-        data: data.to_string(),
-        ..Event::default()
-    }
-}
-
-pub fn new_response_id() -> String {
-    format!("resp_{:016x}", crate::ids::random_u64())
-}
+use serde_json::Value;
 
 /// A Responses stream event the proxy writes, typed. Each serializes straight into the
 /// event's data with its keys in sorted order (the bytes of the `Value` trees these types
@@ -444,6 +412,7 @@ fn call_delta_head(out: &mut String, delta: &str, item_id: &str, index: usize, s
 #[cfg(test)]
 mod tests {
     use super::*;
+    use serde_json::json;
 
     #[test]
     fn events_are_the_bytes_of_the_trees() {
