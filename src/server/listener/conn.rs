@@ -25,7 +25,7 @@ pub const DRAIN_MAX: u64 = 1 << 20;
 /// destroy the answer before it reads it (nginx's "lingering close").
 const LINGER: Duration = Duration::from_secs(2);
 /// How much is read from the socket at a time.
-pub(super) const READ_CHUNK: usize = 16 * 1024;
+const READ_CHUNK: usize = 16 * 1024;
 /// The longest chunk-size or trailer line of a chunked body.
 const MAX_LINE: usize = 8 * 1024;
 
@@ -361,9 +361,15 @@ impl Request<'_> {
         self.answered = true;
         let keep = self.head.version == Version::Http11 && self.head.keep_alive();
         self.conn.reusable = keep && self.drainable() && self.drain();
+        if self.conn.pending().is_empty() {
+            // A stream may stay open for minutes: it need not hold the read buffer
+            // (16 KiB or more) meanwhile; the next request on the connection, if any,
+            // allocates one again.
+            self.conn.buf = Vec::new();
+            self.conn.pos = 0;
+        }
         Box::new(Writer {
             io: self.conn.io.clone(),
-            buf: Vec::new(),
             broken: self.conn.broken.clone(),
         })
     }
