@@ -1,5 +1,5 @@
 //! Command-line parsing, stage one: pico-args turns argv into a `RawArgs` of strings, and
-//! leftovers (unknown flags, stray words) are rejected. `config.rs` is stage two.
+//! leftovers (unknown flags, stray words) are rejected. `config/` is stage two.
 
 use pico_args::Arguments;
 
@@ -327,7 +327,7 @@ pub struct RawArgs {
     pub no_auto_switch: bool,
 }
 
-/// The raw `--web-search*` flag values (`features::web_search::Settings` resolves them).
+/// The raw `--web-search*` flag values (`config::web_search::Settings` resolves them).
 #[derive(Debug, Default)]
 pub struct WebSearchFlags {
     pub mode: Option<String>,

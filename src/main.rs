@@ -25,6 +25,7 @@ mod server;
 mod sse;
 mod streaming;
 mod sync;
+mod traffic;
 mod translate;
 mod upstream;
 

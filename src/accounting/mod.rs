@@ -10,7 +10,6 @@ pub mod limits;
 mod prometheus;
 pub mod tally;
 
-use crate::upstream::catalog::Model;
 use limits::Limits;
 use prometheus::Histograms;
 use serde_json::{Value, json};
@@ -114,11 +113,20 @@ pub struct Finished<'a> {
     pub route: &'static str,
     pub requested: Option<&'a str>,
     /// The catalog entry of the requested model.
-    pub model: Option<&'a Model>,
+    pub model: Option<Resolved<'a>>,
     pub status: u16,
     pub outcome: Option<&'static str>,
     pub started: Instant,
     pub tally: Option<Arc<Tally>>,
+}
+
+/// What accounting reads of the catalog entry a request resolved to: its id (the key of
+/// the totals) and its premium-request multiplier. The caller looks the model up, so the
+/// counting below knows nothing of the catalog.
+#[derive(Debug, Clone, Copy)]
+pub struct Resolved<'a> {
+    pub id: &'a str,
+    pub multiplier: Option<f64>,
 }
 
 /// Sums per model since start.
@@ -185,7 +193,7 @@ impl Ledger {
                 .map_or(0, |d| d.as_millis() as u64),
             api,
             requested: f.requested.unwrap_or("").chars().take(NAME_MAX).collect(),
-            model: f.model.map(|m| m.id.clone()),
+            model: f.model.map(|m| m.id.to_string()),
             upstream: tally.map(|t| t.upstream),
             initiator: tally.map(|t| if t.user_turn { "user" } else { "agent" }),
             status: f.status,
@@ -277,16 +285,13 @@ impl Ledger {
 mod tests {
     use super::*;
 
-    fn model(id: &str, multiplier: Option<f64>) -> Model {
-        Model {
-            multiplier,
-            ..Model::from_upstream(&json!({"id": id})).unwrap()
-        }
+    fn model(id: &str, multiplier: Option<f64>) -> Resolved<'_> {
+        Resolved { id, multiplier }
     }
 
     fn finish(
         ledger: &Ledger,
-        m: Option<&Model>,
+        m: Option<Resolved>,
         user: bool,
         status: u16,
     ) -> Option<(String, Value)> {
@@ -310,12 +315,12 @@ mod tests {
     fn premium_only_for_user_turns_and_recent_is_bounded() {
         let ledger = Ledger::default();
         let sonnet = model("claude-sonnet-4.5", Some(1.0));
-        let (line, fields) = finish(&ledger, Some(&sonnet), true, 200).unwrap();
+        let (line, fields) = finish(&ledger, Some(sonnet), true, 200).unwrap();
         assert_eq!(line, " in=10 out=2 cached=0 credits=1.5 premium=1");
         assert_eq!(fields["ai_credits"], 1.5);
         assert_eq!(fields["input_tokens"], 10);
-        finish(&ledger, Some(&sonnet), false, 200);
-        finish(&ledger, Some(&sonnet), true, 429);
+        finish(&ledger, Some(sonnet), false, 200);
+        finish(&ledger, Some(sonnet), true, 429);
         let v = ledger.to_json();
         assert_eq!(v["models"][0]["model"], "claude-sonnet-4.5");
         assert_eq!(v["models"][0]["requests"], 3);

@@ -6,11 +6,12 @@
 //! after the gate and never pass it again, so limits count client requests only.
 
 use crate::app::App;
-use crate::features::approval::{self, Approval, Facts, Verdict};
-use crate::features::limiter::{self, Limiter, Refusal};
 use crate::features::overflow;
 use crate::http::{ApiError, Incoming};
 use crate::routing::{self, Api};
+use crate::traffic::Traffic;
+use crate::traffic::approval::{self, Approval, Facts, Verdict};
+use crate::traffic::limiter::{self, Limiter, Refusal};
 use crate::upstream::catalog::Model;
 use crate::{info, warn};
 use serde_json::{Map, Value};
@@ -134,7 +135,7 @@ pub fn admit_from(
 /// Gives back the admissions of a request refused at a later stage: a refused request never
 /// counts (DESIGN.md §8).
 fn undo(
-    traffic: &crate::features::traffic::Traffic,
+    traffic: &Traffic,
     interval: &Option<limiter::Admitted>,
     burst: Option<(&str, &limiter::Admitted)>,
 ) {

@@ -16,7 +16,7 @@ pub fn billed_as_user(api: Api, body: &Map<String, Value>) -> bool {
         .unwrap_or_default();
     match api {
         Api::Chat => last_turn_is_user(messages),
-        Api::Messages => crate::translate::anthropic_request::user_turn(messages),
+        Api::Messages => anthropic_user_turn(messages),
         Api::Responses => last_item_is_user(body.get("input").unwrap_or(&Value::Null)),
     }
 }
@@ -31,6 +31,28 @@ pub fn last_turn_is_user(messages: &[Value]) -> bool {
         )
     });
     last.and_then(|m| m.get("role")).and_then(Value::as_str) == Some("user")
+}
+
+/// Anthropic Messages: the last user message is a new prompt: it carries something and no tool result. A turn
+/// answering tools (even with a reminder beside them) is the agent's.
+pub fn anthropic_user_turn(messages: &[Value]) -> bool {
+    let Some(last) = messages
+        .iter()
+        .rev()
+        .find(|m| m.get("role").and_then(Value::as_str) == Some("user"))
+    else {
+        return false;
+    };
+    match last.get("content") {
+        Some(Value::String(s)) => !s.is_empty(),
+        Some(Value::Array(blocks)) => {
+            !blocks.is_empty()
+                && !blocks
+                    .iter()
+                    .any(|b| b.get("type").and_then(Value::as_str) == Some("tool_result"))
+        }
+        _ => false,
+    }
 }
 
 /// The latest input item is a user message (a new prompt), not a tool output.

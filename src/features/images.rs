@@ -149,20 +149,6 @@ fn decode_prefix(data: &str, n: usize) -> Option<Vec<u8>> {
     Some(out)
 }
 
-/// `IMAGE_CONTEXT_TRIMMING_ENABLED` and `IMAGE_CONTEXT_TRIMMING_BEFORE_MESSAGES` (default 6).
-pub fn trimming_from_env(env: &dyn Fn(&str) -> Option<String>) -> Option<usize> {
-    let on = env("IMAGE_CONTEXT_TRIMMING_ENABLED").is_some_and(|v| {
-        matches!(
-            v.trim().to_ascii_lowercase().as_str(),
-            "1" | "true" | "yes" | "on"
-        )
-    });
-    let before = env("IMAGE_CONTEXT_TRIMMING_BEFORE_MESSAGES")
-        .and_then(|v| v.trim().parse().ok())
-        .unwrap_or(6);
-    on.then_some(before)
-}
-
 /// Replaces images that a later assistant message has already answered (with text) and
 /// that lie at least `before` messages back. Returns how many were trimmed.
 pub fn trim_processed(body: &mut Map<String, Value>, before: usize) -> usize {
@@ -279,14 +265,5 @@ mod tests {
             REMOVED
         );
         assert_eq!(strip(&mut b, false), 0);
-    }
-
-    #[test]
-    fn trimming_env() {
-        let env = |on: &'static str| {
-            move |k: &str| (k == "IMAGE_CONTEXT_TRIMMING_ENABLED").then(|| on.to_string())
-        };
-        assert_eq!(trimming_from_env(&env(" Yes ")), Some(6));
-        assert_eq!(trimming_from_env(&env("0")), None);
     }
 }

@@ -5,6 +5,9 @@
 //! end a stream in the same words. Imports nothing from the crate but `sse`.
 
 pub mod anthropic;
+pub mod anthropic_request;
 pub mod chat;
 pub mod chat_chunk;
+pub mod chat_request;
 pub mod responses;
+pub mod responses_request;

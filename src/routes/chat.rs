@@ -29,7 +29,7 @@ pub fn completions(app: &App, rq: &Incoming) -> Result<Outgoing, ApiError> {
     let naming = Naming::new(&requested, model.as_ref());
     body.insert("model".into(), Value::from(naming.upstream.clone()));
     fields::fit_output_limit(&mut body, model.as_ref());
-    crate::features::effort::clamp(&mut body, model.as_ref());
+    crate::upstream::effort::clamp(&mut body, model.as_ref());
     let client_wants_usage = client_wants_usage(&body);
     if stream {
         let options = body.entry("stream_options").or_insert_with(|| json!({}));

@@ -55,7 +55,7 @@ pub fn optional_types(body: &Map<String, Value>, fields: &[(&str, Kind)]) -> Res
 pub fn fit_translated(chat: &mut Map<String, Value>, model: Option<&Model>) {
     fit_output_limit(chat, model);
     drop_unsupported_effort(chat, model);
-    crate::features::effort::clamp(chat, model);
+    crate::upstream::effort::clamp(chat, model);
 }
 
 /// Drops a `reasoning_effort` the translation derived (from Anthropic's

@@ -237,7 +237,10 @@ pub(crate) fn account(app: &App, e: &Ended, tally: Option<Arc<crate::accounting:
         path: e.path,
         route: routes::label(e.path),
         requested: e.model,
-        model: catalog_model.as_ref(),
+        model: catalog_model.as_ref().map(|m| crate::accounting::Resolved {
+            id: &m.id,
+            multiplier: m.multiplier,
+        }),
         status: e.status,
         outcome: e.outcome,
         started: e.started,

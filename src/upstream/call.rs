@@ -137,9 +137,9 @@ impl Upstream {
                     let failure = Failure::read(response);
                     lease.release();
                     if without_effort.is_none()
-                        && crate::features::effort::rejects_effort(status, &failure.body)
+                        && super::effort::rejects_effort(status, &failure.body)
                     {
-                        if let Some(stripped) = crate::features::effort::strip(body) {
+                        if let Some(stripped) = super::effort::strip(body) {
                             warn!(
                                 "Copilot rejected the reasoning effort on {path}; retrying once without it"
                             );

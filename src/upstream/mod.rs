@@ -4,6 +4,7 @@
 pub mod call;
 pub mod catalog;
 pub mod client;
+pub mod effort;
 mod error;
 pub mod github;
 pub mod headers;

@@ -4,9 +4,9 @@
 //! `url_citation` annotations of its answer (url, title) with the cited sentence as the
 //! snippet.
 
-use super::settings::Settings;
 use super::{SearchError, SearchQuery, SearchResult};
 use crate::app::App;
+use crate::config::web_search::Settings;
 use crate::upstream::catalog::Model;
 use serde_json::{Value, json};
 

@@ -1,23 +1,20 @@
 //! Web search served by the proxy (issue #12): Anthropic's server `web_search` tool, which
 //! Copilot rejects, is run here with Tavily, Brave or Copilot's own search, and the client
 //! sees real search blocks. This file is the shared interface: one query in, results out,
-//! with whichever provider `--web-search` chose (`/v1/alpha/search` uses it too).
+//! with whichever provider `--web-search` chose (`/v1/alpha/search` uses it too). The loops
+//! that run a whole turn with it are the routes' (`routes/messages/web_search/`,
+//! `routes/responses/web_search/`).
 
 pub mod blocks;
 pub mod copilot;
 pub mod detect;
 pub mod preflight;
 pub mod providers;
-pub mod responses;
-mod responses_stream;
-mod searcher;
-pub mod settings;
-mod stream;
-pub mod turn;
+pub mod searcher;
 
 use crate::app::App;
+use crate::config::web_search::Provider;
 use serde_json::{Map, Value};
-pub use settings::{Provider, Settings};
 
 /// Results a search returns unless the caller asks otherwise (reference/platform.md §9.4).
 pub const DEFAULT_MAX_RESULTS: usize = 5;

@@ -2,8 +2,8 @@
 //! (`POST /search`, bearer key, JSON body) and Brave (`GET /res/v1/web/search`,
 //! `X-Subscription-Token`). One attempt each, within the configured timeout (5 s).
 
-use super::settings::Settings;
 use super::{SearchError, SearchQuery, SearchResult};
+use crate::config::web_search::Settings;
 use crate::upstream::client::{Http, Reply};
 use serde_json::{Value, json};
 

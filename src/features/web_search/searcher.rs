@@ -14,21 +14,21 @@ const EXTRA_PASSES: usize = 2;
 
 /// A search call the model made: its tool_use id and input.
 #[derive(Debug, Clone)]
-pub(super) struct Call {
+pub(crate) struct Call {
     pub id: String,
     pub input: Value,
 }
 
 /// What one search produced: the two blocks the client sees and the tool result the
 /// model reads.
-pub(super) struct Ran {
+pub(crate) struct Ran {
     pub server_tool_use: Value,
     pub result: Value,
     pub tool_result: Value,
 }
 
 /// Runs the searches and keeps the counts of one client request.
-pub(super) struct Searcher {
+pub(crate) struct Searcher {
     app: Arc<App>,
     pub plan: Plan,
     /// Searches attempted (what `max_uses` limits).
@@ -112,7 +112,7 @@ impl Searcher {
 }
 
 /// What one search found.
-pub(super) enum Found {
+pub(crate) enum Found {
     Results(Vec<SearchResult>),
     Failed(SearchError),
     /// `max_uses` searches already ran.
@@ -136,7 +136,7 @@ impl Found {
 }
 
 /// The `query` of a call's input (trimmed; empty when missing).
-pub(super) fn call_query(input: &Value) -> String {
+pub(crate) fn call_query(input: &Value) -> String {
     input
         .get("query")
         .and_then(Value::as_str)

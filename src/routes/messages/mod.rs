@@ -1,20 +1,23 @@
 //! `POST /v1/messages`: Anthropic Messages for every Copilot model. Models that Copilot
 //! serves on its native `/v1/messages` get the body passed through (`native.rs`: thinking
 //! signatures, `cache_control` and betas survive); the others are translated through the
-//! Chat pivot (`translated.rs`). Both send through the 413 image cascade (`images.rs`).
+//! Chat pivot (`translated.rs`). Both send through the 413 image cascade (`images.rs`). A
+//! request with Anthropic's server `web_search` tool runs the proxy's search loop over
+//! either route (`web_search/`).
 
 pub(crate) mod images;
 pub(crate) mod native;
 pub(crate) mod translated;
+mod web_search;
 
 use crate::app::App;
 use crate::features::admission;
+use crate::features::billing::anthropic_user_turn;
 use crate::features::images as image_rules;
-use crate::features::web_search;
+use crate::features::web_search as search_rules;
 use crate::http::{ApiError, Incoming, Outgoing};
 use crate::routes::fields::{self, initiator_header};
 use crate::routing::Api;
-use crate::translate::anthropic_request::user_turn;
 use crate::upstream::catalog::Model;
 use serde_json::{Map, Value};
 use std::sync::Arc;
@@ -42,13 +45,13 @@ pub fn create(app: &Arc<App>, rq: &Incoming) -> Result<Outgoing, ApiError> {
         .and_then(Value::as_array)
         .map(Vec::as_slice)
         .unwrap_or_default();
-    let extra = vec![initiator_header(user_turn(messages))];
-    let search = web_search::prepare_messages(app, &mut body, &requested);
+    let extra = vec![initiator_header(anthropic_user_turn(messages))];
+    let search = search_rules::prepare_messages(app, &mut body, &requested);
 
     let result = match (route, model, search) {
-        // The proxy serves the search tool, on whichever route (features/web_search).
+        // The proxy serves the search tool, on whichever route (`web_search/`).
         (route, model, Some(plan)) => {
-            web_search::turn::serve(app, rq, body, &requested, model, route, stream, extra, plan)
+            web_search::serve(app, rq, body, &requested, model, route, stream, extra, plan)
         }
         (Api::Messages, Some(m), None) => {
             native::create(app, rq, body, &requested, &m, stream, extra)

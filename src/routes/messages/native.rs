@@ -83,7 +83,7 @@ pub(crate) fn native_request(
     body.insert("model".into(), Value::from(model.id.clone()));
     remove_server_tools(body);
     fit_max_tokens(body, model);
-    crate::features::effort::clamp(body, Some(model));
+    crate::upstream::effort::clamp(body, Some(model));
     extra.push(("openai-intent", "messages-proxy".into()));
     extra.push((
         "anthropic-version",

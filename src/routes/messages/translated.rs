@@ -15,7 +15,7 @@ use crate::routes::pivot::Pivot;
 use crate::routing::Api;
 use crate::sse::Event;
 use crate::streaming::{finished, streaming};
-use crate::translate::anthropic_request::{ChatRequest, object_to_chat};
+use crate::translate::anthropic_request::{Translation, object_to_chat};
 use crate::translate::anthropic_response::from_chat;
 use crate::translate::anthropic_stream::StreamState;
 use crate::translate::tool_names::ToolNames;
@@ -79,16 +79,18 @@ pub fn create(
 }
 
 /// The Anthropic body as the Chat request Copilot gets, and the tool-name aliases used.
+/// The translator builds a typed `ChatRequest`; the steps after it (fitting to the model,
+/// the large-edit note) still edit a JSON tree, so the request crosses into one here, with
+/// one `serde_json::to_value` per request.
 pub(crate) fn translate(
     body: &Map<String, Value>,
     upstream_model: &str,
     model: Option<&Model>,
     pivot: Pivot,
 ) -> Result<(Vec<u8>, ToolNames), ApiError> {
-    let ChatRequest {
-        body: chat, tools, ..
-    } = object_to_chat(body, upstream_model).map_err(ApiError::BadRequest)?;
-    let Value::Object(mut chat) = chat else {
+    let Translation { chat, tools } =
+        object_to_chat(body, upstream_model).map_err(ApiError::BadRequest)?;
+    let Ok(Value::Object(mut chat)) = serde_json::to_value(chat) else {
         return Err(ApiError::Internal(
             "the translated request is not an object".into(),
         ));

@@ -1,11 +1,13 @@
 //! `POST /v1/responses`: the OpenAI Responses API. Models Copilot serves on `/responses`
 //! (GPT-5, Codex) get the body passed through (`passthrough.rs`), Codex's items untouched;
-//! the others are translated through the Chat pivot (`translated.rs`). A stream always
+//! the others are translated through the Chat pivot (`translated.rs`), with the hosted
+//! `web_search` tool served by the proxy's search loop (`web_search/`). A stream always
 //! ends in `response.completed`, `response.incomplete` or `response.failed`, never
 //! silently.
 
 mod passthrough;
 mod translated;
+mod web_search;
 
 use crate::app::App;
 use crate::features::{admission, compaction};

@@ -27,7 +27,7 @@ pub fn create(
         body.insert("model".into(), Value::from(m.id.clone()));
     }
     prepare_passthrough(&mut body);
-    crate::features::effort::clamp(&mut body, model);
+    crate::upstream::effort::clamp(&mut body, model);
     let input = body.get("input").cloned().unwrap_or(Value::Null);
     let mut extra = vec![initiator_header(last_item_is_user(&input))];
     extra.extend(vision_header(has_input_image(&input, 0)));

@@ -3,7 +3,6 @@
 //! event stream, and the turn kept so that `previous_response_id` can chain to it.
 
 use crate::app::App;
-use crate::features::web_search;
 use crate::http::{ApiError, Outcome, Outgoing};
 use crate::protocol::chat::KEEPALIVE;
 use crate::protocol::responses::new_response_id;
@@ -49,11 +48,11 @@ pub fn create(
     fields::fit_translated(&mut chat, model);
     let mut extra = vec![initiator_header(user_turn)];
     extra.extend(vision_header(has_images));
-    if let Some(plan) = web_search::responses::hosted_plan(app, &req) {
-        // The hosted web_search tool, served by the proxy (features/web_search).
+    if let Some(plan) = super::web_search::hosted_plan(app, &req) {
+        // The hosted web_search tool, served by the proxy (`web_search/`).
         let mut conversation = history;
         conversation.extend(input_items(&req));
-        let turn = web_search::responses::Turn {
+        let turn = super::web_search::Turn {
             chat,
             requested: requested.to_string(),
             custom_tools,
@@ -63,7 +62,7 @@ pub fn create(
             stream,
             req,
         };
-        return web_search::responses::serve(app, turn, plan);
+        return super::web_search::serve(app, turn, plan);
     }
     let payload = Pivot::Chat.request(&Value::Object(chat))?;
     let opened = app

@@ -1,6 +1,7 @@
 //! Unit tests of `translate::anthropic_stream`: Chat chunks in, Anthropic events out.
 
 use super::*;
+use serde_json::json;
 
 // ---- chunk builders ----
 
@@ -699,7 +700,7 @@ fn long_mcp_tool_name_round_trip() {
     let long = "mcp__plugin_chrome-devtools-mcp_chrome-devtools__get_console_message";
     let req = json!({"stream": true, "tools": [{"name": long, "input_schema": {"type": "object"}}],
                      "messages": [{"role": "user", "content": "logs?"}]});
-    let chat = crate::translate::anthropic_request::to_chat(&req, "gpt-4.1").unwrap();
+    let chat = crate::translate::anthropic_request::tests::to_chat(&req, "gpt-4.1").unwrap();
     let alias = chat.body["tools"][0]["function"]["name"]
         .as_str()
         .unwrap()
@@ -711,25 +712,4 @@ fn long_mcp_tool_name_round_trip() {
         &[call_start(0, "t", &alias, "{}"), finish("tool_calls")],
     );
     assert_eq!(out[1], format!("start 0 tool_use t {long}"));
-}
-
-#[test]
-fn json_scan_tracks_strings_and_nesting() {
-    let cases: &[(&[&str], bool)] = &[
-        (&["{}"], true),
-        (&["{\"a\":", "\"}\"", "}"], true),
-        (&["{\"a\":\"\\\"}\""], false),
-        (&["{\"a\":\"\\\"}\"}"], true),
-        (&["{\"a\":[1,{\"b\":2}]"], false),
-        (&["{\"a\":[1,{\"b\":2}]}"], true),
-        (&[""], false),
-        (&["  "], false),
-    ];
-    for (parts, want) in cases {
-        let mut scan = JsonScan::default();
-        for p in *parts {
-            scan.feed(p);
-        }
-        assert_eq!(scan.complete(), *want, "{parts:?}");
-    }
 }

@@ -1,7 +1,7 @@
 //! Input items -> Chat messages: the assistant turn gathered from consecutive items, each
 //! call answered right after its turn, images and orphan outputs kept as user content.
 
-use super::{item_type, str_field};
+use crate::protocol::responses_request::{CallOutput, Content, Item, Part, Role, ToolOutput};
 use crate::translate::responses_response::OWN_REASONING;
 use serde_json::{Map, Value, json};
 use std::collections::{HashMap, HashSet};
@@ -48,7 +48,7 @@ pub(super) struct Conversation {
 }
 
 impl Conversation {
-    pub(super) fn new(items: &[&Value]) -> Conversation {
+    pub(super) fn new(items: &[&Item]) -> Conversation {
         let mut conv = Conversation {
             messages: Vec::new(),
             turn: Turn::default(),
@@ -57,16 +57,17 @@ impl Conversation {
             has_images: false,
         };
         for item in items {
-            match item_type(item) {
-                "function_call" | "custom_tool_call" => {
-                    if let Some(id) = str_field(item, "call_id") {
-                        conv.call_ids.insert(id.to_string());
+            match item {
+                Item::FunctionCall(call) | Item::CustomToolCall(call) => {
+                    if let Some(id) = &call.call_id {
+                        conv.call_ids.insert(id.clone());
                     }
                 }
-                "function_call_output" | "custom_tool_call_output" => {
-                    if let Some(id) = str_field(item, "call_id") {
-                        let out = tool_output(item.get("output"));
-                        conv.outputs.entry(id.to_string()).or_insert(out);
+                Item::FunctionCallOutput(out) | Item::CustomToolCallOutput(out) => {
+                    if let Some(id) = &out.call_id {
+                        if !conv.outputs.contains_key(id) {
+                            conv.outputs.insert(id.clone(), tool_output(&out.output));
+                        }
                     }
                 }
                 _ => {}
@@ -83,68 +84,89 @@ impl Conversation {
     }
 
     /// Adds one input item; `Err` names what is wrong with it (after its label).
-    pub(super) fn item(&mut self, item: &Value) -> Result<(), String> {
-        if !item.is_object() {
-            return Err(" must be an object".into());
-        }
-        match item_type(item) {
-            "message" => self.message(item),
-            "reasoning" => {
-                self.reasoning(item);
+    pub(super) fn item(&mut self, item: &Item) -> Result<(), String> {
+        match item {
+            Item::NotObject => Err(" must be an object".into()),
+            Item::Message { role, content } => self.message(role.as_ref(), content.as_ref()),
+            Item::Reasoning {
+                id,
+                summary,
+                content,
+                encrypted_content,
+            } => {
+                self.reasoning(
+                    id.as_deref(),
+                    summary.as_ref(),
+                    content.as_ref(),
+                    encrypted_content.as_deref(),
+                );
                 Ok(())
             }
-            "function_call" => {
-                let name = str_field(item, "name").ok_or(".name is required")?;
-                let args = match item.get("arguments") {
-                    Some(Value::String(s)) => s.clone(),
-                    None | Some(Value::Null) => "{}".into(),
-                    Some(other) => other.to_string(),
-                };
-                self.call(item, name, args);
+            Item::FunctionCall(call) => {
+                let name = call.name.as_deref().ok_or(".name is required")?;
+                self.call(
+                    call.call_id.as_deref().or(call.id.as_deref()),
+                    name,
+                    call.arguments.clone(),
+                );
                 Ok(())
             }
-            "custom_tool_call" => {
-                let name = str_field(item, "name").ok_or(".name is required")?;
-                let input = str_field(item, "input").unwrap_or("");
-                self.call(item, name, json!({"input": input}).to_string());
+            Item::CustomToolCall(call) => {
+                let name = call.name.as_deref().ok_or(".name is required")?;
+                let input = call.input.as_deref().unwrap_or("");
+                let arguments = json!({"input": input}).to_string();
+                self.call(
+                    call.call_id.as_deref().or(call.id.as_deref()),
+                    name,
+                    arguments,
+                );
                 Ok(())
             }
-            "function_call_output" | "custom_tool_call_output" => {
+            Item::FunctionCallOutput(out) | Item::CustomToolCallOutput(out) => {
                 self.flush();
-                let id = str_field(item, "call_id").ok_or(".call_id is required")?;
+                let id = out.call_id.as_deref().ok_or(".call_id is required")?;
                 if !self.call_ids.contains(id) {
-                    self.orphan_output(id, item);
+                    self.orphan_output(id, out);
                 }
                 Ok(())
             }
-            other => {
-                // item_reference, web_search_call, compaction, ...: nothing Chat can take.
-                crate::debug!("responses->chat: input item of type `{other}` skipped");
+            Item::Reference { id } => {
+                // The proxy stores no items to resolve it from.
+                let id = id.as_deref().unwrap_or("?");
+                crate::debug!(
+                    "responses->chat: input item of type `item_reference` ({id}) skipped"
+                );
+                Ok(())
+            }
+            Item::Unknown { kind } => {
+                // web_search_call, compaction, ...: nothing Chat can take.
+                crate::debug!("responses->chat: input item of type `{kind}` skipped");
                 Ok(())
             }
         }
     }
 
-    fn message(&mut self, item: &Value) -> Result<(), String> {
-        let content = item.get("content").unwrap_or(&Value::Null);
-        match str_field(item, "role") {
-            Some("assistant") => {
+    fn message(&mut self, role: Option<&Role>, content: Option<&Content>) -> Result<(), String> {
+        match role {
+            Some(Role::Assistant) => {
                 if !self.turn.calls.is_empty() {
                     self.flush();
                 }
                 self.turn.text.push_str(&plain_text(content, ""));
             }
-            Some("system" | "developer") => {
+            Some(Role::System | Role::Developer) => {
                 self.flush();
                 self.system(plain_text(content, "\n\n"));
             }
-            Some("user") => {
+            Some(Role::User) => {
                 self.flush();
                 if let Some(c) = self.user_content(content)? {
                     self.messages.push(json!({"role": "user", "content": c}));
                 }
             }
-            Some(other) => return Err(format!(".role `{other}` is not a message role")),
+            Some(Role::Other(other)) => {
+                return Err(format!(".role `{other}` is not a message role"));
+            }
             None => return Err(".role is required".into()),
         }
         Ok(())
@@ -152,19 +174,25 @@ impl Conversation {
 
     /// Reasoning joins the assistant turn it belongs to; a turn carries one opaque token,
     /// so a second one starts the next turn.
-    fn reasoning(&mut self, item: &Value) {
-        if str_field(item, "id").is_some_and(|id| !id.starts_with(OWN_REASONING)) {
+    fn reasoning(
+        &mut self,
+        id: Option<&str>,
+        summary: Option<&Content>,
+        content: Option<&Content>,
+        encrypted: Option<&str>,
+    ) {
+        if id.is_some_and(|id| !id.starts_with(OWN_REASONING)) {
             crate::debug!("responses->chat: reasoning of another model family dropped");
             return;
         }
-        let opaque = str_field(item, "encrypted_content").filter(|s| !s.is_empty());
+        let opaque = encrypted.filter(|s| !s.is_empty());
         if self.turn.opaque.is_some() && opaque.is_some() {
             self.flush();
         }
-        let summary = item.get("summary").map(|s| plain_text(s, "\n\n"));
+        let summary = summary.map(|s| plain_text(Some(s), "\n\n"));
         let text = summary
             .filter(|s| !s.is_empty())
-            .or_else(|| item.get("content").map(|c| plain_text(c, "\n\n")))
+            .or_else(|| content.map(|c| plain_text(Some(c), "\n\n")))
             .unwrap_or_default();
         if !text.is_empty() {
             self.turn.reasoning.push(text);
@@ -174,13 +202,11 @@ impl Conversation {
         }
     }
 
-    fn call(&mut self, item: &Value, name: &str, arguments: String) {
-        let id = str_field(item, "call_id")
-            .or_else(|| str_field(item, "id"))
-            .map_or_else(
-                || format!("call_{:016x}", crate::ids::random_u64()),
-                str::to_string,
-            );
+    fn call(&mut self, id: Option<&str>, name: &str, arguments: String) {
+        let id = id.map_or_else(
+            || format!("call_{:016x}", crate::ids::random_u64()),
+            str::to_string,
+        );
         self.turn.calls.push(json!({
             "id": id,
             "type": "function",
@@ -242,8 +268,10 @@ impl Conversation {
 
     /// An output whose call is not in the input: kept as user text so nothing is lost,
     /// since Chat rejects a tool message without its call.
-    fn orphan_output(&mut self, id: &str, item: &Value) {
-        let out = tool_output(item.get("output"));
+    /// An output whose call is not in the input: kept as user text so nothing is lost,
+    /// since Chat rejects a tool message without its call.
+    fn orphan_output(&mut self, id: &str, out: &CallOutput) {
+        let out = tool_output(&out.output);
         if out.text == EMPTY_OUTPUT && out.images.is_empty() {
             return;
         }
@@ -257,38 +285,40 @@ impl Conversation {
     }
 
     /// User content as Chat takes it: a string for plain text, parts otherwise.
-    fn user_content(&mut self, content: &Value) -> Result<Option<Value>, String> {
+    fn user_content(&mut self, content: Option<&Content>) -> Result<Option<Value>, String> {
         let parts = match content {
-            Value::Null => return Ok(None),
-            Value::String(s) if s.is_empty() => return Ok(None),
-            Value::String(s) => return Ok(Some(s.clone().into())),
-            Value::Array(parts) => parts,
-            _ => return Err(".content must be a string or an array of parts".into()),
+            None => return Ok(None),
+            Some(Content::Text(s)) if s.is_empty() => return Ok(None),
+            Some(Content::Text(s)) => return Ok(Some(s.clone().into())),
+            Some(Content::Parts(parts)) => parts,
+            Some(Content::Invalid) => {
+                return Err(".content must be a string or an array of parts".into());
+            }
         };
         let mut out = Vec::new();
+        let mut only_text = true;
         for part in parts {
-            if let Some(image) = image_part(part) {
-                self.has_images = true;
-                out.push(image);
-            } else if let Some(text) = part_text(part) {
-                if !text.is_empty() {
-                    out.push(json!({"type": "text", "text": text}));
+            match part {
+                Part::Text(text) if text.is_empty() => {}
+                Part::Text(text) => out.push(json!({"type": "text", "text": text})),
+                Part::InputImage { .. } => {
+                    if let Some(image) = image_part(part) {
+                        self.has_images = true;
+                        only_text = false;
+                        out.push(image);
+                    }
                 }
-            } else {
-                let kind = str_field(part, "type").unwrap_or("?");
-                crate::warn!(
-                    "responses->chat: `{kind}` content part dropped (not supported on the chat path)"
-                );
+                Part::InputFile => dropped_part("input_file"),
+                Part::Unknown { kind } => dropped_part(kind),
             }
         }
-        Ok(match out.as_slice() {
+        Ok(match out.as_mut_slice() {
             [] => None,
-            [one] if one["type"] == "text" => Some(one["text"].clone()),
+            [one] if only_text => Some(one["text"].take()),
             _ => Some(Value::Array(out)),
         })
     }
 
-    /// The messages, with adjacent system messages joined into one.
     pub(super) fn finish(mut self) -> Vec<Value> {
         self.flush();
         let mut out: Vec<Value> = Vec::with_capacity(self.messages.len());
@@ -310,72 +340,64 @@ impl Conversation {
     }
 }
 
-/// The text of a part: `input_text`, `output_text`, `summary_text`, `reasoning_text`,
-/// `refusal` and any other part that carries `text`.
-fn part_text(part: &Value) -> Option<&str> {
-    match part {
-        Value::String(s) => Some(s),
-        _ => str_field(part, "text").or_else(|| str_field(part, "refusal")),
-    }
+fn dropped_part(kind: &str) {
+    crate::warn!("responses->chat: `{kind}` content part dropped (not supported on the chat path)");
 }
 
 /// An `input_image` part as a Chat `image_url` part.
-fn image_part(part: &Value) -> Option<Value> {
-    if str_field(part, "type") != Some("input_image") {
+fn image_part(part: &Part) -> Option<Value> {
+    let Part::InputImage { url, detail } = part else {
         return None;
-    }
-    let url = match part.get("image_url") {
-        Some(Value::String(u)) => u.as_str(),
-        Some(obj) => str_field(obj, "url")?,
-        None => {
-            crate::warn!("responses->chat: `input_image` without an image_url (file_id) dropped");
-            return None;
-        }
+    };
+    let Some(url) = url else {
+        crate::warn!("responses->chat: `input_image` without an image_url (file_id) dropped");
+        return None;
     };
     let mut image = json!({"url": url});
-    if let Some(d) = part.get("detail").filter(|d| d.is_string()) {
-        image["detail"] = d.clone();
+    if let Some(d) = detail {
+        image["detail"] = d.as_str().into();
     }
     Some(json!({"type": "image_url", "image_url": image}))
 }
 
-/// Content of any shape as plain text, parts joined with `sep`.
-fn plain_text(content: &Value, sep: &str) -> String {
+/// Content of any shape as plain text, text parts joined with `sep`.
+fn plain_text(content: Option<&Content>, sep: &str) -> String {
     match content {
-        Value::String(s) => s.clone(),
-        Value::Array(parts) => parts
+        Some(Content::Text(s)) => s.clone(),
+        Some(Content::Parts(parts)) => parts
             .iter()
-            .filter_map(part_text)
-            .filter(|t| !t.is_empty())
+            .filter_map(|p| match p {
+                Part::Text(t) if !t.is_empty() => Some(t.as_str()),
+                _ => None,
+            })
             .collect::<Vec<_>>()
             .join(sep),
         _ => String::new(),
     }
 }
 
-/// A `function_call_output.output`: a string, or parts with text and images.
-fn tool_output(output: Option<&Value>) -> Output {
+/// A tool's output as Chat takes it: the text, and the images of an output in parts.
+fn tool_output(output: &ToolOutput) -> Output {
     let mut images = Vec::new();
     let text = match output {
-        None | Some(Value::Null) => String::new(),
-        Some(Value::String(s)) => s.clone(),
-        Some(Value::Array(parts)) => {
+        ToolOutput::Absent => String::new(),
+        ToolOutput::Text(s) => s.clone(),
+        ToolOutput::Parts(parts) => {
             let mut texts = Vec::new();
             for part in parts {
-                if let Some(image) = image_part(part) {
-                    images.push(image);
-                } else if let Some(t) = part_text(part) {
-                    texts.push(t);
+                match part {
+                    Part::Text(t) => texts.push(t.as_str()),
+                    Part::InputImage { .. } => images.extend(image_part(part)),
+                    Part::InputFile | Part::Unknown { .. } => {}
                 }
             }
             texts.join("\n")
         }
-        // An older Codex shape: `{content, success}`.
-        Some(obj @ Value::Object(_)) => match str_field(obj, "content") {
-            Some(c) => c.to_string(),
-            None => obj.to_string(),
+        ToolOutput::Legacy { content, raw } => match content {
+            Some(c) => c.clone(),
+            None => Value::Object(raw.clone()).to_string(),
         },
-        Some(other) => other.to_string(),
+        ToolOutput::Other(other) => other.to_string(),
     };
     let text = if text.is_empty() {
         EMPTY_OUTPUT.to_string()

@@ -18,6 +18,9 @@ mod conversation;
 mod tests;
 mod tools;
 
+use crate::protocol::responses_request::{
+    Checked, Content, Input, Item, ResponsesRequest, Role, TextFormat, Tools,
+};
 use conversation::Conversation;
 use serde_json::{Map, Value, json};
 use tools::{ToolSet, tool_choice};
@@ -34,16 +37,38 @@ pub struct ChatFromResponses {
     pub has_images: bool,
 }
 
+/// Translates a request body, `history` being the items a `previous_response_id` names
+/// (from the response store), which go before `input`.
 pub fn to_chat(
     req: &Value,
     upstream_model: &str,
     history: &[Value],
 ) -> Result<ChatFromResponses, String> {
-    let req = req
-        .as_object()
-        .ok_or("the request body must be a JSON object")?;
-    let input = input_items(req.get("input"))?;
-    let items: Vec<&Value> = history.iter().chain(input.iter()).collect();
+    let req = ResponsesRequest::from_value(req)?;
+    let history: Vec<Item> = history.iter().cloned().map(Item::from).collect();
+    from_request(&req, upstream_model, &history)
+}
+
+/// Translates a typed request; the `Err` is the 400's message, naming the place.
+pub fn from_request(
+    req: &ResponsesRequest,
+    upstream_model: &str,
+    history: &[Item],
+) -> Result<ChatFromResponses, String> {
+    let text_input;
+    let input: &[Item] = match &req.input {
+        Input::Absent => &[],
+        Input::Text(text) => {
+            text_input = [Item::Message {
+                role: Some(Role::User),
+                content: Some(Content::Text(text.clone())),
+            }];
+            &text_input
+        }
+        Input::Items(items) => items,
+        Input::Invalid => return Err("`input` must be a string or an array of items".into()),
+    };
+    let items: Vec<&Item> = history.iter().chain(input).collect();
     let first_input = history.len();
     let label = |i: usize| {
         if i >= first_input {
@@ -54,8 +79,8 @@ pub fn to_chat(
     };
 
     let mut conv = Conversation::new(&items);
-    if let Some(text) = req.get("instructions").and_then(Value::as_str) {
-        conv.system(text.to_string());
+    if let Some(text) = &req.instructions {
+        conv.system(text.clone());
     }
     for (i, item) in items.iter().enumerate() {
         conv.item(item).map_err(|e| format!("{}{e}", label(i)))?;
@@ -66,16 +91,24 @@ pub fn to_chat(
         return Err("`input` holds no message to send".into());
     }
 
-    let tools = ToolSet::from_request(req.get("tools"))?;
+    let tools = match &req.tools {
+        None => ToolSet::default(),
+        Some(Tools::List(tools)) => ToolSet::from_request(tools)?,
+        Some(Tools::Invalid) => return Err("`tools` must be an array".into()),
+    };
     let mut out = Map::new();
     out.insert("model".into(), upstream_model.into());
     out.insert("messages".into(), Value::Array(messages));
     if !tools.tools.is_empty() {
-        if let Some(choice) = req.get("tool_choice").and_then(|c| tool_choice(c, &tools)) {
+        if let Some(choice) = req
+            .tool_choice
+            .as_ref()
+            .and_then(|c| tool_choice(c, &tools))
+        {
             out.insert("tool_choice".into(), choice);
         }
-        if let Some(p) = req.get("parallel_tool_calls").filter(|p| p.is_boolean()) {
-            out.insert("parallel_tool_calls".into(), p.clone());
+        if let Some(p) = req.parallel_tool_calls {
+            out.insert("parallel_tool_calls".into(), p.into());
         }
         out.insert("tools".into(), Value::Array(tools.tools));
     }
@@ -84,70 +117,41 @@ pub fn to_chat(
     Ok(ChatFromResponses {
         body: Value::Object(out),
         custom_tools: tools.custom,
-        user_turn: items.last().is_some_and(|i| is_user_message(i)),
+        user_turn: items.last().is_some_and(|i| i.is_user_message()),
         has_images,
     })
 }
 
-/// `input` as items: a string is one user message; absent is none (the history may hold
-/// everything).
-fn input_items(input: Option<&Value>) -> Result<Vec<Value>, String> {
-    match input {
-        None | Some(Value::Null) => Ok(Vec::new()),
-        Some(Value::String(s)) => Ok(vec![json!({"role": "user", "content": s})]),
-        Some(Value::Array(items)) => Ok(items.clone()),
-        Some(_) => Err("`input` must be a string or an array of items".into()),
-    }
-}
-
-fn item_type(item: &Value) -> &str {
-    item.get("type")
-        .and_then(Value::as_str)
-        .unwrap_or("message")
-}
-
-fn str_field<'a>(v: &'a Value, key: &str) -> Option<&'a str> {
-    v.get(key).and_then(Value::as_str)
-}
-
-fn is_user_message(item: &Value) -> bool {
-    item_type(item) == "message" && str_field(item, "role") == Some("user")
-}
-
 /// Scalars with a Chat twin. `store`, `include`, `prompt_cache_key`, `client_metadata`,
 /// `metadata`, `text.verbosity`, `truncation` and the like have none and are left out.
-fn copy_scalars(req: &Map<String, Value>, out: &mut Map<String, Value>) -> Result<(), String> {
-    if let Some(n) = req.get("max_output_tokens").filter(|v| !v.is_null()) {
-        if !n.is_u64() {
+fn copy_scalars(req: &ResponsesRequest, out: &mut Map<String, Value>) -> Result<(), String> {
+    match &req.max_output_tokens {
+        None => {}
+        Some(Checked::Valid(n)) => {
+            out.insert("max_tokens".into(), (*n).into());
+        }
+        Some(Checked::Invalid) => {
             return Err("`max_output_tokens` must be a positive integer".into());
         }
-        out.insert("max_tokens".into(), n.clone());
     }
-    for key in ["temperature", "top_p"] {
-        match req.get(key) {
-            None | Some(Value::Null) => {}
-            Some(v @ Value::Number(_)) => {
-                out.insert(key.into(), v.clone());
+    for (key, value) in [("temperature", &req.temperature), ("top_p", &req.top_p)] {
+        match value {
+            None => {}
+            Some(Checked::Valid(n)) => {
+                out.insert(key.into(), Value::Number(n.clone()));
             }
-            Some(_) => return Err(format!("`{key}` must be a number")),
+            Some(Checked::Invalid) => return Err(format!("`{key}` must be a number")),
         }
     }
-    if let Some(effort) = req
-        .get("reasoning")
-        .and_then(|r| r.get("effort"))
-        .and_then(Value::as_str)
-        .and_then(chat_effort)
-    {
+    let effort = req.reasoning.as_ref().and_then(|r| r.effort.as_deref());
+    if let Some(effort) = effort.and_then(chat_effort) {
         out.insert("reasoning_effort".into(), effort.into());
     }
-    if let Some(format) = req
-        .get("text")
-        .and_then(|t| t.get("format"))
-        .and_then(response_format)
-    {
+    let format = req.text.as_ref().and_then(|t| t.format.as_ref());
+    if let Some(format) = format.and_then(response_format) {
         out.insert("response_format".into(), format);
     }
-    if req.get("stream").and_then(Value::as_bool) == Some(true) {
+    if req.stream == Some(true) {
         out.insert("stream".into(), true.into());
         out.insert("stream_options".into(), json!({"include_usage": true}));
     }
@@ -165,16 +169,19 @@ fn chat_effort(effort: &str) -> Option<&str> {
     }
 }
 
-fn response_format(format: &Value) -> Option<Value> {
-    match str_field(format, "type")? {
+fn response_format(format: &TextFormat) -> Option<Value> {
+    match format.kind.as_deref()? {
         "json_schema" => {
             let mut schema = Map::new();
-            schema.insert(
-                "name".into(),
-                str_field(format, "name").unwrap_or("response").into(),
-            );
-            for key in ["schema", "strict", "description"] {
-                if let Some(v) = format.get(key).filter(|v| !v.is_null()) {
+            let name = format.name.as_deref().unwrap_or("response");
+            schema.insert("name".into(), name.into());
+            let fields = [
+                ("schema", &format.schema),
+                ("strict", &format.strict),
+                ("description", &format.description),
+            ];
+            for (key, value) in fields {
+                if let Some(v) = value {
                     schema.insert(key.into(), v.clone());
                 }
             }

@@ -2,7 +2,7 @@
 //! function of one string `input`, `namespace` tools flattened, hosted tools dropped; and
 //! `tool_choice` in Chat's shape.
 
-use super::str_field;
+use crate::protocol::responses_request::{FreeformFormat, Tool, ToolChoice};
 use serde_json::{Map, Value, json};
 use std::collections::HashSet;
 
@@ -16,16 +16,10 @@ pub(super) struct ToolSet {
 }
 
 impl ToolSet {
-    pub(super) fn from_request(tools: Option<&Value>) -> Result<ToolSet, String> {
+    pub(super) fn from_request(tools: &[Tool]) -> Result<ToolSet, String> {
         let mut set = ToolSet::default();
-        match tools {
-            None | Some(Value::Null) => {}
-            Some(Value::Array(tools)) => {
-                for (i, t) in tools.iter().enumerate() {
-                    set.add(t, &format!("tools.{i}"))?;
-                }
-            }
-            Some(_) => return Err("`tools` must be an array".into()),
+        for (i, t) in tools.iter().enumerate() {
+            set.add(t, &format!("tools.{i}"))?;
         }
         if !set.dropped.is_empty() {
             // Codex sends them with every request: a debug line, not a warning each time.
@@ -37,72 +31,97 @@ impl ToolSet {
         Ok(set)
     }
 
-    fn add(&mut self, tool: &Value, at: &str) -> Result<(), String> {
-        let kind = str_field(tool, "type").unwrap_or("");
-        match kind {
-            "function" | "custom" => {
-                let name = str_field(tool, "name")
-                    .filter(|n| !n.is_empty())
-                    .ok_or_else(|| format!("{at}.name is required"))?;
-                if !self.names.insert(name.to_string()) {
-                    crate::warn!("responses->chat: duplicate tool `{name}` dropped");
+    fn add(&mut self, tool: &Tool, at: &str) -> Result<(), String> {
+        let function = match tool {
+            Tool::Function {
+                name,
+                description,
+                parameters,
+                strict,
+            } => {
+                let Some(name) = self.new_name(name.as_deref(), at)? else {
                     return Ok(());
-                }
-                let function = if kind == "custom" {
-                    self.custom.push(name.to_string());
-                    freeform_function(tool, name)
-                } else {
-                    function(tool, name)
                 };
-                self.tools
-                    .push(json!({"type": "function", "function": function}));
+                function(name, description.as_deref(), parameters.as_ref(), *strict)
             }
-            "namespace" => {
-                let inner = tool.get("tools").and_then(Value::as_array);
-                for (i, t) in inner.into_iter().flatten().enumerate() {
+            Tool::Custom {
+                name,
+                description,
+                format,
+            } => {
+                let Some(name) = self.new_name(name.as_deref(), at)? else {
+                    return Ok(());
+                };
+                self.custom.push(name.to_string());
+                freeform_function(name, description.as_deref(), format.as_ref())
+            }
+            Tool::Namespace { tools } => {
+                for (i, t) in tools.iter().enumerate() {
                     self.add(t, &format!("{at}.tools.{i}"))?;
                 }
+                return Ok(());
             }
-            "" => return Err(format!("{at}.type is required")),
-            other => self.dropped.push(other.to_string()),
-        }
+            Tool::Hosted { kind } => {
+                self.dropped.push(kind.clone());
+                return Ok(());
+            }
+            Tool::Untyped => return Err(format!("{at}.type is required")),
+        };
+        self.tools
+            .push(json!({"type": "function", "function": function}));
         Ok(())
+    }
+
+    /// The tool's name, or `None` for a second tool of a name already taken.
+    fn new_name<'a>(&mut self, name: Option<&'a str>, at: &str) -> Result<Option<&'a str>, String> {
+        let name = name
+            .filter(|n| !n.is_empty())
+            .ok_or_else(|| format!("{at}.name is required"))?;
+        if !self.names.insert(name.to_string()) {
+            crate::warn!("responses->chat: duplicate tool `{name}` dropped");
+            return Ok(None);
+        }
+        Ok(Some(name))
     }
 }
 
-fn function(tool: &Value, name: &str) -> Value {
+fn function(
+    name: &str,
+    description: Option<&str>,
+    parameters: Option<&Map<String, Value>>,
+    strict: Option<bool>,
+) -> Value {
     let mut f = Map::new();
     f.insert("name".into(), name.into());
-    if let Some(d) = str_field(tool, "description") {
+    if let Some(d) = description {
         f.insert("description".into(), d.into());
     }
-    let params = tool
-        .get("parameters")
-        .filter(|p| p.is_object())
-        .cloned()
-        .unwrap_or_else(|| json!({"type": "object", "properties": {}}));
+    let params = parameters.map_or_else(
+        || json!({"type": "object", "properties": {}}),
+        |p| Value::Object(p.clone()),
+    );
     f.insert("parameters".into(), params);
-    if let Some(s) = tool.get("strict").filter(|s| s.is_boolean()) {
-        f.insert("strict".into(), s.clone());
+    if let Some(s) = strict {
+        f.insert("strict".into(), s.into());
     }
     Value::Object(f)
 }
 
 /// A freeform tool as a function taking its raw text in `input`; a grammar, when given,
 /// goes into the description so the model still knows the format.
-fn freeform_function(tool: &Value, name: &str) -> Value {
-    let mut description = str_field(tool, "description").unwrap_or("").to_string();
-    let format = tool.get("format");
-    if let Some(def) = format
-        .and_then(|f| f.get("definition"))
-        .and_then(Value::as_str)
-    {
-        let syntax = format
-            .and_then(|f| str_field(f, "syntax"))
-            .unwrap_or("grammar");
-        description.push_str(&format!(
-            "\n\nPass the raw text as the string parameter `input`; it must match this {syntax} grammar:\n{def}"
-        ));
+fn freeform_function(
+    name: &str,
+    description: Option<&str>,
+    format: Option<&FreeformFormat>,
+) -> Value {
+    let mut description = description.unwrap_or("").to_string();
+    if let Some(format) = format {
+        if let Some(def) = &format.definition {
+            let syntax = format.syntax.as_deref().unwrap_or("grammar");
+            description.push_str(&format!(
+                "\n\nPass the raw text as the string parameter `input`; it must match this {syntax} grammar:\n{def}"
+            ));
+        }
     }
     json!({
         "name": name,
@@ -117,25 +136,20 @@ fn freeform_function(tool: &Value, name: &str) -> Value {
 }
 
 /// `tool_choice` in Chat's shape; `None` when it names no tool that was sent.
-pub(super) fn tool_choice(choice: &Value, tools: &ToolSet) -> Option<Value> {
+pub(super) fn tool_choice(choice: &ToolChoice, tools: &ToolSet) -> Option<Value> {
     match choice {
-        Value::String(s) if matches!(s.as_str(), "auto" | "none" | "required") => {
-            Some(choice.clone())
+        ToolChoice::Mode(mode) if matches!(mode.as_str(), "auto" | "none" | "required") => {
+            Some(mode.as_str().into())
         }
-        Value::Object(_) => match str_field(choice, "type")? {
-            "function" | "custom" => {
-                let name = str_field(choice, "name")?;
-                tools
-                    .names
-                    .contains(name)
-                    .then(|| json!({"type": "function", "function": {"name": name}}))
-            }
-            "allowed_tools" => str_field(choice, "mode")
-                .filter(|m| matches!(*m, "auto" | "required"))
-                .map(Value::from),
-            // A hosted tool that was dropped.
-            _ => None,
-        },
-        _ => None,
+        ToolChoice::Named(Some(name)) => tools
+            .names
+            .contains(name)
+            .then(|| json!({"type": "function", "function": {"name": name}})),
+        ToolChoice::AllowedTools { mode } => mode
+            .as_deref()
+            .filter(|m| matches!(*m, "auto" | "required"))
+            .map(Value::from),
+        // Another word, a choice without a name, or a hosted tool that was dropped.
+        ToolChoice::Mode(_) | ToolChoice::Named(None) | ToolChoice::Other => None,
     }
 }

@@ -11,6 +11,7 @@
 //! `response.created`, with the full `output`. Every event has a rising `sequence_number`
 //! and its SSE event name equals its `type`.
 
+use super::json_scan::MemberText;
 use super::responses_response::{self as resp, Outcome};
 use crate::protocol::chat_chunk::{Chunk, ToolCall};
 use crate::protocol::responses;
@@ -55,7 +56,7 @@ enum Kind {
         name: String,
         args: String,
         /// Set for freeform (`custom`) tools: decodes `input` out of the arguments.
-        freeform: Option<Freeform>,
+        freeform: Option<MemberText>,
     },
 }
 
@@ -357,7 +358,7 @@ impl ResponsesStream {
         args.push_str(fragment);
         let e = match freeform {
             Some(decoder) => {
-                let decoded = decoder.feed(fragment);
+                let decoded = decoder.feed(fragment).to_string();
                 if decoded.is_empty() {
                     return;
                 }
@@ -390,7 +391,7 @@ impl ResponsesStream {
                 call_id: call_id.clone(),
                 name: name.clone(),
                 args: String::new(),
-                freeform: custom.then(Freeform::default),
+                freeform: custom.then(|| MemberText::new("input")),
             },
         );
         self.calls.insert(key, i);
@@ -431,7 +432,7 @@ impl ResponsesStream {
                 call_id,
                 name,
                 args,
-                freeform.as_ref().map(|f| f.decoded.as_str()),
+                freeform.as_ref().map(MemberText::text),
                 &self.custom_tools,
             ),
         }
@@ -498,114 +499,6 @@ impl ResponsesStream {
         );
         ev.push(e);
         complete
-    }
-}
-
-/// Decodes, as it streams in, the string value of `input` in arguments shaped
-/// `{"input": "..."}`, so a freeform call's text can be relayed as it is written.
-/// Resumes where it stopped; waits when a fragment ends inside an escape.
-#[derive(Default)]
-struct Freeform {
-    raw: String,
-    /// Byte offset in `raw` where decoding resumes, once the value's opening quote is found.
-    at: Option<usize>,
-    closed: bool,
-    decoded: String,
-}
-
-impl Freeform {
-    /// Takes an argument fragment; returns the newly decoded text.
-    fn feed(&mut self, fragment: &str) -> String {
-        self.raw.push_str(fragment);
-        if self.closed {
-            return String::new();
-        }
-        let mut at = match self.at {
-            Some(at) => at,
-            None => match value_start(&self.raw) {
-                Some(at) => at,
-                None => return String::new(),
-            },
-        };
-        let mut out = String::new();
-        let bytes = self.raw.as_bytes();
-        while at < bytes.len() {
-            match bytes[at] {
-                b'"' => {
-                    self.closed = true;
-                    at += 1;
-                    break;
-                }
-                b'\\' => match unescape(&self.raw[at..]) {
-                    Some((s, len)) => {
-                        out.push_str(&s);
-                        at += len;
-                    }
-                    None => break,
-                },
-                _ => {
-                    let c = self.raw[at..].chars().next().unwrap_or('\u{fffd}');
-                    out.push(c);
-                    at += c.len_utf8();
-                }
-            }
-        }
-        self.at = Some(at);
-        self.decoded.push_str(&out);
-        out
-    }
-}
-
-/// The offset just after the opening quote of the `"input"` value, once it has arrived.
-fn value_start(raw: &str) -> Option<usize> {
-    let key = raw.find("\"input\"")? + "\"input\"".len();
-    let rest = raw[key..].trim_start();
-    let rest = rest.strip_prefix(':')?.trim_start();
-    rest.starts_with('"').then(|| raw.len() - rest.len() + 1)
-}
-
-/// The text of the escape at the start of `s` and its length in bytes; `None` when the
-/// escape is not complete yet.
-fn unescape(s: &str) -> Option<(String, usize)> {
-    let c = s[1..].chars().next()?;
-    let simple = match c {
-        'n' => '\n',
-        't' => '\t',
-        'r' => '\r',
-        'b' => '\u{8}',
-        'f' => '\u{c}',
-        'u' => return unicode_escape(s),
-        // `\"`, `\\`, `\/`, and anything invalid, taken literally.
-        other => other,
-    };
-    Some((simple.to_string(), 1 + c.len_utf8()))
-}
-
-fn unicode_escape(s: &str) -> Option<(String, usize)> {
-    let hex = |from: usize| {
-        s.get(from..from + 4)
-            .and_then(|h| u32::from_str_radix(h, 16).ok())
-    };
-    let high = match hex(2) {
-        Some(h) => h,
-        // Not hex: skip the `\u` rather than wait forever.
-        None if s.len() >= 6 => return Some(('\u{fffd}'.to_string(), 2)),
-        None => return None,
-    };
-    if !(0xD800..0xDC00).contains(&high) {
-        let c = char::from_u32(high).unwrap_or('\u{fffd}');
-        return Some((c.to_string(), 6));
-    }
-    // A surrogate pair needs the next `\u` escape too.
-    if s.len() < 12 {
-        return None;
-    }
-    match (s.get(6..8), hex(8)) {
-        (Some("\\u"), Some(low)) if (0xDC00..0xE000).contains(&low) => {
-            let c = char::from_u32(0x10000 + ((high - 0xD800) << 10) + (low - 0xDC00));
-            Some((c.unwrap_or('\u{fffd}').to_string(), 12))
-        }
-        _ => Some(('\u{fffd}'.to_string(), 6)),
     }
 }
 

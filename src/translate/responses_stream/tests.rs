@@ -360,22 +360,3 @@ fn empty_upstream_still_completes() {
     );
     assert_eq!(events[2].1["response"]["usage"], Value::Null);
 }
-
-#[test]
-fn freeform_decoder_waits_for_whole_escapes() {
-    let cases: [(&[&str], &str); 7] = [
-        (&["{\"in", "put\": \"a", "b\"}"], "ab"),
-        (&["{\"input\":\"x\\", "ny\"}"], "x\ny"),
-        (&["{\"input\":\"\\u00", "e9\"}"], "\u{e9}"),
-        (&["{\"input\":\"\\ud83d", "\\ude00!\"}"], "\u{1f600}!"),
-        (&["{\"input\":\"a\\\"b\"", ",\"x\":\"ignored\"}"], "a\"b"),
-        (&["{\"input\":\"\\\u{e9}x\"}"], "\u{e9}x"),
-        (&["{\"input\":\"\\uzzzzy\"}"], "\u{fffd}zzzzy"),
-    ];
-    for (pieces, want) in cases {
-        let mut d = Freeform::default();
-        let got: String = pieces.iter().map(|p| d.feed(p)).collect();
-        assert_eq!(got, want, "{pieces:?}");
-        assert_eq!(d.decoded, want);
-    }
-}

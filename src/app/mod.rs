@@ -1,15 +1,18 @@
 //! The state every handler shares: configuration, the upstream (client and token), the
-//! model catalog and the usage cache. One value, passed by reference; no globals.
+//! model catalog, the usage cache, the traffic state and the store of translated responses
+//! (`response_store.rs`). One value, passed by reference; no globals.
+
+mod response_store;
 
 use crate::config::Config;
-use crate::features::response_store::ResponseStore;
-use crate::features::traffic::Traffic;
 use crate::http::ApiError;
 use crate::metrics::Metrics;
 use crate::relay::Shutdown;
+use crate::traffic::Traffic;
 use crate::upstream::catalog::{self, Catalog, Model};
 use crate::upstream::{Upstream, ok_or_forward};
 use crate::{info, warn};
+use response_store::ResponseStore;
 use std::sync::Mutex;
 use std::time::{Duration, Instant};
 
@@ -27,7 +30,7 @@ pub struct App {
     pub metrics: Metrics,
     /// Translated responses, for `previous_response_id`.
     pub responses: ResponseStore,
-    /// Rate limiters and the approval queue (`features::admission`).
+    /// Rate limiters and the approval queue (`traffic/`, run by `features::admission`).
     pub traffic: Traffic,
     /// Ends every open stream with its terminal error event when triggered.
     pub shutdown: Shutdown,

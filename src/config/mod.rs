@@ -2,6 +2,8 @@
 //! `Config`. Every default lives here; nothing below this module reads the environment
 //! except the upstream client's proxy lookup.
 
+pub mod web_search;
+
 use crate::cli::{CommandName, RawArgs, UsageError};
 use std::net::IpAddr;
 use std::path::PathBuf;
@@ -64,7 +66,7 @@ pub struct Config {
     /// `copilot-api setup`.
     pub setup: Option<SetupArgs>,
     /// `--web-search*` and the search providers' keys.
-    pub web_search: crate::features::web_search::Settings,
+    pub web_search: web_search::Settings,
     /// `--log-format text|json`.
     pub log_format: crate::log::Format,
     /// `--tls-cert` / `--tls-key`, else `TLS_CERT` / `TLS_KEY`; checked by `server::tls::load`
@@ -73,7 +75,7 @@ pub struct Config {
     /// `--shutdown-grace`: how long requests in flight may finish after SIGTERM/SIGINT.
     pub shutdown_grace: Duration,
     /// Rate limits, manual approval and the context-overflow switch.
-    pub traffic: crate::features::traffic::Settings,
+    pub traffic: crate::traffic::Settings,
 }
 
 /// A TLS setting (`server::tls` loads it) and where it came from, to name it in an
@@ -305,8 +307,7 @@ impl Config {
                     ))
                 })?,
         };
-        let web_search =
-            crate::features::web_search::Settings::resolve(raw.web_search, &env_nonempty)?;
+        let web_search = web_search::Settings::resolve(raw.web_search, &env_nonempty)?;
         let log_format = match raw.log_format.as_deref().map(str::trim) {
             None | Some("text") => crate::log::Format::Text,
             Some("json") => crate::log::Format::Json,
@@ -357,7 +358,7 @@ impl Config {
             idle_timeout,
             expose_token: raw.expose_token,
             no_native_messages: raw.no_native_messages,
-            image_trimming: crate::features::images::trimming_from_env(env),
+            image_trimming: trimming_from_env(env),
             response_store,
             stream_timing,
             no_websocket: raw.no_websocket,
@@ -404,8 +405,8 @@ impl Config {
 
 /// The traffic-control flags: each value checked, and the flags that only make sense
 /// together required together. `--manual` also needs a terminal to ask on.
-fn traffic(raw: &RawArgs) -> Result<crate::features::traffic::Settings, UsageError> {
-    use crate::features::limiter::Rule;
+fn traffic(raw: &RawArgs) -> Result<crate::traffic::Settings, UsageError> {
+    use crate::traffic::limiter::Rule;
     use std::io::IsTerminal;
     let optional = |v: &Option<String>, flag: &str| match v {
         None => Ok(None),
@@ -463,7 +464,7 @@ fn traffic(raw: &RawArgs) -> Result<crate::features::traffic::Settings, UsageErr
                 .into(),
         ));
     }
-    Ok(crate::features::traffic::Settings {
+    Ok(crate::traffic::Settings {
         interval,
         wait: raw.wait,
         burst,
@@ -561,6 +562,20 @@ fn endpoints(
         account_type,
         enterprise,
     })
+}
+
+/// `IMAGE_CONTEXT_TRIMMING_ENABLED` and `IMAGE_CONTEXT_TRIMMING_BEFORE_MESSAGES` (default 6).
+fn trimming_from_env(env: &dyn Fn(&str) -> Option<String>) -> Option<usize> {
+    let on = env("IMAGE_CONTEXT_TRIMMING_ENABLED").is_some_and(|v| {
+        matches!(
+            v.trim().to_ascii_lowercase().as_str(),
+            "1" | "true" | "yes" | "on"
+        )
+    });
+    let before = env("IMAGE_CONTEXT_TRIMMING_BEFORE_MESSAGES")
+        .and_then(|v| v.trim().parse().ok())
+        .unwrap_or(6);
+    on.then_some(before)
 }
 
 #[cfg(test)]
@@ -738,5 +753,14 @@ mod tests {
         ] {
             assert!(config(bad, &[]).is_err(), "{bad}");
         }
+    }
+
+    #[test]
+    fn trimming_env() {
+        let env = |on: &'static str| {
+            move |k: &str| (k == "IMAGE_CONTEXT_TRIMMING_ENABLED").then(|| on.to_string())
+        };
+        assert_eq!(trimming_from_env(&env(" Yes ")), Some(6));
+        assert_eq!(trimming_from_env(&env("0")), None);
     }
 }

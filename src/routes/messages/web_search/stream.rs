@@ -4,10 +4,10 @@
 //! each one's `server_tool_use` and `web_search_tool_result` blocks are sent, then the
 //! next pass streams, all as one Anthropic message with one run of block indices.
 
-use super::searcher::{Call, Searcher};
-use super::turn::{
+use super::{
     Backend, EMPTY_ANSWER, EMPTY_RETRIES, Pass, Target, Usage, append_turn, is_search_call,
 };
+use crate::features::web_search::searcher::{Call, Searcher};
 use crate::http::{Outcome, Outgoing};
 use crate::protocol::anthropic::{PING, block_stop, error_event, named};
 use crate::relay::{self, Adapter, ChatSource, Fault, Sink, Step};
@@ -329,7 +329,7 @@ impl Filter {
     }
 
     fn calls(&self) -> Vec<Call> {
-        super::turn::search_calls(&self.blocks)
+        super::search_calls(&self.blocks)
     }
 
     /// One Anthropic event of the pass: shown renumbered, held back, or kept.

@@ -5,13 +5,16 @@
 //! model's message, whose text gets `url_citation` annotations for the sources it used.
 //! Models Copilot serves on `/responses` keep the hosted tool: it passes through.
 //!
-//! A streaming client's passes stream (`responses_stream.rs`); a JSON client's do not.
+//! A streaming client's passes stream (`stream.rs`); a JSON client's do not.
 
-use super::detect::{DEFAULT_MAX_USES, Plan};
-use super::searcher::{Found, Searcher, call_query};
-use super::{Provider, SearchResult, blocks};
+mod stream;
+
 use crate::accounting::Tally;
 use crate::app::App;
+use crate::config::web_search::Provider;
+use crate::features::web_search::detect::{DEFAULT_MAX_USES, Plan};
+use crate::features::web_search::searcher::{Found, Searcher, call_query};
+use crate::features::web_search::{SearchResult, blocks};
 use crate::http::{ApiError, Outgoing};
 use crate::routes::pivot::Pivot;
 use crate::translate::responses_response::from_chat;
@@ -78,7 +81,7 @@ pub fn serve(app: &Arc<App>, turn: Turn, plan: Plan) -> Result<Outgoing, ApiErro
     let first = run.open(0, run.turn.stream)?;
     let tally = first.tally.clone();
     let mut out = if run.turn.stream {
-        super::responses_stream::start(run, first)
+        stream::start(run, first)
     } else {
         let completion = Pivot::Chat.completion(&first.read_all()?, &requested)?;
         let response = run.finish_loop(completion)?;
@@ -91,7 +94,7 @@ pub fn serve(app: &Arc<App>, turn: Turn, plan: Plan) -> Result<Outgoing, ApiErro
 }
 
 /// One client request's loop state.
-pub(super) struct Run {
+struct Run {
     pub app: Arc<App>,
     pub turn: Turn,
     pub searcher: Searcher,
@@ -257,7 +260,7 @@ impl Run {
 }
 
 /// A `web_search_call` item for one search.
-pub(super) fn search_item(query: &str, found: &Found) -> Value {
+fn search_item(query: &str, found: &Found) -> Value {
     let (status, sources) = match found {
         Found::Results(results) => (
             "completed",
@@ -315,7 +318,7 @@ fn cite(output: &mut [Value], sources: &[SearchResult]) {
 
 /// The text and its `url_citation` annotations: where it names a source's url, else a
 /// closing "Sources" list (annotated). None without sources.
-pub(super) fn cite_text(text: &str, sources: &[SearchResult]) -> Option<(String, Vec<Value>)> {
+fn cite_text(text: &str, sources: &[SearchResult]) -> Option<(String, Vec<Value>)> {
     if sources.is_empty() {
         return None;
     }

@@ -6,10 +6,10 @@
 //! `output_index` and `sequence_number`, and one terminal event with the whole output.
 //! The final answer's text gets its `url_citation` annotations as it closes.
 
-use super::SearchResult;
-use super::blocks::TOOL_NAME;
-use super::responses::{Run, cite_text, search_item};
-use super::searcher::{Found, call_query};
+use super::{Run, cite_text, search_item};
+use crate::features::web_search::SearchResult;
+use crate::features::web_search::blocks::TOOL_NAME;
+use crate::features::web_search::searcher::{Found, call_query};
 use crate::http::{Outcome, Outgoing};
 use crate::protocol::chat::KEEPALIVE;
 use crate::protocol::chat_chunk::Chunk;

@@ -8,7 +8,7 @@
 //! `reasoning_effort` (Chat), `output_config.effort` (Anthropic Messages); budgets in
 //! `thinking.budget_tokens` (Messages) and `thinking_budget` (Copilot's Chat dialect).
 
-use crate::upstream::catalog::Model;
+use super::catalog::Model;
 use serde_json::{Map, Value};
 
 /// Effort levels from least to most, as OpenAI and Anthropic name them (Codex's own scale,

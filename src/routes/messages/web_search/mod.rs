@@ -5,11 +5,13 @@
 //! answers without searching, calls a client tool, or `max_uses` is spent. This file holds
 //! what both answer shapes share and the non-streaming loop; `stream.rs` streams.
 
-use super::blocks::TOOL_NAME;
-use super::detect::{Plan, withdraw_function};
-use super::searcher::{Call, Ran, Searcher};
+mod stream;
+
 use crate::accounting::Tally;
 use crate::app::App;
+use crate::features::web_search::blocks::TOOL_NAME;
+use crate::features::web_search::detect::{Plan, withdraw_function};
+use crate::features::web_search::searcher::{Call, Ran, Searcher};
 use crate::http::{ApiError, Incoming, Outgoing};
 use crate::routes::messages::images::{send_with_image_fallback, with_vision};
 use crate::routes::messages::native::native_request;
@@ -26,8 +28,8 @@ use std::sync::{Arc, OnceLock};
 
 /// An answer with no content is asked for again this many times (as the Messages route
 /// does), then explained.
-pub(super) const EMPTY_RETRIES: usize = 2;
-pub(super) const EMPTY_ANSWER: &str = "The model returned an empty response after 3 attempts. It may be unavailable or \
+const EMPTY_RETRIES: usize = 2;
+const EMPTY_ANSWER: &str = "The model returned an empty response after 3 attempts. It may be unavailable or \
      unable to handle this request; try again, or try another model.";
 
 /// Serves a Messages request that carries a search tool. `body` already offers the
@@ -63,7 +65,7 @@ pub fn serve(
     let first = backend.open(&mut body, stream, 0)?;
     let tally = first.opened.tally.clone();
     let mut out = if stream {
-        super::stream::start(backend, body, searcher, first)
+        stream::start(backend, body, searcher, first)
     } else {
         json_loop(&backend, body, searcher, first)?
     };
@@ -73,13 +75,13 @@ pub fn serve(
 }
 
 /// Where the passes go.
-pub(super) enum Target {
+enum Target {
     Native,
     Translated(Pivot, Box<Option<Model>>),
 }
 
 /// Sends passes and reads their answers, for one client request.
-pub(super) struct Backend {
+struct Backend {
     pub app: Arc<App>,
     pub target: Target,
     pub requested: String,
@@ -90,7 +92,7 @@ pub(super) struct Backend {
 }
 
 /// An opened pass and the tool-name aliases its translation used.
-pub(super) struct Pass {
+struct Pass {
     pub opened: Opened,
     pub tools: ToolNames,
     /// A local input estimate (about 4 bytes a token) for `message_start`.
@@ -158,16 +160,16 @@ impl Backend {
 }
 
 /// Whether a content block is the model's call of the search function.
-pub(super) fn is_search_call(block: &Value) -> bool {
+fn is_search_call(block: &Value) -> bool {
     block.get("type").and_then(Value::as_str) == Some("tool_use")
         && block.get("name").and_then(Value::as_str) == Some(TOOL_NAME)
 }
 
-pub(super) fn is_client_call(block: &Value) -> bool {
+fn is_client_call(block: &Value) -> bool {
     block.get("type").and_then(Value::as_str) == Some("tool_use") && !is_search_call(block)
 }
 
-pub(super) fn search_calls(blocks: &[Value]) -> Vec<Call> {
+fn search_calls(blocks: &[Value]) -> Vec<Call> {
     blocks
         .iter()
         .filter(|b| is_search_call(b))
@@ -184,7 +186,7 @@ pub(super) fn search_calls(blocks: &[Value]) -> Vec<Call> {
 
 /// The pass's answer and the search results, appended for the next pass; the function is
 /// withdrawn once `max_uses` searches ran.
-pub(super) fn append_turn(
+fn append_turn(
     body: &mut Map<String, Value>,
     answer: Vec<Value>,
     ran: &[Ran],
@@ -220,7 +222,7 @@ fn release_forced_choice(body: &mut Map<String, Value>) {
 
 /// Token counts summed over the passes.
 #[derive(Default)]
-pub(super) struct Usage {
+struct Usage {
     fields: Map<String, Value>,
 }
 

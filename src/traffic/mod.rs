@@ -1,12 +1,15 @@
-//! The validated traffic flags and the running limiters and approval queue built from
-//! them, held by `App`. The gate that uses them is `admission`; this file does not import
-//! `App`, so `App` can hold it without a file-level cycle.
+//! Traffic control state (DESIGN.md §8): the validated traffic flags and the running
+//! limiters and approval queue built from them, held by `App`. The gate that uses them is
+//! `features::admission`; nothing here imports `App` or `config`, so both can hold it.
 
-use crate::features::approval::Approval;
-use crate::features::limiter::{Limiter, Rule};
+pub mod approval;
+pub mod limiter;
+
+use approval::Approval;
+use limiter::{Limiter, Rule};
 use std::time::Duration;
 
-/// The validated traffic flags (`config.rs` builds this).
+/// The validated traffic flags (`config` builds this).
 #[derive(Debug, Clone)]
 pub struct Settings {
     /// `--rate-limit`: one admission per this long.
@@ -27,10 +30,10 @@ pub struct Settings {
 
 /// The running limiters and approval queue of one instance.
 pub struct Traffic {
-    pub(super) settings: Settings,
-    pub(super) interval: Option<Limiter>,
-    pub(super) burst: Option<Limiter>,
-    pub(super) approval: Option<Approval>,
+    pub(crate) settings: Settings,
+    pub(crate) interval: Option<Limiter>,
+    pub(crate) burst: Option<Limiter>,
+    pub(crate) approval: Option<Approval>,
 }
 
 impl Traffic {
