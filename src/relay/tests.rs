@@ -327,3 +327,50 @@ fn one_watchdog_thread_keeps_every_open_stream_alive_and_cancels_each_stall() {
     }
     assert_eq!(watchdogs, 1);
 }
+
+/// Closing events several to a stream (Anthropic's block stop, `message_delta`,
+/// `message_stop`) leave in one write, like the events of one read.
+#[test]
+fn the_closing_events_leave_in_one_write() {
+    struct Closing;
+    impl Adapter for Closing {
+        fn on_event(&mut self, _: &Event, _: &mut Sink) -> Result<Step, Fault> {
+            Ok(Step::Done)
+        }
+        fn close(&mut self, _: &Result<(), Fault>, sink: &mut Sink) {
+            sink.event(Some("content_block_stop"), "{}");
+            sink.events(&[Event {
+                event: Some("message_delta".into()),
+                data: "{}".into(),
+                ..Event::default()
+            }]);
+            sink.sse(b"event: message_stop\ndata: {}\n\n");
+        }
+        fn name(&self) -> &'static str {
+            "closing"
+        }
+    }
+    let (mut sink, writes) = sink(false);
+    let upstream = Script(vec![Ok(b"data: x\n\n")]);
+    assert_eq!(
+        relay_to_end(upstream, &mut sink, &mut Closing),
+        Outcome::Completed
+    );
+    assert_eq!(
+        writes.all(),
+        [
+            "event: content_block_stop\ndata: {}\n\nevent: message_delta\ndata: {}\n\nevent: message_stop\ndata: {}\n\n"
+        ]
+    );
+}
+
+#[test]
+fn events_given_together_leave_in_one_write() {
+    let (mut sink, writes) = sink(true);
+    let event = |data: &str| Event {
+        data: data.into(),
+        ..Event::default()
+    };
+    assert!(sink.events(&[event("a"), event("b")]));
+    assert_eq!(writes.all(), ["9\r\ndata: a\n\n\r\n9\r\ndata: b\n\n\r\n"]);
+}
