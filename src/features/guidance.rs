@@ -2,7 +2,7 @@
 //! tend to attempt one giant Write and get cut off mid-call. A system note tells them to
 //! split the work (reference/translation.md §6.11).
 
-use serde_json::{Map, Value, json};
+use crate::protocol::chat_request::{ChatRequest, Message, Role};
 
 const EDIT_TOOLS: [&str; 4] = ["Edit", "MultiEdit", "NotebookEdit", "Write"];
 const STRONG_PHRASES: [&str; 14] = [
@@ -24,35 +24,27 @@ const STRONG_PHRASES: [&str; 14] = [
 
 /// Inserts the note as the first message of a translated Chat request when the model can
 /// emit at most 32,000 tokens and the request offers an editing tool.
-pub fn add_large_edit_note(chat: &mut Map<String, Value>, max_output: Option<u64>) {
+pub fn add_large_edit_note(chat: &mut ChatRequest, max_output: Option<u64>) {
     let Some(limit) = max_output.filter(|n| *n <= 32_000) else {
         return;
     };
-    let tools = chat
-        .get("tools")
-        .and_then(Value::as_array)
-        .map(Vec::as_slice)
-        .unwrap_or_default();
-    let edits = tools.iter().any(|t| {
-        t.pointer("/function/name")
-            .and_then(Value::as_str)
-            .is_some_and(|n| EDIT_TOOLS.contains(&n))
-    });
-    let Some(Value::Array(messages)) = chat.get_mut("messages") else {
-        return;
-    };
+    let edits = chat
+        .tools
+        .iter()
+        .flatten()
+        .any(|t| EDIT_TOOLS.contains(&t.function.name.as_str()));
+    let messages = &mut chat.messages;
     let already = messages.iter().any(|m| {
-        m.get("role").and_then(Value::as_str) == Some("system")
-            && m.get("content")
-                .and_then(Value::as_str)
+        m.role == Role::System
+            && m.content_text()
                 .is_some_and(|c| c.contains("File-editing budget:"))
     });
     if !edits || already {
         return;
     }
     let strong = messages.iter().any(|m| {
-        m.get("role").and_then(Value::as_str) == Some("user")
-            && m.get("content").and_then(Value::as_str).is_some_and(|c| {
+        m.role == Role::User
+            && m.content_text().is_some_and(|c| {
                 let lower = c.to_ascii_lowercase();
                 STRONG_PHRASES.iter().any(|p| contains_word(&lower, p))
             })
@@ -77,7 +69,7 @@ pub fn add_large_edit_note(chat: &mut Map<String, Value>, max_output: Option<u64
              below the output limit."
         )
     };
-    messages.insert(0, json!({"role": "system", "content": text}));
+    messages.insert(0, Message::text(Role::System, text));
 }
 
 fn contains_word(text: &str, phrase: &str) -> bool {
@@ -97,46 +89,41 @@ fn contains_word(text: &str, phrase: &str) -> bool {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use serde_json::json;
 
-    fn chat(user: &str) -> Map<String, Value> {
-        json!({
+    fn chat(user: &str) -> ChatRequest {
+        serde_json::from_value(json!({
+            "model": "m",
             "messages": [{"role": "system", "content": "s"}, {"role": "user", "content": user}],
             "tools": [{"type": "function", "function": {"name": "Write", "parameters": {}}}],
-        })
-        .as_object()
+        }))
         .unwrap()
-        .clone()
+    }
+
+    fn first_text(c: &ChatRequest) -> &str {
+        c.messages[0].content_text().unwrap()
     }
 
     #[test]
     fn note_added_only_for_small_output_models_with_edit_tools() {
         let mut c = chat("fix the bug");
         add_large_edit_note(&mut c, Some(16_000));
-        let note = c["messages"][0]["content"].as_str().unwrap().to_string();
+        let note = first_text(&c);
         assert!(
             note.starts_with("File-editing budget: this model can emit about 16,000 output tokens"),
             "{note}"
         );
+        assert_eq!(c.messages[0].role, Role::System);
         add_large_edit_note(&mut c, Some(16_000));
-        assert_eq!(c["messages"].as_array().unwrap().len(), 3, "added twice");
+        assert_eq!(c.messages.len(), 3, "added twice");
         let mut big = chat("fix the bug");
         add_large_edit_note(&mut big, Some(64_000));
-        assert_eq!(big["messages"].as_array().unwrap().len(), 2);
+        assert_eq!(big.messages.len(), 2);
         let mut strong = chat("Write the ENTIRE file in one shot");
         add_large_edit_note(&mut strong, Some(8_000));
-        assert!(
-            strong["messages"][0]["content"]
-                .as_str()
-                .unwrap()
-                .starts_with("High-risk large edit detected")
-        );
+        assert!(first_text(&strong).starts_with("High-risk large edit detected"));
         let mut incomplete = chat("the list is incomplete");
         add_large_edit_note(&mut incomplete, Some(8_000));
-        assert!(
-            incomplete["messages"][0]["content"]
-                .as_str()
-                .unwrap()
-                .starts_with("File-editing budget")
-        );
+        assert!(first_text(&incomplete).starts_with("File-editing budget"));
     }
 }

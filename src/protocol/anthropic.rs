@@ -1,8 +1,11 @@
 //! Anthropic Messages stream events the proxy writes itself.
 
 use super::chat_chunk::{Str, U64};
+use super::json_out;
 use crate::sse::Event;
-use serde_json::json;
+use serde::ser::SerializeMap;
+use serde::{Serialize, Serializer};
+use serde_json::Value;
 
 /// Anthropic's keepalive, sent during upstream silence.
 pub const PING: &[u8] = b"event: ping\ndata: {\"type\":\"ping\"}\n\n";
@@ -10,41 +13,368 @@ pub const PING: &[u8] = b"event: ping\ndata: {\"type\":\"ping\"}\n\n";
 /// The `message_stop` that completes a stream whose upstream left it out.
 pub const MESSAGE_STOP: &[u8] = b"event: message_stop\ndata: {\"type\":\"message_stop\"}\n\n";
 
-/// An `error` event, the Anthropic stream's way to end with an error (`kind` is the error
-/// type: `api_error`, `overloaded_error`, ...).
+/// A stream event the proxy writes, typed. Each serializes straight into the event's
+/// data with its keys in sorted order, the bytes of the `Value` trees these types
+/// replaced (a test compares them), and is named after its `type`, as Anthropic names
+/// every event.
+#[derive(Serialize)]
+#[serde(untagged)]
+pub enum StreamEvent<'a> {
+    MessageStart {
+        message: Message<'a>,
+        #[serde(rename = "type")]
+        kind: &'static str,
+    },
+    BlockStart {
+        content_block: Block<'a>,
+        index: u64,
+        #[serde(rename = "type")]
+        kind: &'static str,
+    },
+    BlockDelta {
+        delta: Delta<'a>,
+        index: u64,
+        #[serde(rename = "type")]
+        kind: &'static str,
+    },
+    BlockStop {
+        index: u64,
+        #[serde(rename = "type")]
+        kind: &'static str,
+    },
+    MessageDelta {
+        delta: StopDelta<'a>,
+        #[serde(rename = "type")]
+        kind: &'static str,
+        usage: &'a Usage,
+    },
+    MessageStop {
+        #[serde(rename = "type")]
+        kind: &'static str,
+    },
+    Error {
+        error: ErrorBody<'a>,
+        #[serde(rename = "type")]
+        kind: &'static str,
+    },
+}
+
+impl<'a> StreamEvent<'a> {
+    /// `message_start`: the message's envelope, before its first block.
+    pub fn message_start(id: &'a str, model: &'a str, input_estimate: u64) -> Self {
+        StreamEvent::MessageStart {
+            message: Message::new(id, model, Usage::estimate(input_estimate)),
+            kind: "message_start",
+        }
+    }
+
+    pub fn block_start(index: u64, content_block: Block<'a>) -> Self {
+        StreamEvent::BlockStart {
+            content_block,
+            index,
+            kind: "content_block_start",
+        }
+    }
+
+    pub fn block_delta(index: u64, delta: Delta<'a>) -> Self {
+        StreamEvent::BlockDelta {
+            delta,
+            index,
+            kind: "content_block_delta",
+        }
+    }
+
+    pub fn block_stop(index: u64) -> Self {
+        StreamEvent::BlockStop {
+            index,
+            kind: "content_block_stop",
+        }
+    }
+
+    pub fn message_delta(stop_reason: &'a str, usage: &'a Usage) -> Self {
+        StreamEvent::MessageDelta {
+            delta: StopDelta {
+                stop_reason,
+                stop_sequence: None,
+            },
+            kind: "message_delta",
+            usage,
+        }
+    }
+
+    pub fn message_stop() -> Self {
+        StreamEvent::MessageStop {
+            kind: "message_stop",
+        }
+    }
+
+    /// `error`, the Anthropic stream's way to end with an error (`kind` is the error
+    /// type: `api_error`, `overloaded_error`, ...).
+    pub fn error(kind: &'a str, message: &'a str) -> Self {
+        StreamEvent::Error {
+            error: ErrorBody { message, kind },
+            kind: "error",
+        }
+    }
+
+    /// The event's `type`, its SSE name.
+    pub fn name(&self) -> &'static str {
+        match self {
+            StreamEvent::MessageStart { kind, .. }
+            | StreamEvent::BlockStart { kind, .. }
+            | StreamEvent::BlockDelta { kind, .. }
+            | StreamEvent::BlockStop { kind, .. }
+            | StreamEvent::MessageDelta { kind, .. }
+            | StreamEvent::MessageStop { kind }
+            | StreamEvent::Error { kind, .. } => kind,
+        }
+    }
+
+    /// The SSE event: named after its type, the data serialized into it at once.
+    pub fn to_event(&self) -> Event {
+        let data = match self {
+            StreamEvent::BlockDelta { delta, index, .. } => block_delta(*index, delta),
+            // These types always serialize: strings, numbers and trees of them.
+            _ => serde_json::to_string(self).unwrap_or_default(),
+        };
+        Event {
+            event: Some(self.name().into()),
+            data,
+            ..Event::default()
+        }
+    }
+}
+
+/// The data of a `content_block_delta`, the hot event, by hand (see `json_out`).
+fn block_delta(index: u64, delta: &Delta) -> String {
+    let (field, text, kind) = delta.parts();
+    let mut out = json_out::buffer(80, &[text]);
+    out.push_str("{\"delta\":{\"");
+    out.push_str(field);
+    out.push_str("\":");
+    json_out::string(&mut out, text);
+    out.push_str(",\"type\":\"");
+    out.push_str(kind);
+    out.push_str("\"},\"index\":");
+    json_out::number(&mut out, index);
+    out.push_str(",\"type\":\"content_block_delta\"}");
+    out
+}
+
+/// A message: the answer of a translated completion, and (empty) the envelope that
+/// `message_start` opens.
+#[derive(Serialize)]
+pub struct Message<'a> {
+    pub content: Vec<Block<'a>>,
+    pub id: &'a str,
+    pub model: &'a str,
+    role: &'static str,
+    pub stop_reason: Option<&'static str>,
+    stop_sequence: Option<&'static str>,
+    #[serde(rename = "type")]
+    kind: &'static str,
+    pub usage: Usage,
+}
+
+impl<'a> Message<'a> {
+    /// An assistant message with no content yet.
+    pub fn new(id: &'a str, model: &'a str, usage: Usage) -> Self {
+        Message {
+            content: Vec::new(),
+            id,
+            model,
+            role: "assistant",
+            stop_reason: None,
+            stop_sequence: None,
+            kind: "message",
+            usage,
+        }
+    }
+}
+
+#[derive(Serialize)]
+pub struct StopDelta<'a> {
+    stop_reason: &'a str,
+    stop_sequence: Option<&'static str>,
+}
+
+#[derive(Serialize)]
+pub struct ErrorBody<'a> {
+    message: &'a str,
+    #[serde(rename = "type")]
+    kind: &'a str,
+}
+
+/// A content block, as `content_block_start` opens it and a message holds it.
+#[derive(Serialize)]
+#[serde(untagged)]
+pub enum Block<'a> {
+    Text {
+        text: &'a str,
+        #[serde(rename = "type")]
+        kind: &'static str,
+    },
+    Thinking {
+        signature: &'a str,
+        thinking: &'a str,
+        #[serde(rename = "type")]
+        kind: &'static str,
+    },
+    RedactedThinking {
+        data: &'a str,
+        #[serde(rename = "type")]
+        kind: &'static str,
+    },
+    ToolUse {
+        id: &'a str,
+        /// `None` for `{}`, as a streamed call's block opens.
+        #[serde(serialize_with = "object_or_empty")]
+        input: Option<&'a Value>,
+        name: &'a str,
+        #[serde(rename = "type")]
+        kind: &'static str,
+    },
+}
+
+impl<'a> Block<'a> {
+    pub fn text(text: &'a str) -> Self {
+        Block::Text { text, kind: "text" }
+    }
+
+    pub fn thinking(thinking: &'a str, signature: &'a str) -> Self {
+        Block::Thinking {
+            signature,
+            thinking,
+            kind: "thinking",
+        }
+    }
+
+    pub fn redacted_thinking(data: &'a str) -> Self {
+        Block::RedactedThinking {
+            data,
+            kind: "redacted_thinking",
+        }
+    }
+
+    pub fn tool_use(id: &'a str, name: &'a str, input: Option<&'a Value>) -> Self {
+        Block::ToolUse {
+            id,
+            input,
+            name,
+            kind: "tool_use",
+        }
+    }
+}
+
+fn object_or_empty<S: Serializer>(input: &Option<&Value>, s: S) -> Result<S::Ok, S::Error> {
+    match input {
+        Some(v) => v.serialize(s),
+        None => s.serialize_map(Some(0))?.end(),
+    }
+}
+
+/// A `content_block_delta`'s delta: `{"type": kind, field: text}`. Every field sorts
+/// before `type`.
+#[derive(Serialize)]
+#[serde(untagged)]
+pub enum Delta<'a> {
+    Text {
+        text: &'a str,
+        #[serde(rename = "type")]
+        kind: &'static str,
+    },
+    Thinking {
+        thinking: &'a str,
+        #[serde(rename = "type")]
+        kind: &'static str,
+    },
+    Signature {
+        signature: &'a str,
+        #[serde(rename = "type")]
+        kind: &'static str,
+    },
+    InputJson {
+        partial_json: &'a str,
+        #[serde(rename = "type")]
+        kind: &'static str,
+    },
+}
+
+impl<'a> Delta<'a> {
+    /// (field, text, type).
+    fn parts(&self) -> (&'static str, &'a str, &'static str) {
+        match *self {
+            Delta::Text { text, kind } => ("text", text, kind),
+            Delta::Thinking { thinking, kind } => ("thinking", thinking, kind),
+            Delta::Signature { signature, kind } => ("signature", signature, kind),
+            Delta::InputJson { partial_json, kind } => ("partial_json", partial_json, kind),
+        }
+    }
+
+    pub fn text(text: &'a str) -> Self {
+        Delta::Text {
+            text,
+            kind: "text_delta",
+        }
+    }
+
+    pub fn thinking(thinking: &'a str) -> Self {
+        Delta::Thinking {
+            thinking,
+            kind: "thinking_delta",
+        }
+    }
+
+    pub fn signature(signature: &'a str) -> Self {
+        Delta::Signature {
+            signature,
+            kind: "signature_delta",
+        }
+    }
+
+    pub fn input_json(partial_json: &'a str) -> Self {
+        Delta::InputJson {
+            partial_json,
+            kind: "input_json_delta",
+        }
+    }
+}
+
+/// Anthropic usage. The cache counts appear only when upstream reported them.
+#[derive(Serialize, Debug, Clone, PartialEq, Eq)]
+pub struct Usage {
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub cache_creation_input_tokens: Option<u64>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub cache_read_input_tokens: Option<u64>,
+    pub input_tokens: u64,
+    pub output_tokens: u64,
+}
+
+impl Usage {
+    /// The usage before upstream reported any: the caller's estimate of the input.
+    pub fn estimate(input_tokens: u64) -> Usage {
+        Usage {
+            cache_creation_input_tokens: None,
+            cache_read_input_tokens: None,
+            input_tokens,
+            output_tokens: 0,
+        }
+    }
+}
+
+/// An `error` event (`kind` is the error type: `api_error`, `overloaded_error`, ...).
 pub fn error_event(kind: &str, message: &str) -> Event {
-    named(json!({"type": "error", "error": {"type": kind, "message": message}}))
+    StreamEvent::error(kind, message).to_event()
 }
 
 /// The `content_block_stop` that closes block `index` before an error ends the stream.
 pub fn block_stop(index: u64) -> Event {
-    named(json!({"type": "content_block_stop", "index": index}))
+    StreamEvent::block_stop(index).to_event()
 }
 
-/// A `content_block_delta` whose delta is `{"type": kind, field: text}`, written straight
-/// from the borrowed text: the hot event of a translated stream. The keys come in the
-/// order serde_json writes a map's (sorted; every delta field sorts before `type`), so the
-/// bytes are those of the tree this replaces.
-pub fn block_delta(index: u64, kind: &str, field: &str, text: &str) -> Event {
-    let mut data = String::with_capacity(text.len() + field.len() + kind.len() + 64);
-    data.push_str("{\"delta\":{\"");
-    data.push_str(field);
-    data.push_str("\":");
-    // A string always serializes.
-    data.push_str(&serde_json::to_string(text).unwrap_or_default());
-    data.push_str(",\"type\":\"");
-    data.push_str(kind);
-    data.push_str("\"},\"index\":");
-    data.push_str(&index.to_string());
-    data.push_str(",\"type\":\"content_block_delta\"}");
-    Event {
-        event: Some("content_block_delta".into()),
-        data,
-        ..Event::default()
-    }
-}
-
-/// An event named after its `type`, as Anthropic sends every event.
+/// An event named after its `type`, as Anthropic sends every event (for events relayed as
+/// trees: the web-search passes).
 pub fn named(data: serde_json::Value) -> Event {
     Event {
         event: data
@@ -90,18 +420,85 @@ impl EventHead<'_> {
 mod tests {
     use super::*;
 
+    use serde_json::json;
+
     #[test]
-    fn block_deltas_are_the_bytes_of_the_tree() {
-        for (kind, field) in [
-            ("text_delta", "text"),
-            ("thinking_delta", "thinking"),
-            ("signature_delta", "signature"),
-            ("input_json_delta", "partial_json"),
+    fn events_are_the_bytes_of_the_trees() {
+        let text = "a \"quoted\"\nline \u{1F600} \\ {\"k\":1}";
+        for (delta, kind, field) in [
+            (Delta::text(text), "text_delta", "text"),
+            (Delta::thinking(text), "thinking_delta", "thinking"),
+            (Delta::signature(text), "signature_delta", "signature"),
+            (Delta::input_json(text), "input_json_delta", "partial_json"),
         ] {
-            let text = "a \"quoted\"\nline \u{1F600} \\ {\"k\":1}";
             let tree = named(json!({"type": "content_block_delta", "index": 7,
                                     "delta": {"type": kind, field: text}}));
-            assert_eq!(block_delta(7, kind, field, text), tree);
+            let event = StreamEvent::block_delta(7, delta);
+            assert_eq!(event.to_event(), tree);
+            assert_eq!(
+                event.to_event().data,
+                serde_json::to_string(&event).unwrap()
+            );
         }
+        let input = json!({"b": [1], "a": "x"});
+        let usage = Usage {
+            cache_read_input_tokens: Some(3),
+            ..Usage::estimate(5)
+        };
+        let cases = [
+            (
+                StreamEvent::message_start("msg_1", "m\"", 9),
+                json!({"type": "message_start", "message": {"id": "msg_1", "type": "message",
+                       "role": "assistant", "content": [], "model": "m\"", "stop_reason": null,
+                       "stop_sequence": null, "usage": {"input_tokens": 9, "output_tokens": 0}}}),
+            ),
+            (
+                StreamEvent::block_start(0, Block::text("")),
+                json!({"type": "content_block_start", "index": 0,
+                       "content_block": {"type": "text", "text": ""}}),
+            ),
+            (
+                StreamEvent::block_start(1, Block::thinking("", "")),
+                json!({"type": "content_block_start", "index": 1,
+                       "content_block": {"type": "thinking", "thinking": "", "signature": ""}}),
+            ),
+            (
+                StreamEvent::block_start(2, Block::redacted_thinking("enc")),
+                json!({"type": "content_block_start", "index": 2,
+                       "content_block": {"type": "redacted_thinking", "data": "enc"}}),
+            ),
+            (
+                StreamEvent::block_start(3, Block::tool_use("t", "Bash", None)),
+                json!({"type": "content_block_start", "index": 3,
+                       "content_block": {"type": "tool_use", "id": "t", "name": "Bash", "input": {}}}),
+            ),
+            (
+                StreamEvent::block_start(3, Block::tool_use("t", "Bash", Some(&input))),
+                json!({"type": "content_block_start", "index": 3,
+                       "content_block": {"type": "tool_use", "id": "t", "name": "Bash", "input": input}}),
+            ),
+            (
+                StreamEvent::block_stop(4),
+                json!({"type": "content_block_stop", "index": 4}),
+            ),
+            (
+                StreamEvent::message_delta("end_turn", &usage),
+                json!({"type": "message_delta", "delta": {"stop_reason": "end_turn", "stop_sequence": null},
+                       "usage": {"input_tokens": 5, "output_tokens": 0, "cache_read_input_tokens": 3}}),
+            ),
+            (StreamEvent::message_stop(), json!({"type": "message_stop"})),
+            (
+                StreamEvent::error("api_error", "boom"),
+                json!({"type": "error", "error": {"type": "api_error", "message": "boom"}}),
+            ),
+        ];
+        for (event, tree) in cases {
+            assert_eq!(event.to_event(), named(tree));
+        }
+        let stop = MESSAGE_STOP;
+        assert_eq!(
+            StreamEvent::message_stop().to_event().to_wire().as_bytes(),
+            stop
+        );
     }
 }

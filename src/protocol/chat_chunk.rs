@@ -14,6 +14,8 @@ use std::fmt;
 pub struct Chunk<'a> {
     #[serde(borrow)]
     pub id: Str<'a>,
+    /// A completion's creation time.
+    pub created: U64,
     /// Kept as a tree: it arrives once per stream.
     pub usage: Option<Value>,
     pub error: Option<Value>,
@@ -38,13 +40,18 @@ impl<'a> Choice<'a> {
     pub fn delta(&self) -> Option<&Delta<'a>> {
         self.delta.as_ref().or(self.message.as_ref()).map(|d| &d.0)
     }
+
+    /// A completion's `message` alone.
+    pub fn message(&self) -> Option<&Delta<'a>> {
+        self.message.as_ref().map(|d| &d.0)
+    }
 }
 
 #[derive(Deserialize, Default)]
 #[serde(default)]
 pub struct Delta<'a> {
     #[serde(borrow)]
-    pub content: Str<'a>,
+    pub content: Content<'a>,
     #[serde(borrow)]
     pub refusal: Str<'a>,
     #[serde(borrow)]
@@ -83,7 +90,70 @@ pub struct Function<'a> {
     #[serde(borrow)]
     pub name: Str<'a>,
     #[serde(borrow)]
-    pub arguments: Str<'a>,
+    pub arguments: Arguments<'a>,
+}
+
+/// A message's `content`: a string (every stream delta), or in a completion an array of
+/// parts whose `text` is read.
+#[derive(Default)]
+pub enum Content<'a> {
+    #[default]
+    Absent,
+    Text(Cow<'a, str>),
+    Parts(Vec<Str<'a>>),
+}
+
+impl Content<'_> {
+    /// The content when it is a string.
+    pub fn get(&self) -> Option<&str> {
+        match self {
+            Content::Text(t) => Some(t),
+            _ => None,
+        }
+    }
+
+    pub fn nonempty(&self) -> Option<&str> {
+        self.get().filter(|s| !s.is_empty())
+    }
+
+    /// The non-empty texts: the string, or each part's `text`.
+    pub fn texts(&self) -> Vec<&str> {
+        match self {
+            Content::Text(t) => vec![t.as_ref()],
+            Content::Parts(parts) => parts.iter().filter_map(Str::get).collect(),
+            Content::Absent => Vec::new(),
+        }
+        .into_iter()
+        .filter(|t| !t.is_empty())
+        .collect()
+    }
+}
+
+/// A tool call's `arguments`: JSON text as Chat sends it, or (from some upstreams, in a
+/// completion) the object itself.
+#[derive(Default)]
+pub enum Arguments<'a> {
+    #[default]
+    Absent,
+    Text(Cow<'a, str>),
+    Object(Value),
+}
+
+impl Arguments<'_> {
+    /// The arguments when they are text.
+    pub fn get(&self) -> Option<&str> {
+        match self {
+            Arguments::Text(t) => Some(t),
+            _ => None,
+        }
+    }
+}
+
+#[derive(Deserialize, Default)]
+#[serde(default)]
+struct Part<'a> {
+    #[serde(borrow)]
+    text: Str<'a>,
 }
 
 impl<'a> Chunk<'a> {
@@ -190,6 +260,65 @@ impl<'de: 'a, 'a> Deserialize<'de> for Str<'a> {
             }
             unwrap_some!();
             skip!(Str(None); bool, i64, u64, f64, unit, seq, map);
+        }
+        d.deserialize_any(V(std::marker::PhantomData))
+    }
+}
+
+impl<'de: 'a, 'a> Deserialize<'de> for Content<'a> {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct V<'a>(std::marker::PhantomData<&'a ()>);
+        impl<'de: 'a, 'a> Visitor<'de> for V<'a> {
+            type Value = Content<'a>;
+            fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
+                f.write_str("any JSON value")
+            }
+            fn visit_borrowed_str<E: de::Error>(self, s: &'de str) -> Result<Self::Value, E> {
+                Ok(Content::Text(Cow::Borrowed(s)))
+            }
+            fn visit_str<E: de::Error>(self, s: &str) -> Result<Self::Value, E> {
+                Ok(Content::Text(Cow::Owned(s.to_string())))
+            }
+            fn visit_string<E: de::Error>(self, s: String) -> Result<Self::Value, E> {
+                Ok(Content::Text(Cow::Owned(s)))
+            }
+            fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<Self::Value, A::Error> {
+                let mut parts = Vec::new();
+                while let Some(part) = seq.next_element::<Lenient<Part<'a>>>()? {
+                    parts.push(part.0.text);
+                }
+                Ok(Content::Parts(parts))
+            }
+            unwrap_some!();
+            skip!(Content::Absent; bool, i64, u64, f64, unit, map);
+        }
+        d.deserialize_any(V(std::marker::PhantomData))
+    }
+}
+
+impl<'de: 'a, 'a> Deserialize<'de> for Arguments<'a> {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct V<'a>(std::marker::PhantomData<&'a ()>);
+        impl<'de: 'a, 'a> Visitor<'de> for V<'a> {
+            type Value = Arguments<'a>;
+            fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
+                f.write_str("any JSON value")
+            }
+            fn visit_borrowed_str<E: de::Error>(self, s: &'de str) -> Result<Self::Value, E> {
+                Ok(Arguments::Text(Cow::Borrowed(s)))
+            }
+            fn visit_str<E: de::Error>(self, s: &str) -> Result<Self::Value, E> {
+                Ok(Arguments::Text(Cow::Owned(s.to_string())))
+            }
+            fn visit_string<E: de::Error>(self, s: String) -> Result<Self::Value, E> {
+                Ok(Arguments::Text(Cow::Owned(s)))
+            }
+            fn visit_map<A: MapAccess<'de>>(self, map: A) -> Result<Self::Value, A::Error> {
+                Value::deserialize(de::value::MapAccessDeserializer::new(map))
+                    .map(Arguments::Object)
+            }
+            unwrap_some!();
+            skip!(Arguments::Absent; bool, i64, u64, f64, unit, seq);
         }
         d.deserialize_any(V(std::marker::PhantomData))
     }

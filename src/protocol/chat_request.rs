@@ -122,6 +122,11 @@ impl Message {
         }
     }
 
+    /// The content when it is a plain string.
+    pub fn content_text(&self) -> Option<&str> {
+        self.content.as_ref().and_then(Content::as_text)
+    }
+
     /// The ids of the message's tool calls, in order.
     pub fn call_ids(&self) -> impl Iterator<Item = &str> {
         self.tool_calls.iter().flatten().map(|c| c.id.as_str())

@@ -9,5 +9,6 @@ pub mod anthropic_request;
 pub mod chat;
 pub mod chat_chunk;
 pub mod chat_request;
+mod json_out;
 pub mod responses;
 pub mod responses_request;

@@ -224,11 +224,7 @@ fn summarize(
         _ => {
             let translated =
                 to_chat(&Value::Object(req), upstream_model, &[]).map_err(ApiError::BadRequest)?;
-            let Value::Object(mut chat) = translated.body else {
-                return Err(ApiError::Internal(
-                    "the summary request is not an object".into(),
-                ));
-            };
+            let mut chat = translated.body_object().map_err(ApiError::Internal)?;
             chat.insert("stream".into(), Value::Bool(false));
             fields::fit_translated(&mut chat, model);
             let payload = Pivot::Chat.request(&Value::Object(chat))?;

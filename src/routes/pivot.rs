@@ -5,6 +5,7 @@
 //! non-streaming answer, and the stream's `relay::ChatSource`.
 
 use crate::http::ApiError;
+use crate::protocol::chat_request::ChatRequest;
 use crate::relay::ChatSource;
 use crate::routing::Api;
 use crate::translate::chat_responses::{chat_to_responses, responses_to_chat};
@@ -50,6 +51,19 @@ impl Pivot {
             }
         };
         serde_json::to_vec(body).map_err(|e| ApiError::Internal(e.to_string()))
+    }
+
+    /// The bytes to send for a typed Chat request: serialized straight from the types on
+    /// `/chat/completions`, through a tree only for the Responses translation.
+    pub fn request_typed(self, chat: &ChatRequest) -> Result<Vec<u8>, ApiError> {
+        match self {
+            Pivot::Chat => serde_json::to_vec(chat).map_err(|e| ApiError::Internal(e.to_string())),
+            Pivot::Responses => {
+                let tree =
+                    serde_json::to_value(chat).map_err(|e| ApiError::Internal(e.to_string()))?;
+                self.request(&tree)
+            }
+        }
     }
 
     /// A non-streaming answer as a `chat.completion`.

@@ -7,90 +7,55 @@
 //! the stream translator.
 
 use super::tool_names::ToolNames;
-use serde_json::{Map, Value, json};
+use crate::protocol::anthropic::{Block, Message, Usage};
+use crate::protocol::chat_chunk::{Arguments, Chunk, Delta};
+use serde_json::{Value, json};
 
 pub fn from_chat(resp: &Value, requested_model: &str, tools: &ToolNames) -> Value {
+    let chat = Chunk::from_value(resp);
     let mut thinking = Vec::new();
     let mut text = Vec::new();
+    // (id, client name, input) of each call: the blocks borrow them.
     let mut calls = Vec::new();
     let mut finishes = Vec::new();
     let mut truncated = false;
-    for choice in resp
-        .get("choices")
-        .and_then(Value::as_array)
-        .into_iter()
-        .flatten()
-    {
-        let m = choice.get("message").unwrap_or(&Value::Null);
-        thinking.extend(reasoning_block(m));
-        match m.get("content") {
-            Some(Value::String(s)) if !s.is_empty() => text.push(text_block(s)),
-            Some(Value::Array(parts)) => text.extend(
-                parts
-                    .iter()
-                    .filter_map(|p| p.get("text").and_then(Value::as_str))
-                    .filter(|t| !t.is_empty())
-                    .map(text_block),
-            ),
-            _ => {}
+    for choice in &chat.choices.0 {
+        if let Some(m) = choice.message() {
+            thinking.extend(reasoning_block(m));
+            text.extend(m.content.texts().into_iter().map(Block::text));
+            if let Some(refusal) = m.refusal.get() {
+                text.push(Block::text(refusal));
+            }
+            for call in &m.tool_calls.0 {
+                let f = &call.function.0;
+                let (input, complete) = parse_arguments(&f.arguments);
+                truncated |= !complete;
+                let id = call.id.get().map_or_else(tool_use_id, str::to_string);
+                calls.push((id, tools.to_client(f.name.get().unwrap_or("")), input));
+            }
         }
-        if let Some(refusal) = m.get("refusal").and_then(Value::as_str) {
-            text.push(text_block(refusal));
-        }
-        for call in m
-            .get("tool_calls")
-            .and_then(Value::as_array)
-            .into_iter()
-            .flatten()
-        {
-            let f = call.get("function").unwrap_or(&Value::Null);
-            let (input, complete) = parse_arguments(f.get("arguments"));
-            truncated |= !complete;
-            let id = call.get("id").and_then(Value::as_str);
-            calls.push(json!({
-                "type": "tool_use",
-                "id": id.map_or_else(tool_use_id, str::to_string),
-                "name": tools.to_client(f.get("name").and_then(Value::as_str).unwrap_or("")),
-                "input": input,
-            }));
-        }
-        if let Some(f) = choice.get("finish_reason").and_then(Value::as_str) {
+        if let Some(f) = choice.finish_reason.get() {
             finishes.push(f.to_string());
         }
     }
     let stop = stop_reason(&finishes, !calls.is_empty(), truncated);
-    let content: Vec<Value> = thinking.into_iter().chain(text).chain(calls).collect();
-    json!({
-        "id": message_id(resp.get("id").and_then(Value::as_str)),
-        "type": "message",
-        "role": "assistant",
-        "model": requested_model,
-        "content": content,
-        "stop_reason": stop,
-        "stop_sequence": null,
-        "usage": usage(resp.get("usage"), 0),
-    })
-}
-
-fn text_block(s: &str) -> Value {
-    json!({"type": "text", "text": s})
-}
-
-/// `reasoning_text` (GPT-style `reasoning_content` too) with its `reasoning_opaque` as the
-/// signature; an opaque token alone is redacted thinking.
-fn reasoning_block(m: &Value) -> Option<Value> {
-    let text = ["reasoning_text", "reasoning_content"]
+    let uses = calls
         .iter()
-        .find_map(|k| m.get(*k).and_then(Value::as_str).filter(|s| !s.is_empty()));
-    let opaque = m
-        .get("reasoning_opaque")
-        .and_then(Value::as_str)
-        .filter(|s| !s.is_empty());
-    match (text, opaque) {
-        (Some(t), o) => {
-            Some(json!({"type": "thinking", "thinking": t, "signature": o.unwrap_or("")}))
-        }
-        (None, Some(o)) => Some(json!({"type": "redacted_thinking", "data": o})),
+        .map(|(id, name, input)| Block::tool_use(id, name, Some(input)));
+    let id = message_id(chat.id.get());
+    let mut message = Message::new(&id, requested_model, usage(chat.usage.as_ref(), 0));
+    message.content = thinking.into_iter().chain(text).chain(uses).collect();
+    message.stop_reason = Some(stop);
+    // A tree of strings and numbers always converts.
+    serde_json::to_value(message).unwrap_or_default()
+}
+
+/// Reasoning (`Delta::reasoning` decides its field) with its `reasoning_opaque` as the
+/// signature; an opaque token alone is redacted thinking.
+fn reasoning_block<'a>(m: &'a Delta) -> Option<Block<'a>> {
+    match (m.reasoning(), m.reasoning_opaque.nonempty()) {
+        (Some(t), o) => Some(Block::thinking(t, o.unwrap_or(""))),
+        (None, Some(o)) => Some(Block::redacted_thinking(o)),
         (None, None) => None,
     }
 }
@@ -98,11 +63,11 @@ fn reasoning_block(m: &Value) -> Option<Value> {
 /// Tool arguments as an input object, and whether they were complete. Empty arguments are
 /// `{}`; arguments that do not parse (cut off by the token limit) are `{}` too, so a
 /// half-written command is never handed to the client to run, and count as truncation.
-pub(crate) fn parse_arguments(args: Option<&Value>) -> (Value, bool) {
+pub(crate) fn parse_arguments(args: &Arguments) -> (Value, bool) {
     match args {
-        Some(Value::String(s)) => parse_argument_text(s),
-        Some(Value::Object(_)) => (args.cloned().unwrap_or_default(), true),
-        _ => (json!({}), true),
+        Arguments::Text(s) => parse_argument_text(s),
+        Arguments::Object(o) => (o.clone(), true),
+        Arguments::Absent => (json!({}), true),
     }
 }
 
@@ -135,34 +100,23 @@ pub(crate) fn stop_reason(finishes: &[String], has_tools: bool, truncated: bool)
 
 /// Anthropic usage from Chat usage: input excludes cached (and cache-written) tokens, which
 /// are reported apart. Without usage, the input is the caller's estimate.
-pub(crate) fn usage(u: Option<&Value>, input_estimate: u64) -> Value {
+pub(crate) fn usage(u: Option<&Value>, input_estimate: u64) -> Usage {
     let Some(u) = u.filter(|u| u.is_object()) else {
-        return json!({"input_tokens": input_estimate, "output_tokens": 0});
+        return Usage::estimate(input_estimate);
     };
     let n = |v: Option<&Value>| v.and_then(Value::as_u64);
     let details = u.get("prompt_tokens_details");
     let cached = n(details.and_then(|d| d.get("cached_tokens")));
     let written = n(details.and_then(|d| d.get("cache_creation_input_tokens")));
     let prompt = n(u.get("prompt_tokens")).unwrap_or(0);
-    let mut out = Map::new();
-    out.insert(
-        "input_tokens".into(),
-        prompt
+    Usage {
+        cache_creation_input_tokens: written,
+        cache_read_input_tokens: cached,
+        input_tokens: prompt
             .saturating_sub(cached.unwrap_or(0))
-            .saturating_sub(written.unwrap_or(0))
-            .into(),
-    );
-    out.insert(
-        "output_tokens".into(),
-        n(u.get("completion_tokens")).unwrap_or(0).into(),
-    );
-    if let Some(c) = cached {
-        out.insert("cache_read_input_tokens".into(), c.into());
+            .saturating_sub(written.unwrap_or(0)),
+        output_tokens: n(u.get("completion_tokens")).unwrap_or(0),
     }
-    if let Some(w) = written {
-        out.insert("cache_creation_input_tokens".into(), w.into());
-    }
-    Value::Object(out)
 }
 
 /// `msg_` + the upstream id (Claude Code keys its history on the prefix), or a fresh one.
@@ -190,6 +144,7 @@ fn random_hex() -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use serde::Deserialize;
 
     #[test]
     fn merges_choices_thinking_text_then_tools() {
@@ -277,7 +232,8 @@ mod tests {
             ),
         ];
         for (args, want, complete) in cases {
-            assert_eq!(parse_arguments(Some(&args)), (want, complete), "{args}");
+            let typed = Arguments::deserialize(&args).unwrap();
+            assert_eq!(parse_arguments(&typed), (want, complete), "{args}");
         }
     }
 
@@ -329,16 +285,17 @@ mod tests {
         assert_eq!(message_id(Some("abc")), "msg_abc");
         assert_ne!(message_id(None), message_id(Some("")));
         assert!(tool_use_id().starts_with("toolu_"));
+        let usage = |u: Option<Value>, e| serde_json::to_value(usage(u.as_ref(), e)).unwrap();
         assert_eq!(
             usage(
-                Some(&json!({"prompt_tokens": 50, "completion_tokens": 5,
+                Some(json!({"prompt_tokens": 50, "completion_tokens": 5,
                 "prompt_tokens_details": {"cached_tokens": 10, "cache_creation_input_tokens": 15}})),
                 7
             ),
             json!({"input_tokens": 25, "output_tokens": 5, "cache_read_input_tokens": 10, "cache_creation_input_tokens": 15})
         );
         assert_eq!(
-            usage(Some(&json!({"prompt_tokens": 3})), 7),
+            usage(Some(json!({"prompt_tokens": 3})), 7),
             json!({"input_tokens": 3, "output_tokens": 0})
         );
         assert_eq!(

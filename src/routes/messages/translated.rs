@@ -9,6 +9,7 @@ use crate::app::App;
 use crate::features::guidance::add_large_edit_note;
 use crate::http::{ApiError, Outcome, Outgoing};
 use crate::protocol::anthropic::PING;
+use crate::protocol::chat_request::ChatRequest;
 use crate::relay::{self, Adapter, ChatSource, Fault, Sink, Step};
 use crate::routes::fields::{self, initiator_header};
 use crate::routes::pivot::Pivot;
@@ -79,33 +80,44 @@ pub fn create(
 }
 
 /// The Anthropic body as the Chat request Copilot gets, and the tool-name aliases used.
-/// The translator builds a typed `ChatRequest`; the steps after it (fitting to the model,
-/// the large-edit note) still edit a JSON tree, so the request crosses into one here, with
-/// one `serde_json::to_value` per request.
 pub(crate) fn translate(
     body: &Map<String, Value>,
     upstream_model: &str,
     model: Option<&Model>,
     pivot: Pivot,
 ) -> Result<(Vec<u8>, ToolNames), ApiError> {
-    let Translation { chat, tools } =
+    let Translation { mut chat, tools } =
         object_to_chat(body, upstream_model).map_err(ApiError::BadRequest)?;
-    let Ok(Value::Object(mut chat)) = serde_json::to_value(chat) else {
+    fit_to_model(&mut chat, model)?;
+    add_large_edit_note(&mut chat, model.and_then(|m| m.max_output));
+    let payload = pivot.request_typed(&chat)?;
+    Ok((payload, tools))
+}
+
+/// Fits the request to its model. The fitting (`fields::fit_translated`, shared with the
+/// routes whose requests are still JSON trees) reads and edits top-level fields only, so
+/// only those cross into a tree and back: the messages and tools, nearly all of the
+/// request, stay typed and are never copied.
+fn fit_to_model(chat: &mut ChatRequest, model: Option<&Model>) -> Result<(), ApiError> {
+    let internal = |e: serde_json::Error| ApiError::Internal(e.to_string());
+    let messages = std::mem::take(&mut chat.messages);
+    let tools = chat.tools.take();
+    let Value::Object(mut head) = serde_json::to_value(&*chat).map_err(internal)? else {
         return Err(ApiError::Internal(
-            "the translated request is not an object".into(),
+            "the Chat request is not an object".into(),
         ));
     };
-    fields::fit_translated(&mut chat, model);
+    fields::fit_translated(&mut head, model);
+    *chat = serde_json::from_value(Value::Object(head)).map_err(internal)?;
+    chat.messages = messages;
+    chat.tools = tools;
     // Copilot rejects a thinking budget that does not fit below max_tokens.
-    let max = chat.get("max_tokens").and_then(Value::as_u64);
-    if let (Some(max), Some(budget)) = (max, chat.get_mut("thinking_budget")) {
-        if budget.as_u64().is_some_and(|b| b >= max) {
-            *budget = Value::from(max.saturating_sub(1));
+    if let (Some(max), Some(budget)) = (chat.max_tokens, &mut chat.thinking_budget) {
+        if *budget >= max {
+            *budget = max.saturating_sub(1);
         }
     }
-    add_large_edit_note(&mut chat, model.and_then(|m| m.max_output));
-    let payload = pivot.request(&Value::Object(chat))?;
-    Ok((payload, tools))
+    Ok(())
 }
 
 /// Everything needed to (re)send the translated request and translate its answer.

@@ -34,17 +34,14 @@ pub fn create(
     };
     let req = Value::Object(body);
     let upstream_model = model.map_or(requested, |m| m.id.as_str());
+    let translated = to_chat(&req, upstream_model, &history).map_err(ApiError::BadRequest)?;
+    let mut chat = translated.body_object().map_err(ApiError::Internal)?;
     let ChatFromResponses {
-        body: chat,
         custom_tools,
         user_turn,
         has_images,
-    } = to_chat(&req, upstream_model, &history).map_err(ApiError::BadRequest)?;
-    let Value::Object(mut chat) = chat else {
-        return Err(ApiError::Internal(
-            "the translated request is not an object".into(),
-        ));
-    };
+        ..
+    } = translated;
     fields::fit_translated(&mut chat, model);
     let mut extra = vec![initiator_header(user_turn)];
     extra.extend(vision_header(has_images));

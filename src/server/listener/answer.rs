@@ -2,7 +2,7 @@
 //! an answer it frames itself (SSE), the upgraded connection (WebSocket), and the probe that
 //! tells whether the client has left; plus the response-head helpers they share.
 
-use super::conn::Io;
+use super::Io;
 use std::io::{self, Read, Write};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};

@@ -5,16 +5,12 @@
 
 use super::answer::{Probe, Upgraded, Writer, reason, safe_header};
 use super::head::{self, Framing, Head, HeadError, Version};
-use super::{Limits, Transport};
+use super::{Io, Limits, READ_CHUNK, Transport};
 use std::io::{self, Read, Write};
 use std::net::TcpStream;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
-
-/// The connection's byte stream, shared with a response writer that may outlive the
-/// request (a stream's watchdog writes keepalives from its own thread).
-pub(super) type Io = Arc<Mutex<Box<dyn Transport>>>;
 
 /// Unread body bytes drained after an answer so the connection can serve another request;
 /// beyond this the connection is closed instead (tiny_http 0.12 allocated the whole
@@ -24,8 +20,6 @@ pub const DRAIN_MAX: u64 = 1 << 20;
 /// is read and discarded: a client still sending would otherwise get a reset, which can
 /// destroy the answer before it reads it (nginx's "lingering close").
 const LINGER: Duration = Duration::from_secs(2);
-/// How much is read from the socket at a time.
-const READ_CHUNK: usize = 16 * 1024;
 /// The longest chunk-size or trailer line of a chunked body.
 const MAX_LINE: usize = 8 * 1024;
 

@@ -19,10 +19,10 @@
 use super::anthropic_response::{message_id, parse_argument_text, stop_reason, tool_use_id, usage};
 use super::json_scan::JsonScan;
 use super::tool_names::ToolNames;
-use crate::protocol::anthropic;
+use crate::protocol::anthropic::{Block, Delta, StreamEvent};
 use crate::protocol::chat_chunk::{Chunk, ToolCall};
 use crate::sse::Event;
-use serde_json::{Value, json};
+use serde_json::Value;
 use std::collections::VecDeque;
 
 pub struct StreamState {
@@ -61,12 +61,36 @@ impl Open {
     }
 }
 
-/// Output waiting for the open tool call's arguments to complete.
-enum Piece {
-    Text(String),
-    Thinking(String),
-    Signature(String),
+/// A piece of output: borrowed from the chunk as it arrives (`Piece<&str>`), owned while
+/// it waits in the queue for the open tool call's arguments to complete, so only the rare
+/// queued piece is copied.
+enum Piece<S = String> {
+    Text(S),
+    Thinking(S),
+    Signature(S),
     Tool(usize),
+}
+
+impl Piece {
+    fn as_deref(&self) -> Piece<&str> {
+        match self {
+            Piece::Text(s) => Piece::Text(s),
+            Piece::Thinking(s) => Piece::Thinking(s),
+            Piece::Signature(s) => Piece::Signature(s),
+            Piece::Tool(c) => Piece::Tool(*c),
+        }
+    }
+}
+
+impl Piece<&str> {
+    fn to_owned(&self) -> Piece {
+        match *self {
+            Piece::Text(s) => Piece::Text(s.to_string()),
+            Piece::Thinking(s) => Piece::Thinking(s.to_string()),
+            Piece::Signature(s) => Piece::Signature(s.to_string()),
+            Piece::Tool(c) => Piece::Tool(c),
+        }
+    }
 }
 
 #[derive(Clone, Copy, PartialEq, Debug)]
@@ -139,13 +163,13 @@ impl StreamState {
             let choice_index = choice.index.0.unwrap_or(position as u64);
             if let Some(delta) = choice.delta() {
                 if let Some(t) = delta.reasoning() {
-                    self.put(Piece::Thinking(t.to_string()), &mut ev);
+                    self.put(Piece::Thinking(t), &mut ev);
                 }
                 if let Some(s) = delta.reasoning_opaque.nonempty() {
-                    self.put(Piece::Signature(s.to_string()), &mut ev);
+                    self.put(Piece::Signature(s), &mut ev);
                 }
                 if let Some(t) = delta.content.nonempty() {
-                    self.put(Piece::Text(t.to_string()), &mut ev);
+                    self.put(Piece::Text(t), &mut ev);
                 }
                 for call in &delta.tool_calls.0 {
                     self.tool_delta(choice_index, call, &mut ev);
@@ -192,7 +216,7 @@ impl StreamState {
             }
         }
         while let Some(piece) = self.queue.pop_front() {
-            self.emit(piece, &mut ev);
+            self.emit(piece.as_deref(), &mut ev);
         }
         self.close(&mut ev);
         self.start(&mut ev);
@@ -200,12 +224,9 @@ impl StreamState {
         let truncated = emitted().any(|c| !parse_argument_text(&c.args).1);
         let has_tools = emitted().next().is_some();
         let stop = stop_reason(&self.finishes, has_tools, truncated);
-        ev.push(event(json!({
-            "type": "message_delta",
-            "delta": {"stop_reason": stop, "stop_sequence": null},
-            "usage": usage(self.usage.as_ref(), self.input_estimate),
-        })));
-        ev.push(event(json!({"type": "message_stop"})));
+        let usage = usage(self.usage.as_ref(), self.input_estimate);
+        ev.push(StreamEvent::message_delta(stop, &usage).to_event());
+        ev.push(StreamEvent::message_stop().to_event());
         self.done = true;
         ev
     }
@@ -219,7 +240,7 @@ impl StreamState {
         }
         self.start(&mut ev);
         self.close(&mut ev);
-        ev.push(anthropic::error_event(error_type, message));
+        ev.push(StreamEvent::error(error_type, message).to_event());
         self.done = true;
         ev
     }
@@ -280,15 +301,15 @@ impl StreamState {
     }
 
     /// Emits a piece now, or queues it behind an incomplete tool call.
-    fn put(&mut self, piece: Piece, ev: &mut Vec<Event>) {
+    fn put(&mut self, piece: Piece<&str>, ev: &mut Vec<Event>) {
         if self.queue.is_empty() && !self.blocked() {
             self.emit(piece, ev);
             return;
         }
         match (self.queue.back_mut(), piece) {
-            (Some(Piece::Text(a)), Piece::Text(b)) => a.push_str(&b),
-            (Some(Piece::Thinking(a)), Piece::Thinking(b)) => a.push_str(&b),
-            (_, piece) => self.queue.push_back(piece),
+            (Some(Piece::Text(a)), Piece::Text(b)) => a.push_str(b),
+            (Some(Piece::Thinking(a)), Piece::Thinking(b)) => a.push_str(b),
+            (_, piece) => self.queue.push_back(piece.to_owned()),
         }
     }
 
@@ -302,18 +323,18 @@ impl StreamState {
             let Some(piece) = self.queue.pop_front() else {
                 return;
             };
-            self.emit(piece, ev);
+            self.emit(piece.as_deref(), ev);
         }
     }
 
-    fn emit(&mut self, piece: Piece, ev: &mut Vec<Event>) {
+    fn emit(&mut self, piece: Piece<&str>, ev: &mut Vec<Event>) {
         match piece {
             Piece::Text(text) => {
                 let index = match self.open {
                     Some(Open::Text(i)) => i,
-                    _ => self.open_block(json!({"type": "text", "text": ""}), Open::Text, ev),
+                    _ => self.open_block(Block::text(""), Open::Text, ev),
                 };
-                ev.push(anthropic::block_delta(index, "text_delta", "text", &text));
+                ev.push(delta(index, Delta::text(text)));
             }
             Piece::Thinking(text) => {
                 let index = match self.open {
@@ -322,7 +343,7 @@ impl StreamState {
                         signed: false,
                     }) => index,
                     _ => self.open_block(
-                        json!({"type": "thinking", "thinking": "", "signature": ""}),
+                        Block::thinking("", ""),
                         |index| Open::Thinking {
                             index,
                             signed: false,
@@ -330,24 +351,14 @@ impl StreamState {
                         ev,
                     ),
                 };
-                ev.push(anthropic::block_delta(
-                    index,
-                    "thinking_delta",
-                    "thinking",
-                    &text,
-                ));
+                ev.push(delta(index, Delta::thinking(text)));
             }
             Piece::Signature(signature) => match self.open {
                 Some(Open::Thinking {
                     index,
                     signed: false,
                 }) => {
-                    ev.push(anthropic::block_delta(
-                        index,
-                        "signature_delta",
-                        "signature",
-                        &signature,
-                    ));
+                    ev.push(delta(index, Delta::signature(signature)));
                     self.open = Some(Open::Thinking {
                         index,
                         signed: true,
@@ -356,11 +367,7 @@ impl StreamState {
                 // Nothing left to sign (the thinking block closed when text began): the
                 // token still has to reach the client to come back on the next turn.
                 _ => {
-                    self.open_block(
-                        json!({"type": "redacted_thinking", "data": signature}),
-                        Open::Redacted,
-                        ev,
-                    );
+                    self.open_block(Block::redacted_thinking(signature), Open::Redacted, ev);
                     self.close(ev);
                 }
             },
@@ -369,7 +376,7 @@ impl StreamState {
                 let name = self
                     .tools
                     .to_client(self.calls[c].name.as_deref().unwrap_or(""));
-                let block = json!({"type": "tool_use", "id": id, "name": name, "input": {}});
+                let block = Block::tool_use(&id, &name, None);
                 let index = self.open_block(block, |index| Open::Tool { index, call: c }, ev);
                 let call = &mut self.calls[c];
                 call.stage = Stage::Live(index);
@@ -382,7 +389,7 @@ impl StreamState {
 
     fn open_block(
         &mut self,
-        block: Value,
+        block: Block,
         open: impl FnOnce(u64) -> Open,
         ev: &mut Vec<Event>,
     ) -> u64 {
@@ -390,11 +397,7 @@ impl StreamState {
         self.start(ev);
         let index = self.next_index;
         self.next_index += 1;
-        ev.push(event(json!({
-            "type": "content_block_start",
-            "index": index,
-            "content_block": block,
-        })));
+        ev.push(StreamEvent::block_start(index, block).to_event());
         self.open = Some(open(index));
         self.has_content = true;
         index
@@ -407,7 +410,7 @@ impl StreamState {
         if let Open::Tool { call, .. } = open {
             self.calls[call].stage = Stage::Closed;
         }
-        ev.push(anthropic::block_stop(open.index()));
+        ev.push(StreamEvent::block_stop(open.index()).to_event());
     }
 
     fn start(&mut self, ev: &mut Vec<Event>) {
@@ -415,29 +418,17 @@ impl StreamState {
             return;
         }
         self.started = true;
-        ev.push(event(json!({
-            "type": "message_start",
-            "message": {
-                "id": message_id(self.upstream_id.as_deref()),
-                "type": "message",
-                "role": "assistant",
-                "content": [],
-                "model": self.model,
-                "stop_reason": null,
-                "stop_sequence": null,
-                "usage": {"input_tokens": self.input_estimate, "output_tokens": 0},
-            },
-        })));
+        let id = message_id(self.upstream_id.as_deref());
+        ev.push(StreamEvent::message_start(&id, &self.model, self.input_estimate).to_event());
     }
 }
 
-/// An SSE event named after its JSON `type`.
-fn event(v: Value) -> Event {
-    anthropic::named(v)
+fn delta(index: u64, delta: Delta) -> Event {
+    StreamEvent::block_delta(index, delta).to_event()
 }
 
 fn input_json(index: u64, partial: &str) -> Event {
-    anthropic::block_delta(index, "input_json_delta", "partial_json", partial)
+    delta(index, Delta::input_json(partial))
 }
 
 #[cfg(test)]

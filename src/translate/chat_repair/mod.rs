@@ -18,9 +18,27 @@ const CONTINUE: &str = "Please continue.";
 /// paired, and again after, for orphaned results turned into user messages.
 pub(crate) fn normalize(messages: Vec<Message>, missing_result: &str) -> Vec<Message> {
     let messages = merge_same_role(messages);
-    let mut messages = merge_same_role(pair_tool_calls(messages, missing_result));
+    let mut messages = merge_same_role(pair_tool_calls(messages, missing_result, Trailing::Drop));
     ensure_ends_with_user(&mut messages);
     messages
+}
+
+/// Only the pairing of tool calls with their results, for the Responses path: its
+/// messages keep the turns and roles the client's items had (Codex sends its context and
+/// its prompt as two user messages, an answer and its reasoning as separate turns), and a
+/// call the conversation ends with is answered with `missing_result` too, since the
+/// client's own history holds that call.
+pub(crate) fn pair_results(messages: Vec<Message>, missing_result: &str) -> Vec<Message> {
+    pair_tool_calls(messages, missing_result, Trailing::Answer)
+}
+
+/// What becomes of calls without a result in the last turn of the conversation.
+#[derive(Clone, Copy, PartialEq)]
+enum Trailing {
+    /// Dropped: the client has not run them yet (an interrupted Anthropic tool turn).
+    Drop,
+    /// Answered with the placeholder, like calls without a result anywhere else.
+    Answer,
 }
 
 fn result_id(m: &Message) -> &str {
@@ -31,8 +49,12 @@ fn result_id(m: &Message) -> &str {
 /// Results for unknown or already answered ids become user text (or go, when empty);
 /// calls without a result get a placeholder when the conversation goes on, and are dropped
 /// when the conversation ends with them, so upstream never believes a tool ran that did
-/// not (reference §10.9).
-fn pair_tool_calls(messages: Vec<Message>, missing_result: &str) -> Vec<Message> {
+/// not (reference §10.9) — unless `trailing` asks for them to be answered.
+fn pair_tool_calls(
+    messages: Vec<Message>,
+    missing_result: &str,
+    trailing: Trailing,
+) -> Vec<Message> {
     let mut out = Vec::with_capacity(messages.len());
     let mut rest = messages.into_iter().peekable();
     while let Some(mut m) = rest.next() {
@@ -58,7 +80,7 @@ fn pair_tool_calls(messages: Vec<Message>, missing_result: &str) -> Vec<Message>
             }
         }
         let missing: Vec<&String> = ids.iter().filter(|id| !answered.contains(*id)).collect();
-        if !missing.is_empty() && rest.peek().is_none() {
+        if !missing.is_empty() && rest.peek().is_none() && trailing == Trailing::Drop {
             crate::warn!(
                 "dropped {} trailing tool call(s) that have no result: {missing:?}",
                 missing.len()

@@ -163,3 +163,44 @@ fn merging_keeps_images_and_reasoning() {
     assert_eq!(out[1]["tool_calls"].as_array().unwrap().len(), 1);
     assert_eq!(out.len(), 3);
 }
+
+#[test]
+fn pairing_alone_keeps_roles_and_answers_a_trailing_call() {
+    let typed = |ms: Vec<Value>| -> Vec<Message> {
+        ms.into_iter()
+            .map(|m| serde_json::from_value(m).unwrap())
+            .collect()
+    };
+    let out: Vec<Value> = super::pair_results(
+        typed(vec![
+            user("context"),
+            user("q"),
+            asst(&["a"]),
+            tool("z", "stray"),
+            json!({"role": "assistant", "content": "one"}),
+            json!({"role": "assistant", "content": "two"}),
+            asst(&["b"]),
+        ]),
+        "none came",
+    )
+    .iter()
+    .map(|m| serde_json::to_value(m).unwrap())
+    .collect();
+    assert_eq!(
+        roles(&out),
+        [
+            "user",
+            "user",
+            "assistant",
+            "tool:a",
+            "user",
+            "assistant",
+            "assistant",
+            "assistant",
+            "tool:b"
+        ]
+    );
+    assert_eq!(out[3]["content"], "none came");
+    assert_eq!(out[4], user("stray"));
+    assert_eq!(out[8]["content"], "none came");
+}

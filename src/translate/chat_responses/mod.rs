@@ -130,7 +130,8 @@ mod tests {
         );
         let next = json!({"input": input, "tools": req["tools"]});
         let up2 = responses_request::to_chat(&next, "claude-sonnet-4.5", &[]).unwrap();
-        let m = up2.body["messages"].as_array().unwrap();
+        let body = Value::Object(up2.body_object().unwrap());
+        let m = body["messages"].as_array().unwrap();
         assert_eq!(m.len(), 4);
         assert_eq!(m[1]["reasoning_opaque"], "SIG");
         assert_eq!(

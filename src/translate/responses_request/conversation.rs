@@ -1,9 +1,12 @@
-//! Input items -> Chat messages: the assistant turn gathered from consecutive items, each
-//! call answered right after its turn, images and orphan outputs kept as user content.
+//! Input items -> Chat messages: the assistant turn gathered from consecutive items, the
+//! output of each of its calls placed right after it (Responses items are flat, linked by
+//! `call_id` alone, so an output may come anywhere), images and outputs of unknown calls
+//! kept as user content. Answering calls that got no output is the shared repair's
+//! (`chat_repair::pair_results`), with this path's own words, `MISSING_OUTPUT`.
 
+use crate::protocol::chat_request::{self as chat, ImageUrl, Message, ToolCall};
 use crate::protocol::responses_request::{CallOutput, Content, Item, Part, Role, ToolOutput};
 use crate::translate::responses_response::OWN_REASONING;
-use serde_json::{Map, Value, json};
 use std::collections::{HashMap, HashSet};
 
 /// The tool message given for a call whose output the client never sent: it says so,
@@ -17,7 +20,7 @@ const EMPTY_OUTPUT: &str = "(no output)";
 /// message after the turn's tool messages (Chat tool messages carry no images).
 struct Output {
     text: String,
-    images: Vec<Value>,
+    images: Vec<chat::Part>,
 }
 
 /// The assistant turn being gathered: text, reasoning and calls of consecutive items.
@@ -26,8 +29,7 @@ struct Turn {
     text: String,
     reasoning: Vec<String>,
     opaque: Option<String>,
-    calls: Vec<Value>,
-    call_ids: Vec<String>,
+    calls: Vec<ToolCall>,
 }
 
 impl Turn {
@@ -38,7 +40,7 @@ impl Turn {
 
 /// The message list under construction.
 pub(super) struct Conversation {
-    messages: Vec<Value>,
+    messages: Vec<Message>,
     turn: Turn,
     /// Outputs by call id, gathered up front so each is placed right after its call.
     outputs: HashMap<String, Output>,
@@ -78,8 +80,7 @@ impl Conversation {
 
     pub(super) fn system(&mut self, text: String) {
         if !text.is_empty() {
-            self.messages
-                .push(json!({"role": "system", "content": text}));
+            self.messages.push(Message::text(chat::Role::System, text));
         }
     }
 
@@ -114,7 +115,7 @@ impl Conversation {
             Item::CustomToolCall(call) => {
                 let name = call.name.as_deref().ok_or(".name is required")?;
                 let input = call.input.as_deref().unwrap_or("");
-                let arguments = json!({"input": input}).to_string();
+                let arguments = serde_json::json!({"input": input}).to_string();
                 self.call(
                     call.call_id.as_deref().or(call.id.as_deref()),
                     name,
@@ -161,7 +162,7 @@ impl Conversation {
             Some(Role::User) => {
                 self.flush();
                 if let Some(c) = self.user_content(content)? {
-                    self.messages.push(json!({"role": "user", "content": c}));
+                    self.messages.push(Message::new(chat::Role::User, c));
                 }
             }
             Some(Role::Other(other)) => {
@@ -207,16 +208,14 @@ impl Conversation {
             || format!("call_{:016x}", crate::ids::random_u64()),
             str::to_string,
         );
-        self.turn.calls.push(json!({
-            "id": id,
-            "type": "function",
-            "function": {"name": name, "arguments": arguments},
-        }));
-        self.turn.call_ids.push(id);
+        self.turn
+            .calls
+            .push(ToolCall::function(id, name, arguments));
     }
 
-    /// Ends the assistant turn: its message, then one tool message per call, then the
-    /// images those tools returned.
+    /// Ends the assistant turn: its message, then a tool message for each call whose
+    /// output the client sent (the repair answers the others), then the images those tools
+    /// returned.
     fn flush(&mut self) {
         let turn = std::mem::take(&mut self.turn);
         if turn.text.is_empty() && turn.calls.is_empty() {
@@ -225,86 +224,74 @@ impl Conversation {
             }
             return;
         }
-        let mut m = Map::new();
-        m.insert("role".into(), "assistant".into());
         let content = if turn.text.is_empty() {
-            Value::Null
+            chat::Content::Null
         } else {
-            turn.text.into()
+            chat::Content::Text(turn.text)
         };
-        m.insert("content".into(), content);
-        if !turn.reasoning.is_empty() {
-            m.insert("reasoning_text".into(), turn.reasoning.join("\n\n").into());
-        }
-        if let Some(o) = turn.opaque {
-            m.insert("reasoning_opaque".into(), o.into());
-        }
-        if !turn.calls.is_empty() {
-            m.insert("tool_calls".into(), Value::Array(turn.calls));
-        }
-        self.messages.push(Value::Object(m));
+        let ids: Vec<String> = turn.calls.iter().map(|c| c.id.clone()).collect();
+        self.messages.push(Message {
+            reasoning_text: (!turn.reasoning.is_empty()).then(|| turn.reasoning.join("\n\n")),
+            reasoning_opaque: turn.opaque,
+            tool_calls: (!turn.calls.is_empty()).then_some(turn.calls),
+            ..Message::new(chat::Role::Assistant, content)
+        });
 
         let mut images = Vec::new();
-        for id in turn.call_ids {
-            let text = match self.outputs.remove(&id) {
-                Some(out) => {
-                    images.extend(out.images);
-                    out.text
-                }
-                None => MISSING_OUTPUT.into(),
-            };
-            self.messages
-                .push(json!({"role": "tool", "tool_call_id": id, "content": text}));
+        for id in ids {
+            if let Some(out) = self.outputs.remove(&id) {
+                images.extend(out.images);
+                self.messages.push(Message::tool_result(id, out.text));
+            }
         }
         if !images.is_empty() {
             self.has_images = true;
-            let mut parts =
-                vec![json!({"type": "text", "text": "Images returned by the tool calls above:"})];
+            let mut parts = vec![chat::Part::text("Images returned by the tool calls above:")];
             parts.extend(images);
             self.messages
-                .push(json!({"role": "user", "content": parts}));
+                .push(Message::new(chat::Role::User, chat::Content::Parts(parts)));
         }
     }
 
-    /// An output whose call is not in the input: kept as user text so nothing is lost,
-    /// since Chat rejects a tool message without its call.
-    /// An output whose call is not in the input: kept as user text so nothing is lost,
-    /// since Chat rejects a tool message without its call.
+    /// An output whose call is not in the input: a tool message the repair turns into user
+    /// text (Chat rejects a tool message without its call), saying which call it answers so
+    /// nothing is lost.
     fn orphan_output(&mut self, id: &str, out: &CallOutput) {
         let out = tool_output(&out.output);
         if out.text == EMPTY_OUTPUT && out.images.is_empty() {
             return;
         }
-        let mut parts = vec![
-            json!({"type": "text", "text": format!("[Result of tool call {id}]\n{}", out.text)}),
-        ];
+        let mut parts = vec![chat::Part::text(format!(
+            "[Result of tool call {id}]\n{}",
+            out.text
+        ))];
         self.has_images |= !out.images.is_empty();
         parts.extend(out.images);
-        self.messages
-            .push(json!({"role": "user", "content": parts}));
+        self.messages.push(Message {
+            tool_call_id: Some(id.to_string()),
+            ..Message::new(chat::Role::Tool, chat::Content::Parts(parts))
+        });
     }
 
     /// User content as Chat takes it: a string for plain text, parts otherwise.
-    fn user_content(&mut self, content: Option<&Content>) -> Result<Option<Value>, String> {
+    fn user_content(&mut self, content: Option<&Content>) -> Result<Option<chat::Content>, String> {
         let parts = match content {
             None => return Ok(None),
             Some(Content::Text(s)) if s.is_empty() => return Ok(None),
-            Some(Content::Text(s)) => return Ok(Some(s.clone().into())),
+            Some(Content::Text(s)) => return Ok(Some(chat::Content::Text(s.clone()))),
             Some(Content::Parts(parts)) => parts,
             Some(Content::Invalid) => {
                 return Err(".content must be a string or an array of parts".into());
             }
         };
         let mut out = Vec::new();
-        let mut only_text = true;
         for part in parts {
             match part {
                 Part::Text(text) if text.is_empty() => {}
-                Part::Text(text) => out.push(json!({"type": "text", "text": text})),
+                Part::Text(text) => out.push(chat::Part::text(text.as_str())),
                 Part::InputImage { .. } => {
                     if let Some(image) = image_part(part) {
                         self.has_images = true;
-                        only_text = false;
                         out.push(image);
                     }
                 }
@@ -314,23 +301,30 @@ impl Conversation {
         }
         Ok(match out.as_mut_slice() {
             [] => None,
-            [one] if only_text => Some(one["text"].take()),
-            _ => Some(Value::Array(out)),
+            [chat::Part::Text { text }] => Some(chat::Content::Text(std::mem::take(text))),
+            _ => Some(chat::Content::Parts(out)),
         })
     }
 
-    pub(super) fn finish(mut self) -> Vec<Value> {
+    /// The messages, with adjacent system messages joined into one.
+    pub(super) fn finish(mut self) -> Vec<Message> {
         self.flush();
-        let mut out: Vec<Value> = Vec::with_capacity(self.messages.len());
+        let mut out: Vec<Message> = Vec::with_capacity(self.messages.len());
         for m in self.messages {
             if let Some(prev) = out.last_mut() {
-                if prev["role"] == "system" && m["role"] == "system" {
-                    let joined = format!(
+                if prev.role == chat::Role::System && m.role == chat::Role::System {
+                    let text = |m: &Message| {
+                        m.content
+                            .as_ref()
+                            .and_then(chat::Content::as_text)
+                            .unwrap_or("")
+                            .to_string()
+                    };
+                    prev.content = Some(chat::Content::Text(format!(
                         "{}\n\n{}",
-                        prev["content"].as_str().unwrap_or(""),
-                        m["content"].as_str().unwrap_or("")
-                    );
-                    prev["content"] = joined.into();
+                        text(prev),
+                        text(&m)
+                    )));
                     continue;
                 }
             }
@@ -345,7 +339,7 @@ fn dropped_part(kind: &str) {
 }
 
 /// An `input_image` part as a Chat `image_url` part.
-fn image_part(part: &Part) -> Option<Value> {
+fn image_part(part: &Part) -> Option<chat::Part> {
     let Part::InputImage { url, detail } = part else {
         return None;
     };
@@ -353,11 +347,12 @@ fn image_part(part: &Part) -> Option<Value> {
         crate::warn!("responses->chat: `input_image` without an image_url (file_id) dropped");
         return None;
     };
-    let mut image = json!({"url": url});
-    if let Some(d) = detail {
-        image["detail"] = d.as_str().into();
-    }
-    Some(json!({"type": "image_url", "image_url": image}))
+    Some(chat::Part::ImageUrl {
+        image_url: ImageUrl {
+            url: url.clone(),
+            detail: detail.clone(),
+        },
+    })
 }
 
 /// Content of any shape as plain text, text parts joined with `sep`.
@@ -395,7 +390,7 @@ fn tool_output(output: &ToolOutput) -> Output {
         }
         ToolOutput::Legacy { content, raw } => match content {
             Some(c) => c.clone(),
-            None => Value::Object(raw.clone()).to_string(),
+            None => serde_json::Value::Object(raw.clone()).to_string(),
         },
         ToolOutput::Other(other) => other.to_string(),
     };

@@ -18,23 +18,38 @@ mod conversation;
 mod tests;
 mod tools;
 
+use super::chat_repair;
+use crate::protocol::chat_request::{ChatRequest, ResponseFormat, StreamOptions};
 use crate::protocol::responses_request::{
     Checked, Content, Input, Item, ResponsesRequest, Role, TextFormat, Tools,
 };
-use conversation::Conversation;
-use serde_json::{Map, Value, json};
+use conversation::{Conversation, MISSING_OUTPUT};
+use serde_json::{Map, Value};
 use tools::{ToolSet, tool_choice};
 
 /// The Chat body and the facts the route needs to translate the answer back and to set
 /// the billing and vision headers.
 #[derive(Debug)]
 pub struct ChatFromResponses {
-    pub body: Value,
+    pub body: ChatRequest,
     /// Names of the freeform `custom` tools, whose calls go back as `custom_tool_call`.
     pub custom_tools: Vec<String>,
     /// The last input item is a genuine user message (`X-Initiator: user`).
     pub user_turn: bool,
     pub has_images: bool,
+}
+
+impl ChatFromResponses {
+    /// The Chat body as the JSON object the routes' later steps (fitting the request to
+    /// its model, the hosted web search) still edit: the one conversion of the typed
+    /// request into a tree, once per request.
+    pub fn body_object(&self) -> Result<Map<String, Value>, String> {
+        match serde_json::to_value(&self.body) {
+            Ok(Value::Object(body)) => Ok(body),
+            Ok(_) => Err("the translated request is not an object".into()),
+            Err(e) => Err(format!("the translated request does not serialize: {e}")),
+        }
+    }
 }
 
 /// Translates a request body, `history` being the items a `previous_response_id` names
@@ -86,7 +101,7 @@ pub fn from_request(
         conv.item(item).map_err(|e| format!("{}{e}", label(i)))?;
     }
     let has_images = conv.has_images;
-    let messages = conv.finish();
+    let messages = chat_repair::pair_results(conv.finish(), MISSING_OUTPUT);
     if messages.is_empty() {
         return Err("`input` holds no message to send".into());
     }
@@ -96,26 +111,25 @@ pub fn from_request(
         Some(Tools::List(tools)) => ToolSet::from_request(tools)?,
         Some(Tools::Invalid) => return Err("`tools` must be an array".into()),
     };
-    let mut out = Map::new();
-    out.insert("model".into(), upstream_model.into());
-    out.insert("messages".into(), Value::Array(messages));
+    let mut out = ChatRequest {
+        model: upstream_model.to_string(),
+        messages,
+        ..ChatRequest::default()
+    };
     if !tools.tools.is_empty() {
-        if let Some(choice) = req
+        out.tool_choice = req
             .tool_choice
             .as_ref()
-            .and_then(|c| tool_choice(c, &tools))
-        {
-            out.insert("tool_choice".into(), choice);
-        }
+            .and_then(|c| tool_choice(c, &tools));
         if let Some(p) = req.parallel_tool_calls {
-            out.insert("parallel_tool_calls".into(), p.into());
+            out.extra.insert("parallel_tool_calls".into(), p.into());
         }
-        out.insert("tools".into(), Value::Array(tools.tools));
+        out.tools = Some(tools.tools);
     }
     copy_scalars(req, &mut out)?;
 
     Ok(ChatFromResponses {
-        body: Value::Object(out),
+        body: out,
         custom_tools: tools.custom,
         user_turn: items.last().is_some_and(|i| i.is_user_message()),
         has_images,
@@ -124,36 +138,30 @@ pub fn from_request(
 
 /// Scalars with a Chat twin. `store`, `include`, `prompt_cache_key`, `client_metadata`,
 /// `metadata`, `text.verbosity`, `truncation` and the like have none and are left out.
-fn copy_scalars(req: &ResponsesRequest, out: &mut Map<String, Value>) -> Result<(), String> {
-    match &req.max_output_tokens {
-        None => {}
-        Some(Checked::Valid(n)) => {
-            out.insert("max_tokens".into(), (*n).into());
-        }
+fn copy_scalars(req: &ResponsesRequest, out: &mut ChatRequest) -> Result<(), String> {
+    out.max_tokens = match req.max_output_tokens {
+        None => None,
+        Some(Checked::Valid(n)) => Some(n),
         Some(Checked::Invalid) => {
             return Err("`max_output_tokens` must be a positive integer".into());
         }
-    }
-    for (key, value) in [("temperature", &req.temperature), ("top_p", &req.top_p)] {
-        match value {
-            None => {}
-            Some(Checked::Valid(n)) => {
-                out.insert(key.into(), Value::Number(n.clone()));
-            }
-            Some(Checked::Invalid) => return Err(format!("`{key}` must be a number")),
-        }
-    }
+    };
+    let number = |key: &str, value: &Option<Checked<_>>| match value {
+        None => Ok(None),
+        Some(Checked::Valid(n)) => Ok(Some(Clone::clone(n))),
+        Some(Checked::Invalid) => Err(format!("`{key}` must be a number")),
+    };
+    out.temperature = number("temperature", &req.temperature)?;
+    out.top_p = number("top_p", &req.top_p)?;
     let effort = req.reasoning.as_ref().and_then(|r| r.effort.as_deref());
-    if let Some(effort) = effort.and_then(chat_effort) {
-        out.insert("reasoning_effort".into(), effort.into());
-    }
+    out.reasoning_effort = effort.and_then(chat_effort).map(str::to_string);
     let format = req.text.as_ref().and_then(|t| t.format.as_ref());
-    if let Some(format) = format.and_then(response_format) {
-        out.insert("response_format".into(), format);
-    }
+    out.response_format = format.and_then(response_format);
     if req.stream == Some(true) {
-        out.insert("stream".into(), true.into());
-        out.insert("stream_options".into(), json!({"include_usage": true}));
+        out.stream = Some(true);
+        out.stream_options = Some(StreamOptions {
+            include_usage: true,
+        });
     }
     Ok(())
 }
@@ -169,7 +177,7 @@ fn chat_effort(effort: &str) -> Option<&str> {
     }
 }
 
-fn response_format(format: &TextFormat) -> Option<Value> {
+fn response_format(format: &TextFormat) -> Option<ResponseFormat> {
     match format.kind.as_deref()? {
         "json_schema" => {
             let mut schema = Map::new();
@@ -185,9 +193,11 @@ fn response_format(format: &TextFormat) -> Option<Value> {
                     schema.insert(key.into(), v.clone());
                 }
             }
-            Some(json!({"type": "json_schema", "json_schema": schema}))
+            Some(ResponseFormat::JsonSchema {
+                json_schema: Value::Object(schema),
+            })
         }
-        "json_object" => Some(json!({"type": "json_object"})),
+        "json_object" => Some(ResponseFormat::JsonObject),
         _ => None,
     }
 }

@@ -2,13 +2,19 @@
 
 use super::conversation::MISSING_OUTPUT;
 use super::*;
+use serde_json::json;
 
 fn chat(req: Value) -> ChatFromResponses {
     to_chat(&req, "claude-sonnet-4.5", &[]).expect("translates")
 }
 
-fn messages(r: &ChatFromResponses) -> &Vec<Value> {
-    r.body["messages"].as_array().unwrap()
+/// The Chat body as Copilot receives it.
+fn body(r: &ChatFromResponses) -> Value {
+    Value::Object(r.body_object().unwrap())
+}
+
+fn messages(r: &ChatFromResponses) -> Vec<Value> {
+    body(r)["messages"].as_array().unwrap().clone()
 }
 
 /// The request Codex 0.169 sends (reference clients.md §4), abridged.
@@ -50,7 +56,7 @@ fn codex_request() -> Value {
 #[test]
 fn codex_request_becomes_a_chat_request() {
     let r = chat(codex_request());
-    let b = &r.body;
+    let b = &body(&r);
     assert_eq!(b["model"], "claude-sonnet-4.5");
     assert_eq!(b["stream"], true);
     assert_eq!(b["stream_options"], json!({"include_usage": true}));
@@ -219,7 +225,7 @@ fn history_is_prepended_and_instructions_lead() {
     let req = json!({"instructions": "Be brief.", "input": "again"});
     let r = to_chat(&req, "m", &history).unwrap();
     assert_eq!(
-        r.body["messages"],
+        body(&r)["messages"],
         json!([
             {"role": "system", "content": "Be brief."},
             {"role": "user", "content": "hi"},
@@ -280,7 +286,7 @@ fn scalars_and_formats() {
         "reasoning": {"effort": "xhigh", "summary": "auto"},
         "metadata": {"a": "b"},
     }));
-    let b = &r.body;
+    let b = &body(&r);
     assert_eq!(b["max_tokens"], 100);
     assert_eq!(b["temperature"], 0.2);
     assert_eq!(b["top_p"], 0.9);
@@ -293,8 +299,8 @@ fn scalars_and_formats() {
     let r = chat(
         json!({"input": "hi", "text": {"format": {"type": "json_object"}}, "reasoning": {"effort": "none"}}),
     );
-    assert_eq!(r.body["response_format"], json!({"type": "json_object"}));
-    assert!(r.body.get("reasoning_effort").is_none());
+    assert_eq!(body(&r)["response_format"], json!({"type": "json_object"}));
+    assert!(body(&r).get("reasoning_effort").is_none());
 }
 
 #[test]
@@ -322,7 +328,7 @@ fn tool_choice_shapes() {
     ];
     for (choice, want) in cases {
         let r = chat(json!({"input": "hi", "tools": tools, "tool_choice": choice}));
-        assert_eq!(r.body.get("tool_choice"), want.as_ref(), "{choice}");
+        assert_eq!(body(&r).get("tool_choice"), want.as_ref(), "{choice}");
     }
     // Without any tool left, neither tools nor tool_choice nor parallel_tool_calls.
     let r = chat(
@@ -330,7 +336,7 @@ fn tool_choice_shapes() {
                         "parallel_tool_calls": true}),
     );
     for key in ["tools", "tool_choice", "parallel_tool_calls"] {
-        assert!(r.body.get(key).is_none(), "{key}");
+        assert!(body(&r).get(key).is_none(), "{key}");
     }
 }
 
@@ -432,7 +438,32 @@ fn unknown_items_and_keys_are_tolerated() {
         "service_tier": "auto",
     }));
     assert_eq!(
-        r.body["messages"],
+        body(&r)["messages"],
         json!([{"role": "user", "content": "hi"}])
     );
+}
+
+#[test]
+fn calls_without_output_are_answered_by_the_shared_repair() {
+    // A call the conversation ends with is answered too (the client's history holds it),
+    // and one between answered calls gets its placeholder after theirs.
+    let r = chat(json!({"input": [
+        {"role": "user", "content": "go"},
+        {"type": "function_call", "call_id": "A", "name": "f", "arguments": "{}"},
+        {"type": "function_call", "call_id": "B", "name": "f", "arguments": "{}"},
+        {"type": "function_call", "call_id": "C", "name": "f", "arguments": "{}"},
+        {"type": "function_call_output", "call_id": "C", "output": ""},
+        {"type": "function_call_output", "call_id": "A", "output": "a"},
+        {"type": "function_call", "call_id": "D", "name": "f", "arguments": "{}"},
+    ]}));
+    let m = messages(&r);
+    let tool =
+        |id: &str, content: &str| json!({"role": "tool", "tool_call_id": id, "content": content});
+    assert_eq!(m.len(), 7, "{m:#?}");
+    assert_eq!(m[2], tool("A", "a"));
+    assert_eq!(m[3], tool("C", "(no output)"));
+    assert_eq!(m[4], tool("B", MISSING_OUTPUT));
+    assert_eq!(m[5]["tool_calls"][0]["id"], "D");
+    assert_eq!(m[6], tool("D", MISSING_OUTPUT));
+    assert!(!r.user_turn);
 }

@@ -2,6 +2,7 @@
 //! function of one string `input`, `namespace` tools flattened, hosted tools dropped; and
 //! `tool_choice` in Chat's shape.
 
+use crate::protocol::chat_request::{self as chat, Function};
 use crate::protocol::responses_request::{FreeformFormat, Tool, ToolChoice};
 use serde_json::{Map, Value, json};
 use std::collections::HashSet;
@@ -9,7 +10,7 @@ use std::collections::HashSet;
 /// The Chat tools built from the request's, with the names of the freeform ones.
 #[derive(Default)]
 pub(super) struct ToolSet {
-    pub(super) tools: Vec<Value>,
+    pub(super) tools: Vec<chat::Tool>,
     names: HashSet<String>,
     pub(super) custom: Vec<String>,
     dropped: Vec<String>,
@@ -67,8 +68,7 @@ impl ToolSet {
             }
             Tool::Untyped => return Err(format!("{at}.type is required")),
         };
-        self.tools
-            .push(json!({"type": "function", "function": function}));
+        self.tools.push(chat::Tool::function(function));
         Ok(())
     }
 
@@ -90,21 +90,17 @@ fn function(
     description: Option<&str>,
     parameters: Option<&Map<String, Value>>,
     strict: Option<bool>,
-) -> Value {
-    let mut f = Map::new();
-    f.insert("name".into(), name.into());
-    if let Some(d) = description {
-        f.insert("description".into(), d.into());
-    }
-    let params = parameters.map_or_else(
+) -> Function {
+    let parameters = parameters.map_or_else(
         || json!({"type": "object", "properties": {}}),
         |p| Value::Object(p.clone()),
     );
-    f.insert("parameters".into(), params);
-    if let Some(s) = strict {
-        f.insert("strict".into(), s.into());
+    Function {
+        name: name.to_string(),
+        description: description.map(str::to_string),
+        parameters,
+        strict,
     }
-    Value::Object(f)
 }
 
 /// A freeform tool as a function taking its raw text in `input`; a grammar, when given,
@@ -113,7 +109,7 @@ fn freeform_function(
     name: &str,
     description: Option<&str>,
     format: Option<&FreeformFormat>,
-) -> Value {
+) -> Function {
     let mut description = description.unwrap_or("").to_string();
     if let Some(format) = format {
         if let Some(def) = &format.definition {
@@ -123,32 +119,33 @@ fn freeform_function(
             ));
         }
     }
-    json!({
-        "name": name,
-        "description": description.trim_start(),
-        "parameters": {
+    Function {
+        name: name.to_string(),
+        description: Some(description.trim_start().to_string()),
+        parameters: json!({
             "type": "object",
             "properties": {"input": {"type": "string", "description": "The raw input of the tool."}},
             "required": ["input"],
             "additionalProperties": false,
-        },
-    })
+        }),
+        strict: None,
+    }
 }
 
 /// `tool_choice` in Chat's shape; `None` when it names no tool that was sent.
-pub(super) fn tool_choice(choice: &ToolChoice, tools: &ToolSet) -> Option<Value> {
+pub(super) fn tool_choice(choice: &ToolChoice, tools: &ToolSet) -> Option<chat::ToolChoice> {
     match choice {
         ToolChoice::Mode(mode) if matches!(mode.as_str(), "auto" | "none" | "required") => {
-            Some(mode.as_str().into())
+            Some(chat::ToolChoice::Mode(mode.clone()))
         }
         ToolChoice::Named(Some(name)) => tools
             .names
             .contains(name)
-            .then(|| json!({"type": "function", "function": {"name": name}})),
+            .then(|| chat::ToolChoice::function(name.as_str())),
         ToolChoice::AllowedTools { mode } => mode
             .as_deref()
             .filter(|m| matches!(*m, "auto" | "required"))
-            .map(Value::from),
+            .map(|m| chat::ToolChoice::Mode(m.to_string())),
         // Another word, a choice without a name, or a hosted tool that was dropped.
         ToolChoice::Mode(_) | ToolChoice::Named(None) | ToolChoice::Other => None,
     }

@@ -10,65 +10,41 @@
 //! that passes for a finished one.
 
 use super::json_repair;
+use crate::protocol::chat_chunk::Chunk;
 use serde_json::{Map, Value, json};
 use std::time::{SystemTime, UNIX_EPOCH};
 
 pub fn from_chat(chat: &Value, req: &Value, custom_tools: &[String], response_id: &str) -> Value {
+    let completion = Chunk::from_value(chat);
     let mut reasoning = Vec::new();
     let mut opaque: Option<&str> = None;
     let mut parts = Vec::new();
     let mut calls = Vec::new();
     let mut finishes = Vec::new();
-    for choice in chat
-        .get("choices")
-        .and_then(Value::as_array)
-        .into_iter()
-        .flatten()
-    {
-        let m = choice.get("message").unwrap_or(&Value::Null);
-        if let Some(t) = reasoning_text(m) {
-            reasoning.push(t.to_string());
-        }
-        if let Some(o) = m.get("reasoning_opaque").and_then(Value::as_str) {
+    for choice in &completion.choices.0 {
+        if let Some(m) = choice.message() {
+            reasoning.extend(m.reasoning());
             // One answer has one token, on whichever choice carries the reasoning.
-            opaque = opaque.or(Some(o).filter(|o| !o.is_empty()));
+            opaque = opaque.or(m.reasoning_opaque.nonempty());
+            parts.extend(m.content.texts().into_iter().map(output_text));
+            if let Some(r) = m.refusal.get() {
+                parts.push(json!({"type": "refusal", "refusal": r}));
+            }
+            for call in &m.tool_calls.0 {
+                let f = &call.function.0;
+                let name = f.name.get().unwrap_or("");
+                let call_id = call.id.get().map_or_else(|| new_id("call"), str::to_string);
+                calls.push(call_item(
+                    &new_id(call_prefix(name, custom_tools)),
+                    &call_id,
+                    name,
+                    f.arguments.get().unwrap_or(""),
+                    None,
+                    custom_tools,
+                ));
+            }
         }
-        match m.get("content") {
-            Some(Value::String(s)) if !s.is_empty() => parts.push(output_text(s)),
-            Some(Value::Array(ps)) => parts.extend(
-                ps.iter()
-                    .filter_map(|p| p.get("text").and_then(Value::as_str))
-                    .filter(|t| !t.is_empty())
-                    .map(output_text),
-            ),
-            _ => {}
-        }
-        if let Some(r) = m.get("refusal").and_then(Value::as_str) {
-            parts.push(json!({"type": "refusal", "refusal": r}));
-        }
-        for call in m
-            .get("tool_calls")
-            .and_then(Value::as_array)
-            .into_iter()
-            .flatten()
-        {
-            let f = call.get("function").unwrap_or(&Value::Null);
-            let name = f.get("name").and_then(Value::as_str).unwrap_or("");
-            let call_id = call
-                .get("id")
-                .and_then(Value::as_str)
-                .map_or_else(|| new_id("call"), str::to_string);
-            let args = f.get("arguments").and_then(Value::as_str).unwrap_or("");
-            calls.push(call_item(
-                &new_id(call_prefix(name, custom_tools)),
-                &call_id,
-                name,
-                args,
-                None,
-                custom_tools,
-            ));
-        }
-        if let Some(f) = choice.get("finish_reason").and_then(Value::as_str) {
+        if let Some(f) = choice.finish_reason.get() {
             finishes.push(f);
         }
     }
@@ -95,11 +71,11 @@ pub fn from_chat(chat: &Value, req: &Value, custom_tools: &[String], response_id
     let outcome = Outcome::from_finishes(finishes, truncated_call);
     response_object(
         response_id,
-        created_at(chat),
+        completion.created.0.unwrap_or_else(now_secs),
         req,
         &outcome,
         output,
-        usage(chat.get("usage")),
+        usage(completion.usage.as_ref()),
     )
 }
 
@@ -265,20 +241,6 @@ pub(super) fn now_secs() -> u64 {
         .duration_since(UNIX_EPOCH)
         .map(|d| d.as_secs())
         .unwrap_or(0)
-}
-
-fn created_at(chat: &Value) -> u64 {
-    chat.get("created")
-        .and_then(Value::as_u64)
-        .unwrap_or_else(now_secs)
-}
-
-/// Copilot's reasoning text; `reasoning_content` as other OpenAI-style servers send it.
-pub(super) fn reasoning_text(m: &Value) -> Option<&str> {
-    ["reasoning_text", "reasoning_content"]
-        .iter()
-        .filter_map(|k| m.get(*k).and_then(Value::as_str))
-        .find(|t| !t.is_empty())
 }
 
 pub(super) fn output_text(text: &str) -> Value {

@@ -14,9 +14,9 @@
 use super::json_scan::MemberText;
 use super::responses_response::{self as resp, Outcome};
 use crate::protocol::chat_chunk::{Chunk, ToolCall};
-use crate::protocol::responses;
+use crate::protocol::responses::{At, StreamEvent};
 use crate::sse::Event;
-use serde_json::{Map, Value, json};
+use serde_json::{Value, json};
 use std::collections::HashMap;
 
 pub struct ResponsesStream {
@@ -94,10 +94,9 @@ impl ResponsesStream {
             Vec::new(),
             Value::Null,
         );
-        vec![
-            self.event("response.created", json!({"response": snapshot.clone()})),
-            self.event("response.in_progress", json!({"response": snapshot})),
-        ]
+        ["response.created", "response.in_progress"]
+            .map(|kind| StreamEvent::response(kind, &snapshot, self.next_seq()).to_event())
+            .into()
     }
 
     /// The events for one upstream chunk (a parsed `data:` line other than `[DONE]`).
@@ -140,10 +139,11 @@ impl ResponsesStream {
                         opaque.push_str(o);
                     }
                 }
-                for text in [&delta.content, &delta.refusal] {
-                    if let Some(t) = text.nonempty() {
-                        self.text_delta(t, &mut ev);
-                    }
+                for text in [delta.content.nonempty(), delta.refusal.nonempty()]
+                    .into_iter()
+                    .flatten()
+                {
+                    self.text_delta(text, &mut ev);
                 }
                 for call in &delta.tool_calls.0 {
                     self.tool_delta(ci, call, &mut ev);
@@ -175,7 +175,7 @@ impl ResponsesStream {
             "response.incomplete"
         };
         let response = self.envelope(&outcome, self.output(), resp::usage(self.usage.as_ref()));
-        ev.push(self.event(kind, json!({"response": response})));
+        ev.push(StreamEvent::response(kind, &response, self.next_seq()).to_event());
         self.ended = true;
         ev
     }
@@ -193,7 +193,7 @@ impl ResponsesStream {
         };
         let mut response = self.envelope(&failed, self.output(), resp::usage(self.usage.as_ref()));
         response["error"] = json!({"code": code, "message": message});
-        ev.push(self.event("response.failed", json!({"response": response})));
+        ev.push(StreamEvent::response("response.failed", &response, self.next_seq()).to_event());
         self.ended = true;
         ev
     }
@@ -208,18 +208,17 @@ impl ResponsesStream {
         resp::response_object(&self.id, self.created_at, &self.req, outcome, output, usage)
     }
 
-    fn event(&mut self, kind: &str, fields: Value) -> Event {
-        let mut data = match fields {
-            Value::Object(m) => m,
-            _ => Map::new(),
-        };
-        data.insert("type".into(), kind.into());
-        data.insert("sequence_number".into(), self.seq.into());
+    /// The next event's `sequence_number`.
+    fn next_seq(&mut self) -> u64 {
         self.seq += 1;
-        Event {
-            event: Some(kind.to_string()),
-            data: Value::Object(data).to_string(),
-            ..Event::default()
+        self.seq - 1
+    }
+
+    /// Where events about item `i` belong.
+    fn at(&self, i: usize) -> At<'_> {
+        At {
+            item_id: &self.items[i].id,
+            output_index: i,
         }
     }
 
@@ -232,11 +231,7 @@ impl ResponsesStream {
     }
 
     fn added(&mut self, i: usize, item: Value, ev: &mut Vec<Event>) {
-        let e = self.event(
-            "response.output_item.added",
-            json!({"output_index": i, "item": item}),
-        );
-        ev.push(e);
+        ev.push(StreamEvent::item_added(i, &item, self.next_seq()).to_event());
     }
 
     fn open_reasoning(&mut self, ev: &mut Vec<Event>) -> usize {
@@ -259,7 +254,6 @@ impl ResponsesStream {
 
     fn reasoning_delta(&mut self, text: &str, ev: &mut Vec<Event>) {
         let i = self.open_reasoning(ev);
-        let item_id = self.items[i].id.clone();
         let Kind::Reasoning {
             summary,
             part_added,
@@ -269,20 +263,12 @@ impl ResponsesStream {
             return;
         };
         summary.push_str(text);
-        let first = !std::mem::replace(part_added, true);
-        if first {
-            let e = self.event(
-                "response.reasoning_summary_part.added",
-                json!({"item_id": item_id, "output_index": i, "summary_index": 0,
-                       "part": {"type": "summary_text", "text": ""}}),
-            );
-            ev.push(e);
+        if !std::mem::replace(part_added, true) {
+            let seq = self.next_seq();
+            ev.push(StreamEvent::summary_part(self.at(i), "", false, seq).to_event());
         }
-        let e = self.event(
-            "response.reasoning_summary_text.delta",
-            json!({"item_id": item_id, "output_index": i, "summary_index": 0, "delta": text}),
-        );
-        ev.push(e);
+        let seq = self.next_seq();
+        ev.push(StreamEvent::summary_delta(self.at(i), text, seq).to_event());
     }
 
     fn text_delta(&mut self, text: &str, ev: &mut Vec<Event>) {
@@ -296,27 +282,19 @@ impl ResponsesStream {
                     },
                 );
                 self.message = Some(i);
-                let item_id = self.items[i].id.clone();
-                self.added(
-                    i,
-                    json!({"id": item_id, "type": "message", "role": "assistant",
-                           "status": "in_progress", "content": []}),
-                    ev,
-                );
-                let e = self.event(
-                    "response.content_part.added",
-                    json!({"item_id": item_id, "output_index": i, "content_index": 0,
-                           "part": resp::output_text("")}),
-                );
-                ev.push(e);
+                let item = json!({"id": self.items[i].id, "type": "message", "role": "assistant",
+                                  "status": "in_progress", "content": []});
+                self.added(i, item, ev);
+                let seq = self.next_seq();
+                ev.push(StreamEvent::content_part(self.at(i), "", false, seq).to_event());
                 i
             }
         };
         if let Kind::Message { text: all } = &mut self.items[i].kind {
             all.push_str(text);
         }
-        ev.push(responses::text_delta(&self.items[i].id, i, text, self.seq));
-        self.seq += 1;
+        let seq = self.next_seq();
+        ev.push(StreamEvent::text_delta(self.at(i), text, seq).to_event());
     }
 
     /// One `tool_calls` entry of a delta. A delta with a new `id` opens a call (some
@@ -339,13 +317,13 @@ impl ResponsesStream {
             None => self.open_call(key, id, name, ev),
         };
         let fragment = call.function.0.arguments.get().unwrap_or("");
-        let item_id = self.items[i].id.clone();
+        let item = &mut self.items[i];
         let Kind::Call {
             name: call_name,
             args,
             freeform,
             ..
-        } = &mut self.items[i].kind
+        } = &mut item.kind
         else {
             return;
         };
@@ -356,23 +334,19 @@ impl ResponsesStream {
             return;
         }
         args.push_str(fragment);
-        let e = match freeform {
-            Some(decoder) => {
-                let decoded = decoder.feed(fragment).to_string();
-                if decoded.is_empty() {
-                    return;
-                }
-                self.event(
-                    "response.custom_tool_call_input.delta",
-                    json!({"item_id": item_id, "output_index": i, "delta": decoded}),
-                )
-            }
-            None => self.event(
-                "response.function_call_arguments.delta",
-                json!({"item_id": item_id, "output_index": i, "delta": fragment}),
-            ),
+        let (delta, custom) = match freeform {
+            Some(input) => (input.feed(fragment), true),
+            None => (fragment, false),
         };
-        ev.push(e);
+        if delta.is_empty() {
+            return;
+        }
+        let at = At {
+            item_id: &item.id,
+            output_index: i,
+        };
+        ev.push(StreamEvent::call_delta(at, delta, custom, self.seq).to_event());
+        self.seq += 1;
     }
 
     fn open_call(
@@ -441,63 +415,37 @@ impl ResponsesStream {
     /// The `.done` events of item `i`; returns whether it is complete.
     fn close_item(&mut self, i: usize, ev: &mut Vec<Event>) -> bool {
         let (value, complete) = self.item_value(&self.items[i]);
-        let item_id = self.items[i].id.clone();
+        let mut seqs = self.seq..;
+        let mut seq = || seqs.next().unwrap_or_default();
+        let at = At {
+            item_id: &self.items[i].id,
+            output_index: i,
+        };
         match &self.items[i].kind {
             Kind::Reasoning {
                 summary,
                 part_added: true,
                 ..
             } => {
-                let text = summary.clone();
-                let e = self.event(
-                    "response.reasoning_summary_text.done",
-                    json!({"item_id": item_id, "output_index": i, "summary_index": 0, "text": text}),
-                );
-                ev.push(e);
-                let e = self.event(
-                    "response.reasoning_summary_part.done",
-                    json!({"item_id": item_id, "output_index": i, "summary_index": 0,
-                           "part": {"type": "summary_text", "text": text}}),
-                );
-                ev.push(e);
+                ev.push(StreamEvent::summary_done(at, summary, seq()).to_event());
+                ev.push(StreamEvent::summary_part(at, summary, true, seq()).to_event());
             }
             Kind::Reasoning { .. } => {}
             Kind::Message { text } => {
-                let text = text.clone();
-                let e = self.event(
-                    "response.output_text.done",
-                    json!({"item_id": item_id, "output_index": i, "content_index": 0,
-                           "text": text, "logprobs": []}),
-                );
-                ev.push(e);
-                let e = self.event(
-                    "response.content_part.done",
-                    json!({"item_id": item_id, "output_index": i, "content_index": 0,
-                           "part": resp::output_text(&text)}),
-                );
-                ev.push(e);
+                ev.push(StreamEvent::text_done(at, text, seq()).to_event());
+                ev.push(StreamEvent::content_part(at, text, true, seq()).to_event());
             }
             Kind::Call { freeform, .. } => {
-                let e = if freeform.is_some() {
-                    self.event(
-                        "response.custom_tool_call_input.done",
-                        json!({"item_id": item_id, "output_index": i, "input": value["input"]}),
-                    )
+                let done = if freeform.is_some() {
+                    StreamEvent::input_done(at, &value["input"], seq())
                 } else {
-                    self.event(
-                        "response.function_call_arguments.done",
-                        json!({"item_id": item_id, "output_index": i, "name": value["name"],
-                               "arguments": value["arguments"]}),
-                    )
+                    StreamEvent::arguments_done(at, &value["name"], &value["arguments"], seq())
                 };
-                ev.push(e);
+                ev.push(done.to_event());
             }
         }
-        let e = self.event(
-            "response.output_item.done",
-            json!({"output_index": i, "item": value}),
-        );
-        ev.push(e);
+        ev.push(StreamEvent::item_done(i, &value, seq()).to_event());
+        self.seq = seqs.start;
         complete
     }
 }
