@@ -4,12 +4,12 @@
 //! vanished client or a shutdown.
 
 use super::sink::Shared;
-use super::{Framing, Sink, Sse, watchdog};
+use super::watchdog::{self, Shutdown};
+use super::{Framing, Sink, Sse};
 use crate::config::Timing;
 use crate::http::{EventStream, Outcome};
 use std::io::Write;
 use std::sync::Arc;
-use std::sync::atomic::{AtomicBool, Ordering};
 
 /// A response body produced event by event once the head is sent.
 pub struct StreamBody {
@@ -22,25 +22,6 @@ pub struct StreamBody {
     /// Ends the stream early, with its protocol's terminal error, when triggered.
     pub shutdown: Shutdown,
     pub produce: Box<dyn FnOnce(&mut Sink) -> Outcome + Send>,
-}
-
-/// The graceful-shutdown hook shared by every open stream: once `trigger`ed, each
-/// stream's upstream is cancelled by the watchdog, woken at once, and the relay ends the
-/// stream with its protocol's terminal error event (`Fault::Shutdown`).
-#[derive(Clone, Default)]
-pub struct Shutdown(Arc<AtomicBool>);
-
-impl Shutdown {
-    // Called by the process's graceful shutdown; the relay tests trigger it too.
-    #[allow(dead_code)]
-    pub fn trigger(&self) {
-        self.0.store(true, Ordering::Release);
-        watchdog::wake();
-    }
-
-    pub fn triggered(&self) -> bool {
-        self.0.load(Ordering::Acquire)
-    }
 }
 
 impl EventStream for StreamBody {

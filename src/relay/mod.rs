@@ -43,10 +43,11 @@ mod fault;
 mod sink;
 mod watchdog;
 
-pub use body::{Shutdown, StreamBody};
+pub use body::StreamBody;
 pub use chat_source::ChatSource;
 pub use fault::Fault;
 pub use sink::{Framing, Sink, Sse};
+pub use watchdog::Shutdown;
 
 use crate::http::Outcome;
 use crate::sse::{Event, Parser};

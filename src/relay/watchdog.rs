@@ -2,7 +2,8 @@
 //! keepalive, the stall or first-byte limit) and sleeps on a condvar until the nearest one,
 //! or until a stream is added or a shutdown is triggered. At a deadline it sends the
 //! keepalive during silence, or cancels the upstream on a stall, a vanished client or a
-//! shutdown.
+//! shutdown. `Shutdown`, the process's graceful-shutdown hook, lives here because
+//! triggering it wakes the watchdog.
 //!
 //! Why one thread and not one per stream: a thread per stream cost a spawn, a join and a
 //! stack per stream, and 500 slow streams woke 500 threads every tick; one thread that
@@ -15,13 +16,31 @@
 //! relay holds the writer through every one of its writes, so that needs a client that
 //! stopped reading exactly as its last write filled the buffer, then upstream silence.
 
-use super::body::Shutdown;
 use super::sink::Shared;
 use crate::config::Timing;
 use crate::sync::lock;
-use std::sync::atomic::Ordering;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Condvar, Mutex};
 use std::time::{Duration, Instant};
+
+/// The graceful-shutdown hook shared by every open stream: once `trigger`ed, each
+/// stream's upstream is cancelled by the watchdog, woken at once, and the relay ends the
+/// stream with its protocol's terminal error event (`Fault::Shutdown`).
+#[derive(Clone, Default)]
+pub struct Shutdown(Arc<AtomicBool>);
+
+impl Shutdown {
+    // Called by the process's graceful shutdown; the relay tests trigger it too.
+    #[allow(dead_code)]
+    pub fn trigger(&self) {
+        self.0.store(true, Ordering::Release);
+        wake();
+    }
+
+    pub fn triggered(&self) -> bool {
+        self.0.load(Ordering::Acquire)
+    }
+}
 
 /// Every open stream, and the condvar the watchdog sleeps on.
 static WATCHDOG: Watchdog = Watchdog {
