@@ -374,3 +374,32 @@ fn events_given_together_leave_in_one_write() {
     assert!(sink.events(&[event("a"), event("b")]));
     assert_eq!(writes.all(), ["9\r\ndata: a\n\n\r\n9\r\ndata: b\n\n\r\n"]);
 }
+
+/// The watchdog is one thread for every stream: a cancel hook that panics stops the
+/// watching of its own stream only, and the next stream is still kept alive and cancelled.
+#[test]
+fn a_panicking_cancel_hook_leaves_the_watchdog_serving_other_streams() {
+    let upstream: Box<dyn Read + Send> = Box::new(Script(vec![Err(io::ErrorKind::TimedOut)]));
+    let body = StreamBody {
+        keepalive: b": keepalive\n\n",
+        timing: Timing {
+            keepalive: Duration::from_millis(30),
+            stall: Duration::from_millis(20),
+            first_byte: Duration::from_millis(20),
+        },
+        cancel: Box::new(|| panic!("a broken cancel hook")),
+        shutdown: Shutdown::default(),
+        produce: Box::new(move |sink| {
+            // Silent past the stall limit, so the watchdog calls the hook.
+            std::thread::sleep(Duration::from_millis(100));
+            relay_to_end(upstream, sink, &mut Echo::default())
+        }),
+    };
+    body.serve(
+        Box::new(Writes::default()),
+        Box::new(Sse { chunked: false }),
+    );
+    let (outcome, text) = silent_stream(Shutdown::default(), Duration::from_millis(200));
+    assert_eq!(outcome, Outcome::Stalled);
+    assert!(text.starts_with(": keepalive\n\n"), "{text}");
+}

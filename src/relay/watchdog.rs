@@ -19,6 +19,7 @@
 use super::sink::Shared;
 use crate::config::Timing;
 use crate::sync::lock;
+use std::panic::{AssertUnwindSafe, catch_unwind};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Condvar, Mutex};
 use std::time::{Duration, Instant};
@@ -144,7 +145,17 @@ fn run() {
         let streams = state.streams.clone();
         drop(state);
         let now = Instant::now();
-        let next = streams.iter().filter_map(|e| e.check(now)).min();
+        // One thread serves every stream: a panic while checking one (a cancel hook's
+        // bug) must not leave the others unwatched, so it stops watching that one only.
+        let next = streams
+            .iter()
+            .filter_map(|e| {
+                catch_unwind(AssertUnwindSafe(|| e.check(now))).unwrap_or_else(|_| {
+                    *lock(&e.live) = false;
+                    None
+                })
+            })
+            .min();
         drop(streams);
         state = lock(&WATCHDOG.state);
         if state.changed {
