@@ -184,7 +184,12 @@ pub fn finish(ending: Result<(), Fault>, sink: &mut Sink, adapter: &mut impl Ada
         Err(Fault::ClientGone) => return Outcome::ClientGone,
         Err(fault) => crate::warn!("{} stream ended early: {}", adapter.name(), fault.message()),
     }
-    adapter.close(&ending, sink);
+    // The closing events (an Anthropic block stop, `message_delta` and `message_stop`;
+    // Responses' four `.done` events) leave in one write, as the events of one read do.
+    sink.batch(|sink| {
+        adapter.close(&ending, sink);
+        true
+    });
     ending.map_or_else(|f| f.outcome(), |()| Outcome::Completed)
 }
 

@@ -327,3 +327,79 @@ fn one_watchdog_thread_keeps_every_open_stream_alive_and_cancels_each_stall() {
     }
     assert_eq!(watchdogs, 1);
 }
+
+/// Closing events several to a stream (Anthropic's block stop, `message_delta`,
+/// `message_stop`) leave in one write, like the events of one read.
+#[test]
+fn the_closing_events_leave_in_one_write() {
+    struct Closing;
+    impl Adapter for Closing {
+        fn on_event(&mut self, _: &Event, _: &mut Sink) -> Result<Step, Fault> {
+            Ok(Step::Done)
+        }
+        fn close(&mut self, _: &Result<(), Fault>, sink: &mut Sink) {
+            sink.event(Some("content_block_stop"), "{}");
+            sink.events(&[Event {
+                event: Some("message_delta".into()),
+                data: "{}".into(),
+                ..Event::default()
+            }]);
+            sink.sse(b"event: message_stop\ndata: {}\n\n");
+        }
+        fn name(&self) -> &'static str {
+            "closing"
+        }
+    }
+    let (mut sink, writes) = sink(false);
+    let upstream = Script(vec![Ok(b"data: x\n\n")]);
+    assert_eq!(
+        relay_to_end(upstream, &mut sink, &mut Closing),
+        Outcome::Completed
+    );
+    assert_eq!(
+        writes.all(),
+        [
+            "event: content_block_stop\ndata: {}\n\nevent: message_delta\ndata: {}\n\nevent: message_stop\ndata: {}\n\n"
+        ]
+    );
+}
+
+#[test]
+fn events_given_together_leave_in_one_write() {
+    let (mut sink, writes) = sink(true);
+    let event = |data: &str| Event {
+        data: data.into(),
+        ..Event::default()
+    };
+    assert!(sink.events(&[event("a"), event("b")]));
+    assert_eq!(writes.all(), ["9\r\ndata: a\n\n\r\n9\r\ndata: b\n\n\r\n"]);
+}
+
+/// The watchdog is one thread for every stream: a cancel hook that panics stops the
+/// watching of its own stream only, and the next stream is still kept alive and cancelled.
+#[test]
+fn a_panicking_cancel_hook_leaves_the_watchdog_serving_other_streams() {
+    let upstream: Box<dyn Read + Send> = Box::new(Script(vec![Err(io::ErrorKind::TimedOut)]));
+    let body = StreamBody {
+        keepalive: b": keepalive\n\n",
+        timing: Timing {
+            keepalive: Duration::from_millis(30),
+            stall: Duration::from_millis(20),
+            first_byte: Duration::from_millis(20),
+        },
+        cancel: Box::new(|| panic!("a broken cancel hook")),
+        shutdown: Shutdown::default(),
+        produce: Box::new(move |sink| {
+            // Silent past the stall limit, so the watchdog calls the hook.
+            std::thread::sleep(Duration::from_millis(100));
+            relay_to_end(upstream, sink, &mut Echo::default())
+        }),
+    };
+    body.serve(
+        Box::new(Writes::default()),
+        Box::new(Sse { chunked: false }),
+    );
+    let (outcome, text) = silent_stream(Shutdown::default(), Duration::from_millis(200));
+    assert_eq!(outcome, Outcome::Stalled);
+    assert!(text.starts_with(": keepalive\n\n"), "{text}");
+}

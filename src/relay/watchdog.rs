@@ -2,7 +2,8 @@
 //! keepalive, the stall or first-byte limit) and sleeps on a condvar until the nearest one,
 //! or until a stream is added or a shutdown is triggered. At a deadline it sends the
 //! keepalive during silence, or cancels the upstream on a stall, a vanished client or a
-//! shutdown.
+//! shutdown. `Shutdown`, the process's graceful-shutdown hook, lives here because
+//! triggering it wakes the watchdog.
 //!
 //! Why one thread and not one per stream: a thread per stream cost a spawn, a join and a
 //! stack per stream, and 500 slow streams woke 500 threads every tick; one thread that
@@ -18,6 +19,7 @@
 use super::sink::Shared;
 use crate::config::Timing;
 use crate::sync::lock;
+use std::panic::{AssertUnwindSafe, catch_unwind};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Condvar, Mutex};
 use std::time::{Duration, Instant};
@@ -143,7 +145,17 @@ fn run() {
         let streams = state.streams.clone();
         drop(state);
         let now = Instant::now();
-        let next = streams.iter().filter_map(|e| e.check(now)).min();
+        // One thread serves every stream: a panic while checking one (a cancel hook's
+        // bug) must not leave the others unwatched, so it stops watching that one only.
+        let next = streams
+            .iter()
+            .filter_map(|e| {
+                catch_unwind(AssertUnwindSafe(|| e.check(now))).unwrap_or_else(|_| {
+                    *lock(&e.live) = false;
+                    None
+                })
+            })
+            .min();
         drop(streams);
         state = lock(&WATCHDOG.state);
         if state.changed {

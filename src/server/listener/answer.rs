@@ -2,7 +2,7 @@
 //! an answer it frames itself (SSE), the upgraded connection (WebSocket), and the probe that
 //! tells whether the client has left; plus the response-head helpers they share.
 
-use super::{Io, READ_CHUNK};
+use super::Io;
 use std::io::{self, Read, Write};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -34,26 +34,20 @@ impl Probe {
     }
 }
 
-/// A response body the caller frames; buffered until `flush`, written under the
-/// connection's lock so a watchdog thread can interleave whole writes.
+/// A response body the caller frames, written through under the connection's lock: each
+/// `write` is one whole write, so a watchdog thread can interleave whole writes. Not
+/// buffered here: the relay's sink hands over each batch of events already framed in
+/// one buffer (a second copy per stream cost a memcpy per byte and up to a batch of
+/// memory per open stream).
 pub(super) struct Writer {
     pub(super) io: Io,
-    pub(super) buf: Vec<u8>,
     pub(super) broken: Arc<AtomicBool>,
 }
 
 impl Writer {
-    fn send(&mut self) -> io::Result<()> {
-        if self.buf.is_empty() {
-            return Ok(());
-        }
-        let mut io = crate::sync::lock(&self.io);
-        let result = io.write_all(&self.buf).and_then(|_| io.flush());
-        self.buf.clear();
-        if result.is_err() {
-            self.broken.store(true, Ordering::Release);
-        }
-        result
+    fn fail<T>(&self, e: io::Error) -> io::Result<T> {
+        self.broken.store(true, Ordering::Release);
+        Err(e)
     }
 }
 
@@ -62,21 +56,17 @@ impl Write for Writer {
         if self.broken.load(Ordering::Acquire) {
             return Err(io::ErrorKind::BrokenPipe.into());
         }
-        self.buf.extend_from_slice(data);
-        if self.buf.len() >= READ_CHUNK {
-            self.send()?;
+        match crate::sync::lock(&self.io).write_all(data) {
+            Ok(()) => Ok(data.len()),
+            Err(e) => self.fail(e),
         }
-        Ok(data.len())
     }
 
     fn flush(&mut self) -> io::Result<()> {
-        self.send()
-    }
-}
-
-impl Drop for Writer {
-    fn drop(&mut self) {
-        let _ = self.send();
+        match crate::sync::lock(&self.io).flush() {
+            Ok(()) => Ok(()),
+            Err(e) => self.fail(e),
+        }
     }
 }
 

@@ -355,9 +355,15 @@ impl Request<'_> {
         self.answered = true;
         let keep = self.head.version == Version::Http11 && self.head.keep_alive();
         self.conn.reusable = keep && self.drainable() && self.drain();
+        if self.conn.pending().is_empty() {
+            // A stream may stay open for minutes: it need not hold the read buffer
+            // (16 KiB or more) meanwhile; the next request on the connection, if any,
+            // allocates one again.
+            self.conn.buf = Vec::new();
+            self.conn.pos = 0;
+        }
         Box::new(Writer {
             io: self.conn.io.clone(),
-            buf: Vec::new(),
             broken: self.conn.broken.clone(),
         })
     }

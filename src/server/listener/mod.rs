@@ -83,11 +83,10 @@ pub trait Transport: Read + Write + Send {}
 impl<T: Read + Write + Send> Transport for T {}
 
 /// The connection's byte stream, shared with a response writer that may outlive the
-/// request (a stream's watchdog writes keepalives from its own thread).
+/// request (the stream watchdog writes keepalives from its own thread).
 type Io = Arc<Mutex<Box<dyn Transport>>>;
 
-/// How much is read from the socket at a time; also how much a `Writer` gathers before it
-/// sends.
+/// How much is read from the socket at a time.
 const READ_CHUNK: usize = 16 * 1024;
 
 /// Wraps an accepted connection (the TLS handshake); runs on the connection's thread.
