@@ -3,9 +3,13 @@
 //! libFuzzer reports it). Inputs that are JSON are parsed first; non-JSON inputs are
 //! uninteresting to the translators (the routes answer 400 before translating).
 
-use crate::protocol::chat_chunk::Chunk;
+use crate::protocol::chat_request::ChatRequest;
+use crate::protocol::responses_request::ResponsesRequest;
+use crate::relay::{ChatSource, Fault, Step};
+use crate::routes::fields;
+use crate::routes::pivot::Pivot;
 use crate::server::listener::head;
-use crate::sse::Parser;
+use crate::sse::{Event, Parser};
 use crate::translate::tool_names::ToolNames;
 use crate::translate::{
     anthropic_request, anthropic_response, anthropic_stream, chat_responses, json_repair,
@@ -74,22 +78,69 @@ pub fn json_repair(data: &[u8]) {
     }
 }
 
-/// Request translators into the pivot and out of it.
+/// The request translators as the routes drive them: the Anthropic body read as the typed
+/// `MessagesRequest` (`/v1/messages`), the Responses body read as the typed
+/// `ResponsesRequest` (`/v1/responses` on a chat-only model, `history` standing for the
+/// `previous_response_id` items), and a Chat body for a responses-only model. A request
+/// the translators accept must also pass the steps after them without an internal error
+/// (a 500): the fitting to the model, which takes the typed request through a tree and
+/// back, and the serialization for either upstream endpoint.
 pub fn request_translators(data: &[u8]) {
     let Some(v) = json(data) else { return };
+    // Claude models take structured output as a system instruction, others as
+    // `response_format`: the input's length picks one, so both are reached.
+    let model = if data.len() % 2 == 0 {
+        "claude-sonnet-4.5"
+    } else {
+        "gpt-4.1"
+    };
     if let Some(map) = v.as_object() {
-        let _ = anthropic_request::object_to_chat(map, "gpt-4.1");
+        if let Ok(anthropic_request::Translation { chat, .. }) =
+            anthropic_request::object_to_chat(map, model)
+        {
+            sent_upstream(chat);
+        }
     }
     let history = v
         .get("history")
         .and_then(Value::as_array)
         .cloned()
         .unwrap_or_default();
-    let _ = responses_request::to_chat(&v, "gpt-4.1", &history);
-    let _ = chat_responses::chat_to_responses(&v, "gpt-5");
+    let typed = ResponsesRequest::from_value(&v);
+    let translated = responses_request::to_chat(&v, model, &history);
+    // `to_chat` is the typed reader followed by `from_request`: both see the same request.
+    if let Err(e) = &typed {
+        assert_eq!(
+            translated.as_ref().err(),
+            Some(e),
+            "to_chat disagrees with from_value"
+        );
+    }
+    if let Ok(up) = translated {
+        sent_upstream(up.body);
+    }
+    if let Ok(body) = chat_responses::chat_to_responses(&v, "gpt-5") {
+        assert!(serde_json::to_vec(&body).is_ok());
+    }
 }
 
-/// Non-stream answer translators out of the pivot (and Responses into it).
+/// What the routes do with a translated Chat request: fit it to its model, then serialize
+/// it for `/chat/completions` and, through the Chat -> Responses translation, for
+/// `/responses`. Neither may fail on a request the translator accepted.
+fn sent_upstream(mut chat: ChatRequest) {
+    fields::fit_typed(&mut chat, None).expect("fitting a translated request failed");
+    let bytes = Pivot::Chat
+        .request_typed(&chat)
+        .expect("a translated request does not serialize");
+    let tree: Value = serde_json::from_slice(&bytes).expect("the request bytes are not JSON");
+    // Serialized straight from the types: the same request as through a tree.
+    assert_eq!(tree, serde_json::to_value(&chat).unwrap());
+    let _ = Pivot::Responses.request_typed(&chat);
+}
+
+/// Non-stream answer translators out of the pivot, from a Chat completion and from a
+/// Responses answer taken into the pivot first (a responses-only model), as
+/// `Pivot::completion` does.
 pub fn response_translators(data: &[u8]) {
     let Some(v) = json(data) else { return };
     let names: Vec<&str> = v["tools"]
@@ -99,70 +150,94 @@ pub fn response_translators(data: &[u8]) {
         .filter_map(|t| t["name"].as_str())
         .collect();
     let tools = ToolNames::from_names(names);
-    let _ = anthropic_response::from_chat(&v, "claude-sonnet-4.5", &tools);
     let req = v.get("request").cloned().unwrap_or(Value::Null);
-    let _ = responses_response::from_chat(&v, &req, &["apply_patch".to_string()], "resp_1");
-    let _ = chat_responses::responses_to_chat(&v, "gpt-5");
+    let custom = ["apply_patch".to_string()];
+    let from_responses = chat_responses::responses_to_chat(&v, "gpt-5");
+    for chat in [&v, &from_responses] {
+        let _ = anthropic_response::from_chat(chat, "claude-sonnet-4.5", &tools);
+        let _ = responses_response::from_chat(chat, &req, &custom, "resp_1");
+    }
 }
 
-/// Stream translators over a sequence of chunks, one JSON value per line, ended by
-/// `finish` or `fail`; the events they emit must be valid JSON.
+/// The stream translators as the relay drives them: each line is one upstream event's
+/// data, read by `relay::ChatSource` as Chat chunks (borrowed when they parse as a chunk,
+/// through a tree otherwise) or as Responses events (named by their `type`) translated
+/// into Chat chunks; each source's chunks go to the typed Anthropic and Responses stream
+/// translators, which are closed as the adapters close them: `finish` at `[DONE]` or at
+/// the end of a complete answer, `fail` on a fault, an incomplete answer or, for an
+/// even-length input, a stream that stalls after its last event. Every event
+/// they emit must be valid JSON.
 pub fn stream_translators(data: &[u8]) {
-    let lines: Vec<&str> = data
+    let events: Vec<Event> = data
         .split(|b| *b == b'\n')
         .filter_map(|l| std::str::from_utf8(l).ok())
+        .map(|l| Event {
+            data: l.to_string(),
+            ..Event::default()
+        })
         .collect();
-    // Chat chunks as the relay reads them: borrowed from each `data:` line.
-    let chunks: Vec<Chunk> = lines
-        .iter()
-        .filter_map(|l| serde_json::from_str::<Chunk>(l).ok())
-        .collect();
-    let values: Vec<Value> = lines
-        .iter()
-        .filter_map(|l| serde_json::from_str(l).ok())
-        .collect();
-    if values.is_empty() {
+    if !events.iter().any(|e| json(e.data.as_bytes()).is_some()) {
         return;
     }
-    let fail = data.len() % 2 == 0;
-    let check = |events: &[crate::sse::Event]| {
-        for e in events {
-            if e.data != "[DONE]" {
-                assert!(
-                    serde_json::from_str::<Value>(&e.data).is_ok(),
-                    "event data not JSON: {:?}",
-                    e.data
-                );
-            }
-        }
-    };
+    let cut = data.len() % 2 == 0;
+    for source in [ChatSource::chat(), ChatSource::responses("gpt-5")] {
+        relay(&events, source, cut);
+    }
+}
+
+fn relay(events: &[Event], mut source: ChatSource, cut: bool) {
     let tools = ToolNames::from_names(["Bash", "Read"]);
     let mut anthropic = anthropic_stream::StreamState::new("claude-sonnet-4.5", tools, 10);
-    for c in &chunks {
-        check(&anthropic.on_typed(c));
-    }
-    check(&if fail {
-        anthropic.fail("cut", "api_error")
-    } else {
-        anthropic.finish()
-    });
     let req = serde_json::json!({"model": "gpt-4.1", "tools": [{"type": "custom", "name": "apply_patch"}]});
-    let mut responses = responses_stream::ResponsesStream::new("resp_1", &req, vec!["apply_patch".into()]);
+    let mut responses =
+        responses_stream::ResponsesStream::new("resp_1", &req, vec!["apply_patch".into()]);
     check(&responses.start());
-    for c in &chunks {
-        check(&responses.on_typed(c));
+    let mut ending = None;
+    for event in events {
+        let step = source.each_chunk(event, |chunk| {
+            check(&anthropic.on_typed(chunk));
+            check(&responses.on_typed(chunk));
+        });
+        match step {
+            Ok(Step::Continue) => {}
+            Ok(Step::Done) => {
+                ending = Some(Ok(()));
+                break;
+            }
+            Err(fault) => {
+                ending = Some(Err(fault));
+                break;
+            }
+        }
     }
-    check(&if fail {
-        responses.fail("cut", "server_error")
-    } else {
-        responses.finish()
-    });
+    // Past the last event: the upstream went silent (a stall), or its body ended.
+    let ending = match ending {
+        Some(ending) => ending,
+        None if cut => Err(Fault::Stalled),
+        None => source.on_eof(),
+    };
+    match ending {
+        Ok(()) => {
+            check(&anthropic.finish());
+            check(&responses.finish());
+        }
+        Err(fault) => {
+            check(&anthropic.fail(&fault.message(), fault.anthropic_type()));
+            check(&responses.fail(&fault.message(), fault.openai_code()));
+        }
+    }
     let _ = responses.output();
-    // Responses events into Chat chunks (a chat client on a responses-only model).
-    let mut chat = chat_responses::ChatFromResponsesStream::new("gpt-5");
-    for v in &values {
-        let name = v["type"].as_str().unwrap_or("").to_string();
-        let _ = chat.on_event(&name, v);
+}
+
+/// Every event a translator emits carries JSON data (or the `[DONE]` marker).
+fn check(events: &[Event]) {
+    for e in events {
+        if e.data != "[DONE]" {
+            assert!(
+                serde_json::from_str::<Value>(&e.data).is_ok(),
+                "event data not JSON: {:?}",
+                e.data
+            );
+        }
     }
-    let _ = (chat.done(), chat.failure());
 }
