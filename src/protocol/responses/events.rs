@@ -338,7 +338,7 @@ impl<'a> StreamEvent<'a> {
     /// (see `json_out`); the rest through serde.
     fn data(&self) -> String {
         let mut out;
-        match *self {
+        let kind = match *self {
             StreamEvent::TextDelta {
                 content_index,
                 delta,
@@ -359,8 +359,7 @@ impl<'a> StreamEvent<'a> {
                 json_out::number(&mut out, output_index as u64);
                 out.push_str(",\"sequence_number\":");
                 json_out::number(&mut out, sequence_number);
-                out.push_str(",\"type\":\"");
-                out.push_str(kind);
+                kind
             }
             StreamEvent::SummaryDelta {
                 delta,
@@ -374,8 +373,7 @@ impl<'a> StreamEvent<'a> {
                 call_delta_head(&mut out, delta, item_id, output_index, sequence_number);
                 out.push_str(",\"summary_index\":");
                 json_out::number(&mut out, summary_index);
-                out.push_str(",\"type\":\"");
-                out.push_str(kind);
+                kind
             }
             StreamEvent::CallDelta {
                 delta,
@@ -386,12 +384,13 @@ impl<'a> StreamEvent<'a> {
             } => {
                 out = json_out::buffer(160, &[delta, item_id]);
                 call_delta_head(&mut out, delta, item_id, output_index, sequence_number);
-                out.push_str(",\"type\":\"");
-                out.push_str(kind);
+                kind
             }
             // These types always serialize: strings, numbers and trees of them.
             _ => return serde_json::to_string(self).unwrap_or_default(),
-        }
+        };
+        out.push_str(",\"type\":\"");
+        out.push_str(kind);
         out.push_str("\"}");
         out
     }
