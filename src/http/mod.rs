@@ -28,7 +28,7 @@ pub struct Incoming {
 }
 
 /// "Has the client gone?", asked while a request waits (rate limits, manual approval). The
-/// server fills it in (`server::probe`); a default one never says gone.
+/// server fills it in from the listener's `Probe::client_gone`; a default one never says gone.
 #[derive(Clone, Default)]
 pub struct GoneProbe(Option<std::sync::Arc<dyn Fn() -> bool + Send + Sync>>);
 

@@ -1,8 +1,12 @@
 //! The three wire protocols the proxy speaks (Chat Completions, Anthropic Messages,
-//! Responses): what each one's stream looks like at its edges. Every protocol's terminal
-//! events (the error that ends a stream, the keepalive sent during silence) are built
-//! here and nowhere else, so the relay's adapters and the translators' state machines
-//! end a stream in the same words. Imports nothing from the crate but `sse`.
+//! Responses) as typed values: the requests the translators read (`anthropic_request`,
+//! `responses_request`) and the Chat request they build (`chat_request`); the upstream
+//! Chat chunk (`chat_chunk`) and the borrowed event heads the pass-through relays read;
+//! the stream events the proxy writes (`anthropic`, `responses`, `chat`). Every protocol's
+//! terminal events (the error that ends a stream, the keepalive sent during silence) are
+//! built here and nowhere else, so the relay's adapters and the translators' state
+//! machines end a stream in the same words. Imports nothing from the crate but the leaves
+//! `sse` and `ids`.
 
 pub mod anthropic;
 pub mod anthropic_request;

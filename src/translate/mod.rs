@@ -1,5 +1,10 @@
 //! Protocol translation through one pivot format, OpenAI Chat Completions: each module
-//! converts one direction of one message kind, as pure functions over JSON values.
+//! converts one direction of one message kind. Requests to Chat are read as `protocol`'s
+//! typed requests and built as its typed `chat_request::ChatRequest`; the stream translators
+//! into Anthropic and Responses are state machines that read borrowed
+//! `protocol::chat_chunk::Chunk`s and write `protocol`'s typed stream events as SSE events.
+//! Non-stream answers, and the Chat <-> Responses bridge (`chat_responses`), work on
+//! `serde_json::Value` trees. No I/O here: every module is tested without a socket.
 
 mod anthropic_messages;
 pub(crate) use anthropic_messages::thousands;

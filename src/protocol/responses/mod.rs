@@ -39,3 +39,6 @@ pub fn new_response_id() -> String {
 
 mod events;
 pub use events::{At, StreamEvent};
+
+#[cfg(test)]
+mod tests;
