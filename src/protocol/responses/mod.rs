@@ -39,3 +39,4 @@ pub fn new_response_id() -> String {
 
 mod events;
 pub use events::{At, StreamEvent};
+pub mod upstream;
