@@ -271,6 +271,8 @@ impl<'a> UpstreamEvent<'a> {
 }
 
 impl<'a> Response<'a> {
+    /// A non-streaming answer already parsed into a tree; anything that is not an object
+    /// reads as an empty response.
     pub fn from_value(v: &'a serde_json::Value) -> Response<'a> {
         Response::deserialize(v).unwrap_or_default()
     }

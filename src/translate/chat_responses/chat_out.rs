@@ -158,3 +158,48 @@ impl ChatUsage {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Serialized directly, a chunk has the bytes of its tree (sorted keys): the order
+    /// the field declarations promise.
+    #[test]
+    fn typed_chunks_serialize_as_their_trees() {
+        let call = CallDelta {
+            custom: None,
+            function: Some(Function {
+                arguments: "",
+                name: Some("f"),
+            }),
+            id: Some("call_1"),
+            index: 0,
+            kind: Some("function"),
+        };
+        let chunk = ChatChunk {
+            choices: vec![ChunkChoice {
+                delta: Delta {
+                    content: Some("a"),
+                    reasoning_text: Some("r"),
+                    role: Some("assistant"),
+                    tool_calls: Some([call]),
+                    ..Delta::default()
+                },
+                finish_reason: Some("stop"),
+                index: 0,
+                logprobs: (),
+            }],
+            created: 1,
+            id: "c",
+            model: "m",
+            object: "chat.completion.chunk",
+            usage: Some(ChatUsage::from_responses(&Usage::default())),
+        };
+        let direct = serde_json::to_string(&chunk).unwrap();
+        let tree = serde_json::to_value(&chunk).unwrap();
+        assert_eq!(direct, tree.to_string());
+        assert!(direct.contains(r#""logprobs":null"#), "{direct}");
+        assert!(direct.contains(r#""delta":{"content":"a","reasoning_text":"r","role":"assistant","tool_calls":[{"function":{"arguments":"","name":"f"},"id":"call_1","index":0,"type":"function"}]}"#), "{direct}");
+    }
+}
