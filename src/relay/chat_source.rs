@@ -7,8 +7,9 @@
 use super::{Fault, Step};
 use crate::protocol::chat::ChunkHead;
 use crate::protocol::chat_chunk::Chunk;
+use crate::protocol::responses::upstream::UpstreamEvent;
 use crate::sse::Event;
-use crate::translate::chat_responses::ChatFromResponsesStream;
+use crate::translate::chat_responses::{ChatChunk, ChatFromResponsesStream};
 use serde_json::Value;
 
 pub struct ChatSource {
@@ -19,10 +20,13 @@ pub struct ChatSource {
 }
 
 /// What one upstream event carried, for a translator: the chunk read borrowed from a
-/// `/chat/completions` event, or the trees a `/responses` event was translated into.
+/// `/chat/completions` event, or the chunks a `/responses` event was translated into,
+/// serialized (each read borrowed in turn, so no tree is built either way).
 pub struct Chunks<'e> {
     borrowed: Option<Chunk<'e>>,
+    /// An unusual `/chat/completions` event, read as a tree.
     trees: Vec<Value>,
+    texts: Vec<String>,
     /// The upstream said the answer is complete.
     pub done: bool,
 }
@@ -35,6 +39,9 @@ impl Chunks<'_> {
         }
         for tree in &self.trees {
             f(&Chunk::from_value(tree));
+        }
+        for text in &self.texts {
+            f(&serde_json::from_str(text).unwrap_or_default());
         }
     }
 }
@@ -98,9 +105,19 @@ impl ChatSource {
     /// a tree; anything unusual (an error, `[DONE]`, a body that is not a chunk object)
     /// goes through `decode`, so both read an event the same way.
     pub fn chunks<'e>(&mut self, event: &'e Event) -> Result<Chunks<'e>, Fault> {
-        let plain = self.responses.is_none()
-            && event.event.as_deref() != Some("error")
-            && !event.data.contains("\"error\"");
+        if self.responses.is_some() {
+            let mut texts = Vec::new();
+            let done = self.translate(event, &mut |chunk| {
+                texts.extend(serde_json::to_string(chunk).ok());
+            })?;
+            return Ok(Chunks {
+                borrowed: None,
+                trees: Vec::new(),
+                texts,
+                done,
+            });
+        }
+        let plain = event.event.as_deref() != Some("error") && !event.data.contains("\"error\"");
         if plain {
             if let Ok(chunk) = serde_json::from_str::<Chunk>(&event.data) {
                 self.finished |= chunk
@@ -111,6 +128,7 @@ impl ChatSource {
                 return Ok(Chunks {
                     borrowed: Some(chunk),
                     trees: Vec::new(),
+                    texts: Vec::new(),
                     done: false,
                 });
             }
@@ -119,12 +137,62 @@ impl ChatSource {
         Ok(Chunks {
             borrowed: None,
             trees: decoded.chunks,
+            texts: Vec::new(),
             done: decoded.done,
         })
     }
 
+    /// A `/responses` upstream's event (not a comment) read borrowed and translated, each
+    /// typed Chat chunk handed to `out` in order; whether the answer is complete. `None`
+    /// for a `/chat/completions` upstream, whose chunks need no translation.
+    pub fn each_translated(
+        &mut self,
+        event: &Event,
+        out: &mut dyn FnMut(&ChatChunk),
+    ) -> Option<Result<Step, Fault>> {
+        self.responses.as_ref()?;
+        Some(self.translate(event, out).map(Step::done_if))
+    }
+
+    /// The translation of one `/responses` event; whether the answer is complete.
+    fn translate(&mut self, event: &Event, out: &mut dyn FnMut(&ChatChunk)) -> Result<bool, Fault> {
+        if event.data.trim() == "[DONE]" {
+            return Ok(true);
+        }
+        let Some(stream) = &mut self.responses else {
+            return Ok(false);
+        };
+        let name = event.event.as_deref().unwrap_or("");
+        let finished = &mut self.finished;
+        let mut each = |chunk: &ChatChunk| {
+            *finished |= chunk.choices.iter().any(|c| c.finish_reason.is_some());
+            out(chunk);
+        };
+        match serde_json::from_str::<UpstreamEvent>(&event.data) {
+            Ok(e) => stream.on_typed(name, &e, &mut each),
+            // Text the borrowed reader refuses (a duplicate key, say) is read as a tree,
+            // which reads such JSON as it always did; what is not JSON is a fault.
+            Err(_) => {
+                let v: Value = serde_json::from_str(&event.data)
+                    .map_err(|e| Fault::Malformed(e.to_string()))?;
+                stream.on_typed(name, &UpstreamEvent::from_value(&v), &mut each);
+            }
+        }
+        if let Some(m) = stream.failure() {
+            return Err(Fault::Upstream(format!("Copilot reported an error: {m}")));
+        }
+        Ok(stream.done())
+    }
+
     /// The Chat chunks of one upstream event (not a comment), or the fault it reports.
     pub fn decode(&mut self, event: &Event) -> Result<Decoded, Fault> {
+        if self.responses.is_some() {
+            let mut chunks = Vec::new();
+            let done = self.translate(event, &mut |chunk| {
+                chunks.extend(serde_json::to_value(chunk).ok());
+            })?;
+            return Ok(Decoded { chunks, done });
+        }
         if event.data.trim() == "[DONE]" {
             return Ok(Decoded {
                 chunks: Vec::new(),
@@ -133,37 +201,21 @@ impl ChatSource {
         }
         let v: Value =
             serde_json::from_str(&event.data).map_err(|e| Fault::Malformed(e.to_string()))?;
-        let decoded = match &mut self.responses {
-            None => match v.get("error") {
-                // The upstream's own words reach the client unchanged.
-                Some(err) => return Err(Fault::Upstream(error_message(err))),
-                // An `event: error` whose data is not wrapped in `error`.
-                None if event.event.as_deref() == Some("error") => {
-                    return Err(Fault::Upstream(error_message(&v)));
-                }
-                None => Decoded {
+        match v.get("error") {
+            // The upstream's own words reach the client unchanged.
+            Some(err) => Err(Fault::Upstream(error_message(err))),
+            // An `event: error` whose data is not wrapped in `error`.
+            None if event.event.as_deref() == Some("error") => {
+                Err(Fault::Upstream(error_message(&v)))
+            }
+            None => {
+                self.finished |= has_finish(&v);
+                Ok(Decoded {
                     chunks: vec![v],
                     done: false,
-                },
-            },
-            Some(stream) => {
-                let name = event
-                    .event
-                    .as_deref()
-                    .or_else(|| v.get("type").and_then(Value::as_str))
-                    .unwrap_or("");
-                let chunks = stream.on_event(name, &v);
-                if let Some(m) = stream.failure() {
-                    return Err(Fault::Upstream(format!("Copilot reported an error: {m}")));
-                }
-                Decoded {
-                    chunks,
-                    done: stream.done(),
-                }
+                })
             }
-        };
-        self.finished |= decoded.chunks.iter().any(has_finish);
-        Ok(decoded)
+        }
     }
 
     /// The upstream body ended: complete when a chunk carried a finish reason.

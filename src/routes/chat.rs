@@ -201,6 +201,20 @@ impl Adapter for ChatRelay {
                 return Ok(Step::Continue);
             }
         }
+        // A translated `/responses` stream: its chunks already name the requested model and
+        // carry `object`, `created` and `id`, so they are written as they are.
+        let wants_usage = self.client_wants_usage;
+        let translated = self.source.each_translated(event, &mut |chunk| {
+            if chunk.choices.is_empty() && chunk.usage.is_some() && !wants_usage {
+                return;
+            }
+            if let Ok(text) = serde_json::to_string(chunk) {
+                sink.event(None, &text);
+            }
+        });
+        if let Some(step) = translated {
+            return step;
+        }
         let decoded = self.source.decode(event)?;
         for mut chunk in decoded.chunks {
             let choices = chunk.get("choices").and_then(Value::as_array);

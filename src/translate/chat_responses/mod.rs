@@ -15,6 +15,7 @@ mod request;
 mod response;
 mod stream;
 
+pub use chat_out::ChatChunk;
 pub use request::chat_to_responses;
 pub use response::responses_to_chat;
 pub use stream::ChatFromResponsesStream;

@@ -5,6 +5,7 @@ use super::chat_out::{CallDelta, ChatChunk, ChatUsage, ChunkChoice, Custom, Delt
 use super::response::{finish_reason_for, join_opaque, reasoning_summary};
 use crate::protocol::responses::upstream::{Item, Slot, UpstreamEvent};
 use crate::translate::responses_response::now_secs;
+#[cfg(test)]
 use serde_json::Value;
 use std::collections::{HashMap, HashSet};
 
@@ -59,8 +60,9 @@ impl ChatFromResponsesStream {
         self.failure.clone()
     }
 
-    /// The chunks for one upstream event; its `type` wins over the SSE event name.
-    /// The relay reads chunks as trees: each typed chunk becomes one here, at the edge.
+    /// The chunks for one upstream event as trees, for the tests; its `type` wins over the
+    /// SSE event name.
+    #[cfg(test)]
     pub fn on_event(&mut self, event_name: &str, data: &Value) -> Vec<Value> {
         let mut out = Vec::new();
         self.on_typed(event_name, &UpstreamEvent::from_value(data), &mut |chunk| {
@@ -69,7 +71,8 @@ impl ChatFromResponsesStream {
         out
     }
 
-    /// `on_event` for an event already read, each chunk handed to `out` in order.
+    /// The chunks for one upstream event already read, each handed to `out` in order; its
+    /// `type` wins over the SSE event name.
     pub fn on_typed(
         &mut self,
         event_name: &str,
