@@ -4,7 +4,8 @@
 //! into Anthropic and Responses are state machines that read borrowed
 //! `protocol::chat_chunk::Chunk`s and write `protocol`'s typed stream events as SSE events.
 //! Non-stream answers, and the Chat <-> Responses bridge (`chat_responses`), work on
-//! `serde_json::Value` trees. No I/O here: every module is tested without a socket.
+//! `serde_json::Value` trees. Nothing here touches a socket (only the log), so every module
+//! is tested without one.
 
 mod anthropic_messages;
 pub(crate) use anthropic_messages::thousands;
