@@ -136,6 +136,21 @@ impl Outgoing {
     }
 }
 
+/// The client side of a streamed answer. Every write waits for the client (bounded by the
+/// connection's write timeout) except `write_or_skip`'s, which is for writes worth making
+/// only if they cost no wait: the keepalives of the one watchdog thread that serves every
+/// open stream, which must not stall behind a client that stopped reading.
+pub trait ClientWrite: Write + Send {
+    /// Writes all of `data` and flushes; or, when nothing can be written without waiting
+    /// (the client's receive window and the send buffer are full), writes nothing and
+    /// returns `Ok(false)`. The default waits, as `write_all` does.
+    fn write_or_skip(&mut self, data: &[u8]) -> std::io::Result<bool> {
+        self.write_all(data)?;
+        self.flush()?;
+        Ok(true)
+    }
+}
+
 /// A response body produced event by event once the head is sent. The relay implements
 /// it (`relay::StreamBody`); the server only calls `run`, so it never depends on the
 /// routes' streaming code.
@@ -145,7 +160,7 @@ pub trait EventStream: Send {
     /// how the stream ended.
     fn run(
         self: Box<Self>,
-        writer: Box<dyn Write + Send>,
+        writer: Box<dyn ClientWrite>,
         chunked: bool,
         headers: &[(String, String)],
     ) -> Outcome;

@@ -7,7 +7,7 @@ use super::sink::Shared;
 use super::watchdog::{self, Shutdown};
 use super::{Framing, Sink, Sse};
 use crate::config::Timing;
-use crate::http::{EventStream, Outcome};
+use crate::http::{ClientWrite, EventStream, Outcome};
 use std::io::Write;
 use std::sync::Arc;
 
@@ -28,7 +28,7 @@ impl EventStream for StreamBody {
     /// The SSE head, then the events as chunks (raw for HTTP/1.0).
     fn run(
         self: Box<Self>,
-        mut writer: Box<dyn Write + Send>,
+        mut writer: Box<dyn ClientWrite>,
         chunked: bool,
         headers: &[(String, String)],
     ) -> Outcome {
@@ -62,7 +62,7 @@ impl StreamBody {
     /// Runs the producer with the stream under the watchdog on a connection whose head is
     /// already written, framing events with `framing` (SSE here; a WebSocket framing
     /// works the same way), and ends the body properly.
-    pub fn serve(self, writer: Box<dyn Write + Send>, framing: Box<dyn Framing>) -> Outcome {
+    pub fn serve(self, writer: Box<dyn ClientWrite>, framing: Box<dyn Framing>) -> Outcome {
         let shared = Arc::new(Shared::new(writer, framing));
         let watched = watchdog::watch(
             shared.clone(),

@@ -2,6 +2,7 @@
 //! as HTTP chunks, SSE raw for HTTP/1.0, or another framing such as WebSocket frames), and
 //! the `Sink` writes them, batching the events of one upstream read into one write.
 
+use crate::http::ClientWrite;
 use crate::sse::Event;
 use std::io::Write;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
@@ -84,7 +85,7 @@ impl Framing for Sse {
 
 /// State shared by the relay thread and the watchdog.
 pub(super) struct Shared {
-    pub writer: Mutex<Box<dyn Write + Send>>,
+    pub writer: Mutex<Box<dyn ClientWrite>>,
     pub framing: Box<dyn Framing>,
     started: Instant,
     pub last_upstream_ms: AtomicU64,
@@ -96,7 +97,7 @@ pub(super) struct Shared {
 }
 
 impl Shared {
-    pub fn new(writer: Box<dyn Write + Send>, framing: Box<dyn Framing>) -> Shared {
+    pub fn new(writer: Box<dyn ClientWrite>, framing: Box<dyn Framing>) -> Shared {
         Shared {
             writer: Mutex::new(writer),
             framing,
@@ -122,6 +123,22 @@ impl Shared {
     /// The instant a time in the stream's clock stands for.
     pub fn instant_at(&self, ms: u64) -> Instant {
         self.started + Duration::from_millis(ms)
+    }
+
+    /// Writes a keepalive already framed unless the client is not reading (its buffers
+    /// are full): `None` when skipped, `Some(false)` when the client has gone.
+    pub fn write_or_skip(&self, w: &mut dyn ClientWrite, framed: &[u8]) -> Option<bool> {
+        match w.write_or_skip(framed) {
+            Ok(false) => None,
+            Ok(true) => {
+                self.last_write_ms.store(self.now_ms(), Ordering::Release);
+                Some(true)
+            }
+            Err(_) => {
+                self.client_gone.store(true, Ordering::Release);
+                Some(false)
+            }
+        }
     }
 
     /// Writes bytes already framed, and flushes; a failure means the client has gone.
@@ -154,7 +171,7 @@ impl Sink {
 
     /// A sink over any writer, with no watchdog: the relay without a socket.
     #[cfg(test)]
-    pub fn over(writer: Box<dyn Write + Send>, framing: Box<dyn Framing>) -> Sink {
+    pub fn over(writer: Box<dyn ClientWrite>, framing: Box<dyn Framing>) -> Sink {
         Sink::new(Arc::new(Shared::new(writer, framing)))
     }
 
@@ -173,6 +190,7 @@ impl Sink {
                 Ok(())
             }
         }
+        impl ClientWrite for Shared {}
         let buffer = Arc::new(Mutex::new(Vec::new()));
         let sink = Sink::over(
             Box::new(Shared(buffer.clone())),

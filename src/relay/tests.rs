@@ -36,6 +36,9 @@ impl Write for Writes {
 /// A client that has hung up.
 struct Gone;
 
+impl crate::http::ClientWrite for Gone {}
+impl crate::http::ClientWrite for Writes {}
+
 impl Write for Gone {
     fn write(&mut self, _: &[u8]) -> io::Result<usize> {
         Err(io::ErrorKind::BrokenPipe.into())

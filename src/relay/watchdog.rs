@@ -11,10 +11,12 @@
 //! (none at all while no stream is open).
 //!
 //! A keepalive is written only if the relay is not writing (`try_lock`), so the watchdog
-//! never waits behind a relay blocked on a slow client. A keepalive written into a send
-//! buffer that is full can still block it, bounded by the connection's write timeout; the
-//! relay holds the writer through every one of its writes, so that needs a client that
-//! stopped reading exactly as its last write filled the buffer, then upstream silence.
+//! never waits behind a relay blocked on a slow client; and only if the client's buffers
+//! have room (`ClientWrite::write_or_skip`, one non-blocking attempt on plain HTTP), so a
+//! client that stopped reading cannot hold up every other stream's keepalives and limits.
+//! Under TLS and on a WebSocket that attempt waits as any write does (bounded by the
+//! connection's write timeout): it takes a client that stopped reading exactly as the
+//! relay's last write filled its buffer, then upstream silence.
 
 use super::sink::Shared;
 use crate::config::Timing;
@@ -211,14 +213,17 @@ impl Entry {
             // so look again a little later rather than wait.
             keepalive_at = match shared.writer.try_lock() {
                 Err(_) => now_ms + self.retry_ms(),
-                Ok(mut w) => {
-                    if !shared.write(&mut **w, &self.keepalive) {
+                Ok(mut w) => match shared.write_or_skip(&mut **w, &self.keepalive) {
+                    Some(true) => shared.last_write_ms.load(Ordering::Acquire) + every,
+                    // The client is not reading: its full buffers are the sign of life
+                    // (the stall limit still runs); waiting here would hold up every stream.
+                    None => now_ms + self.retry_ms(),
+                    Some(false) => {
                         drop(w);
                         crate::debug!("client went away during a stream; cancelling the upstream");
                         return self.retire(&mut live);
                     }
-                    shared.last_write_ms.load(Ordering::Acquire) + every
-                }
+                },
             };
         }
         Some(shared.instant_at(stall_at.min(keepalive_at)))

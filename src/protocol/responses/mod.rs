@@ -39,6 +39,7 @@ pub fn new_response_id() -> String {
 
 mod events;
 pub use events::{At, StreamEvent};
+pub mod upstream;
 
 #[cfg(test)]
 mod tests;

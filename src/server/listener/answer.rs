@@ -2,8 +2,10 @@
 //! an answer it frames itself (SSE), the upgraded connection (WebSocket), and the probe that
 //! tells whether the client has left; plus the response-head helpers they share.
 
-use super::Io;
+use super::{Io, Transport};
+use crate::http::ClientWrite;
 use std::io::{self, Read, Write};
+use std::net::TcpStream;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 
@@ -42,6 +44,12 @@ impl Probe {
 pub(super) struct Writer {
     pub(super) io: Io,
     pub(super) broken: Arc<AtomicBool>,
+    /// The socket itself, on plain TCP only: `write_or_skip` makes it non-blocking for
+    /// one write.
+    pub(super) socket: Option<TcpStream>,
+    /// The rest of a frame `write_or_skip` could write only in part, written before
+    /// anything else so that frames stay whole and in order.
+    pub(super) pending: Vec<u8>,
 }
 
 impl Writer {
@@ -56,7 +64,13 @@ impl Write for Writer {
         if self.broken.load(Ordering::Acquire) {
             return Err(io::ErrorKind::BrokenPipe.into());
         }
-        match crate::sync::lock(&self.io).write_all(data) {
+        let mut io = crate::sync::lock(&self.io);
+        let written = io
+            .write_all(&self.pending)
+            .and_then(|()| io.write_all(data));
+        drop(io);
+        self.pending.clear();
+        match written {
             Ok(()) => Ok(data.len()),
             Err(e) => self.fail(e),
         }
@@ -68,6 +82,56 @@ impl Write for Writer {
             Err(e) => self.fail(e),
         }
     }
+}
+
+impl ClientWrite for Writer {
+    /// Non-blocking attempts under the connection's lock (no other write runs meanwhile;
+    /// the flag is the socket's, shared with `io`'s handle on it): nothing written while
+    /// the send buffer is full; a frame taken in part is finished by the next write.
+    fn write_or_skip(&mut self, data: &[u8]) -> io::Result<bool> {
+        let Some(socket) = &self.socket else {
+            self.write_all(data)?;
+            self.flush()?;
+            return Ok(true);
+        };
+        if self.broken.load(Ordering::Acquire) {
+            return Err(io::ErrorKind::BrokenPipe.into());
+        }
+        let mut io = crate::sync::lock(&self.io);
+        let attempt = socket.set_nonblocking(true).and_then(|()| {
+            let pending = write_now(&mut **io, &self.pending)?;
+            self.pending.drain(..pending);
+            if !self.pending.is_empty() {
+                return Ok(false);
+            }
+            let n = write_now(&mut **io, data)?;
+            if n > 0 {
+                self.pending.extend_from_slice(&data[n..]);
+            }
+            Ok(n > 0)
+        });
+        let restored = socket.set_nonblocking(false);
+        drop(io);
+        match attempt.and_then(|taken| restored.map(|()| taken)) {
+            Ok(taken) => Ok(taken),
+            Err(e) => self.fail(e),
+        }
+    }
+}
+
+/// Writes what a non-blocking socket takes now: the count, 0 when its buffer is full.
+fn write_now(io: &mut dyn Transport, mut data: &[u8]) -> io::Result<usize> {
+    let all = data.len();
+    while !data.is_empty() {
+        match io.write(data) {
+            Ok(0) => return Err(io::ErrorKind::WriteZero.into()),
+            Ok(n) => data = &data[n..],
+            Err(e) if e.kind() == io::ErrorKind::WouldBlock => break,
+            Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+            Err(e) => return Err(e),
+        }
+    }
+    Ok(all - data.len())
 }
 
 /// The connection after an upgrade: read and write from one thread at a time.

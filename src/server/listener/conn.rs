@@ -6,6 +6,7 @@
 use super::answer::{Probe, Upgraded, Writer, reason, safe_header};
 use super::head::{self, Framing, Head, HeadError, Version};
 use super::{Io, Limits, READ_CHUNK, Transport};
+use crate::http::ClientWrite;
 use std::io::{self, Read, Write};
 use std::net::TcpStream;
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -27,6 +28,8 @@ pub struct Conn {
     io: Io,
     /// A clone of the socket (under TLS too): read deadlines and the client probe.
     socket: TcpStream,
+    /// Plain TCP, not TLS: a write can be tried without blocking (`Writer::write_or_skip`).
+    plain: bool,
     /// Bytes read but not yet consumed: `buf[pos..]`.
     buf: Vec<u8>,
     pos: usize,
@@ -38,10 +41,11 @@ pub struct Conn {
 }
 
 impl Conn {
-    pub fn new(io: Box<dyn Transport>, socket: TcpStream, limits: Limits) -> Conn {
+    pub fn new(io: Box<dyn Transport>, socket: TcpStream, plain: bool, limits: Limits) -> Conn {
         Conn {
             io: Arc::new(Mutex::new(io)),
             socket,
+            plain,
             buf: Vec::new(),
             pos: 0,
             limits,
@@ -351,7 +355,7 @@ impl Request<'_> {
     /// headers, then the body: chunked for HTTP/1.1, else closed at the end). The
     /// connection serves another request afterwards only for HTTP/1.1 keep-alive and if
     /// no write failed.
-    pub fn into_writer(mut self) -> Box<dyn Write + Send> {
+    pub fn into_writer(mut self) -> Box<dyn ClientWrite> {
         self.answered = true;
         let keep = self.head.version == Version::Http11 && self.head.keep_alive();
         self.conn.reusable = keep && self.drainable() && self.drain();
@@ -365,6 +369,14 @@ impl Request<'_> {
         Box::new(Writer {
             io: self.conn.io.clone(),
             broken: self.conn.broken.clone(),
+            // Under TLS a write the socket refuses is still taken into the TLS buffer, so
+            // it cannot be skipped: keepalives wait there as every write does.
+            socket: if self.conn.plain {
+                self.conn.socket.try_clone().ok()
+            } else {
+                None
+            },
+            pending: Vec::new(),
         })
     }
 

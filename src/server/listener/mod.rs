@@ -37,7 +37,7 @@
 //! rq.probe()                   // Probe::client_gone(): has the client left? (cheap peek,
 //!                              // from any thread, e.g. while the request is queued)
 //! rq.respond(status, headers, body, close)   // a whole answer
-//! rq.into_writer()             // Box<dyn Write + Send>: caller frames the answer (SSE)
+//! rq.into_writer()             // Box<dyn ClientWrite>: caller frames the answer (SSE)
 //! rq.upgrade()                 // Upgraded: Read + Write, for a WebSocket after a 101
 //! ```
 //! TLS: `Handshake` turns the accepted `TcpStream` into any `Transport` (any `Read + Write +
@@ -231,6 +231,7 @@ fn run(
     // Bounds the handshake too; every later read sets its own deadline.
     let _ = socket.set_read_timeout(Some(limits.header_timeout));
     let _ = socket.set_write_timeout(Some(limits.idle_timeout));
+    let plain = handshake.is_none();
     let io: Box<dyn Transport> = match handshake {
         Some(h) => match h(tcp) {
             Ok(io) => io,
@@ -238,7 +239,7 @@ fn run(
         },
         None => Box::new(tcp),
     };
-    let mut conn = conn::Conn::new(io, socket, limits);
+    let mut conn = conn::Conn::new(io, socket, plain, limits);
     let mut first = true;
     // Stopping does not end a connection between two requests: its last answer did not say
     // `Connection: close`, so its client may already be sending the next request, which

@@ -169,3 +169,52 @@ fn stop_lets_a_request_in_progress_finish() {
     );
     assert!(stop.wait_closed(Duration::from_secs(2)));
 }
+
+/// The watchdog's keepalive write never waits for a client that stopped reading: once the
+/// socket's buffers are full, `write_or_skip` writes nothing and says so at once; what it
+/// did write arrives whole and in order when the client reads again.
+#[test]
+fn write_or_skip_skips_when_the_client_is_not_reading() {
+    let server = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let mut client = TcpStream::connect(server.local_addr().unwrap()).unwrap();
+    let (tcp, _) = server.accept().unwrap();
+    let socket = tcp.try_clone().unwrap();
+    // A write that did wait would fail after this, not hang the test.
+    socket
+        .set_write_timeout(Some(Duration::from_secs(10)))
+        .unwrap();
+    let mut writer = answer::Writer {
+        io: Arc::new(Mutex::new(Box::new(tcp) as Box<dyn Transport>)),
+        broken: Arc::new(AtomicBool::new(false)),
+        socket: Some(socket),
+        pending: Vec::new(),
+    };
+    let frame = *b"14\r\n: keepalive\n\n\r\n";
+    let started = Instant::now();
+    let mut sent = 0usize;
+    loop {
+        match crate::http::ClientWrite::write_or_skip(&mut writer, &frame) {
+            Ok(true) => sent += frame.len(),
+            Ok(false) => break,
+            Err(e) => panic!("the write failed: {e}"),
+        }
+        assert!(sent < 512 << 20, "the buffers never filled");
+    }
+    assert!(started.elapsed() < Duration::from_secs(5), "a write waited");
+    // Skipping again is immediate, and the connection is not marked broken.
+    assert!(!crate::http::ClientWrite::write_or_skip(&mut writer, &frame).unwrap());
+    assert!(!writer.broken.load(Ordering::Acquire));
+    // A frame taken in part is finished, ahead of the next write, once the client reads.
+    let reader = std::thread::spawn(move || {
+        let mut got = Vec::new();
+        client.read_to_end(&mut got).unwrap();
+        got
+    });
+    writer.write_all(b"end").unwrap();
+    drop(writer);
+    let got = reader.join().unwrap();
+    assert_eq!(got.len(), sent + 3);
+    let (frames, end) = got.split_at(sent);
+    assert_eq!(end, b"end");
+    assert!(frames.chunks(frame.len()).all(|f| f == frame));
+}

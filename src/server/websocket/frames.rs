@@ -86,6 +86,10 @@ impl Write for FrameWriter {
     }
 }
 
+/// A keepalive (a ping) waits as every frame does: the WebSocket's socket sits behind
+/// tungstenite, which cannot take back half a frame.
+impl crate::http::ClientWrite for FrameWriter {}
+
 impl FrameWriter {
     /// The frames for a piece of the SSE body.
     fn messages(&mut self, sse: &[u8]) -> Vec<Message> {

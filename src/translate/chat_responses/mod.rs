@@ -10,6 +10,7 @@
 //! only real calls become tool calls, `incomplete` maps to `length`, cached and reasoning
 //! tokens are kept, and `response.failed` / `error` are reported instead of ignored.
 
+mod chat_out;
 mod request;
 mod response;
 mod stream;

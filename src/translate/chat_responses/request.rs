@@ -304,17 +304,6 @@ pub(super) fn split_opaque(opaque: &str) -> (&str, Option<&str>) {
     }
 }
 
-pub(super) fn join_opaque(item: &Value) -> Option<String> {
-    let enc = item
-        .get("encrypted_content")
-        .and_then(Value::as_str)
-        .filter(|e| !e.is_empty())?;
-    Some(match item.get("id").and_then(Value::as_str) {
-        Some(id) if !id.is_empty() => format!("{enc}@{id}"),
-        _ => enc.to_string(),
-    })
-}
-
 fn tools(tools: Option<&Value>) -> Result<Vec<Value>, String> {
     let list = match tools {
         None | Some(Value::Null) => return Ok(Vec::new()),

@@ -1,34 +1,28 @@
 //! Responses answer -> `chat.completion`.
 
-use super::request::join_opaque;
+use super::chat_out::{
+    ChatCompletion, ChatUsage, CompletionChoice, Custom, Function, Message, ToolCall,
+};
+use crate::protocol::responses::upstream::{Item, Part, Response, Slot};
 use crate::translate::responses_response::now_secs;
-use serde_json::{Map, Value, json};
+use serde_json::Value;
 
 /// A Responses `response` object as a `chat.completion`.
 pub fn responses_to_chat(resp: &Value, requested_model: &str) -> Value {
+    let resp = Response::from_value(resp);
     let mut texts = Vec::new();
     let mut refusal = String::new();
     let mut reasoning = Vec::new();
     let mut opaque = None;
     let mut calls = Vec::new();
-    for item in resp
-        .get("output")
-        .and_then(Value::as_array)
-        .into_iter()
-        .flatten()
-    {
-        match item.get("type").and_then(Value::as_str) {
+    for item in &resp.output.0 {
+        match item.kind.get() {
             Some("message") => {
                 let mut text = String::new();
-                for part in item
-                    .get("content")
-                    .and_then(Value::as_array)
-                    .into_iter()
-                    .flatten()
-                {
-                    match part.get("type").and_then(Value::as_str) {
-                        Some("refusal") => refusal.push_str(part["refusal"].as_str().unwrap_or("")),
-                        _ => text.push_str(part.get("text").and_then(Value::as_str).unwrap_or("")),
+                for part in &item.content.0 {
+                    match part.kind.get() {
+                        Some("refusal") => refusal.push_str(part.refusal.get().unwrap_or("")),
+                        _ => text.push_str(part.text.get().unwrap_or("")),
                     }
                 }
                 if !text.is_empty() {
@@ -46,105 +40,100 @@ pub fn responses_to_chat(resp: &Value, requested_model: &str) -> Value {
             other => crate::debug!("responses->chat: output item `{other:?}` skipped"),
         }
     }
-    let finish = finish_reason(resp, !calls.is_empty());
-    let mut message = Map::new();
-    message.insert("role".into(), "assistant".into());
-    let content = if texts.is_empty() {
-        Value::Null
-    } else {
-        texts.join("\n\n").into()
+    let id = chat_id(&resp);
+    let completion = ChatCompletion {
+        choices: [CompletionChoice {
+            finish_reason: finish_reason(&resp, !calls.is_empty()),
+            index: 0,
+            logprobs: (),
+            message: Message {
+                content: (!texts.is_empty()).then(|| texts.join("\n\n")),
+                reasoning_opaque: opaque,
+                reasoning_text: (!reasoning.is_empty()).then(|| reasoning.join("\n\n")),
+                refusal: (!refusal.is_empty()).then_some(refusal),
+                role: "assistant",
+                tool_calls: calls,
+            },
+        }],
+        created: resp.created_at.0.unwrap_or_else(now_secs),
+        id: &id,
+        model: requested_model,
+        object: "chat.completion",
+        usage: resp.usage.0.as_ref().map(ChatUsage::from_responses),
     };
-    message.insert("content".into(), content);
-    if !refusal.is_empty() {
-        message.insert("refusal".into(), refusal.into());
-    }
-    if !reasoning.is_empty() {
-        message.insert("reasoning_text".into(), reasoning.join("\n\n").into());
-    }
-    if let Some(o) = opaque {
-        message.insert("reasoning_opaque".into(), o.into());
-    }
-    if !calls.is_empty() {
-        message.insert("tool_calls".into(), Value::Array(calls));
-    }
-    let mut out = json!({
-        "id": chat_id(resp),
-        "object": "chat.completion",
-        "created": resp.get("created_at").and_then(Value::as_u64).unwrap_or_else(now_secs),
-        "model": requested_model,
-        "choices": [{"index": 0, "message": message, "logprobs": null, "finish_reason": finish}],
-    });
-    if let Some(u) = chat_usage(resp.get("usage")) {
-        out["usage"] = u;
-    }
-    out
+    // The pivot hands trees on; the typed value becomes one here, at the edge.
+    serde_json::to_value(&completion).unwrap_or(Value::Null)
 }
 
-pub(super) fn chat_id(resp: &Value) -> String {
-    resp.get("id").and_then(Value::as_str).map_or_else(
+pub(super) fn chat_id(resp: &Response) -> String {
+    resp.id.get().map_or_else(
         || crate::translate::responses_response::new_id("chatcmpl"),
         str::to_string,
     )
 }
 
-pub(super) fn reasoning_summary(item: &Value) -> String {
-    let texts = |key: &str| -> Vec<String> {
-        item.get(key)
-            .and_then(Value::as_array)
-            .into_iter()
-            .flatten()
-            .filter_map(|p| p.get("text").and_then(Value::as_str))
-            .filter(|t| !t.is_empty())
-            .map(str::to_string)
-            .collect()
-    };
-    let summary = texts("summary");
+/// A reasoning item's summary texts (else its raw reasoning texts), paragraphs apart.
+pub(super) fn reasoning_summary(item: &Item) -> String {
+    fn texts<'p>(parts: &'p [Part]) -> Vec<&'p str> {
+        parts.iter().filter_map(|p| p.text.nonempty()).collect()
+    }
+    let summary = texts(&item.summary.0);
     if summary.is_empty() {
-        texts("content").join("\n\n")
+        texts(&item.content.0).join("\n\n")
     } else {
         summary.join("\n\n")
     }
 }
 
-pub(super) fn chat_call(item: &Value) -> Value {
-    let s = |k: &str| item.get(k).and_then(Value::as_str).unwrap_or("");
-    if item["type"] == "custom_tool_call" {
-        json!({"id": s("call_id"), "type": "custom", "custom": {"name": s("name"), "input": s("input")}})
+/// A reasoning item's `encrypted_content` and id as Copilot's `reasoning_opaque`,
+/// `encrypted@id` (the id is needed to replay it with `store: false`).
+pub(super) fn join_opaque(item: &Item) -> Option<String> {
+    let enc = item.encrypted_content.nonempty()?;
+    Some(match item.id.nonempty() {
+        Some(id) => format!("{enc}@{id}"),
+        None => enc.to_string(),
+    })
+}
+
+fn chat_call<'a>(item: &'a Item) -> ToolCall<'a> {
+    let s = |f: &'a crate::protocol::chat_chunk::Str| f.get().unwrap_or("");
+    if item.is_custom() {
+        ToolCall {
+            custom: Some(Custom {
+                input: s(&item.input),
+                name: Some(s(&item.name)),
+            }),
+            function: None,
+            id: s(&item.call_id),
+            kind: "custom",
+        }
     } else {
-        json!({"id": s("call_id"), "type": "function",
-               "function": {"name": s("name"), "arguments": s("arguments")}})
+        ToolCall {
+            custom: None,
+            function: Some(Function {
+                arguments: s(&item.arguments),
+                name: Some(s(&item.name)),
+            }),
+            id: s(&item.call_id),
+            kind: "function",
+        }
     }
 }
 
-pub(super) fn finish_reason(resp: &Value, has_calls: bool) -> &'static str {
-    let incomplete = resp.get("status").and_then(Value::as_str) == Some("incomplete");
-    match resp
-        .pointer("/incomplete_details/reason")
-        .and_then(Value::as_str)
-    {
+/// `status` as the stream's end event gives it: absent on `response.incomplete` reads
+/// as `incomplete`.
+pub(super) fn finish_reason(resp: &Response, has_calls: bool) -> &'static str {
+    finish_reason_for(&resp.status, resp, has_calls)
+}
+
+pub(super) fn finish_reason_for(status: &Slot, resp: &Response, has_calls: bool) -> &'static str {
+    let incomplete = status.get() == Some("incomplete");
+    match resp.incomplete_details.0.reason.get() {
         Some("content_filter") if incomplete => "content_filter",
         _ if incomplete => "length",
         _ if has_calls => "tool_calls",
         _ => "stop",
     }
-}
-
-/// Responses usage in Chat terms, cached and reasoning tokens included.
-pub(super) fn chat_usage(usage: Option<&Value>) -> Option<Value> {
-    let u = usage.filter(|u| u.is_object())?;
-    let n = |p: &str| u.pointer(p).and_then(Value::as_u64).unwrap_or(0);
-    let (input, output) = (n("/input_tokens"), n("/output_tokens"));
-    let total = u
-        .get("total_tokens")
-        .and_then(Value::as_u64)
-        .unwrap_or(input + output);
-    Some(json!({
-        "prompt_tokens": input,
-        "completion_tokens": output,
-        "total_tokens": total,
-        "prompt_tokens_details": {"cached_tokens": n("/input_tokens_details/cached_tokens")},
-        "completion_tokens_details": {"reasoning_tokens": n("/output_tokens_details/reasoning_tokens")},
-    }))
 }
 
 #[cfg(test)]

@@ -1,9 +1,11 @@
-//! Responses events -> Chat chunks.
+//! Responses events -> Chat chunks: each upstream event is read borrowed
+//! (`protocol::responses::upstream`) and each chunk written typed (`chat_out`).
 
-use super::request::join_opaque;
-use super::response::{chat_usage, finish_reason, reasoning_summary};
+use super::chat_out::{CallDelta, ChatChunk, ChatUsage, ChunkChoice, Custom, Delta, Function};
+use super::response::{finish_reason_for, join_opaque, reasoning_summary};
+use crate::protocol::responses::upstream::{Item, Slot, UpstreamEvent};
 use crate::translate::responses_response::now_secs;
-use serde_json::{Value, json};
+use serde_json::Value;
 use std::collections::{HashMap, HashSet};
 
 /// Responses SSE events -> Chat Completions chunks.
@@ -58,246 +60,293 @@ impl ChatFromResponsesStream {
     }
 
     /// The chunks for one upstream event; its `type` wins over the SSE event name.
+    /// The relay reads chunks as trees: each typed chunk becomes one here, at the edge.
     pub fn on_event(&mut self, event_name: &str, data: &Value) -> Vec<Value> {
-        if self.done || self.failure.is_some() {
-            return Vec::new();
-        }
-        let kind = data
-            .get("type")
-            .and_then(Value::as_str)
-            .unwrap_or(event_name);
-        let oi = data.get("output_index").and_then(Value::as_u64);
-        let delta = data.get("delta").and_then(Value::as_str).unwrap_or("");
         let mut out = Vec::new();
-        match kind {
-            "response.created" | "response.in_progress" => self.role(&mut out),
-            "response.output_item.added" => {
-                let item = data.get("item").unwrap_or(&Value::Null);
-                if is_call(item) {
-                    self.open_call(oi, item, &mut out);
-                }
-            }
-            "response.output_text.delta" if !delta.is_empty() => {
-                self.text_seen.extend(oi);
-                self.delta(&mut out, json!({"content": delta}));
-            }
-            "response.refusal.delta" if !delta.is_empty() => {
-                self.delta(&mut out, json!({"refusal": delta}))
-            }
-            "response.reasoning_summary_text.delta" | "response.reasoning_text.delta"
-                if !delta.is_empty() =>
-            {
-                self.reasoning_seen.extend(oi);
-                self.delta(&mut out, json!({"reasoning_text": delta}));
-            }
-            "response.reasoning_summary_part.added"
-                if data.get("summary_index").and_then(Value::as_u64) > Some(0) =>
-            {
-                self.delta(&mut out, json!({"reasoning_text": "\n\n"}))
-            }
-            "response.function_call_arguments.delta" | "response.custom_tool_call_input.delta" => {
-                let i = self.call_for(oi, data, &mut out);
-                self.send_args(i, delta, &mut out);
-            }
-            "response.function_call_arguments.done" | "response.custom_tool_call_input.done" => {
-                let i = self.call_for(oi, data, &mut out);
-                let whole = ["arguments", "input"]
-                    .iter()
-                    .find_map(|k| data.get(*k).and_then(Value::as_str));
-                if let Some(whole) = whole {
-                    self.catch_up(i, whole, &mut out);
-                }
-            }
-            "response.output_item.done" => {
-                let item = data.get("item").unwrap_or(&Value::Null);
-                self.item_done(oi, item, &mut out);
-            }
-            "response.completed" | "response.incomplete" => {
-                let resp = data.get("response").unwrap_or(&Value::Null);
-                let mut resp = resp.clone();
-                if kind == "response.incomplete" && resp.get("status").is_none() {
-                    resp["status"] = "incomplete".into();
-                }
-                let finish = finish_reason(&resp, !self.calls.is_empty());
-                self.push(&mut out, json!({}), finish.into());
-                if let Some(u) = chat_usage(resp.get("usage")) {
-                    out.push(json!({"id": self.id, "object": "chat.completion.chunk",
-                                    "created": self.created, "model": self.model,
-                                    "choices": [], "usage": u}));
-                }
-                self.done = true;
-            }
-            "response.failed" => {
-                let msg = data
-                    .pointer("/response/error/message")
-                    .and_then(Value::as_str)
-                    .unwrap_or("the upstream response failed");
-                self.failure = Some(msg.to_string());
-            }
-            "error" => {
-                let msg = data
-                    .get("message")
-                    .or_else(|| data.pointer("/error/message"))
-                    .and_then(Value::as_str)
-                    .unwrap_or("upstream error");
-                self.failure = Some(msg.to_string());
-            }
-            _ => {}
-        }
+        self.on_typed(event_name, &UpstreamEvent::from_value(data), &mut |chunk| {
+            out.push(serde_json::to_value(chunk).unwrap_or(Value::Null))
+        });
         out
     }
 
-    fn role(&mut self, out: &mut Vec<Value>) {
-        if !self.role_sent {
-            self.role_sent = true;
-            out.push(self.chunk(json!({"role": "assistant"}), Value::Null));
-        }
-    }
-
-    fn chunk(&self, delta: Value, finish: Value) -> Value {
-        json!({"id": self.id, "object": "chat.completion.chunk", "created": self.created,
-               "model": self.model,
-               "choices": [{"index": 0, "delta": delta, "logprobs": null, "finish_reason": finish}]})
-    }
-
-    fn push(&mut self, out: &mut Vec<Value>, delta: Value, finish: Value) {
-        self.role(out);
-        out.push(self.chunk(delta, finish));
-    }
-
-    fn delta(&mut self, out: &mut Vec<Value>, delta: Value) {
-        self.push(out, delta, Value::Null);
-    }
-
-    /// A call's identity, first, before any argument fragment.
-    fn open_call(&mut self, oi: Option<u64>, item: &Value, out: &mut Vec<Value>) -> usize {
-        let s = |k: &str| item.get(k).and_then(Value::as_str).unwrap_or("");
-        let custom = item["type"] == "custom_tool_call";
-        let i = self.calls.len();
-        self.calls.push(StreamCall {
-            custom,
-            sent: String::new(),
-        });
-        if let Some(oi) = oi {
-            self.by_output.insert(oi, i);
-        }
-        if !s("id").is_empty() {
-            self.by_item.insert(s("id").to_string(), i);
-        }
-        let call_id = match s("call_id") {
-            "" => crate::translate::responses_response::new_id("call"),
-            id => id.to_string(),
-        };
-        let call = if custom {
-            json!({"index": i, "id": call_id, "type": "custom", "custom": {"name": s("name"), "input": ""}})
-        } else {
-            json!({"index": i, "id": call_id, "type": "function",
-                   "function": {"name": s("name"), "arguments": ""}})
-        };
-        self.delta(out, json!({"tool_calls": [call]}));
-        let already = if custom { s("input") } else { s("arguments") };
-        self.send_args(i, already, out);
-        i
-    }
-
-    /// The call an event is about: by `output_index`, then item id, else the latest; a
-    /// fragment of a call never announced opens one.
-    fn call_for(&mut self, oi: Option<u64>, data: &Value, out: &mut Vec<Value>) -> usize {
-        let by_item = data
-            .get("item_id")
-            .and_then(Value::as_str)
-            .and_then(|id| self.by_item.get(id));
-        match oi.and_then(|oi| self.by_output.get(&oi)).or(by_item) {
-            Some(&i) => i,
-            None if !self.calls.is_empty() && oi.is_none() => self.calls.len() - 1,
-            None => self.open_call(oi, &json!({"type": "function_call"}), out),
-        }
-    }
-
-    fn send_args(&mut self, i: usize, fragment: &str, out: &mut Vec<Value>) {
-        if fragment.is_empty() {
+    /// `on_event` for an event already read, each chunk handed to `out` in order.
+    pub fn on_typed(
+        &mut self,
+        event_name: &str,
+        e: &UpstreamEvent,
+        out: &mut dyn FnMut(&ChatChunk),
+    ) {
+        if self.done || self.failure.is_some() {
             return;
         }
-        self.calls[i].sent.push_str(fragment);
-        let call = if self.calls[i].custom {
-            json!({"index": i, "custom": {"input": fragment}})
-        } else {
-            json!({"index": i, "function": {"arguments": fragment}})
-        };
-        self.delta(out, json!({"tool_calls": [call]}));
-    }
-
-    /// Sends what a `.done` event holds beyond the fragments already sent.
-    fn catch_up(&mut self, i: usize, whole: &str, out: &mut Vec<Value>) {
-        if let Some(rest) = whole.strip_prefix(self.calls[i].sent.as_str()) {
-            let rest = rest.to_string();
-            self.send_args(i, &rest, out);
-        }
-    }
-
-    fn item_done(&mut self, oi: Option<u64>, item: &Value, out: &mut Vec<Value>) {
-        match item.get("type").and_then(Value::as_str) {
-            Some("reasoning") => {
-                let seen = oi.is_some_and(|oi| self.reasoning_seen.contains(&oi));
-                let summary = reasoning_summary(item);
-                if !seen && !summary.is_empty() {
-                    self.delta(out, json!({"reasoning_text": summary}));
-                }
-                if let Some(o) = join_opaque(item) {
-                    self.delta(out, json!({"reasoning_opaque": o}));
+        let kind = e.kind.get().unwrap_or(event_name);
+        let oi = e.output_index.0;
+        let delta = e.delta.get().unwrap_or("");
+        let mut w = Writer { s: self, out };
+        match kind {
+            "response.created" | "response.in_progress" => w.role(),
+            "response.output_item.added" if e.item.0.is_call() => {
+                w.open_call(oi, &e.item.0);
+            }
+            "response.output_text.delta" if !delta.is_empty() => {
+                w.s.text_seen.extend(oi);
+                w.delta(Delta {
+                    content: Some(delta),
+                    ..Delta::default()
+                });
+            }
+            "response.refusal.delta" if !delta.is_empty() => w.delta(Delta {
+                refusal: Some(delta),
+                ..Delta::default()
+            }),
+            "response.reasoning_summary_text.delta" | "response.reasoning_text.delta"
+                if !delta.is_empty() =>
+            {
+                w.s.reasoning_seen.extend(oi);
+                w.reasoning(delta);
+            }
+            "response.reasoning_summary_part.added" if e.summary_index.0 > Some(0) => {
+                w.reasoning("\n\n")
+            }
+            "response.function_call_arguments.delta" | "response.custom_tool_call_input.delta" => {
+                let i = w.call_for(oi, e.item_id.get());
+                w.send_args(i, delta);
+            }
+            "response.function_call_arguments.done" | "response.custom_tool_call_input.done" => {
+                let i = w.call_for(oi, e.item_id.get());
+                if let Some(whole) = e.arguments.get().or(e.input.get()) {
+                    w.catch_up(i, whole);
                 }
             }
-            Some("message") => {
-                let seen = oi.is_some_and(|oi| self.text_seen.contains(&oi));
-                let text: String = item
-                    .get("content")
-                    .and_then(Value::as_array)
-                    .into_iter()
-                    .flatten()
-                    .filter(|p| p["type"] == "output_text")
-                    .filter_map(|p| p["text"].as_str())
-                    .collect();
-                if !seen && !text.is_empty() {
-                    self.delta(out, json!({"content": text}));
+            "response.output_item.done" => w.item_done(oi, &e.item.0),
+            "response.completed" | "response.incomplete" => {
+                let resp = &e.response.0;
+                let status = match &resp.status {
+                    Slot::Absent if kind == "response.incomplete" => {
+                        &Slot::Text("incomplete".into())
+                    }
+                    status => status,
+                };
+                let finish = finish_reason_for(status, resp, !w.s.calls.is_empty());
+                w.push(Delta::default(), Some(finish));
+                if let Some(u) = &resp.usage.0 {
+                    (w.out)(&ChatChunk {
+                        choices: Vec::new(),
+                        created: w.s.created,
+                        id: &w.s.id,
+                        model: &w.s.model,
+                        object: "chat.completion.chunk",
+                        usage: Some(ChatUsage::from_responses(u)),
+                    });
                 }
+                w.s.done = true;
             }
-            _ if is_call(item) => {
-                let known = oi
-                    .and_then(|oi| self.by_output.get(&oi))
-                    .or_else(|| {
-                        item.get("id")
-                            .and_then(Value::as_str)
-                            .and_then(|id| self.by_item.get(id))
-                    })
-                    .copied();
-                match known {
-                    Some(i) => {
-                        let key = if self.calls[i].custom {
-                            "input"
-                        } else {
-                            "arguments"
-                        };
-                        if let Some(whole) = item.get(key).and_then(Value::as_str) {
-                            self.catch_up(i, whole, out);
-                        }
-                    }
-                    None => {
-                        self.open_call(oi, item, out);
-                    }
-                }
+            "response.failed" => {
+                let msg = e.response.0.error.0.message.get();
+                self.failure = Some(msg.unwrap_or("the upstream response failed").to_string());
+            }
+            "error" => {
+                let msg = match &e.message {
+                    Slot::Absent => e.error.0.message.get(),
+                    message => message.get(),
+                };
+                self.failure = Some(msg.unwrap_or("upstream error").to_string());
             }
             _ => {}
         }
     }
 }
 
-/// A call item: by type, or (Copilot may obscure the type) any item with a `call_id`
-/// that is not a message or reasoning.
-pub(super) fn is_call(item: &Value) -> bool {
-    match item.get("type").and_then(Value::as_str) {
-        Some("function_call" | "custom_tool_call") => true,
-        Some("message" | "reasoning") => false,
-        _ => item.get("call_id").and_then(Value::as_str).is_some(),
+/// The stream's state and where its chunks go, for the length of one event.
+struct Writer<'s, 'o> {
+    s: &'s mut ChatFromResponsesStream,
+    out: &'o mut dyn FnMut(&ChatChunk),
+}
+
+impl Writer<'_, '_> {
+    fn role(&mut self) {
+        if !self.s.role_sent {
+            self.s.role_sent = true;
+            self.chunk(
+                Delta {
+                    role: Some("assistant"),
+                    ..Delta::default()
+                },
+                None,
+            );
+        }
+    }
+
+    fn chunk(&mut self, delta: Delta, finish_reason: Option<&'static str>) {
+        (self.out)(&ChatChunk {
+            choices: vec![ChunkChoice {
+                delta,
+                finish_reason,
+                index: 0,
+                logprobs: (),
+            }],
+            created: self.s.created,
+            id: &self.s.id,
+            model: &self.s.model,
+            object: "chat.completion.chunk",
+            usage: None,
+        });
+    }
+
+    fn push(&mut self, delta: Delta, finish: Option<&'static str>) {
+        self.role();
+        self.chunk(delta, finish);
+    }
+
+    fn delta(&mut self, delta: Delta) {
+        self.push(delta, None);
+    }
+
+    fn reasoning(&mut self, text: &str) {
+        self.delta(Delta {
+            reasoning_text: Some(text),
+            ..Delta::default()
+        });
+    }
+
+    fn call(&mut self, call: CallDelta) {
+        self.delta(Delta {
+            tool_calls: Some([call]),
+            ..Delta::default()
+        });
+    }
+
+    /// A call's identity, first, before any argument fragment.
+    fn open_call(&mut self, oi: Option<u64>, item: &Item) -> usize {
+        let custom = item.is_custom();
+        let i = self.s.calls.len();
+        self.s.calls.push(StreamCall {
+            custom,
+            sent: String::new(),
+        });
+        if let Some(oi) = oi {
+            self.s.by_output.insert(oi, i);
+        }
+        if let Some(id) = item.id.nonempty() {
+            self.s.by_item.insert(id.to_string(), i);
+        }
+        let call_id = match item.call_id.nonempty() {
+            None => crate::translate::responses_response::new_id("call"),
+            Some(id) => id.to_string(),
+        };
+        let name = Some(item.name.get().unwrap_or(""));
+        self.call(CallDelta {
+            custom: custom.then_some(Custom { input: "", name }),
+            function: (!custom).then_some(Function {
+                arguments: "",
+                name,
+            }),
+            id: Some(&call_id),
+            index: i,
+            kind: Some(if custom { "custom" } else { "function" }),
+        });
+        let already = if custom { &item.input } else { &item.arguments };
+        self.send_args(i, already.get().unwrap_or(""));
+        i
+    }
+
+    /// The call an event is about: by `output_index`, then item id, else the latest; a
+    /// fragment of a call never announced opens one.
+    fn call_for(&mut self, oi: Option<u64>, item_id: Option<&str>) -> usize {
+        let by_item = item_id.and_then(|id| self.s.by_item.get(id));
+        match oi.and_then(|oi| self.s.by_output.get(&oi)).or(by_item) {
+            Some(&i) => i,
+            None if !self.s.calls.is_empty() && oi.is_none() => self.s.calls.len() - 1,
+            None => {
+                let mut anonymous = Item::default();
+                anonymous.kind.0 = Some("function_call".into());
+                self.open_call(oi, &anonymous)
+            }
+        }
+    }
+
+    fn send_args(&mut self, i: usize, fragment: &str) {
+        if fragment.is_empty() {
+            return;
+        }
+        self.s.calls[i].sent.push_str(fragment);
+        let custom = self.s.calls[i].custom;
+        self.call(CallDelta {
+            custom: custom.then_some(Custom {
+                input: fragment,
+                name: None,
+            }),
+            function: (!custom).then_some(Function {
+                arguments: fragment,
+                name: None,
+            }),
+            id: None,
+            index: i,
+            kind: None,
+        });
+    }
+
+    /// Sends what a `.done` event holds beyond the fragments already sent.
+    fn catch_up(&mut self, i: usize, whole: &str) {
+        if let Some(rest) = whole.strip_prefix(self.s.calls[i].sent.as_str()) {
+            self.send_args(i, rest);
+        }
+    }
+
+    fn item_done(&mut self, oi: Option<u64>, item: &Item) {
+        match item.kind.get() {
+            Some("reasoning") => {
+                let seen = oi.is_some_and(|oi| self.s.reasoning_seen.contains(&oi));
+                let summary = reasoning_summary(item);
+                if !seen && !summary.is_empty() {
+                    self.reasoning(&summary);
+                }
+                if let Some(o) = join_opaque(item) {
+                    self.delta(Delta {
+                        reasoning_opaque: Some(&o),
+                        ..Delta::default()
+                    });
+                }
+            }
+            Some("message") => {
+                let seen = oi.is_some_and(|oi| self.s.text_seen.contains(&oi));
+                let text: String = item
+                    .content
+                    .0
+                    .iter()
+                    .filter(|p| p.kind.get() == Some("output_text"))
+                    .filter_map(|p| p.text.get())
+                    .collect();
+                if !seen && !text.is_empty() {
+                    self.delta(Delta {
+                        content: Some(&text),
+                        ..Delta::default()
+                    });
+                }
+            }
+            _ if item.is_call() => {
+                let known = oi
+                    .and_then(|oi| self.s.by_output.get(&oi))
+                    .or_else(|| item.id.get().and_then(|id| self.s.by_item.get(id)))
+                    .copied();
+                match known {
+                    Some(i) => {
+                        let whole = if self.s.calls[i].custom {
+                            &item.input
+                        } else {
+                            &item.arguments
+                        };
+                        if let Some(whole) = whole.get() {
+                            self.catch_up(i, whole);
+                        }
+                    }
+                    None => {
+                        self.open_call(oi, item);
+                    }
+                }
+            }
+            _ => {}
+        }
     }
 }
 
@@ -421,5 +470,25 @@ mod tests {
             s.on_event("response.completed", &json!({})).is_empty(),
             "nothing after the end"
         );
+        // Odd shapes read as absent: no panic, the same defaults as before.
+        let mut s = ChatFromResponsesStream::new("m");
+        let chunks = s.on_event(
+            "x",
+            &json!({"type": "response.incomplete", "response": "x"}),
+        );
+        assert_eq!(
+            chunks.last().unwrap()["choices"][0]["finish_reason"],
+            "length"
+        );
+        assert!(chunks.iter().all(|c| c.get("usage").is_none()));
+        let mut s = ChatFromResponsesStream::new("m");
+        s.on_event(
+            "error",
+            &json!({"message": null, "error": {"message": "inner"}}),
+        );
+        assert_eq!(s.failure().as_deref(), Some("upstream error"));
+        let mut s = ChatFromResponsesStream::new("m");
+        s.on_event("error", &json!({"error": {"message": "inner"}}));
+        assert_eq!(s.failure().as_deref(), Some("inner"));
     }
 }

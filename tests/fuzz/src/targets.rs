@@ -192,11 +192,20 @@ fn relay(events: &[Event], mut source: ChatSource, cut: bool) {
     let mut responses =
         responses_stream::ResponsesStream::new("resp_1", &req, vec!["apply_patch".into()]);
     check(&responses.start());
+    // One vector per translator for the whole stream, as the adapters keep them; the
+    // Anthropic events are held until the first content block.
+    let (mut held, mut out) = (Vec::new(), Vec::new());
     let mut ending = None;
     for event in events {
         let step = source.each_chunk(event, |chunk| {
-            check(&anthropic.on_typed(chunk));
-            check(&responses.on_typed(chunk));
+            anthropic.on_typed(chunk, &mut held);
+            if anthropic.has_content() {
+                check(&held);
+                held.clear();
+            }
+            responses.on_typed(chunk, &mut out);
+            check(&out);
+            out.clear();
         });
         match step {
             Ok(Step::Continue) => {}
@@ -222,6 +231,7 @@ fn relay(events: &[Event], mut source: ChatSource, cut: bool) {
             check(&responses.finish());
         }
         Err(fault) => {
+            check(&held);
             check(&anthropic.fail(&fault.message(), fault.anthropic_type()));
             check(&responses.fail(&fault.message(), fault.openai_code()));
         }
