@@ -1,4 +1,7 @@
-//! Request adjustments that keep long agent sessions working on Copilot's limits.
+//! What the routes apply to a request before it goes upstream: the adjustments that keep
+//! long agent sessions working on Copilot's limits (billing, compaction, guidance, images,
+//! overflow), the admission gate of traffic control, and web search's providers, detection
+//! and blocks (the loops that run a searched turn are the routes').
 
 pub mod billing;
 pub mod compaction;

@@ -2,9 +2,12 @@
 //! converts one direction of one message kind. Requests to Chat are read as `protocol`'s
 //! typed requests and built as its typed `chat_request::ChatRequest`; the stream translators
 //! into Anthropic and Responses are state machines that read borrowed
-//! `protocol::chat_chunk::Chunk`s and write `protocol`'s typed stream events as SSE events.
-//! Non-stream answers, and the Chat <-> Responses bridge (`chat_responses`), work on
-//! `serde_json::Value` trees. No I/O here: every module is tested without a socket.
+//! `protocol::chat_chunk::Chunk`s and write `protocol`'s typed stream events as SSE events;
+//! the Chat <-> Responses bridge (`chat_responses`) reads Responses events and answers
+//! through `protocol::responses`' borrowed readers and writes typed Chat chunks, but takes
+//! and builds its request as a `serde_json::Value` tree. Non-stream answers into Anthropic
+//! and Responses work on `Value` trees. Nothing here touches a socket (only the log), so
+//! every module is tested without one.
 
 mod anthropic_messages;
 pub(crate) use anthropic_messages::thousands;

@@ -32,6 +32,20 @@ const EMPTY_RETRIES: usize = 2;
 const EMPTY_ANSWER: &str = "The model returned an empty response after 3 attempts. It may be unavailable or \
      unable to handle this request; try again, or try another model.";
 
+/// Counts one more empty pass and says whether it may be asked again (at most
+/// `EMPTY_RETRIES` times a turn), warning when it is.
+fn retry_empty(empties: &mut usize) -> bool {
+    if *empties >= EMPTY_RETRIES {
+        return false;
+    }
+    *empties += 1;
+    crate::warn!(
+        "empty answer from Copilot in a web search loop (attempt {empties}/{}); retrying",
+        EMPTY_RETRIES + 1
+    );
+    true
+}
+
 /// Serves a Messages request that carries a search tool. `body` already offers the
 /// function (`detect::offer_function`) and has its history restored.
 #[allow(clippy::too_many_arguments)]
@@ -278,12 +292,7 @@ fn json_loop(
             .and_then(Value::as_array)
             .cloned()
             .unwrap_or_default();
-        if answer.is_empty() && empties < EMPTY_RETRIES {
-            empties += 1;
-            crate::warn!(
-                "empty answer from Copilot in a web search loop (attempt {empties}/{}); retrying",
-                EMPTY_RETRIES + 1
-            );
+        if answer.is_empty() && retry_empty(&mut empties) {
             continue;
         }
         let calls = search_calls(&answer);

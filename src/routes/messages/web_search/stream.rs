@@ -4,9 +4,7 @@
 //! each one's `server_tool_use` and `web_search_tool_result` blocks are sent, then the
 //! next pass streams, all as one Anthropic message with one run of block indices.
 
-use super::{
-    Backend, EMPTY_ANSWER, EMPTY_RETRIES, Pass, Target, Usage, append_turn, is_search_call,
-};
+use super::{Backend, EMPTY_ANSWER, Pass, Target, Usage, append_turn, is_search_call, retry_empty};
 use crate::features::web_search::searcher::{Call, Searcher};
 use crate::http::{Outcome, Outgoing};
 use crate::protocol::anthropic::{PING, block_stop, error_event, named};
@@ -114,13 +112,8 @@ impl Run {
             self.usage.add(Some(&Value::Object(filter.usage.clone())));
             self.stop_reason = filter.stop_reason.clone();
             if filter.blocks.is_empty() {
-                if empties < EMPTY_RETRIES {
+                if retry_empty(&mut empties) {
                     // Nothing reached the client from this pass: ask again.
-                    empties += 1;
-                    crate::warn!(
-                        "empty answer from Copilot in a web search loop (attempt {empties}/{}); retrying",
-                        EMPTY_RETRIES + 1
-                    );
                     continue;
                 }
                 self.send_text(sink, EMPTY_ANSWER);

@@ -309,6 +309,15 @@ fn cite(output: &mut [Value], sources: &[SearchResult]) {
     else {
         return;
     };
+    annotate(part, sources);
+}
+
+/// `url_citation` annotations on one content part, if it is `output_text` (the stream
+/// annotates each text part as it closes).
+fn annotate(part: &mut Value, sources: &[SearchResult]) {
+    if part["type"] != "output_text" {
+        return;
+    }
     let text = part["text"].as_str().unwrap_or("").to_string();
     if let Some((cited, annotations)) = cite_text(&text, sources) {
         part["text"] = json!(cited);

@@ -6,7 +6,7 @@
 //! `output_index` and `sequence_number`, and one terminal event with the whole output.
 //! The final answer's text gets its `url_citation` annotations as it closes.
 
-use super::{Run, cite_text, search_item};
+use super::{Run, annotate, cite_text, search_item};
 use crate::features::web_search::SearchResult;
 use crate::features::web_search::blocks::TOOL_NAME;
 use crate::features::web_search::searcher::{Found, call_query};
@@ -305,17 +305,6 @@ impl Pass<'_> {
             _ => {}
         }
         true
-    }
-}
-
-fn annotate(part: &mut Value, sources: &[SearchResult]) {
-    if part["type"] != "output_text" {
-        return;
-    }
-    let text = part["text"].as_str().unwrap_or("").to_string();
-    if let Some((cited, annotations)) = cite_text(&text, sources) {
-        part["text"] = json!(cited);
-        part["annotations"] = Value::Array(annotations);
     }
 }
 
