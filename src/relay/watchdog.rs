@@ -50,6 +50,9 @@ static WATCHDOG: Watchdog = Watchdog {
     state: Mutex::new(State {
         streams: Vec::new(),
         changed: false,
+        added_due: None,
+        sleeping: false,
+        until: None,
         running: false,
     }),
     wake: Condvar::new(),
@@ -62,8 +65,15 @@ struct Watchdog {
 
 struct State {
     streams: Vec<Arc<Entry>>,
-    /// A stream was added or a shutdown triggered since the watchdog last looked.
+    /// A shutdown was triggered since the watchdog last looked: look at every stream.
     changed: bool,
+    /// The earliest first deadline of the streams added since the watchdog last looked.
+    /// A new stream needs no look before then, so adding one costs no pass over the
+    /// others (a burst of 500 new streams made 500 passes over up to 500 streams).
+    added_due: Option<Instant>,
+    /// The watchdog is waiting, until `until` (None: until woken).
+    sleeping: bool,
+    until: Option<Instant>,
     /// The watchdog thread has been started (it then lives as long as the process).
     running: bool,
 }
@@ -99,6 +109,8 @@ pub(super) fn watch(
 ) -> Watched {
     let mut framed = Vec::new();
     shared.framing.sse(&mut framed, keepalive);
+    // The first look the stream needs: its first keepalive or its first-byte limit.
+    let due = shared.instant_at(timing.keepalive.min(timing.first_byte).as_millis() as u64);
     let entry = Arc::new(Entry {
         shared,
         keepalive: framed,
@@ -119,14 +131,21 @@ pub(super) fn watch(
         }
     }
     state.streams.push(entry.clone());
-    state.changed = true;
-    WATCHDOG.wake.notify_one();
+    state.added_due = Some(state.added_due.map_or(due, |d| d.min(due)));
+    // Woken only if it sleeps past the new stream's first deadline; otherwise it takes
+    // `added_due` into account when it next looks.
+    if state.sleeping && state.until.is_none_or(|until| due < until) {
+        state.sleeping = false;
+        WATCHDOG.wake.notify_one();
+    }
     Watched(entry)
 }
 
 /// Wakes the watchdog now (a shutdown was triggered) instead of at its next deadline.
 pub(super) fn wake() {
-    lock(&WATCHDOG.state).changed = true;
+    let mut state = lock(&WATCHDOG.state);
+    state.changed = true;
+    state.sleeping = false;
     WATCHDOG.wake.notify_one();
 }
 
@@ -143,7 +162,9 @@ impl Drop for Watched {
 fn run() {
     let mut state = lock(&WATCHDOG.state);
     loop {
+        state.sleeping = false;
         state.changed = false;
+        state.added_due = None;
         let streams = state.streams.clone();
         drop(state);
         let now = Instant::now();
@@ -163,6 +184,12 @@ fn run() {
         if state.changed {
             continue;
         }
+        let next = match (next, state.added_due.take()) {
+            (Some(a), Some(b)) => Some(a.min(b)),
+            (a, b) => a.or(b),
+        };
+        state.sleeping = true;
+        state.until = next;
         state = match next {
             Some(at) => {
                 let wait = at.saturating_duration_since(Instant::now());
