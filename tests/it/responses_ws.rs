@@ -443,14 +443,7 @@ fn each_turn_is_accounted_like_an_http_request() {
         "copilot_api_request_duration_seconds_count{route=\"/v1/responses\"} 1",
         "copilot_api_time_to_first_token_seconds_count{route=\"/v1/responses\"} 1",
     ];
-    let mut text = String::new();
-    wait_until(Duration::from_secs(5), || {
-        text = get(&proxy.at("/metrics"), &[]).text();
-        expected.iter().all(|line| text.contains(line))
-    });
-    for line in expected {
-        assert!(text.contains(line), "missing {line}:\n{text}");
-    }
+    assert_metrics(&proxy, &expected);
     let log = proxy.output().join("\n");
     assert!(
         log.lines()

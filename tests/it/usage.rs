@@ -2,7 +2,7 @@
 //! answers, usage in a separate chunk or inline, premium requests for `user` turns only,
 //! Copilot's limit headers, the access log fields and the `/metrics` series.
 
-use crate::support::{Fake, Proxy, get, wait_until};
+use crate::support::{Fake, Proxy, assert_metrics, get, wait_until};
 use crate::{chat_request, post_chat, post_json, post_message};
 use serde_json::{Value, json};
 use std::time::Duration;
@@ -169,14 +169,7 @@ fn metrics_carry_tokens_credits_premium_histograms_and_limits_with_bounded_label
         "copilot_api_usage_limit_remaining{window=\"weekly\"} 40",
         "copilot_api_usage_limit_reset_timestamp_seconds{window=\"weekly\"} 1796900000",
     ];
-    let mut text = String::new();
-    wait_until(Duration::from_secs(5), || {
-        text = get(&proxy.at("/metrics"), &[]).text();
-        expected.iter().all(|line| text.contains(line))
-    });
-    for line in expected {
-        assert!(text.contains(line), "missing {line}:\n{text}");
-    }
+    let text = assert_metrics(&proxy, &expected);
     assert!(text.contains("# TYPE copilot_api_request_duration_seconds histogram"));
     assert!(!text.contains("evil") && !text.contains("<b>"), "{text}");
     for line in text

@@ -467,6 +467,21 @@ pub fn get(url: &str, headers: &[(&str, &str)]) -> Resp {
     into_resp(url, rq.call())
 }
 
+/// Waits (up to 5 s: the access log and the metrics are written just after the answer)
+/// until `/metrics` holds every line of `expected`, and fails naming the first one missing;
+/// returns the page.
+pub fn assert_metrics(proxy: &Proxy, expected: &[&str]) -> String {
+    let mut text = String::new();
+    wait_until(Duration::from_secs(5), || {
+        text = get(&proxy.at("/metrics"), &[]).text();
+        expected.iter().all(|line| text.contains(line))
+    });
+    for line in expected {
+        assert!(text.contains(line), "missing {line}:\n{text}");
+    }
+    text
+}
+
 pub fn delete(url: &str, headers: &[(&str, &str)]) -> Resp {
     let mut rq = agent().delete(url);
     for (k, v) in headers {
