@@ -4,7 +4,7 @@ use super::*;
 use crate::config::Timing;
 use std::io::{self, Write};
 use std::sync::{Arc, Mutex};
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 /// Records every write the sink makes.
 #[derive(Clone, Default)]
@@ -257,12 +257,20 @@ impl Read for Silent {
 }
 
 fn silent_stream(shutdown: Shutdown, stall: Duration) -> (Outcome, String) {
+    silent_stream_every(Duration::from_millis(30), shutdown, stall)
+}
+
+fn silent_stream_every(
+    keepalive: Duration,
+    shutdown: Shutdown,
+    stall: Duration,
+) -> (Outcome, String) {
     let cancelled = Arc::new(std::sync::atomic::AtomicBool::new(false));
     let upstream = Silent(cancelled.clone());
     let body = StreamBody {
         keepalive: b": keepalive\n\n",
         timing: Timing {
-            keepalive: Duration::from_millis(30),
+            keepalive,
             stall,
             first_byte: stall,
         },
@@ -281,6 +289,30 @@ fn the_watchdog_keeps_alive_then_cancels_a_stall() {
     assert_eq!(outcome, Outcome::Stalled);
     assert!(text.starts_with(": keepalive\n\n"), "{text}");
     assert!(text.ends_with("event: error\ndata: Copilot stopped sending data (stall timeout); the response is incomplete\n\n"), "{text}");
+}
+
+/// The watchdog sleeps until the nearest deadline it knows; a stream added with an
+/// earlier one must wake it, or its keepalives and stall limit wait for the other's.
+#[test]
+fn a_new_stream_with_an_earlier_deadline_wakes_the_sleeping_watchdog() {
+    let long = Shutdown::default();
+    let end_long = long.clone();
+    let slow = std::thread::spawn(move || {
+        silent_stream_every(Duration::from_secs(20), long, Duration::from_secs(30))
+    });
+    // Let the watchdog take in the slow stream and go to sleep for its 20 s.
+    std::thread::sleep(Duration::from_millis(100));
+    let started = Instant::now();
+    let (outcome, text) = silent_stream(Shutdown::default(), Duration::from_millis(200));
+    let took = started.elapsed();
+    end_long.trigger();
+    assert_eq!(slow.join().unwrap().0, Outcome::UpstreamError);
+    assert_eq!(outcome, Outcome::Stalled);
+    assert!(text.starts_with(": keepalive\n\n"), "{text}");
+    assert!(
+        took < Duration::from_secs(5),
+        "the short stream waited {took:?}"
+    );
 }
 
 #[test]
