@@ -76,6 +76,8 @@ pub struct StreamClient {
     pub headers: Vec<(String, String)>,
     chunked: bool,
     ended: bool,
+    /// How the body ended, once it has: the last chunk, EOF, or the read error.
+    pub end: Option<String>,
 }
 
 impl StreamClient {
@@ -105,6 +107,7 @@ impl StreamClient {
             headers: Vec::new(),
             chunked: false,
             ended: false,
+            end: None,
         };
         client.read_head();
         client
@@ -117,11 +120,18 @@ impl StreamClient {
             .map(|(_, v)| v.as_str())
     }
 
-    /// Reads once from the socket; false at EOF or on an error.
+    /// Reads once from the socket; false at EOF or on an error (said in `end`).
     fn fill(&mut self) -> bool {
         let mut piece = [0u8; 4096];
         match self.stream.read(&mut piece) {
-            Ok(0) | Err(_) => false,
+            Ok(0) => {
+                self.end = Some("EOF".into());
+                false
+            }
+            Err(e) => {
+                self.end = Some(format!("read error: {e}"));
+                false
+            }
             Ok(n) => {
                 self.buf.extend_from_slice(&piece[..n]);
                 true
@@ -172,6 +182,7 @@ impl StreamClient {
                 let size = usize::from_str_radix(line.split(';').next().unwrap_or("").trim(), 16)
                     .unwrap_or_else(|e| panic!("bad chunk size line {line:?}: {e}"));
                 if size == 0 {
+                    self.end = Some("last chunk".into());
                     self.ended = true;
                     return None;
                 }
