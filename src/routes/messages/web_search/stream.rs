@@ -96,6 +96,7 @@ impl Run {
                             current.tools,
                             current.estimate,
                         ),
+                        events: Vec::new(),
                         filter: &mut filter,
                     };
                     relay::relay(reader, sink, &mut adapter).and_then(|()| {
@@ -240,6 +241,8 @@ fn fail(sink: &mut Sink, fault: &Fault, open: Option<u64>) -> Outcome {
 struct FromChat<'f> {
     source: ChatSource,
     state: StreamState,
+    /// One event's Anthropic events, in one vector reused for the whole pass.
+    events: Vec<Event>,
     filter: &'f mut Filter,
 }
 
@@ -248,13 +251,16 @@ impl Adapter for FromChat<'_> {
         if event.comment.is_some() {
             return Ok(Step::Continue);
         }
-        let decoded = self.source.decode(event)?;
-        for chunk in decoded.chunks {
-            for e in self.state.on_chunk(&chunk) {
-                self.filter.on_anthropic(&e, sink)?;
-            }
+        // Each chunk is read borrowed (`ChatSource::each_chunk`), no tree per event; its
+        // events go through the filter once the event is read.
+        let (state, events) = (&mut self.state, &mut self.events);
+        let step = self
+            .source
+            .each_chunk(event, |chunk| state.on_typed(chunk, events))?;
+        for e in self.events.drain(..) {
+            self.filter.on_anthropic(&e, sink)?;
         }
-        Ok(Step::done_if(decoded.done))
+        Ok(step)
     }
 
     fn on_eof(&mut self, _: &mut Sink) -> Result<(), Fault> {
