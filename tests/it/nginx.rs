@@ -36,16 +36,47 @@ fn nginx_binary() -> PathBuf {
     panic!("nginx is needed by this test: apt-get install nginx (scripts/test does this)");
 }
 
-fn free_port() -> u16 {
-    let l = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
-    l.local_addr().unwrap().port()
+/// A free port below the kernel's ephemeral range. A port taken from `bind(:0)` and
+/// released is in that range, where any other test's `--port 0` proxy or outgoing
+/// connection may take it before nginx binds it: nginx then fails to start and the test
+/// talks to another test's proxy (a stream cut short when that test ends).
+fn free_port(attempt: u32) -> u16 {
+    let range =
+        std::fs::read_to_string("/proc/sys/net/ipv4/ip_local_port_range").unwrap_or_default();
+    let low: u64 = range
+        .split_whitespace()
+        .next()
+        .and_then(|p| p.parse().ok())
+        .unwrap_or(32768);
+    let span = low.saturating_sub(10_000).max(1);
+    let nanos = std::time::SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .unwrap()
+        .subsec_nanos();
+    let seed = u64::from(std::process::id()) + u64::from(attempt) * 7919 + u64::from(nanos);
+    (0..span)
+        .map(|i| (10_000 + (seed + i * 104_729) % span) as u16)
+        .find(|p| std::net::TcpListener::bind(("127.0.0.1", *p)).is_ok())
+        .expect("a free port below the ephemeral range")
 }
 
-/// Starts nginx with `deploy/nginx.conf`, its two upstream servers replaced by `backends`.
+/// Starts nginx with `deploy/nginx.conf`, its two upstream servers replaced by `backends`,
+/// and checks that nginx itself answers on its port (retrying on another port if nginx
+/// could not bind it).
 fn start_nginx(backends: [&str; 2]) -> Nginx {
+    let mut logs = Vec::new();
+    for attempt in 0..5 {
+        match try_start_nginx(backends, free_port(attempt)) {
+            Ok(nginx) => return nginx,
+            Err(log) => logs.push(log),
+        }
+    }
+    panic!("nginx did not start: {logs:#?}");
+}
+
+fn try_start_nginx(backends: [&str; 2], port: u16) -> Result<Nginx, String> {
     let example = Path::new(env!("CARGO_MANIFEST_DIR")).join("deploy/nginx.conf");
     let mut site = std::fs::read_to_string(&example).unwrap();
-    let port = free_port();
     for (from, to) in [
         ("server 127.0.0.1:4141 ", format!("server {} ", backends[0])),
         ("server 127.0.0.1:4142 ", format!("server {} ", backends[1])),
@@ -75,17 +106,39 @@ fn start_nginx(backends: [&str; 2]) -> Nginx {
         .stderr(Stdio::null())
         .spawn()
         .expect("start nginx");
-    let nginx = Nginx {
+    let mut nginx = Nginx {
         url: format!("http://127.0.0.1:{port}"),
         dir,
         child,
     };
+    // nginx answers with its own `Server` header; whatever else might hold the port does not.
     let up = wait_until(Duration::from_secs(10), || {
-        std::net::TcpStream::connect(("127.0.0.1", port)).is_ok()
+        nginx.child.try_wait().ok().flatten().is_some() || answered_by_nginx(port)
     });
+    let exited = nginx.child.try_wait().ok().flatten();
+    if up && exited.is_none() {
+        return Ok(nginx);
+    }
     let log = std::fs::read_to_string(nginx.dir.path().join("error.log")).unwrap_or_default();
-    assert!(up, "nginx did not listen on {port}: {log}");
-    nginx
+    Err(format!("port {port}, exited {exited:?}: {log}"))
+}
+
+/// Whether what listens on `port` answers a request with nginx's own `Server` header
+/// (another test's proxy or fake could hold a port nginx failed to bind).
+fn answered_by_nginx(port: u16) -> bool {
+    use std::io::{Read, Write};
+    let Ok(mut s) = std::net::TcpStream::connect(("127.0.0.1", port)) else {
+        return false;
+    };
+    let _ = s.set_read_timeout(Some(Duration::from_secs(2)));
+    if s.write_all(b"GET /readyz HTTP/1.0\r\n\r\n").is_err() {
+        return false;
+    }
+    let mut head = Vec::new();
+    let _ = s.take(4096).read_to_end(&mut head);
+    String::from_utf8_lossy(&head)
+        .to_ascii_lowercase()
+        .contains("\r\nserver: nginx")
 }
 
 /// How many access-log lines for `path` a proxy has written.
