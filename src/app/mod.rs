@@ -41,14 +41,14 @@ pub struct App {
 
 impl App {
     pub fn new(config: Config, upstream: Upstream) -> App {
-        let (entries, ttl) = config.response_store;
+        let store = config.response_store;
         let traffic = Traffic::new(&config.traffic);
         App {
             config,
             upstream,
             catalog: Catalog::default(),
             metrics: Metrics::default(),
-            responses: ResponseStore::new(entries, ttl),
+            responses: ResponseStore::new(store.entries, store.ttl),
             traffic,
             usage: Mutex::new(None),
             shutdown: Shutdown::default(),

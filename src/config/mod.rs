@@ -45,7 +45,7 @@ pub struct Config {
     /// `IMAGE_CONTEXT_TRIMMING_*`: trim answered images this many messages back.
     pub image_trimming: Option<usize>,
     /// The previous_response_id store: how many responses, for how long.
-    pub response_store: (usize, Duration),
+    pub response_store: StoreLimits,
     pub stream_timing: Timing,
     /// `--no-websocket`: the Responses WebSocket upgrade is answered 426.
     pub no_websocket: bool,
@@ -84,6 +84,16 @@ pub struct Config {
 pub struct Setting {
     pub name: &'static str,
     pub value: String,
+}
+
+/// `--response-store-size` and `--response-store-ttl`: the translated responses kept for
+/// `previous_response_id`.
+#[derive(Debug, Clone, Copy)]
+pub struct StoreLimits {
+    /// At most this many; the oldest goes first.
+    pub entries: usize,
+    /// Each for at most this long.
+    pub ttl: Duration,
 }
 
 /// The time limits of a stream (the relay's watchdog enforces them).
@@ -158,8 +168,8 @@ impl Config {
         let max_connections = positive(raw.max_connections, "--max-connections", 1024)?;
         let header_timeout = seconds(raw.header_timeout, "--header-timeout", 30.0)?;
         let idle_timeout = seconds(raw.idle_timeout, "--idle-timeout", 120.0)?;
-        let response_store = (
-            match raw.response_store_size {
+        let response_store = StoreLimits {
+            entries: match raw.response_store_size {
                 None => 1000,
                 Some(v) => v.parse().map_err(|_| {
                     UsageError(format!(
@@ -167,8 +177,8 @@ impl Config {
                     ))
                 })?,
             },
-            seconds(raw.response_store_ttl, "--response-store-ttl", 3600.0)?,
-        );
+            ttl: seconds(raw.response_store_ttl, "--response-store-ttl", 3600.0)?,
+        };
         let stream_timing = Timing {
             keepalive: seconds(raw.keepalive, "--keepalive", 10.0)?,
             stall: seconds(raw.stall_timeout, "--stall-timeout", 90.0)?,
