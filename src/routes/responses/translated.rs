@@ -107,7 +107,7 @@ pub fn create(
 }
 
 fn unknown_previous(id: &str, app: &App) -> ApiError {
-    let (entries, ttl) = app.config.response_store;
+    let crate::config::StoreLimits { entries, ttl } = app.config.response_store;
     ApiError::BadRequest(format!(
         "previous_response_id `{id}` is not known here or has expired: this proxy keeps the last {entries} translated responses for {} s \
          (--response-store-size, --response-store-ttl); send the full conversation in `input` instead",
