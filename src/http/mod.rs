@@ -12,6 +12,7 @@ pub use error::{ApiError, Family};
 use serde_json::Value;
 use std::io::Write;
 use std::sync::Arc;
+pub use strict_json::{Check as StrictCheck, Keys as StrictKeys};
 
 #[derive(Debug, Default)]
 pub struct Incoming {
