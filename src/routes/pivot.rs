@@ -8,7 +8,7 @@ use crate::http::ApiError;
 use crate::protocol::chat_request::ChatRequest;
 use crate::relay::ChatSource;
 use crate::routing::Api;
-use crate::translate::chat_responses::{chat_to_responses, responses_to_chat};
+use crate::translate::chat_responses::{request_from_bytes, request_from_value, responses_to_chat};
 use serde_json::Value;
 
 /// Which Copilot endpoint a Chat-shaped request goes to.
@@ -36,32 +36,27 @@ impl Pivot {
 
     /// The bytes to send for a Chat request (already holding the upstream model id).
     pub fn request(self, chat: &Value) -> Result<Vec<u8>, ApiError> {
-        let translated;
-        let body = match self {
+        match self {
             // Serialized by reference: a request may be tens of MiB.
-            Pivot::Chat => chat,
+            Pivot::Chat => serde_json::to_vec(chat).map_err(|e| ApiError::Internal(e.to_string())),
             Pivot::Responses => {
                 let model = chat
                     .get("model")
                     .and_then(Value::as_str)
-                    .unwrap_or_default()
-                    .to_string();
-                translated = chat_to_responses(chat, &model).map_err(ApiError::BadRequest)?;
-                &translated
+                    .unwrap_or_default();
+                request_from_value(chat, model).map_err(ApiError::BadRequest)
             }
-        };
-        serde_json::to_vec(body).map_err(|e| ApiError::Internal(e.to_string()))
+        }
     }
 
-    /// The bytes to send for a typed Chat request: serialized straight from the types on
-    /// `/chat/completions`, through a tree only for the Responses translation.
+    /// The bytes to send for a typed Chat request: serialized straight from the types,
+    /// and for `/responses` translated from those bytes.
     pub fn request_typed(self, chat: &ChatRequest) -> Result<Vec<u8>, ApiError> {
+        let bytes = serde_json::to_vec(chat).map_err(|e| ApiError::Internal(e.to_string()))?;
         match self {
-            Pivot::Chat => serde_json::to_vec(chat).map_err(|e| ApiError::Internal(e.to_string())),
+            Pivot::Chat => Ok(bytes),
             Pivot::Responses => {
-                let tree =
-                    serde_json::to_value(chat).map_err(|e| ApiError::Internal(e.to_string()))?;
-                self.request(&tree)
+                request_from_bytes(&bytes, &chat.model).map_err(ApiError::BadRequest)
             }
         }
     }

@@ -16,7 +16,7 @@ mod response;
 mod stream;
 
 pub use chat_out::ChatChunk;
-pub use request::chat_to_responses;
+pub use request::{request_from_bytes, request_from_value};
 pub use response::responses_to_chat;
 pub use stream::ChatFromResponsesStream;
 
@@ -25,6 +25,12 @@ mod tests {
     use super::*;
     use crate::translate::{responses_request, responses_response, responses_stream};
     use serde_json::{Value, json};
+
+    /// The Responses request for a Chat request, as upstream reads it.
+    fn chat_to_responses(req: &Value, model: &str) -> Result<Value, String> {
+        let bytes = request_from_bytes(&serde_json::to_vec(req).unwrap(), model)?;
+        Ok(serde_json::from_slice(&bytes).unwrap())
+    }
 
     /// A Chat client's tool loop against a responses-only model: the request, the answer
     /// and the next turn all go through Responses and back without losing a call, an
