@@ -164,6 +164,20 @@ impl<'a> Chunk<'a> {
     }
 }
 
+/// `T` read borrowed from `bytes`, lenient as the `Value` lookups it replaced: what the
+/// borrowed reader refuses (a duplicate key) is read from a tree of the same bytes, held
+/// in `tree`; bytes that are not JSON read as `T::default()`.
+pub fn read<'a, T: Deserialize<'a> + Default>(bytes: &'a [u8], tree: &'a mut Option<Value>) -> T {
+    if let Ok(t) = serde_json::from_slice(bytes) {
+        return t;
+    }
+    *tree = serde_json::from_slice(bytes).ok();
+    let tree: &'a Option<Value> = tree;
+    tree.as_ref()
+        .and_then(|v| T::deserialize(v).ok())
+        .unwrap_or_default()
+}
+
 /// A string field: `None` when absent or not a string.
 #[derive(Default, Debug, Clone, PartialEq, Eq)]
 pub struct Str<'a>(pub Option<Cow<'a, str>>);
@@ -408,6 +422,13 @@ mod tests {
         assert_eq!(second.index.0, None);
         assert_eq!(second.delta().unwrap().content.get(), None);
         assert!(c.usage.is_some());
+        // A duplicate key is read as a tree reads it (the last wins); not JSON is empty.
+        let mut tree = None;
+        let dup: Chunk = read(br#"{"id":"a","id":"b"}"#, &mut tree);
+        assert_eq!(dup.id.get(), Some("b"));
+        let mut tree = None;
+        let none: Chunk = read(b"{oops", &mut tree);
+        assert!(none.id.get().is_none() && none.choices.0.is_empty());
         let not_a_chunk: Chunk = serde_json::from_str("[1,2]").unwrap_or_default();
         assert!(not_a_chunk.choices.0.is_empty());
     }

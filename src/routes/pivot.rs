@@ -8,7 +8,9 @@ use crate::http::ApiError;
 use crate::protocol::chat_request::ChatRequest;
 use crate::relay::ChatSource;
 use crate::routing::Api;
-use crate::translate::chat_responses::{request_from_bytes, request_from_value, responses_to_chat};
+use crate::translate::chat_responses::{
+    completion_from_responses, request_from_bytes, request_from_value, responses_to_chat,
+};
 use serde_json::Value;
 
 /// Which Copilot endpoint a Chat-shaped request goes to.
@@ -69,6 +71,24 @@ impl Pivot {
         Ok(match self {
             Pivot::Chat => v,
             Pivot::Responses => responses_to_chat(&v, requested_model),
+        })
+    }
+
+    /// A non-streaming answer as a `chat.completion`'s bytes, without a tree: Copilot's
+    /// own, or translated from its `/responses` answer.
+    pub fn completion_bytes(
+        self,
+        body: Vec<u8>,
+        requested_model: &str,
+    ) -> Result<Vec<u8>, ApiError> {
+        if serde_json::from_slice::<serde::de::IgnoredAny>(&body).is_err() {
+            return Err(ApiError::BadGateway(
+                "Copilot answered with something other than JSON".into(),
+            ));
+        }
+        Ok(match self {
+            Pivot::Chat => body,
+            Pivot::Responses => completion_from_responses(&body, requested_model),
         })
     }
 

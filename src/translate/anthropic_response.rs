@@ -13,8 +13,7 @@ use serde_json::{Value, json};
 
 /// The Anthropic message for a Chat completion, owned (it outlives the upstream body):
 /// the web-search loop edits its fields before it is written.
-pub fn from_chat(resp: &Value, requested_model: &str, tools: &ToolNames) -> Message<'static> {
-    let chat = Chunk::from_value(resp);
+pub fn from_chat(chat: &Chunk, requested_model: &str, tools: &ToolNames) -> Message<'static> {
     let mut thinking = Vec::new();
     let mut text = Vec::new();
     let mut uses = Vec::new();
@@ -148,9 +147,12 @@ mod tests {
     use super::*;
     use serde::Deserialize;
 
-    /// The answer as the client reads it.
+    /// The answer as the client reads it, read from the completion's bytes.
     fn from_chat(resp: &Value, requested_model: &str, tools: &ToolNames) -> Value {
-        serde_json::to_value(super::from_chat(resp, requested_model, tools)).unwrap()
+        let bytes = serde_json::to_vec(resp).unwrap();
+        let mut tree = None;
+        let chat = crate::protocol::chat_chunk::read(&bytes, &mut tree);
+        serde_json::to_value(super::from_chat(&chat, requested_model, tools)).unwrap()
     }
 
     #[test]
@@ -158,7 +160,9 @@ mod tests {
         // Copilot's split Claude answer: text in one choice, the tool call in another.
         let names = ToolNames::from_names(["mcp__a.b__c"]);
         let resp_of = |v: &Value| {
-            let typed = serde_json::to_string(&super::from_chat(v, "claude-sonnet-4-5", &names));
+            let chat = Chunk::from_value(v);
+            let typed =
+                serde_json::to_string(&super::from_chat(&chat, "claude-sonnet-4-5", &names));
             // The bytes a client gets are those of the tree, keys in the same order.
             let tree = from_chat(v, "claude-sonnet-4-5", &names);
             assert_eq!(typed.unwrap(), tree.to_string());

@@ -17,7 +17,7 @@ mod stream;
 
 pub use chat_out::ChatChunk;
 pub use request::{request_from_bytes, request_from_value};
-pub use response::responses_to_chat;
+pub use response::{completion_from_responses, responses_to_chat};
 pub use stream::ChatFromResponsesStream;
 
 #[cfg(test)]
@@ -161,7 +161,7 @@ mod tests {
                 {"id": "t1", "type": "function", "function": {"name": "exec_command", "arguments": "{}"}},
                 {"id": "t2", "type": "function", "function": {"name": "apply_patch", "arguments": json!({"input": patch}).to_string()}}]}}]});
         let r = json!(responses_response::from_chat(
-            &chat,
+            &crate::protocol::chat_chunk::Chunk::from_value(&chat),
             &req,
             &up.custom_tools,
             "resp_2"

@@ -21,12 +21,11 @@ use std::time::{SystemTime, UNIX_EPOCH};
 /// The `response` for a Chat completion, owned: the hosted web search edits its output
 /// before it is written.
 pub fn from_chat(
-    chat: &Value,
+    completion: &Chunk,
     req: &Value,
     custom_tools: &[String],
     response_id: &str,
 ) -> Response<'static> {
-    let completion = Chunk::from_value(chat);
     let mut reasoning = Vec::new();
     let mut opaque: Option<&str> = None;
     let mut parts = Vec::new();
