@@ -16,8 +16,9 @@ pub struct Chunk<'a> {
     pub id: Str<'a>,
     /// A completion's creation time.
     pub created: U64,
-    /// Kept as a tree: it arrives once per stream.
-    pub usage: Option<Value>,
+    /// `None` when absent or not an object.
+    #[serde(deserialize_with = "object")]
+    pub usage: Option<Usage>,
     pub error: Option<Value>,
     #[serde(borrow)]
     pub choices: List<Choice<'a>>,
@@ -91,6 +92,32 @@ pub struct Function<'a> {
     pub name: Str<'a>,
     #[serde(borrow)]
     pub arguments: Arguments<'a>,
+}
+
+/// A completion's token usage; a count that is no non-negative integer reads as absent.
+/// The one place Chat usage is read (into Anthropic's and Responses' usage).
+#[derive(Deserialize, Default, Clone, Debug)]
+#[serde(default)]
+pub struct Usage {
+    pub prompt_tokens: U64,
+    pub completion_tokens: U64,
+    pub total_tokens: U64,
+    pub prompt_tokens_details: Lenient<PromptDetails>,
+    pub completion_tokens_details: Lenient<CompletionDetails>,
+}
+
+#[derive(Deserialize, Default, Clone, Debug)]
+#[serde(default)]
+pub struct PromptDetails {
+    pub cached_tokens: U64,
+    /// Tokens written to the cache (Claude through Copilot).
+    pub cache_creation_input_tokens: U64,
+}
+
+#[derive(Deserialize, Default, Clone, Debug)]
+#[serde(default)]
+pub struct CompletionDetails {
+    pub reasoning_tokens: U64,
 }
 
 /// A message's `content`: a string (every stream delta), or in a completion an array of
@@ -206,7 +233,7 @@ impl<T> Default for List<T> {
 }
 
 /// An object field read into `T`, or `T::default()` when it is not an object.
-#[derive(Default)]
+#[derive(Default, Clone, Debug)]
 pub struct Lenient<T>(pub T);
 
 /// Visitor methods that take a value of these kinds, skip it, and return `$value`: what
@@ -253,6 +280,23 @@ macro_rules! unwrap_some {
             d.deserialize_any(self)
         }
     };
+}
+
+/// An object field read into `T`; `None` when it is anything else.
+fn object<'de, D: Deserializer<'de>, T: Deserialize<'de>>(d: D) -> Result<Option<T>, D::Error> {
+    struct V<T>(std::marker::PhantomData<T>);
+    impl<'de, T: Deserialize<'de>> Visitor<'de> for V<T> {
+        type Value = Option<T>;
+        fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
+            f.write_str("any JSON value")
+        }
+        fn visit_map<A: MapAccess<'de>>(self, map: A) -> Result<Self::Value, A::Error> {
+            T::deserialize(de::value::MapAccessDeserializer::new(map)).map(Some)
+        }
+        unwrap_some!();
+        skip!(None; bool, i64, u64, f64, str, unit, seq);
+    }
+    d.deserialize_any(V(std::marker::PhantomData))
 }
 
 impl<'de: 'a, 'a> Deserialize<'de> for Str<'a> {

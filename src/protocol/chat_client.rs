@@ -16,6 +16,9 @@ use std::fmt;
 #[derive(Deserialize, Default)]
 #[serde(default)]
 pub struct ChatIn<'a> {
+    /// The upstream model (the routes have resolved it).
+    #[serde(borrow)]
+    pub model: Str<'a>,
     #[serde(borrow)]
     pub messages: Array<Lenient<MessageIn<'a>>>,
     pub n: U64,

@@ -11,9 +11,11 @@
 pub mod anthropic;
 pub mod anthropic_request;
 pub mod chat;
+pub mod chat_body;
 pub mod chat_chunk;
 pub mod chat_client;
 pub mod chat_request;
 mod json_out;
+pub mod lenient;
 pub mod responses;
 pub mod responses_request;

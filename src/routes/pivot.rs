@@ -41,13 +41,17 @@ impl Pivot {
         match self {
             // Serialized by reference: a request may be tens of MiB.
             Pivot::Chat => serde_json::to_vec(chat).map_err(|e| ApiError::Internal(e.to_string())),
-            Pivot::Responses => {
-                let model = chat
-                    .get("model")
-                    .and_then(Value::as_str)
-                    .unwrap_or_default();
-                request_from_value(chat, model).map_err(ApiError::BadRequest)
-            }
+            Pivot::Responses => request_from_value(chat).map_err(ApiError::BadRequest),
+        }
+    }
+
+    /// The bytes to send for a Chat body already written as bytes (the Chat pass-through's
+    /// splice). On `/chat/completions` they go as they are; for `/responses` they are
+    /// translated from the bytes.
+    pub fn request_bytes(self, chat: Vec<u8>) -> Result<Vec<u8>, ApiError> {
+        match self {
+            Pivot::Chat => Ok(chat),
+            Pivot::Responses => request_from_bytes(&chat).map_err(ApiError::BadRequest),
         }
     }
 
@@ -57,9 +61,7 @@ impl Pivot {
         let bytes = serde_json::to_vec(chat).map_err(|e| ApiError::Internal(e.to_string()))?;
         match self {
             Pivot::Chat => Ok(bytes),
-            Pivot::Responses => {
-                request_from_bytes(&bytes, &chat.model).map_err(ApiError::BadRequest)
-            }
+            Pivot::Responses => request_from_bytes(&bytes).map_err(ApiError::BadRequest),
         }
     }
 

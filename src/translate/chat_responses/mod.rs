@@ -28,7 +28,9 @@ mod tests {
 
     /// The Responses request for a Chat request, as upstream reads it.
     fn chat_to_responses(req: &Value, model: &str) -> Result<Value, String> {
-        let bytes = request_from_bytes(&serde_json::to_vec(req).unwrap(), model)?;
+        let mut req = req.clone();
+        req["model"] = model.into();
+        let bytes = request_from_bytes(&serde_json::to_vec(&req).unwrap())?;
         Ok(serde_json::from_slice(&bytes).unwrap())
     }
 

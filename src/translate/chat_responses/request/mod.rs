@@ -15,8 +15,8 @@ use std::collections::HashSet;
 /// get the minimum instead of a 400.
 const MIN_OUTPUT_TOKENS: u64 = 16;
 
-/// The Responses request bytes for a client's Chat request bytes.
-pub fn request_from_bytes(chat: &[u8], upstream_model: &str) -> Result<Vec<u8>, String> {
+/// The Responses request bytes for Chat request bytes (already naming the upstream model).
+pub fn request_from_bytes(chat: &[u8]) -> Result<Vec<u8>, String> {
     // serde reads a struct from an array too: only an object takes the typed path.
     let object = chat.iter().find(|b| !b.is_ascii_whitespace()) == Some(&b'{');
     let mut de = serde_json::Deserializer::from_slice(chat);
@@ -24,32 +24,32 @@ pub fn request_from_bytes(chat: &[u8], upstream_model: &str) -> Result<Vec<u8>, 
         .then(|| ChatIn::deserialize(&mut de).and_then(|req| de.end().map(|()| req)))
         .and_then(Result::ok);
     match typed {
-        Some(req) => write(&req, upstream_model),
+        Some(req) => write(&req),
         // What the typed reader refuses (a body that is no object, a duplicate key) is
         // read as a tree, which reads such JSON as it always did.
         None => {
             let tree: Value = serde_json::from_slice(chat)
                 .map_err(|e| format!("the request body is not valid JSON: {e}"))?;
-            request_from_value(&tree, upstream_model)
+            request_from_value(&tree)
         }
     }
 }
 
 /// `request_from_bytes` for a request already parsed into a tree (read borrowed from it).
-pub fn request_from_value(chat: &Value, upstream_model: &str) -> Result<Vec<u8>, String> {
+pub fn request_from_value(chat: &Value) -> Result<Vec<u8>, String> {
     if !chat.is_object() {
         return Err("the request body must be a JSON object".into());
     }
     let req = ChatIn::deserialize(chat).map_err(|e| e.to_string())?;
-    write(&req, upstream_model)
+    write(&req)
 }
 
-fn write(req: &ChatIn, upstream_model: &str) -> Result<Vec<u8>, String> {
-    let request = translate(req, upstream_model)?;
+fn write(req: &ChatIn) -> Result<Vec<u8>, String> {
+    let request = translate(req)?;
     serde_json::to_vec(&request).map_err(|e| e.to_string())
 }
 
-fn translate<'a>(req: &'a ChatIn<'a>, upstream_model: &'a str) -> Result<Request<'a>, String> {
+fn translate<'a>(req: &'a ChatIn<'a>) -> Result<Request<'a>, String> {
     let Array::Items(messages) = &req.messages else {
         return Err("`messages` is required and must be an array".into());
     };
@@ -90,7 +90,7 @@ fn translate<'a>(req: &'a ChatIn<'a>, upstream_model: &'a str) -> Result<Request
         }
     }
 
-    let mut out = Request::new(upstream_model, input);
+    let mut out = Request::new(req.model.get().unwrap_or_default(), input);
     let instructions: Vec<Cow<str>> = instructions.into_iter().filter(|s| !s.is_empty()).collect();
     if !instructions.is_empty() {
         out.instructions = Some(instructions.join("\n\n"));

@@ -8,8 +8,13 @@ use serde_json::json;
 /// fail with its words.
 fn chat_to_responses(req: &Value, model: &str) -> Result<Value, String> {
     let text = |b: Vec<u8>| String::from_utf8(b).unwrap();
-    let from_bytes = request_from_bytes(&serde_json::to_vec(req).unwrap(), model).map(text);
-    let from_value = request_from_value(req, model).map(text);
+    let mut req = req.clone();
+    if let Some(r) = req.as_object_mut() {
+        r.insert("model".into(), model.into());
+    }
+    let req = &req;
+    let from_bytes = request_from_bytes(&serde_json::to_vec(req).unwrap()).map(text);
+    let from_value = request_from_value(req).map(text);
     let old = oracle::chat_to_responses(req, model).map(|v| v.to_string());
     assert_eq!(from_bytes, old, "{req}");
     assert_eq!(from_value, old, "{req}");
@@ -198,11 +203,15 @@ fn loose_requests_read_as_the_trees_did() {
     }
     // A duplicate key is read as the tree reads it: the last one wins.
     let dup = br#"{"messages": [{"role": "user", "content": "a"}], "messages": [{"role": "user", "content": "b"}]}"#;
-    let bytes = request_from_bytes(dup, "m").unwrap();
+    let bytes = request_from_bytes(dup).unwrap();
     assert!(
         String::from_utf8(bytes)
             .unwrap()
             .contains("\"content\":\"b\"")
     );
-    assert!(request_from_bytes(b"{oops", "m").is_err());
+    assert!(request_from_bytes(b"{oops").is_err());
+    // The upstream model is the one the body names (the routes have resolved it).
+    let named = br#"{"model": "gpt-5.5", "messages": []}"#;
+    let bytes = String::from_utf8(request_from_bytes(named).unwrap()).unwrap();
+    assert!(bytes.contains("\"model\":\"gpt-5.5\""), "{bytes}");
 }
