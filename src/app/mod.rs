@@ -13,7 +13,7 @@ use crate::upstream::catalog::{self, Catalog, Model};
 use crate::upstream::{Upstream, ok_or_forward};
 use crate::{info, warn};
 use response_store::ResponseStore;
-use std::sync::Mutex;
+use std::sync::{Mutex, TryLockError};
 use std::time::{Duration, Instant};
 
 /// How often the catalog is fetched again in the background.
@@ -37,20 +37,23 @@ pub struct App {
     /// Set at the first SIGTERM/SIGINT: `/readyz` answers 503 from then on.
     pub draining: std::sync::atomic::AtomicBool,
     usage: Mutex<Option<(Instant, Vec<u8>)>>,
+    /// Held by the on-demand catalog refresh in flight (`refresh_catalog_if_stale`).
+    catalog_flight: Mutex<()>,
 }
 
 impl App {
     pub fn new(config: Config, upstream: Upstream) -> App {
-        let (entries, ttl) = config.response_store;
+        let store = config.response_store;
         let traffic = Traffic::new(&config.traffic);
         App {
             config,
             upstream,
             catalog: Catalog::default(),
             metrics: Metrics::default(),
-            responses: ResponseStore::new(entries, ttl),
+            responses: ResponseStore::new(store.entries, store.ttl),
             traffic,
             usage: Mutex::new(None),
+            catalog_flight: Mutex::new(()),
             shutdown: Shutdown::default(),
             draining: Default::default(),
         }
@@ -90,8 +93,24 @@ impl App {
     }
 
     /// Refreshes the catalog when a client names a model it lacks, unless it is fresh.
+    /// One refresh at a time: a caller that finds one in flight waits for it and takes
+    /// its outcome, so a burst of unknown model names (or of `/v1/models` before the
+    /// catalog loads) costs one `GET /models`, not one each, and waits at most that call.
     pub fn refresh_catalog_if_stale(&self) {
-        if self.catalog.age().is_none_or(|age| age > CATALOG_MIN_AGE) {
+        let stale = || self.catalog.age().is_none_or(|age| age > CATALOG_MIN_AGE);
+        if !stale() {
+            return;
+        }
+        let _flight = match self.catalog_flight.try_lock() {
+            Ok(flight) => flight,
+            Err(TryLockError::Poisoned(e)) => e.into_inner(),
+            Err(TryLockError::WouldBlock) => {
+                drop(crate::sync::lock(&self.catalog_flight));
+                return;
+            }
+        };
+        // A refresh may have landed between the check above and taking the flight.
+        if stale() {
             if let Err(e) = self.refresh_catalog() {
                 warn!("model list refresh failed: {e}");
             }

@@ -106,7 +106,11 @@ mod tests {
         assert_eq!(store.get("resp_1").unwrap(), [json!("a"), json!("b")]);
         store.put("resp_2", vec![], vec![]);
         store.put("resp_3", vec![], vec![]);
-        assert_eq!(store.get("resp_1"), None, "evicted by size");
+        assert_eq!(
+            store.get("resp_1"),
+            None,
+            "the oldest of three evicted by count (limit 2)"
+        );
         assert_eq!(store.get("nope"), None);
         assert!(store.get("resp_3").is_some());
         let short = ResponseStore::new(10, Duration::from_millis(1));

@@ -1,24 +1,23 @@
 //! Command-line parsing, stage two: `RawArgs` plus the environment become a validated
-//! `Config`. Every default lives here; nothing below this module reads the environment
-//! except the upstream client's proxy lookup.
+//! `Config`. Every default lives in this folder; nothing below it reads the environment
+//! except the upstream client's proxy lookup. This file holds the server's own settings
+//! and `from_raw`, which calls the others in flag order: `setup.rs` (the `setup` command and
+//! `--shell`), `upstream.rs` (GitHub/Copilot endpoints and version headers), `traffic.rs`,
+//! `web_search.rs`, and `values.rs` (the count and seconds parsers they share).
 
+mod setup;
 mod traffic;
+mod upstream;
+mod values;
 pub mod web_search;
 
 use crate::cli::{CommandName, RawArgs, UsageError};
+pub use setup::{SetupArgs, SetupTarget};
 use std::net::IpAddr;
 use std::path::PathBuf;
 use std::time::Duration;
-
-/// Version headers Copilot checks (an out-of-date pair is answered with HTTP 466). Current
-/// values as sent by the maintained peers (reference/peers.md §C2); each is overridable.
-pub const DEFAULT_EDITOR_VERSION: &str = "vscode/1.114.0";
-pub const DEFAULT_PLUGIN_VERSION: &str = "copilot-chat/0.52.0";
-pub const DEFAULT_USER_AGENT: &str = "GitHubCopilotChat/0.52.0";
-/// On calls to the Copilot API. Token and usage calls on api.github.com keep `2025-04-01`.
-pub const DEFAULT_COPILOT_API_VERSION: &str = "2026-06-01";
-pub const GITHUB_API_VERSION: &str = "2025-04-01";
-pub const DEFAULT_INTEGRATION_ID: &str = "vscode-chat";
+pub use upstream::{Endpoints, GITHUB_API_VERSION, Versions};
+use values::{positive, seconds};
 
 #[derive(Debug, Clone)]
 pub struct Config {
@@ -46,7 +45,7 @@ pub struct Config {
     /// `IMAGE_CONTEXT_TRIMMING_*`: trim answered images this many messages back.
     pub image_trimming: Option<usize>,
     /// The previous_response_id store: how many responses, for how long.
-    pub response_store: (usize, Duration),
+    pub response_store: StoreLimits,
     pub stream_timing: Timing,
     /// `--no-websocket`: the Responses WebSocket upgrade is answered 426.
     pub no_websocket: bool,
@@ -87,74 +86,16 @@ pub struct Setting {
     pub value: String,
 }
 
-/// `copilot-api setup <client>`: which client and which proxy.
-#[derive(Debug, Clone)]
-pub struct SetupArgs {
-    pub target: SetupTarget,
-    /// The proxy's base URL, without a trailing `/`.
-    pub url: String,
-    pub model: Option<String>,
-    pub small_model: Option<String>,
-    pub write: bool,
+/// `--response-store-size` and `--response-store-ttl`: the translated responses kept for
+/// `previous_response_id`.
+#[derive(Debug, Clone, Copy)]
+pub struct StoreLimits {
+    /// At most this many; the oldest goes first.
+    pub entries: usize,
+    /// Each for at most this long.
+    pub ttl: Duration,
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum SetupTarget {
-    ClaudeCode,
-    Codex,
-    OpenCode,
-}
-
-/// Shells `--shell` names.
-const SHELLS: [&str; 7] = ["bash", "sh", "zsh", "fish", "powershell", "pwsh", "cmd"];
-
-fn setup_args(raw: &RawArgs) -> Result<Option<SetupArgs>, UsageError> {
-    if raw.command != Some(CommandName::Setup) {
-        return Ok(None);
-    }
-    let target = match raw.setup_target.as_deref() {
-        Some("claude-code") => SetupTarget::ClaudeCode,
-        Some("codex") => SetupTarget::Codex,
-        Some("opencode") => SetupTarget::OpenCode,
-        Some(other) => {
-            return Err(UsageError(format!(
-                "setup: unknown client `{other}`; use claude-code, codex or opencode"
-            )));
-        }
-        None => {
-            return Err(UsageError(
-                "setup needs a client: claude-code, codex or opencode".into(),
-            ));
-        }
-    };
-    if target != SetupTarget::ClaudeCode && (raw.setup_small_model.is_some() || raw.shell.is_some())
-    {
-        return Err(UsageError(
-            "--small-model and --shell are for `setup claude-code`".into(),
-        ));
-    }
-    let url = raw
-        .url
-        .as_deref()
-        .unwrap_or("http://127.0.0.1:4141")
-        .trim_end_matches('/')
-        .to_string();
-    if !(url.starts_with("http://") || url.starts_with("https://")) {
-        return Err(UsageError(format!(
-            "--url: `{url}` must start with http:// or https://"
-        )));
-    }
-    Ok(Some(SetupArgs {
-        target,
-        url,
-        model: raw.setup_model.clone(),
-        small_model: raw.setup_small_model.clone(),
-        write: raw.setup_write,
-    }))
-}
-
-/// Where each upstream lives. The Copilot base URL is finally decided per token (its
-/// `endpoints.api`), see `upstream::token`.
 /// The time limits of a stream (the relay's watchdog enforces them).
 #[derive(Debug, Clone, Copy)]
 pub struct Timing {
@@ -167,27 +108,6 @@ pub struct Timing {
 }
 
 #[derive(Debug, Clone)]
-pub struct Endpoints {
-    pub github_web: String,
-    pub github_api: String,
-    /// `COPILOT_API_BASE_URL`: always wins over the token's `endpoints.api`.
-    pub copilot_override: Option<String>,
-    /// From `--account-type` / `--enterprise-url`: used when the token names no usable host.
-    pub copilot_fallback: String,
-    pub account_type: String,
-    pub enterprise: Option<String>,
-}
-
-#[derive(Debug, Clone)]
-pub struct Versions {
-    pub editor_version: String,
-    pub plugin_version: String,
-    pub user_agent: String,
-    pub copilot_api_version: String,
-    pub integration_id: String,
-}
-
-#[derive(Debug, Clone)]
 pub struct Paths {
     pub app_dir: PathBuf,
     pub token_file: PathBuf,
@@ -197,22 +117,17 @@ impl Config {
     /// Validates raw arguments against the environment (`env` is `std::env::var` in
     /// production, a table in tests).
     pub fn from_raw(
-        raw: RawArgs,
+        mut raw: RawArgs,
         env: &dyn Fn(&str) -> Option<String>,
     ) -> Result<Self, UsageError> {
-        if let Some(shell) = raw.shell.as_deref() {
-            if !SHELLS.contains(&shell.to_ascii_lowercase().as_str()) {
-                return Err(UsageError(format!(
-                    "--shell: `{shell}` is not one of bash, zsh, fish, powershell, cmd"
-                )));
-            }
-        }
-        let setup = setup_args(&raw)?;
+        setup::check_shell(raw.shell.as_deref())?;
+        let setup = setup::setup_args(&raw)?;
         let env_nonempty = |k: &str| {
             env(k)
                 .map(|v| v.trim().to_string())
                 .filter(|v| !v.is_empty())
         };
+        let versions = upstream::versions(&mut raw, &env_nonempty);
         let traffic = traffic::settings(&raw)?;
         let port = match raw.port {
             None => 4141,
@@ -253,8 +168,8 @@ impl Config {
         let max_connections = positive(raw.max_connections, "--max-connections", 1024)?;
         let header_timeout = seconds(raw.header_timeout, "--header-timeout", 30.0)?;
         let idle_timeout = seconds(raw.idle_timeout, "--idle-timeout", 120.0)?;
-        let response_store = (
-            match raw.response_store_size {
+        let response_store = StoreLimits {
+            entries: match raw.response_store_size {
                 None => 1000,
                 Some(v) => v.parse().map_err(|_| {
                     UsageError(format!(
@@ -262,8 +177,8 @@ impl Config {
                     ))
                 })?,
             },
-            seconds(raw.response_store_ttl, "--response-store-ttl", 3600.0)?,
-        );
+            ttl: seconds(raw.response_store_ttl, "--response-store-ttl", 3600.0)?,
+        };
         let stream_timing = Timing {
             keepalive: seconds(raw.keepalive, "--keepalive", 10.0)?,
             stall: seconds(raw.stall_timeout, "--stall-timeout", 90.0)?,
@@ -281,17 +196,7 @@ impl Config {
             .map(|t| (t, "--github-token"))
             .or_else(|| env_nonempty("GH_TOKEN").map(|t| (t, "GH_TOKEN")))
             .or_else(|| env_nonempty("GITHUB_TOKEN").map(|t| (t, "GITHUB_TOKEN")));
-        let account_type = raw.account_type.unwrap_or_else(|| "individual".into());
-        if account_type.is_empty()
-            || !account_type
-                .chars()
-                .all(|c| c.is_ascii_alphanumeric() || c == '-')
-        {
-            return Err(UsageError(format!(
-                "--account-type: `{account_type}` is not valid (individual, business or enterprise)"
-            )));
-        }
-        let endpoints = endpoints(account_type, raw.enterprise_url, &env_nonempty)?;
+        let endpoints = upstream::endpoints(raw.account_type, raw.enterprise_url, &env_nonempty)?;
         let home = env_nonempty("HOME")
             .or_else(|| env_nonempty("USERPROFILE"))
             .ok_or_else(|| UsageError("HOME is not set; cannot locate the token file".into()))?;
@@ -333,10 +238,6 @@ impl Config {
             tls_setting(raw.tls_key, "--tls-key", "TLS_KEY"),
         );
         let shutdown_grace = seconds(raw.shutdown_grace, "--shutdown-grace", 30.0)?;
-        let pick = |flag: Option<String>, var: &str, default: &str| {
-            flag.or_else(|| env_nonempty(var))
-                .unwrap_or_else(|| default.to_string())
-        };
         Ok(Config {
             claude_code: raw.claude_code,
             shell: raw.shell.clone(),
@@ -367,29 +268,7 @@ impl Config {
             endpoints,
             ca_file: raw.ca_file.map(PathBuf::from),
             proxy_env: !raw.no_proxy_env,
-            versions: Versions {
-                editor_version: pick(
-                    raw.editor_version,
-                    "COPILOT_EDITOR_VERSION",
-                    DEFAULT_EDITOR_VERSION,
-                ),
-                plugin_version: pick(
-                    raw.editor_plugin_version,
-                    "COPILOT_EDITOR_PLUGIN_VERSION",
-                    DEFAULT_PLUGIN_VERSION,
-                ),
-                user_agent: pick(raw.user_agent, "COPILOT_USER_AGENT", DEFAULT_USER_AGENT),
-                copilot_api_version: pick(
-                    raw.github_api_version,
-                    "COPILOT_GITHUB_API_VERSION",
-                    DEFAULT_COPILOT_API_VERSION,
-                ),
-                integration_id: pick(
-                    raw.integration_id,
-                    "COPILOT_INTEGRATION_ID",
-                    DEFAULT_INTEGRATION_ID,
-                ),
-            },
+            versions,
             paths: Paths {
                 token_file: app_dir.join("github_token"),
                 app_dir,
@@ -402,95 +281,6 @@ impl Config {
             traffic,
         })
     }
-}
-
-fn positive(value: Option<String>, flag: &str, default: usize) -> Result<usize, UsageError> {
-    match value {
-        None => Ok(default),
-        Some(v) => v
-            .parse::<usize>()
-            .ok()
-            .filter(|n| *n > 0)
-            .ok_or_else(|| UsageError(format!("{flag}: `{v}` is not a positive whole number"))),
-    }
-}
-
-/// A duration in seconds, fractions allowed (tests use sub-second timeouts).
-fn seconds(value: Option<String>, flag: &str, default: f64) -> Result<Duration, UsageError> {
-    let secs = match value {
-        None => default,
-        Some(v) => v
-            .parse::<f64>()
-            .ok()
-            .filter(|s| s.is_finite() && *s >= 0.01 && *s <= 86_400.0)
-            .ok_or_else(|| {
-                UsageError(format!(
-                    "{flag}: `{v}` is not a number of seconds (0.01 to 86400)"
-                ))
-            })?,
-    };
-    Ok(Duration::from_secs_f64(secs))
-}
-
-fn endpoints(
-    account_type: String,
-    enterprise_url: Option<String>,
-    env: &dyn Fn(&str) -> Option<String>,
-) -> Result<Endpoints, UsageError> {
-    let enterprise = match enterprise_url {
-        None => None,
-        Some(u) => {
-            let domain = u
-                .trim()
-                .trim_start_matches("https://")
-                .trim_start_matches("http://")
-                .trim_end_matches('/')
-                .to_string();
-            if domain.is_empty() || domain.contains(['/', ' ', '@']) {
-                return Err(UsageError(format!(
-                    "--enterprise-url: `{u}` is not a domain (e.g. acme.ghe.com)"
-                )));
-            }
-            Some(domain)
-        }
-    };
-    let (web, api, copilot) = match (&enterprise, account_type.as_str()) {
-        (Some(d), _) => (
-            format!("https://{d}"),
-            format!("https://api.{d}"),
-            format!("https://copilot-api.{d}"),
-        ),
-        (None, "individual") => (
-            "https://github.com".into(),
-            "https://api.github.com".into(),
-            "https://api.githubcopilot.com".into(),
-        ),
-        (None, t) => (
-            "https://github.com".into(),
-            "https://api.github.com".into(),
-            format!("https://api.{t}.githubcopilot.com"),
-        ),
-    };
-    let url = |var: &str, default: String| -> Result<String, UsageError> {
-        match env(var) {
-            None => Ok(default),
-            Some(v) if v.starts_with("http://") || v.starts_with("https://") => {
-                Ok(v.trim_end_matches('/').to_string())
-            }
-            Some(v) => Err(UsageError(format!("{var}: `{v}` is not an http(s) URL"))),
-        }
-    };
-    Ok(Endpoints {
-        github_web: url("GITHUB_URL", web)?,
-        github_api: url("GITHUB_API_URL", api)?,
-        copilot_override: match env("COPILOT_API_BASE_URL") {
-            None => None,
-            Some(_) => Some(url("COPILOT_API_BASE_URL", String::new())?),
-        },
-        copilot_fallback: copilot,
-        account_type,
-        enterprise,
-    })
 }
 
 /// `IMAGE_CONTEXT_TRIMMING_ENABLED` and `IMAGE_CONTEXT_TRIMMING_BEFORE_MESSAGES` (default 6).

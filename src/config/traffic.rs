@@ -1,7 +1,7 @@
 //! The traffic-control flags (`--rate-limit`, `--wait`, `--burst-*`, `--min-spacing`,
 //! `--max-wait`, `--manual*`, `--no-auto-switch`) validated into `traffic::Settings`.
 
-use super::{positive, seconds};
+use super::values::{positive, seconds};
 use crate::cli::{RawArgs, UsageError};
 use crate::traffic::Settings;
 use crate::traffic::limiter::Rule;

@@ -78,8 +78,6 @@ impl Http {
         };
         let short = Agent::new_with_config(base().timeout_global(Some(SHORT_CALL_TIMEOUT)).build());
         // No total budget on completions: a healthy generation may run for many minutes.
-        // `timeout_per_read` restarts on every read, so it detects a stalled upstream only.
-        // No total budget on completions: a healthy generation may run for many minutes.
         // The response head must come within the first-byte limit; after that
         // `timeout_per_read` (restarted by every read) only catches a stalled upstream, and
         // streams also have a watchdog applying the shorter stall limit.

@@ -253,3 +253,32 @@ fn loopback_upstreams_bypass_an_environment_proxy() {
     assert_eq!(resp.status, 200, "{}", resp.text());
     assert!(!fake.requests_to("/copilot_internal/v2/token").is_empty());
 }
+
+/// Review finding (code-review.md §3, "catalog refresh ... without single-flight"): every
+/// request that found the catalog stale fetched it, all at once, so a burst of requests
+/// before the catalog loaded (or naming unknown models) sent a burst of `GET /models`.
+/// Now callers that find a refresh in flight wait for it and take its outcome.
+#[test]
+fn a_burst_before_the_catalog_loads_fetches_it_once() {
+    let fake = Fake::start();
+    // Every fetch fails (an empty list), so the catalog stays unloaded, hence stale.
+    fake.set_catalog(json!({"data": []}));
+    let proxy = Proxy::start(&fake, &[], &[]);
+    let at_start = fake.requests_to("/models").len();
+    fake.set_catalog_delay(Duration::from_millis(600));
+    let proxy = &proxy;
+    let statuses: Vec<u16> = std::thread::scope(|s| {
+        let burst: Vec<_> = (0..8)
+            .map(|_| s.spawn(|| get(&proxy.at("/v1/models"), &[]).status))
+            .collect();
+        burst.into_iter().map(|h| h.join().unwrap()).collect()
+    });
+    assert!(statuses.iter().all(|s| *s == 503), "{statuses:?}");
+    let fetched = fake.requests_to("/models").len() - at_start;
+    // One for the burst; a second only if a request arrived after the first had failed
+    // (or the background refresher's first retry, 5 s after start, fell inside).
+    assert!(
+        (1..=2).contains(&fetched),
+        "{fetched} catalog fetches for 8 requests at once"
+    );
+}

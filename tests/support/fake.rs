@@ -105,6 +105,8 @@ struct State {
     search: SearchFake,
     /// Replaces `catalog_json()` when set (`Fake::set_catalog`).
     catalog: Option<Value>,
+    /// How long `GET /models` takes to answer (`Fake::set_catalog_delay`).
+    catalog_delay: Duration,
 }
 
 impl Default for State {
@@ -123,6 +125,7 @@ impl Default for State {
             device_steps: vec![PollStep::Success],
             device_interval: 1,
             device_expires_in: 900,
+            catalog_delay: Duration::ZERO,
             polls: 0,
             issued: Vec::new(),
             endpoints_api: Some(DEFAULT_ENDPOINTS_API.to_string()),
@@ -305,6 +308,11 @@ impl Fake {
         self.state().catalog = Some(catalog);
     }
 
+    /// `GET /models` answers only after this long, so that calls overlap.
+    pub fn set_catalog_delay(&self, delay: Duration) {
+        self.state().catalog_delay = delay;
+    }
+
     /// What `endpoints.api` of issued tokens says; `None` omits `endpoints`.
     pub fn set_endpoints_api(&self, url: Option<String>) {
         self.state().endpoints_api = url;
@@ -395,7 +403,11 @@ fn route(shared: &Shared, rq: &Recorded) -> Reply {
         ("GET", "/user") => github_user(shared, rq),
         ("GET", "/copilot_internal/v2/token") => exchange_token(shared, rq),
         ("GET", "/copilot_internal/user") => copilot_usage(shared, rq),
-        ("GET", "/models") => copilot_api(shared, rq, |_| Reply::json(200, &catalog(shared))),
+        ("GET", "/models") => copilot_api(shared, rq, |_| {
+            let delay = shared.state.lock().unwrap().catalog_delay;
+            std::thread::sleep(delay);
+            Reply::json(200, &catalog(shared))
+        }),
         ("POST", "/chat/completions") => copilot_api(shared, rq, |rq| {
             let body = rq.json();
             if let Some(refused) = unsupported(&catalog(shared), &body, &rq.path) {

@@ -51,9 +51,10 @@
 mod answer;
 mod conn;
 pub mod head;
+mod request;
 
 pub use answer::Upgraded;
-pub use conn::Request;
+pub use request::Request;
 
 use std::collections::HashSet;
 use std::io::{self, Read, Write};
@@ -255,7 +256,7 @@ fn run(
             }
         };
         first = false;
-        let again = conn.exchange(head, handler);
+        let again = request::exchange(&mut conn, head, handler);
         if !again {
             return;
         }
