@@ -91,14 +91,14 @@ impl Parser {
         loop {
             if lf_only && self.partial.is_empty() {
                 // The common case, whole LF-terminated lines of UTF-8: validated once and
-                // split at memchr speed (`str::find`), never copied. What is left (a partial
+                // split at memchr speed (`bytes::find`), never copied. What is left (a partial
                 // line, bytes that are not UTF-8) takes the general path below.
                 let text = match std::str::from_utf8(bytes) {
                     Ok(text) => text,
                     Err(e) => std::str::from_utf8(&bytes[..e.valid_up_to()]).unwrap_or_default(),
                 };
                 let mut rest = text;
-                while let Some(pos) = rest.find('\n') {
+                while let Some(pos) = crate::bytes::find(rest.as_bytes(), b'\n') {
                     let line = &rest[..pos];
                     rest = &rest[pos + 1..];
                     if !self.take_line(line, &mut emit) {
@@ -188,10 +188,16 @@ impl Parser {
         if let Some(comment) = line.strip_prefix(':') {
             return Line::Comment(comment);
         }
-        let (field, value) = match line.split_once(':') {
-            Some((f, v)) => (f, v.strip_prefix(' ').unwrap_or(v)),
-            None => (line, ""),
+        // `data:` and `event:` lines are nearly all there is: their field is known from the
+        // prefix (the text up to the first colon) without searching for the colon.
+        let (field, value) = if let Some(v) = line.strip_prefix("data:") {
+            ("data", v)
+        } else if let Some(v) = line.strip_prefix("event:") {
+            ("event", v)
+        } else {
+            line.split_once(':').unwrap_or((line, ""))
         };
+        let value = value.strip_prefix(' ').unwrap_or(value);
         match field {
             "data" => {
                 if self.has_data {

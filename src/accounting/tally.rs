@@ -189,39 +189,10 @@ fn mentions_usage_object(data: &str) -> bool {
     })
 }
 
-/// Where `usage"` first occurs in `bytes`. Found through its `g`, a byte rare in stream
-/// events' JSON, searched eight bytes at a time (what memchr does, without the crate).
+/// Where `usage"` first occurs in `bytes`: found through its `g`, a byte rare in stream
+/// events' JSON.
 fn find_usage(bytes: &[u8]) -> Option<usize> {
-    const NEEDLE: &[u8] = b"usage\"";
-    let mut from = 0;
-    while let Some(g) = find_byte(&bytes[from..], b'g') {
-        let g = from + g;
-        if g >= 3 && bytes[g - 3..].starts_with(NEEDLE) {
-            return Some(g - 3);
-        }
-        from = g + 1;
-    }
-    None
-}
-
-/// The first `byte` in `bytes`: a word at a time, with the classic zero-byte test on the
-/// word XOR the byte repeated (its lowest flagged byte is exact).
-fn find_byte(bytes: &[u8], byte: u8) -> Option<usize> {
-    const ONES: u64 = 0x0101_0101_0101_0101;
-    const HIGHS: u64 = 0x8080_8080_8080_8080;
-    let repeated = ONES * u64::from(byte);
-    let mut words = bytes.chunks_exact(8);
-    let mut at = 0;
-    for word in &mut words {
-        let w = u64::from_le_bytes(word.try_into().unwrap_or_default()) ^ repeated;
-        let zero = w.wrapping_sub(ONES) & !w & HIGHS;
-        if zero != 0 {
-            return Some(at + zero.trailing_zeros() as usize / 8);
-        }
-        at += 8;
-    }
-    let tail = words.remainder();
-    tail.iter().position(|b| *b == byte).map(|i| at + i)
+    crate::bytes::find_str(bytes, b"usage\"", 3)
 }
 
 /// Whether an event carries generated output: a Chat delta with content, reasoning or a
@@ -460,29 +431,6 @@ mod tests {
         let c = tally.counts();
         assert_eq!((c.input, c.output), (6, 4));
         assert!(tally.first_token().is_none());
-    }
-
-    #[test]
-    fn usage_is_found_at_any_offset_and_only_whole() {
-        assert_eq!(find_byte(b"", b'g'), None);
-        for len in 0..40 {
-            for at in 0..len {
-                let mut bytes = vec![b'x'; len];
-                bytes[at] = b'g';
-                if at + 1 < len {
-                    bytes[at + 1] = b'g';
-                }
-                assert_eq!(find_byte(&bytes, b'g'), Some(at), "{len} {at}");
-            }
-            assert_eq!(find_byte(&vec![b'x'; len], b'g'), None);
-        }
-        for pad in 0..20 {
-            let text = format!("{}\"usage\":{{}}", "g".repeat(pad));
-            assert_eq!(find_usage(text.as_bytes()), Some(pad + 1));
-        }
-        assert_eq!(find_usage(b"usage"), None);
-        assert_eq!(find_usage(b"sage\" usag\" gusage"), None);
-        assert_eq!(find_usage("\u{e9}g usage\"".as_bytes()), Some(4));
     }
 
     #[test]

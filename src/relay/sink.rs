@@ -53,7 +53,7 @@ impl Framing for Sse {
         // Each line gains `data: ` and keeps its newline (the last one gains it). Nearly
         // every payload is one line (JSON on one line): it is found so with one search
         // and copied whole, not split.
-        let first_break = data.find('\n');
+        let first_break = crate::bytes::find(data.as_bytes(), b'\n');
         let breaks = first_break.map_or(0, |i| 1 + data[i + 1..].matches('\n').count());
         let len = head + data.len() + (breaks + 1) * "data: ".len() + 1 + 1;
         out.reserve(len + 12);
