@@ -3,7 +3,7 @@
 //! `data: [DONE]`; silence is filled with `: keepalive`; a stall shuts the upstream down.
 
 use crate::support::*;
-use crate::{FAST, chat_request, post_chat, post_json};
+use crate::{FAST, chat_request, contents, post_chat, post_json};
 use serde_json::Value;
 use std::time::{Duration, Instant};
 
@@ -30,16 +30,6 @@ fn error_then_done(events: &[Sse], what: &str) -> Value {
         .count();
     assert_eq!(errors, 1, "{what}: one error chunk");
     error
-}
-
-fn contents(events: &[Sse]) -> String {
-    data_json(events)
-        .iter()
-        .filter_map(|c| {
-            c.pointer("/choices/0/delta/content")
-                .and_then(Value::as_str)
-        })
-        .collect()
 }
 
 #[test]
