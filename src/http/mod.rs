@@ -101,8 +101,12 @@ enum Payload {
 }
 
 impl Outgoing {
-    pub fn json(status: u16, value: &Value) -> Outgoing {
-        Outgoing::bytes(status, "application/json", value.to_string().into_bytes())
+    /// A JSON answer: a tree or a typed answer, serialized once.
+    pub fn json(status: u16, value: &impl serde::Serialize) -> Outgoing {
+        // Trees and the protocol's types (strings, numbers, maps with string keys) always
+        // serialize.
+        let body = serde_json::to_vec(value).unwrap_or_default();
+        Outgoing::bytes(status, "application/json", body)
     }
 
     pub fn text(status: u16, text: &str) -> Outgoing {

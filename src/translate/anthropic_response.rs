@@ -11,51 +11,52 @@ use crate::protocol::anthropic::{Block, Message, Usage};
 use crate::protocol::chat_chunk::{Arguments, Chunk, Delta};
 use serde_json::{Value, json};
 
-pub fn from_chat(resp: &Value, requested_model: &str, tools: &ToolNames) -> Value {
+/// The Anthropic message for a Chat completion, owned (it outlives the upstream body):
+/// the web-search loop edits its fields before it is written.
+pub fn from_chat(resp: &Value, requested_model: &str, tools: &ToolNames) -> Message<'static> {
     let chat = Chunk::from_value(resp);
     let mut thinking = Vec::new();
     let mut text = Vec::new();
-    // (id, client name, input) of each call: the blocks borrow them.
-    let mut calls = Vec::new();
+    let mut uses = Vec::new();
     let mut finishes = Vec::new();
     let mut truncated = false;
     for choice in &chat.choices.0 {
         if let Some(m) = choice.message() {
             thinking.extend(reasoning_block(m));
-            text.extend(m.content.texts().into_iter().map(Block::text));
-            if let Some(refusal) = m.refusal.get() {
-                text.push(Block::text(refusal));
-            }
+            let texts = m.content.texts().into_iter().chain(m.refusal.get());
+            text.extend(texts.map(|t| Block::text(t.to_string())));
             for call in &m.tool_calls.0 {
                 let f = &call.function.0;
                 let (input, complete) = parse_arguments(&f.arguments);
                 truncated |= !complete;
                 let id = call.id.get().map_or_else(tool_use_id, str::to_string);
-                calls.push((id, tools.to_client(f.name.get().unwrap_or("")), input));
+                let name = tools.to_client(f.name.get().unwrap_or(""));
+                uses.push(Block::tool_use(id, name, Some(input)));
             }
         }
         if let Some(f) = choice.finish_reason.get() {
             finishes.push(f.to_string());
         }
     }
-    let stop = stop_reason(&finishes, !calls.is_empty(), truncated);
-    let uses = calls
-        .iter()
-        .map(|(id, name, input)| Block::tool_use(id, name, Some(input)));
+    let stop = stop_reason(&finishes, !uses.is_empty(), truncated);
     let id = message_id(chat.id.get());
-    let mut message = Message::new(&id, requested_model, usage(chat.usage.as_ref(), 0));
+    let mut message = Message::new(
+        id,
+        requested_model.to_string(),
+        usage(chat.usage.as_ref(), 0),
+    );
     message.content = thinking.into_iter().chain(text).chain(uses).collect();
-    message.stop_reason = Some(stop);
-    // A tree of strings and numbers always converts.
-    serde_json::to_value(message).unwrap_or_default()
+    message.stop_reason = Some(stop.into());
+    message
 }
 
 /// Reasoning (`Delta::reasoning` decides its field) with its `reasoning_opaque` as the
 /// signature; an opaque token alone is redacted thinking.
-fn reasoning_block<'a>(m: &'a Delta) -> Option<Block<'a>> {
+fn reasoning_block(m: &Delta) -> Option<Block<'static>> {
+    let own = |s: &str| s.to_string();
     match (m.reasoning(), m.reasoning_opaque.nonempty()) {
-        (Some(t), o) => Some(Block::thinking(t, o.unwrap_or(""))),
-        (None, Some(o)) => Some(Block::redacted_thinking(o)),
+        (Some(t), o) => Some(Block::thinking(own(t), own(o.unwrap_or("")))),
+        (None, Some(o)) => Some(Block::redacted_thinking(own(o))),
         (None, None) => None,
     }
 }
@@ -116,6 +117,7 @@ pub(crate) fn usage(u: Option<&Value>, input_estimate: u64) -> Usage {
             .saturating_sub(cached.unwrap_or(0))
             .saturating_sub(written.unwrap_or(0)),
         output_tokens: n(u.get("completion_tokens")).unwrap_or(0),
+        server_tool_use: None,
     }
 }
 
@@ -146,10 +148,21 @@ mod tests {
     use super::*;
     use serde::Deserialize;
 
+    /// The answer as the client reads it.
+    fn from_chat(resp: &Value, requested_model: &str, tools: &ToolNames) -> Value {
+        serde_json::to_value(super::from_chat(resp, requested_model, tools)).unwrap()
+    }
+
     #[test]
     fn merges_choices_thinking_text_then_tools() {
         // Copilot's split Claude answer: text in one choice, the tool call in another.
         let names = ToolNames::from_names(["mcp__a.b__c"]);
+        let resp_of = |v: &Value| {
+            let typed = serde_json::to_string(&super::from_chat(v, "claude-sonnet-4-5", &names));
+            // The bytes a client gets are those of the tree, keys in the same order.
+            let tree = from_chat(v, "claude-sonnet-4-5", &names);
+            assert_eq!(typed.unwrap(), tree.to_string());
+        };
         let resp = json!({
             "id": "chatcmpl-1", "model": "claude-sonnet-4.5",
             "choices": [
@@ -160,6 +173,7 @@ mod tests {
             ],
             "usage": {"prompt_tokens": 100, "completion_tokens": 20, "prompt_tokens_details": {"cached_tokens": 30}}
         });
+        resp_of(&resp);
         assert_eq!(
             from_chat(&resp, "claude-sonnet-4-5", &names),
             json!({

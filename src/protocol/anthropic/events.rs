@@ -1,11 +1,10 @@
-//! The Anthropic stream events and message the translators write, as typed values
+//! The Anthropic stream events the translators write, as typed values
 //! serialized straight into each event's data.
 
 use super::super::json_out;
+use super::{Block, Message, Usage};
 use crate::sse::Event;
-use serde::ser::SerializeMap;
-use serde::{Serialize, Serializer};
-use serde_json::Value;
+use serde::Serialize;
 
 /// A stream event the proxy writes, typed. Each serializes straight into the event's
 /// data with its keys in sorted order, the bytes of the `Value` trees these types
@@ -155,37 +154,6 @@ fn block_delta(index: u64, delta: &Delta) -> String {
     out
 }
 
-/// A message: the answer of a translated completion, and (empty) the envelope that
-/// `message_start` opens.
-#[derive(Serialize)]
-pub struct Message<'a> {
-    pub content: Vec<Block<'a>>,
-    pub id: &'a str,
-    pub model: &'a str,
-    role: &'static str,
-    pub stop_reason: Option<&'static str>,
-    stop_sequence: Option<&'static str>,
-    #[serde(rename = "type")]
-    kind: &'static str,
-    pub usage: Usage,
-}
-
-impl<'a> Message<'a> {
-    /// An assistant message with no content yet.
-    pub fn new(id: &'a str, model: &'a str, usage: Usage) -> Self {
-        Message {
-            content: Vec::new(),
-            id,
-            model,
-            role: "assistant",
-            stop_reason: None,
-            stop_sequence: None,
-            kind: "message",
-            usage,
-        }
-    }
-}
-
 #[derive(Serialize)]
 pub struct StopDelta<'a> {
     stop_reason: &'a str,
@@ -197,74 +165,6 @@ pub struct ErrorBody<'a> {
     message: &'a str,
     #[serde(rename = "type")]
     kind: &'a str,
-}
-
-/// A content block, as `content_block_start` opens it and a message holds it.
-#[derive(Serialize)]
-#[serde(untagged)]
-pub enum Block<'a> {
-    Text {
-        text: &'a str,
-        #[serde(rename = "type")]
-        kind: &'static str,
-    },
-    Thinking {
-        signature: &'a str,
-        thinking: &'a str,
-        #[serde(rename = "type")]
-        kind: &'static str,
-    },
-    RedactedThinking {
-        data: &'a str,
-        #[serde(rename = "type")]
-        kind: &'static str,
-    },
-    ToolUse {
-        id: &'a str,
-        /// `None` for `{}`, as a streamed call's block opens.
-        #[serde(serialize_with = "object_or_empty")]
-        input: Option<&'a Value>,
-        name: &'a str,
-        #[serde(rename = "type")]
-        kind: &'static str,
-    },
-}
-
-impl<'a> Block<'a> {
-    pub fn text(text: &'a str) -> Self {
-        Block::Text { text, kind: "text" }
-    }
-
-    pub fn thinking(thinking: &'a str, signature: &'a str) -> Self {
-        Block::Thinking {
-            signature,
-            thinking,
-            kind: "thinking",
-        }
-    }
-
-    pub fn redacted_thinking(data: &'a str) -> Self {
-        Block::RedactedThinking {
-            data,
-            kind: "redacted_thinking",
-        }
-    }
-
-    pub fn tool_use(id: &'a str, name: &'a str, input: Option<&'a Value>) -> Self {
-        Block::ToolUse {
-            id,
-            input,
-            name,
-            kind: "tool_use",
-        }
-    }
-}
-
-fn object_or_empty<S: Serializer>(input: &Option<&Value>, s: S) -> Result<S::Ok, S::Error> {
-    match input {
-        Some(v) => v.serialize(s),
-        None => s.serialize_map(Some(0))?.end(),
-    }
 }
 
 /// A `content_block_delta`'s delta: `{"type": kind, field: text}`. Every field sorts
@@ -334,29 +234,6 @@ impl<'a> Delta<'a> {
     }
 }
 
-/// Anthropic usage. The cache counts appear only when upstream reported them.
-#[derive(Serialize, Debug, Clone, PartialEq, Eq)]
-pub struct Usage {
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub cache_creation_input_tokens: Option<u64>,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub cache_read_input_tokens: Option<u64>,
-    pub input_tokens: u64,
-    pub output_tokens: u64,
-}
-
-impl Usage {
-    /// The usage before upstream reported any: the caller's estimate of the input.
-    pub fn estimate(input_tokens: u64) -> Usage {
-        Usage {
-            cache_creation_input_tokens: None,
-            cache_read_input_tokens: None,
-            input_tokens,
-            output_tokens: 0,
-        }
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::super::{MESSAGE_STOP, named};
@@ -415,7 +292,7 @@ mod tests {
                        "content_block": {"type": "tool_use", "id": "t", "name": "Bash", "input": {}}}),
             ),
             (
-                StreamEvent::block_start(3, Block::tool_use("t", "Bash", Some(&input))),
+                StreamEvent::block_start(3, Block::tool_use("t", "Bash", Some(input.clone()))),
                 json!({"type": "content_block_start", "index": 3,
                        "content_block": {"type": "tool_use", "id": "t", "name": "Bash", "input": input}}),
             ),

@@ -1,12 +1,14 @@
 //! Anthropic Messages at the stream's edges: the keepalive and terminal events, what the native
-//! relay reads of an upstream event, and (in `events`) the typed events and message the
-//! translators write.
+//! relay reads of an upstream event, (in `events`) the typed events the translators write,
+//! and (in `message`) the typed message and its blocks.
 
 use super::chat_chunk::{Str, U64};
 use crate::sse::Event;
 
 mod events;
-pub use events::{Block, Delta, Message, StreamEvent, Usage};
+mod message;
+pub use events::{Delta, StreamEvent};
+pub use message::{Block, Message, ServerToolUse, Usage};
 
 /// Anthropic's keepalive, sent during upstream silence.
 pub const PING: &[u8] = b"event: ping\ndata: {\"type\":\"ping\"}\n\n";

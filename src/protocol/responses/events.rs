@@ -2,28 +2,26 @@
 //! into each event's data.
 
 use super::super::json_out;
+use super::{OutputItem, Response};
 use crate::sse::Event;
 use serde::Serialize;
-use serde_json::Value;
 
 /// A Responses stream event the proxy writes, typed. Each serializes straight into the
 /// event's data with its keys in sorted order (the bytes of the `Value` trees these types
 /// replaced), its SSE name equal to its `type`, and a `sequence_number` the stream counts.
-/// The response envelope and output items stay trees: they are built once per response
-/// or item, not per event.
 #[derive(Serialize)]
 #[serde(untagged)]
 pub enum StreamEvent<'a> {
     /// `response.created`, `.in_progress`, `.completed`, `.incomplete`, `.failed`.
     Response {
-        response: &'a Value,
+        response: &'a Response<'a>,
         sequence_number: u64,
         #[serde(rename = "type")]
         kind: &'static str,
     },
     /// `response.output_item.added`, `.done`.
     Item {
-        item: &'a Value,
+        item: &'a OutputItem,
         output_index: usize,
         sequence_number: u64,
         #[serde(rename = "type")]
@@ -102,9 +100,9 @@ pub enum StreamEvent<'a> {
     },
     /// `response.function_call_arguments.done`.
     ArgumentsDone {
-        arguments: &'a Value,
+        arguments: &'a str,
         item_id: &'a str,
-        name: &'a Value,
+        name: &'a str,
         output_index: usize,
         sequence_number: u64,
         #[serde(rename = "type")]
@@ -112,7 +110,7 @@ pub enum StreamEvent<'a> {
     },
     /// `response.custom_tool_call_input.done`.
     InputDone {
-        input: &'a Value,
+        input: &'a str,
         item_id: &'a str,
         output_index: usize,
         sequence_number: u64,
@@ -167,7 +165,7 @@ pub struct At<'a> {
 impl<'a> StreamEvent<'a> {
     /// `kind` is one of `response.created`, `.in_progress`, `.completed`, `.incomplete`,
     /// `.failed`.
-    pub fn response(kind: &'static str, response: &'a Value, seq: u64) -> Self {
+    pub fn response(kind: &'static str, response: &'a Response<'a>, seq: u64) -> Self {
         StreamEvent::Response {
             response,
             sequence_number: seq,
@@ -175,7 +173,7 @@ impl<'a> StreamEvent<'a> {
         }
     }
 
-    pub fn item_added(output_index: usize, item: &'a Value, seq: u64) -> Self {
+    pub fn item_added(output_index: usize, item: &'a OutputItem, seq: u64) -> Self {
         StreamEvent::Item {
             item,
             output_index,
@@ -184,7 +182,7 @@ impl<'a> StreamEvent<'a> {
         }
     }
 
-    pub fn item_done(output_index: usize, item: &'a Value, seq: u64) -> Self {
+    pub fn item_done(output_index: usize, item: &'a OutputItem, seq: u64) -> Self {
         StreamEvent::Item {
             item,
             output_index,
@@ -287,7 +285,7 @@ impl<'a> StreamEvent<'a> {
         }
     }
 
-    pub fn arguments_done(at: At<'a>, name: &'a Value, arguments: &'a Value, seq: u64) -> Self {
+    pub fn arguments_done(at: At<'a>, name: &'a str, arguments: &'a str, seq: u64) -> Self {
         StreamEvent::ArgumentsDone {
             arguments,
             item_id: at.item_id,
@@ -298,7 +296,7 @@ impl<'a> StreamEvent<'a> {
         }
     }
 
-    pub fn input_done(at: At<'a>, input: &'a Value, seq: u64) -> Self {
+    pub fn input_done(at: At<'a>, input: &'a str, seq: u64) -> Self {
         StreamEvent::InputDone {
             input,
             item_id: at.item_id,

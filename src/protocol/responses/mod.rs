@@ -1,5 +1,6 @@
 //! Responses at the stream's edges: the failure that ends a relayed stream, response ids,
-//! and (in `events`) the typed events the translator writes.
+//! (in `events`) the typed events the translator writes, and (in `response`) the typed
+//! response object and output items.
 
 use crate::sse::Event;
 use serde_json::json;
@@ -38,7 +39,11 @@ pub fn new_response_id() -> String {
 }
 
 mod events;
+mod response;
 pub use events::{At, StreamEvent};
+pub use response::{
+    Echo, ErrorBody, InputDetails, OutputDetails, OutputItem, Part, Response, Usage,
+};
 pub mod upstream;
 
 #[cfg(test)]

@@ -1,8 +1,9 @@
 //! The Responses stream events: each one's bytes, written by hand or through serde, are
 //! the bytes of its JSON tree.
 
-use super::{At, StreamEvent};
+use super::{At, Echo, OutputItem, Response, StreamEvent};
 use serde_json::json;
+use std::borrow::Cow;
 
 #[test]
 fn events_are_the_bytes_of_the_trees() {
@@ -11,23 +12,31 @@ fn events_are_the_bytes_of_the_trees() {
         item_id: "msg_1",
         output_index: 2,
     };
-    let (item, args, name) = (
-        json!({"id": "x", "type": "message"}),
-        json!("{}"),
-        json!("f"),
-    );
+    let (args, name) = ("{}", "f");
+    let item = OutputItem::message("x".into(), "completed", Vec::new());
+    let item_tree = json!({"id": "x", "type": "message", "role": "assistant",
+                           "status": "completed", "content": []});
+    let echo = Echo::of(&json!({"model": "m", "store": null, "tools": [{"type": "custom"}]}));
+    let response = Response::new("resp_1", 5, Cow::Borrowed(&echo), "in_progress", None);
+    let response_tree = json!({"id": "resp_1", "object": "response", "created_at": 5,
+        "status": "in_progress", "error": null, "incomplete_details": null, "model": "m",
+        "output": [], "output_text": "", "usage": null, "instructions": null,
+        "tools": [{"type": "custom"}], "tool_choice": "auto", "parallel_tool_calls": true,
+        "reasoning": {"effort": null, "summary": null}, "text": {"format": {"type": "text"}},
+        "metadata": {}, "temperature": null, "top_p": null, "max_output_tokens": null,
+        "previous_response_id": null, "store": true});
     let cases = [
         (
-            StreamEvent::response("response.created", &item, 9),
-            json!({"response": item}),
+            StreamEvent::response("response.created", &response, 9),
+            json!({"response": response_tree}),
         ),
         (
             StreamEvent::item_added(2, &item, 9),
-            json!({"output_index": 2, "item": item}),
+            json!({"output_index": 2, "item": item_tree}),
         ),
         (
             StreamEvent::item_done(2, &item, 9),
-            json!({"output_index": 2, "item": item}),
+            json!({"output_index": 2, "item": item_tree}),
         ),
         (
             StreamEvent::summary_part(at, "", false, 9),
@@ -76,11 +85,11 @@ fn events_are_the_bytes_of_the_trees() {
             json!({"item_id": "msg_1", "output_index": 2, "delta": text}),
         ),
         (
-            StreamEvent::arguments_done(at, &name, &args, 9),
+            StreamEvent::arguments_done(at, name, args, 9),
             json!({"item_id": "msg_1", "output_index": 2, "name": "f", "arguments": "{}"}),
         ),
         (
-            StreamEvent::input_done(at, &args, 9),
+            StreamEvent::input_done(at, args, 9),
             json!({"item_id": "msg_1", "output_index": 2, "input": "{}"}),
         ),
     ];

@@ -8,7 +8,7 @@ use crate::accounting::Tally;
 use crate::app::App;
 use crate::features::guidance::add_large_edit_note;
 use crate::http::{ApiError, Outcome, Outgoing};
-use crate::protocol::anthropic::PING;
+use crate::protocol::anthropic::{Block, PING};
 use crate::relay::{self, Adapter, ChatSource, Fault, Sink, Step};
 use crate::routes::fields::{self, initiator_header};
 use crate::routes::pivot::Pivot;
@@ -129,17 +129,13 @@ impl Call {
             };
             let chat = self.pivot.completion(&bytes, &self.requested)?;
             let message = from_chat(&chat, &self.requested, &self.tools);
-            let empty = message
-                .get("content")
-                .and_then(Value::as_array)
-                .is_none_or(Vec::is_empty);
-            if !empty {
+            if !message.content.is_empty() {
                 return Ok(Outgoing::json(200, &message));
             }
             crate::warn!("empty answer from Copilot (attempt {attempt}/{EMPTY_ATTEMPTS})");
         }
         let mut message = from_chat(&synthetic_chunk(false), &self.requested, &self.tools);
-        message["content"] = json!([{"type": "text", "text": EMPTY_ANSWER}]);
+        message.content = vec![Block::text(EMPTY_ANSWER)];
         Ok(Outgoing::json(200, &message))
     }
 

@@ -11,6 +11,7 @@ use crate::protocol::responses::new_response_id;
 use crate::relay::{self, Adapter, ChatSource, Fault, Sink, Step};
 use crate::routes::fields::{self, initiator_header, vision_header};
 use crate::routes::pivot::Pivot;
+use crate::routes::responses::web_search::stored;
 use crate::sse::Event;
 use crate::streaming::{finished, streaming};
 use crate::translate::responses_request::{ChatFromResponses, to_chat};
@@ -88,20 +89,15 @@ pub fn create(
             };
             let outcome = relay::relay_to_end(reader, sink, &mut adapter);
             if outcome == Outcome::Completed {
-                store
-                    .responses
-                    .put(&response_id, conversation, adapter.state.output());
+                let output = adapter.state.output().iter().map(stored).collect();
+                store.responses.put(&response_id, conversation, output);
             }
             finished(lease, outcome)
         })
     } else {
         let chat = Pivot::Chat.completion(&opened.read_all()?, requested)?;
         let response = from_chat(&chat, &req, &custom_tools, &response_id);
-        let output = response
-            .get("output")
-            .and_then(Value::as_array)
-            .cloned()
-            .unwrap_or_default();
+        let output = response.output.iter().map(stored).collect();
         app.responses.put(&response_id, conversation, output);
         Outgoing::json(200, &response)
     };

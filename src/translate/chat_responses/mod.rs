@@ -113,7 +113,7 @@ mod tests {
         let completed: Value = serde_json::from_str(&events.last().unwrap().data).unwrap();
         assert_eq!(completed["type"], "response.completed");
         assert_eq!(completed["response"]["usage"]["total_tokens"], 12);
-        let output = s.output();
+        let output: Vec<Value> = s.output().iter().map(|i| json!(i)).collect();
         assert_eq!(
             completed["response"]["output"],
             Value::Array(output.clone())
@@ -154,7 +154,12 @@ mod tests {
             "role": "assistant", "content": null, "tool_calls": [
                 {"id": "t1", "type": "function", "function": {"name": "exec_command", "arguments": "{}"}},
                 {"id": "t2", "type": "function", "function": {"name": "apply_patch", "arguments": json!({"input": patch}).to_string()}}]}}]});
-        let r = responses_response::from_chat(&chat, &req, &up.custom_tools, "resp_2");
+        let r = json!(responses_response::from_chat(
+            &chat,
+            &req,
+            &up.custom_tools,
+            "resp_2"
+        ));
         assert_eq!(r["output"][1]["type"], "custom_tool_call");
         assert_eq!(r["output"][1]["input"], patch);
     }

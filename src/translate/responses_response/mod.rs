@@ -11,10 +11,21 @@
 
 use super::json_repair;
 use crate::protocol::chat_chunk::Chunk;
-use serde_json::{Map, Value, json};
+use crate::protocol::responses::{
+    Echo, InputDetails, OutputDetails, OutputItem, Part, Response, Usage,
+};
+use serde_json::Value;
+use std::borrow::Cow;
 use std::time::{SystemTime, UNIX_EPOCH};
 
-pub fn from_chat(chat: &Value, req: &Value, custom_tools: &[String], response_id: &str) -> Value {
+/// The `response` for a Chat completion, owned: the hosted web search edits its output
+/// before it is written.
+pub fn from_chat(
+    chat: &Value,
+    req: &Value,
+    custom_tools: &[String],
+    response_id: &str,
+) -> Response<'static> {
     let completion = Chunk::from_value(chat);
     let mut reasoning = Vec::new();
     let mut opaque: Option<&str> = None;
@@ -26,17 +37,18 @@ pub fn from_chat(chat: &Value, req: &Value, custom_tools: &[String], response_id
             reasoning.extend(m.reasoning());
             // One answer has one token, on whichever choice carries the reasoning.
             opaque = opaque.or(m.reasoning_opaque.nonempty());
-            parts.extend(m.content.texts().into_iter().map(output_text));
+            let texts = m.content.texts().into_iter();
+            parts.extend(texts.map(|t| Part::output_text(t.to_string())));
             if let Some(r) = m.refusal.get() {
-                parts.push(json!({"type": "refusal", "refusal": r}));
+                parts.push(Part::refusal(r.to_string()));
             }
             for call in &m.tool_calls.0 {
                 let f = &call.function.0;
                 let name = f.name.get().unwrap_or("");
                 let call_id = call.id.get().map_or_else(|| new_id("call"), str::to_string);
                 calls.push(call_item(
-                    &new_id(call_prefix(name, custom_tools)),
-                    &call_id,
+                    new_id(call_prefix(name, custom_tools)),
+                    call_id,
                     name,
                     f.arguments.get().unwrap_or(""),
                     None,
@@ -51,32 +63,24 @@ pub fn from_chat(chat: &Value, req: &Value, custom_tools: &[String], response_id
 
     let mut output = Vec::new();
     if !reasoning.is_empty() || opaque.is_some() {
-        output.push(reasoning_item(
-            &new_id(OWN_REASONING),
-            &reasoning.join("\n\n"),
-            opaque,
+        output.push(OutputItem::reasoning(
+            new_id(OWN_REASONING),
+            reasoning.join("\n\n"),
+            opaque.map(str::to_string),
         ));
     }
     if !parts.is_empty() {
-        output.push(json!({
-            "id": new_id("msg"),
-            "type": "message",
-            "role": "assistant",
-            "status": "completed",
-            "content": parts,
-        }));
+        output.push(OutputItem::message(new_id("msg"), "completed", parts));
     }
     let truncated_call = calls.iter().any(|(_, complete)| !complete);
     output.extend(calls.into_iter().map(|(item, _)| item));
     let outcome = Outcome::from_finishes(finishes, truncated_call);
-    response_object(
-        response_id,
-        completion.created.0.unwrap_or_else(now_secs),
-        req,
-        &outcome,
-        output,
-        usage(completion.usage.as_ref()),
-    )
+    let created_at = completion.created.0.unwrap_or_else(now_secs);
+    let echo = Cow::Owned(Echo::of(req));
+    let mut response = outcome.response(response_id.to_string(), created_at, echo);
+    response.output = output;
+    response.usage = usage(completion.usage.as_ref());
+    response
 }
 
 /// How a response ended: `completed`, or `incomplete` with its reason.
@@ -110,97 +114,21 @@ impl Outcome {
             reason,
         }
     }
-}
 
-/// The request fields a `response` envelope echoes back.
-const ECHOED: [&str; 12] = [
-    "model",
-    "instructions",
-    "tools",
-    "tool_choice",
-    "parallel_tool_calls",
-    "reasoning",
-    "text",
-    "metadata",
-    "temperature",
-    "top_p",
-    "max_output_tokens",
-    "previous_response_id",
-];
-
-/// Only the fields of `req` that `response_object` echoes: what a stream keeps for its
-/// whole life instead of the request (whose `input` history may be megabytes).
-pub(super) fn echoed(req: &Value) -> Value {
-    let kept = ECHOED
-        .iter()
-        .filter_map(|k| Some((k.to_string(), req.get(*k)?.clone())));
-    Value::Object(kept.collect())
-}
-
-/// The `response` envelope: what was produced, plus the request's settings echoed back
-/// as the OpenAI SDKs expect them (the fields of `ECHOED`).
-pub(super) fn response_object(
-    id: &str,
-    created_at: u64,
-    req: &Value,
-    outcome: &Outcome,
-    output: Vec<Value>,
-    usage: Value,
-) -> Value {
-    let echo = |key: &str, default: Value| {
-        req.get(key)
-            .filter(|v| !v.is_null())
-            .cloned()
-            .unwrap_or(default)
-    };
-    let text = answer_text(&output);
-    let mut r = Map::new();
-    r.insert("id".into(), id.into());
-    r.insert("object".into(), "response".into());
-    r.insert("created_at".into(), created_at.into());
-    r.insert("status".into(), outcome.status.into());
-    r.insert("error".into(), Value::Null);
-    r.insert(
-        "incomplete_details".into(),
-        outcome.reason.map_or(Value::Null, |r| json!({"reason": r})),
-    );
-    r.insert("model".into(), echo("model", Value::Null));
-    r.insert("output".into(), Value::Array(output));
-    r.insert("output_text".into(), text.into());
-    r.insert("usage".into(), usage);
-    r.insert("instructions".into(), echo("instructions", Value::Null));
-    r.insert("tools".into(), echo("tools", json!([])));
-    r.insert("tool_choice".into(), echo("tool_choice", json!("auto")));
-    r.insert(
-        "parallel_tool_calls".into(),
-        echo("parallel_tool_calls", json!(true)),
-    );
-    r.insert(
-        "reasoning".into(),
-        echo("reasoning", json!({"effort": null, "summary": null})),
-    );
-    r.insert(
-        "text".into(),
-        echo("text", json!({"format": {"type": "text"}})),
-    );
-    r.insert("metadata".into(), echo("metadata", json!({})));
-    for key in [
-        "temperature",
-        "top_p",
-        "max_output_tokens",
-        "previous_response_id",
-    ] {
-        r.insert(key.into(), echo(key, Value::Null));
+    /// The `response` envelope of an answer that ended so, its output still empty.
+    pub fn response<'a>(
+        &self,
+        id: impl Into<Cow<'a, str>>,
+        created_at: u64,
+        echo: Cow<'a, Echo>,
+    ) -> Response<'a> {
+        Response::new(id, created_at, echo, self.status, self.reason)
     }
-    r.insert("store".into(), echo("store", json!(true)));
-    Value::Object(r)
 }
 
-/// Chat usage in Responses terms; `null` when upstream sent none.
-pub(super) fn usage(chat_usage: Option<&Value>) -> Value {
-    let Some(u) = chat_usage.filter(|u| u.is_object()) else {
-        return Value::Null;
-    };
+/// Chat usage in Responses terms; `None` (written `null`) when upstream sent none.
+pub(super) fn usage(chat_usage: Option<&Value>) -> Option<Usage> {
+    let u = chat_usage.filter(|u| u.is_object())?;
     let n = |v: Option<&Value>| v.and_then(Value::as_u64).unwrap_or(0);
     let input = n(u.get("prompt_tokens"));
     let output = n(u.get("completion_tokens"));
@@ -208,16 +136,16 @@ pub(super) fn usage(chat_usage: Option<&Value>) -> Value {
         .get("total_tokens")
         .and_then(Value::as_u64)
         .unwrap_or(input + output);
-    json!({
-        "input_tokens": input,
-        "input_tokens_details": {
-            "cached_tokens": n(u.pointer("/prompt_tokens_details/cached_tokens")),
+    Some(Usage {
+        input_tokens: input,
+        input_tokens_details: InputDetails {
+            cached_tokens: n(u.pointer("/prompt_tokens_details/cached_tokens")),
         },
-        "output_tokens": output,
-        "output_tokens_details": {
-            "reasoning_tokens": n(u.pointer("/completion_tokens_details/reasoning_tokens")),
+        output_tokens: output,
+        output_tokens_details: OutputDetails {
+            reasoning_tokens: n(u.pointer("/completion_tokens_details/reasoning_tokens")),
         },
-        "total_tokens": total,
+        total_tokens: total,
     })
 }
 
@@ -241,23 +169,6 @@ pub(super) fn now_secs() -> u64 {
         .duration_since(UNIX_EPOCH)
         .map(|d| d.as_secs())
         .unwrap_or(0)
-}
-
-pub(super) fn output_text(text: &str) -> Value {
-    json!({"type": "output_text", "text": text, "annotations": []})
-}
-
-pub(super) fn reasoning_item(id: &str, summary: &str, opaque: Option<&str>) -> Value {
-    let summary = if summary.is_empty() {
-        json!([])
-    } else {
-        json!([{"type": "summary_text", "text": summary}])
-    };
-    let mut item = json!({"id": id, "type": "reasoning", "summary": summary});
-    if let Some(o) = opaque {
-        item["encrypted_content"] = o.into();
-    }
-    item
 }
 
 pub(super) fn is_custom(name: &str, custom_tools: &[String]) -> bool {
@@ -309,13 +220,13 @@ pub(super) fn freeform_input(arguments: &str) -> Option<String> {
 /// it is complete. `streamed_input` is the freeform text decoded while streaming, used
 /// when the arguments cannot be read back.
 pub(super) fn call_item(
-    id: &str,
-    call_id: &str,
+    id: String,
+    call_id: String,
     name: &str,
     raw_args: &str,
     streamed_input: Option<&str>,
     custom_tools: &[String],
-) -> (Value, bool) {
+) -> (OutputItem, bool) {
     let (args, complete) = settle_arguments(raw_args);
     let status = if complete { "completed" } else { "incomplete" };
     if is_custom(name, custom_tools) {
@@ -325,36 +236,12 @@ pub(super) fn call_item(
             .filter(|_| complete)
             .or_else(|| streamed_input.map(str::to_string))
             .or_else(|| freeform_input(&args))
-            .unwrap_or_else(|| {
-                if complete {
-                    args.clone()
-                } else {
-                    String::new()
-                }
-            });
-        let item = json!({
-            "id": id, "type": "custom_tool_call", "status": status,
-            "call_id": call_id, "name": name, "input": input,
-        });
+            .unwrap_or_else(|| if complete { args } else { String::new() });
+        let item = OutputItem::custom_tool_call(id, call_id, name.to_string(), input, status);
         return (item, complete);
     }
-    let item = json!({
-        "id": id, "type": "function_call", "status": status,
-        "call_id": call_id, "name": name, "arguments": args,
-    });
+    let item = OutputItem::function_call(id, call_id, name.to_string(), args, status);
     (item, complete)
-}
-
-/// The text of a Responses answer's `message` items, `output_text` parts joined.
-pub fn answer_text(output: &[Value]) -> String {
-    output
-        .iter()
-        .filter(|i| i["type"] == "message")
-        .filter_map(|i| i["content"].as_array())
-        .flatten()
-        .filter(|p| p["type"] == "output_text")
-        .filter_map(|p| p["text"].as_str())
-        .collect()
 }
 
 #[cfg(test)]

@@ -1,6 +1,15 @@
 //! Unit tests of `translate::responses_response`: Chat answers in, Responses objects out.
 
 use super::*;
+use serde_json::json;
+
+/// The response as the client reads it; its bytes are those of the tree.
+fn from_chat(chat: &Value, req: &Value, custom: &[String], id: &str) -> Value {
+    let typed = serde_json::to_string(&super::from_chat(chat, req, custom, id)).unwrap();
+    let tree: Value = serde_json::from_str(&typed).unwrap();
+    assert_eq!(typed, tree.to_string());
+    tree
+}
 
 fn req() -> Value {
     json!({"model": "claude-sonnet-4.5", "instructions": "Be brief.", "tool_choice": "auto",

@@ -14,15 +14,17 @@
 use super::json_scan::MemberText;
 use super::responses_response::{self as resp, Outcome};
 use crate::protocol::chat_chunk::{Chunk, ToolCall};
-use crate::protocol::responses::{At, StreamEvent};
+use crate::protocol::responses::{At, Echo, ErrorBody, OutputItem, Part, Response, StreamEvent};
 use crate::sse::Event;
-use serde_json::{Value, json};
+use serde_json::Value;
+use std::borrow::Cow;
 use std::collections::HashMap;
 
 pub struct ResponsesStream {
     id: String,
     created_at: u64,
-    req: Value,
+    /// The request's settings the envelope echoes, not the request itself.
+    echo: Echo,
     custom_tools: Vec<String>,
     seq: u64,
     started: bool,
@@ -65,7 +67,7 @@ impl ResponsesStream {
         ResponsesStream {
             id: response_id.to_string(),
             created_at: resp::now_secs(),
-            req: resp::echoed(req),
+            echo: Echo::for_stream(req),
             custom_tools,
             seq: 0,
             started: false,
@@ -86,17 +88,16 @@ impl ResponsesStream {
             return Vec::new();
         }
         self.started = true;
-        let snapshot = self.envelope(
-            &Outcome {
-                status: "in_progress",
-                reason: None,
-            },
-            Vec::new(),
-            Value::Null,
-        );
-        ["response.created", "response.in_progress"]
-            .map(|kind| StreamEvent::response(kind, &snapshot, self.next_seq()).to_event())
-            .into()
+        let seqs = [self.next_seq(), self.next_seq()];
+        let snapshot = self.envelope(&Outcome {
+            status: "in_progress",
+            reason: None,
+        });
+        let kinds = ["response.created", "response.in_progress"];
+        let events = kinds.iter().zip(seqs);
+        events
+            .map(|(kind, seq)| StreamEvent::response(kind, &snapshot, seq).to_event())
+            .collect()
     }
 
     /// The events for one upstream chunk (a parsed `data:` line other than `[DONE]`).
@@ -175,8 +176,11 @@ impl ResponsesStream {
         } else {
             "response.incomplete"
         };
-        let response = self.envelope(&outcome, self.output(), resp::usage(self.usage.as_ref()));
-        ev.push(StreamEvent::response(kind, &response, self.next_seq()).to_event());
+        let seq = self.next_seq();
+        let mut response = self.envelope(&outcome);
+        response.output = self.output();
+        response.usage = resp::usage(self.usage.as_ref());
+        ev.push(StreamEvent::response(kind, &response, seq).to_event());
         self.ended = true;
         ev
     }
@@ -192,21 +196,28 @@ impl ResponsesStream {
             status: "failed",
             reason: None,
         };
-        let mut response = self.envelope(&failed, self.output(), resp::usage(self.usage.as_ref()));
-        response["error"] = json!({"code": code, "message": message});
-        ev.push(StreamEvent::response("response.failed", &response, self.next_seq()).to_event());
+        let seq = self.next_seq();
+        let mut response = self.envelope(&failed);
+        response.output = self.output();
+        response.usage = resp::usage(self.usage.as_ref());
+        response.error = Some(ErrorBody {
+            code: code.to_string(),
+            message: message.to_string(),
+        });
+        ev.push(StreamEvent::response("response.failed", &response, seq).to_event());
         self.ended = true;
         ev
     }
 
     /// The output items produced so far, in their final form (for the
     /// `previous_response_id` store).
-    pub fn output(&self) -> Vec<Value> {
+    pub fn output(&self) -> Vec<OutputItem> {
         self.items.iter().map(|i| self.item_value(i).0).collect()
     }
 
-    fn envelope(&self, outcome: &Outcome, output: Vec<Value>, usage: Value) -> Value {
-        resp::response_object(&self.id, self.created_at, &self.req, outcome, output, usage)
+    /// The `response` envelope, its output and usage still empty.
+    fn envelope(&self, outcome: &Outcome) -> Response<'_> {
+        outcome.response(&*self.id, self.created_at, Cow::Borrowed(&self.echo))
     }
 
     /// The next event's `sequence_number`.
@@ -231,7 +242,7 @@ impl ResponsesStream {
         self.items.len() - 1
     }
 
-    fn added(&mut self, i: usize, item: Value, ev: &mut Vec<Event>) {
+    fn added(&mut self, i: usize, item: OutputItem, ev: &mut Vec<Event>) {
         ev.push(StreamEvent::item_added(i, &item, self.next_seq()).to_event());
     }
 
@@ -248,7 +259,7 @@ impl ResponsesStream {
             },
         );
         self.reasoning = Some(i);
-        let item = json!({"id": self.items[i].id, "type": "reasoning", "summary": []});
+        let item = OutputItem::reasoning(self.items[i].id.clone(), String::new(), None);
         self.added(i, item, ev);
         i
     }
@@ -283,8 +294,7 @@ impl ResponsesStream {
                     },
                 );
                 self.message = Some(i);
-                let item = json!({"id": self.items[i].id, "type": "message", "role": "assistant",
-                                  "status": "in_progress", "content": []});
+                let item = OutputItem::message(self.items[i].id.clone(), "in_progress", Vec::new());
                 self.added(i, item, ev);
                 let seq = self.next_seq();
                 ev.push(StreamEvent::content_part(self.at(i), "", false, seq).to_event());
@@ -371,12 +381,11 @@ impl ResponsesStream {
         );
         self.calls.insert(key, i);
         let item_id = self.items[i].id.clone();
+        let (status, empty) = ("in_progress", String::new());
         let item = if custom {
-            json!({"id": item_id, "type": "custom_tool_call", "status": "in_progress",
-                   "call_id": call_id, "name": name, "input": ""})
+            OutputItem::custom_tool_call(item_id, call_id, name, empty, status)
         } else {
-            json!({"id": item_id, "type": "function_call", "status": "in_progress",
-                   "call_id": call_id, "name": name, "arguments": ""})
+            OutputItem::function_call(item_id, call_id, name, empty, status)
         };
         self.added(i, item, ev);
         i
@@ -384,27 +393,28 @@ impl ResponsesStream {
 
     /// An item in its final form, and whether it is complete (a call whose arguments
     /// had to be repaired is not).
-    fn item_value(&self, item: &Item) -> (Value, bool) {
+    fn item_value(&self, item: &Item) -> (OutputItem, bool) {
         match &item.kind {
             Kind::Reasoning {
                 summary, opaque, ..
             } => {
-                let opaque = (!opaque.is_empty()).then_some(opaque.as_str());
-                (resp::reasoning_item(&item.id, summary, opaque), true)
+                let opaque = (!opaque.is_empty()).then(|| opaque.clone());
+                let id = item.id.clone();
+                (OutputItem::reasoning(id, summary.clone(), opaque), true)
             }
-            Kind::Message { text } => (
-                json!({"id": item.id, "type": "message", "role": "assistant",
-                       "status": "completed", "content": [resp::output_text(text)]}),
-                true,
-            ),
+            Kind::Message { text } => {
+                let content = vec![Part::output_text(text.clone())];
+                let id = item.id.clone();
+                (OutputItem::message(id, "completed", content), true)
+            }
             Kind::Call {
                 call_id,
                 name,
                 args,
                 freeform,
             } => resp::call_item(
-                &item.id,
-                call_id,
+                item.id.clone(),
+                call_id.clone(),
                 name,
                 args,
                 freeform.as_ref().map(MemberText::text),
@@ -436,14 +446,19 @@ impl ResponsesStream {
                 ev.push(StreamEvent::text_done(at, text, seq()).to_event());
                 ev.push(StreamEvent::content_part(at, text, true, seq()).to_event());
             }
-            Kind::Call { freeform, .. } => {
-                let done = if freeform.is_some() {
-                    StreamEvent::input_done(at, &value["input"], seq())
-                } else {
-                    StreamEvent::arguments_done(at, &value["name"], &value["arguments"], seq())
-                };
-                ev.push(done.to_event());
-            }
+            Kind::Call { .. } => match &value {
+                OutputItem::CustomToolCall { input, .. } => {
+                    ev.push(StreamEvent::input_done(at, input, seq()).to_event());
+                }
+                OutputItem::FunctionCall {
+                    name, arguments, ..
+                } => {
+                    let done = StreamEvent::arguments_done(at, name, arguments, seq());
+                    ev.push(done.to_event());
+                }
+                // A call's item is always one of the two.
+                _ => {}
+            },
         }
         ev.push(StreamEvent::item_done(i, &value, seq()).to_event());
         self.seq = seqs.start;

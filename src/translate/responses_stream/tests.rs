@@ -1,6 +1,7 @@
 //! Unit tests of `translate::responses_stream`: Chat chunks in, Responses events out.
 
 use super::*;
+use serde_json::json;
 
 fn req() -> Value {
     json!({"model": "claude-sonnet-4.5", "stream": true, "tool_choice": "auto",
@@ -127,7 +128,12 @@ fn text_stream_with_reasoning_and_separate_usage() {
         completed["usage"]["input_tokens_details"]["cached_tokens"],
         10
     );
-    assert_eq!(s.output(), completed["output"].as_array().unwrap().clone());
+    let output: Vec<Value> = s
+        .output()
+        .iter()
+        .map(|i| serde_json::to_value(i).unwrap())
+        .collect();
+    assert_eq!(output, completed["output"].as_array().unwrap().clone());
 }
 
 #[test]

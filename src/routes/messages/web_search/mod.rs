@@ -13,6 +13,7 @@ use crate::features::web_search::blocks::TOOL_NAME;
 use crate::features::web_search::detect::{Plan, withdraw_function};
 use crate::features::web_search::searcher::{Call, Ran, Searcher};
 use crate::http::{ApiError, Incoming, Outgoing};
+use crate::protocol::anthropic::{Block, Message, ServerToolUse, Usage};
 use crate::routes::messages::images::{send_with_image_fallback, with_vision};
 use crate::routes::messages::native::native_request;
 use crate::routes::messages::translated::translate;
@@ -159,10 +160,10 @@ impl Backend {
     }
 
     /// A non-streaming pass's answer as an Anthropic message.
-    pub fn message(&self, pass: Pass) -> Result<Value, ApiError> {
+    pub fn message(&self, pass: Pass) -> Result<Message<'static>, ApiError> {
         let bytes = pass.opened.read_all()?;
         match &self.target {
-            Target::Native => serde_json::from_slice(&bytes).map_err(|_| {
+            Target::Native => Message::from_native(&bytes).map_err(|_| {
                 ApiError::BadGateway("Copilot answered with something other than JSON".into())
             }),
             Target::Translated(pivot, _) => {
@@ -174,38 +175,32 @@ impl Backend {
 }
 
 /// Whether a content block is the model's call of the search function.
-fn is_search_call(block: &Value) -> bool {
-    block.get("type").and_then(Value::as_str) == Some("tool_use")
-        && block.get("name").and_then(Value::as_str) == Some(TOOL_NAME)
+fn is_search_call(block: &Block) -> bool {
+    block
+        .as_tool_use()
+        .is_some_and(|(name, ..)| name == TOOL_NAME)
 }
 
-fn is_client_call(block: &Value) -> bool {
-    block.get("type").and_then(Value::as_str) == Some("tool_use") && !is_search_call(block)
+fn is_client_call(block: &Block) -> bool {
+    block
+        .as_tool_use()
+        .is_some_and(|(name, ..)| name != TOOL_NAME)
 }
 
-fn search_calls(blocks: &[Value]) -> Vec<Call> {
-    blocks
-        .iter()
-        .filter(|b| is_search_call(b))
-        .map(|b| Call {
-            id: b
-                .get("id")
-                .and_then(Value::as_str)
-                .unwrap_or("")
-                .to_string(),
-            input: b.get("input").cloned().unwrap_or_else(|| json!({})),
+fn search_calls(blocks: &[Block]) -> Vec<Call> {
+    let calls = blocks.iter().filter_map(Block::as_tool_use);
+    calls
+        .filter(|(name, ..)| *name == TOOL_NAME)
+        .map(|(_, id, input)| Call {
+            id: id.to_string(),
+            input: input.cloned().unwrap_or_else(|| json!({})),
         })
         .collect()
 }
 
 /// The pass's answer and the search results, appended for the next pass; the function is
 /// withdrawn once `max_uses` searches ran.
-fn append_turn(
-    body: &mut Map<String, Value>,
-    answer: Vec<Value>,
-    ran: &[Ran],
-    searcher: &Searcher,
-) {
+fn append_turn(body: &mut Map<String, Value>, answer: &[Block], ran: &[Ran], searcher: &Searcher) {
     let results: Vec<Value> = ran.iter().map(|r| r.tool_result.clone()).collect();
     if let Some(Value::Array(messages)) = body.get_mut("messages") {
         messages.push(json!({"role": "assistant", "content": answer}));
@@ -234,34 +229,13 @@ fn release_forced_choice(body: &mut Map<String, Value>) {
     }
 }
 
-/// Token counts summed over the passes.
-#[derive(Default)]
-struct Usage {
-    fields: Map<String, Value>,
-}
-
-impl Usage {
-    pub fn add(&mut self, usage: Option<&Value>) {
-        let Some(Value::Object(u)) = usage else {
-            return;
-        };
-        for (k, v) in u {
-            if let Some(n) = v.as_u64() {
-                let sum = self.fields.get(k).and_then(Value::as_u64).unwrap_or(0) + n;
-                self.fields.insert(k.clone(), json!(sum));
-            }
-        }
-    }
-
-    pub fn to_json(&self, searches: usize) -> Value {
-        let mut u = self.fields.clone();
-        u.entry("input_tokens").or_insert(json!(0));
-        u.entry("output_tokens").or_insert(json!(0));
-        u.insert(
-            "server_tool_use".into(),
-            json!({"web_search_requests": searches}),
-        );
-        Value::Object(u)
+/// The usage of a whole turn: every pass's counts summed, and the searches that ran.
+fn turn_usage(passes: &Usage, searches: usize) -> Usage {
+    Usage {
+        server_tool_use: Some(ServerToolUse {
+            web_search_requests: searches as u64,
+        }),
+        ..passes.clone()
     }
 }
 
@@ -272,11 +246,11 @@ fn json_loop(
     mut searcher: Searcher,
     first: Pass,
 ) -> Result<Outgoing, ApiError> {
-    let mut content: Vec<Value> = Vec::new();
+    let mut content: Vec<Block> = Vec::new();
     let mut usage = Usage::default();
     let mut next = Some(first);
     let mut empties = 0;
-    let last = loop {
+    let mut message = loop {
         let opened = match next.take() {
             Some(p) => p,
             None => {
@@ -285,13 +259,9 @@ fn json_loop(
                 backend.open(&mut body, false, searcher.upstream_calls - 1)?
             }
         };
-        let message = backend.message(opened)?;
-        usage.add(message.get("usage"));
-        let answer = message
-            .get("content")
-            .and_then(Value::as_array)
-            .cloned()
-            .unwrap_or_default();
+        let mut message = backend.message(opened)?;
+        usage.add(&message.usage);
+        let answer = std::mem::take(&mut message.content);
         if answer.is_empty() && retry_empty(&mut empties) {
             continue;
         }
@@ -304,41 +274,43 @@ fn json_loop(
             break message;
         }
         let ran = searcher.run(&calls);
-        let mut results = ran.iter();
-        for block in &answer {
-            match is_search_call(block) {
+        let client_call = answer.iter().any(is_client_call);
+        if !client_call {
+            append_turn(&mut body, &answer, &ran, &searcher);
+        }
+        let mut results = ran.into_iter();
+        for block in answer {
+            match is_search_call(&block) {
                 true => {
                     if let Some(r) = results.next() {
-                        content.push(r.server_tool_use.clone());
-                        content.push(r.result.clone());
+                        content.push(Block::Other(r.server_tool_use));
+                        content.push(Block::Other(r.result));
                     }
                 }
-                false => content.push(block.clone()),
+                false => content.push(block),
             }
         }
-        if answer.iter().any(is_client_call) {
+        if client_call {
             // The client runs its tools; the searches of this turn are already answered.
             break message;
         }
-        append_turn(&mut body, answer, &ran, &searcher);
         empties = 0;
     };
     searcher.log(&backend.requested);
-    let mut message = last;
     if !content
         .iter()
-        .any(|b| b["type"] == "text" || is_client_call(b))
+        .any(|b| b.kind() == "text" || is_client_call(b))
         && empties > 0
     {
-        content.push(json!({"type": "text", "text": EMPTY_ANSWER}));
+        content.push(Block::text(EMPTY_ANSWER));
     }
-    if message["stop_reason"] == "tool_use" && !content.iter().any(is_client_call) {
+    if message.stop_reason.as_deref() == Some("tool_use") && !content.iter().any(is_client_call) {
         // Only searches were asked for, and they are answered (or cut off).
-        message["stop_reason"] = json!("end_turn");
+        message.stop_reason = Some("end_turn".into());
     }
-    message["content"] = Value::Array(content);
-    message["usage"] = usage.to_json(searcher.succeeded);
-    message["model"] = json!(backend.requested);
+    message.content = content;
+    message.usage = turn_usage(&usage, searcher.succeeded);
+    message.model = backend.requested.clone().into();
     Ok(Outgoing::json(200, &message))
 }
 
@@ -376,12 +348,13 @@ mod tests {
             assert_eq!(b["tool_choice"], want);
         }
         let mut usage = Usage::default();
-        usage.add(Some(&json!({"input_tokens": 10, "output_tokens": 2})));
-        usage.add(Some(
-            &json!({"input_tokens": 5, "output_tokens": 3, "cache_read_input_tokens": 1}),
+        let read = |v: Value| serde_json::from_value::<Usage>(v).unwrap();
+        usage.add(&read(json!({"input_tokens": 10, "output_tokens": 2})));
+        usage.add(&read(
+            json!({"input_tokens": 5, "output_tokens": 3, "cache_read_input_tokens": 1}),
         ));
         assert_eq!(
-            usage.to_json(2),
+            serde_json::to_value(turn_usage(&usage, 2)).unwrap(),
             json!({"input_tokens": 15, "output_tokens": 5, "cache_read_input_tokens": 1,
                    "server_tool_use": {"web_search_requests": 2}})
         );

@@ -4,14 +4,17 @@
 //! each one's `server_tool_use` and `web_search_tool_result` blocks are sent, then the
 //! next pass streams, all as one Anthropic message with one run of block indices.
 
-use super::{Backend, EMPTY_ANSWER, Pass, Target, Usage, append_turn, is_search_call, retry_empty};
+use super::{
+    Backend, EMPTY_ANSWER, Pass, Target, append_turn, is_search_call, retry_empty, turn_usage,
+};
 use crate::features::web_search::searcher::{Call, Searcher};
 use crate::http::{Outcome, Outgoing};
-use crate::protocol::anthropic::{PING, block_stop, error_event, named};
+use crate::protocol::anthropic::{Block, PING, Usage, block_stop, error_event, named};
 use crate::relay::{self, Adapter, ChatSource, Fault, Sink, Step};
 use crate::sse::Event;
 use crate::streaming::streaming;
 use crate::translate::anthropic_stream::StreamState;
+use serde::Deserialize;
 use serde_json::{Map, Value, json};
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
@@ -93,6 +96,7 @@ impl Run {
                             current.tools,
                             current.estimate,
                         ),
+                        events: Vec::new(),
                         filter: &mut filter,
                     };
                     relay::relay(reader, sink, &mut adapter).and_then(|()| {
@@ -109,7 +113,10 @@ impl Run {
                 Ok(()) => lease.release(),
                 Err(fault) => return fail(sink, &fault, filter.open),
             }
-            self.usage.add(Some(&Value::Object(filter.usage.clone())));
+            // The pass's counts, as the last of its events reported them.
+            let counts = Value::Object(std::mem::take(&mut filter.usage));
+            self.usage
+                .add(&Usage::deserialize(&counts).unwrap_or_default());
             self.stop_reason = filter.stop_reason.clone();
             if filter.blocks.is_empty() {
                 if retry_empty(&mut empties) {
@@ -134,7 +141,7 @@ impl Run {
             if filter.client_call {
                 return self.finish(sink, true);
             }
-            append_turn(&mut self.body, filter.blocks, &ran, &self.searcher);
+            append_turn(&mut self.body, &filter.blocks, &ran, &self.searcher);
             empties = 0;
         }
     }
@@ -207,7 +214,7 @@ impl Run {
             sink,
             &json!({"type": "message_delta",
                            "delta": {"stop_reason": stop, "stop_sequence": null},
-                           "usage": self.usage.to_json(self.searcher.succeeded)}),
+                           "usage": turn_usage(&self.usage, self.searcher.succeeded)}),
         );
         send(sink, &json!({"type": "message_stop"}));
         Outcome::Completed
@@ -234,6 +241,8 @@ fn fail(sink: &mut Sink, fault: &Fault, open: Option<u64>) -> Outcome {
 struct FromChat<'f> {
     source: ChatSource,
     state: StreamState,
+    /// One event's Anthropic events, in one vector reused for the whole pass.
+    events: Vec<Event>,
     filter: &'f mut Filter,
 }
 
@@ -242,13 +251,16 @@ impl Adapter for FromChat<'_> {
         if event.comment.is_some() {
             return Ok(Step::Continue);
         }
-        let decoded = self.source.decode(event)?;
-        for chunk in decoded.chunks {
-            for e in self.state.on_chunk(&chunk) {
-                self.filter.on_anthropic(&e, sink)?;
-            }
+        // Each chunk is read borrowed (`ChatSource::each_chunk`), no tree per event; its
+        // events go through the filter once the event is read.
+        let (state, events) = (&mut self.state, &mut self.events);
+        let step = self
+            .source
+            .each_chunk(event, |chunk| state.on_typed(chunk, events))?;
+        for e in self.events.drain(..) {
+            self.filter.on_anthropic(&e, sink)?;
         }
-        Ok(Step::done_if(decoded.done))
+        Ok(step)
     }
 
     fn on_eof(&mut self, _: &mut Sink) -> Result<(), Fault> {
@@ -300,7 +312,8 @@ struct Filter {
     next_index: u64,
     slots: HashMap<u64, (Slot, usize)>,
     open: Option<u64>,
-    pub blocks: Vec<Value>,
+    /// Each block of the pass as the events built it, kept as a tree.
+    pub blocks: Vec<Block<'static>>,
     partial_json: HashMap<usize, String>,
     usage: Map<String, Value>,
     stop_reason: Option<String>,
@@ -337,13 +350,12 @@ impl Filter {
                 }
             }
             "content_block_start" => {
-                let block = v.get("content_block").cloned().unwrap_or(Value::Null);
+                let block = Block::Other(v.get("content_block").cloned().unwrap_or(Value::Null));
                 let position = self.blocks.len();
                 let slot = if is_search_call(&block) {
                     Slot::Held
                 } else {
-                    self.client_call |=
-                        block.get("type").and_then(Value::as_str) == Some("tool_use");
+                    self.client_call |= block.kind() == "tool_use";
                     let shown = self.next_index;
                     self.next_index += 1;
                     v["index"] = json!(shown);
@@ -382,9 +394,11 @@ impl Filter {
                     send(sink, &v);
                     self.open = None;
                 }
-                if let Some(json) = self.partial_json.remove(&position) {
-                    let input = serde_json::from_str(&json).unwrap_or_else(|_| json!({}));
-                    self.blocks[position]["input"] = input;
+                if let (Some(json), Block::Other(block)) = (
+                    self.partial_json.remove(&position),
+                    &mut self.blocks[position],
+                ) {
+                    block["input"] = serde_json::from_str(&json).unwrap_or_else(|_| json!({}));
                 }
             }
             "message_delta" => {
@@ -414,7 +428,9 @@ impl Filter {
 
     /// A delta applied to the collected block.
     fn apply(&mut self, position: usize, delta: &Value) {
-        let block = &mut self.blocks[position];
+        let Block::Other(block) = &mut self.blocks[position] else {
+            return;
+        };
         let text = |key: &str| delta.get(key).and_then(Value::as_str).unwrap_or("");
         let append = |block: &mut Value, key: &str, more: &str| {
             let now = block

@@ -16,6 +16,7 @@ use crate::features::web_search::detect::{DEFAULT_MAX_USES, Plan};
 use crate::features::web_search::searcher::{Found, Searcher, call_query};
 use crate::features::web_search::{SearchResult, blocks};
 use crate::http::{ApiError, Outgoing};
+use crate::protocol::responses::{OutputItem, Part, Response};
 use crate::routes::pivot::Pivot;
 use crate::translate::responses_response::from_chat;
 use crate::upstream::call::Opened;
@@ -100,7 +101,7 @@ struct Run {
     pub searcher: Searcher,
     /// The items of the passes before the last (non-streaming): what the model said
     /// before searching, and a `web_search_call` per search.
-    items: Vec<Value>,
+    items: Vec<OutputItem>,
     /// Every result found, for the citations.
     pub sources: Vec<SearchResult>,
     /// The request's usage: every pass adds to the first one's.
@@ -165,7 +166,7 @@ impl Run {
 
     /// Runs passes from the first answer on until one needs no search; returns the
     /// Responses object (stored for `previous_response_id`).
-    fn finish_loop(&mut self, first: Value) -> Result<Value, ApiError> {
+    fn finish_loop(&mut self, first: Value) -> Result<Response<'static>, ApiError> {
         let mut completion = first;
         let mut pass = 0;
         loop {
@@ -192,8 +193,7 @@ impl Run {
                 strip_search_calls(&mut said);
                 let turn = &self.turn;
                 let partial = from_chat(&said, &turn.req, &turn.custom_tools, &turn.response_id);
-                self.items
-                    .extend(partial["output"].as_array().cloned().unwrap_or_default());
+                self.items.extend(partial.output);
             }
             let mut outputs = Vec::new();
             for call in &calls {
@@ -203,7 +203,8 @@ impl Run {
                     .unwrap_or("");
                 let query = call_query(&serde_json::from_str(args).unwrap_or(Value::Null));
                 let found = self.searcher.lookup(&query);
-                self.items.push(search_item(&query, &found));
+                self.items
+                    .push(OutputItem::Other(search_item(&query, &found)));
                 if let Found::Results(results) = &found {
                     self.sources.extend(results.iter().cloned());
                 }
@@ -227,16 +228,10 @@ impl Run {
             &turn.custom_tools,
             &turn.response_id,
         );
-        if let Some(Value::Array(output)) = response.get_mut("output") {
-            for (i, item) in self.items.iter().enumerate() {
-                output.insert(i, item.clone());
-            }
-            cite(output, &self.sources);
-        }
-        if let Some(text) = output_text(&response) {
-            response["output_text"] = json!(text);
-        }
-        let output = response["output"].as_array().cloned().unwrap_or_default();
+        // The earlier passes' items first; `output_text` follows the edited output.
+        response.output.splice(0..0, self.items.iter().cloned());
+        cite(&mut response.output, &self.sources);
+        let output = response.output.iter().map(stored).collect();
         self.app.responses.put(
             &self.turn.response_id,
             self.turn.conversation.clone(),
@@ -300,16 +295,28 @@ fn strip_search_calls(completion: &mut Value) {
 }
 
 /// `url_citation` annotations on the answer's (last) text.
-fn cite(output: &mut [Value], sources: &[SearchResult]) {
-    let Some(part) = output
-        .iter_mut()
-        .filter(|i| i["type"] == "message")
-        .flat_map(|i| i["content"].as_array_mut().into_iter().flatten())
-        .rfind(|p| p["type"] == "output_text")
+fn cite(output: &mut [OutputItem], sources: &[SearchResult]) {
+    let mut parts = output.iter_mut().flat_map(|item| match item {
+        OutputItem::Message { content, .. } => content.as_mut_slice(),
+        _ => &mut [],
+    });
+    let last = parts.rfind(|p| matches!(p, Part::OutputText { .. }));
+    let Some(Part::OutputText {
+        text, annotations, ..
+    }) = last
     else {
         return;
     };
-    annotate(part, sources);
+    if let Some((cited, found)) = cite_text(text, sources) {
+        *text = cited;
+        *annotations = found;
+    }
+}
+
+/// An output item as the response store keeps it, a tree (the next turn's history).
+pub(crate) fn stored(item: &OutputItem) -> Value {
+    // Strings, numbers and trees of them always convert.
+    serde_json::to_value(item).unwrap_or_default()
 }
 
 /// `url_citation` annotations on one content part, if it is `output_text` (the stream
@@ -362,11 +369,6 @@ fn citation(s: &SearchResult, start: usize, end: usize) -> Value {
            "start_index": start, "end_index": end})
 }
 
-fn output_text(response: &Value) -> Option<String> {
-    let output = response["output"].as_array()?;
-    Some(crate::translate::responses_response::answer_text(output))
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -382,18 +384,23 @@ mod tests {
 
     #[test]
     fn citations_point_at_the_url_or_a_sources_list() {
-        let mut output = vec![json!({"type": "message", "content": [
-            {"type": "output_text", "text": "See https://e.com/2 now.", "annotations": []}]})];
+        let message = |text: &str| {
+            let part = Part::output_text(text.to_string());
+            vec![OutputItem::message("m".into(), "completed", vec![part])]
+        };
+        let tree = |output: Vec<OutputItem>| serde_json::to_value(output).unwrap();
+        let mut output = message("See https://e.com/2 now.");
         cite(&mut output, &[source(1), source(2)]);
+        let output = tree(output);
         let a = &output[0]["content"][0]["annotations"];
         assert_eq!(a.as_array().unwrap().len(), 1);
         assert_eq!(
             (a[0]["start_index"].as_u64(), a[0]["end_index"].as_u64()),
             (Some(4), Some(19))
         );
-        let mut output = vec![json!({"type": "message", "content": [
-            {"type": "output_text", "text": "Plain é.", "annotations": []}]})];
+        let mut output = message("Plain é.");
         cite(&mut output, &[source(1), source(1), source(3)]);
+        let output = tree(output);
         let part = &output[0]["content"][0];
         let text = part["text"].as_str().unwrap();
         assert_eq!(
