@@ -34,14 +34,105 @@ pub struct Admitted {
     pub requested: String,
     pub model: Option<Model>,
     pub route: Api,
+    /// The overflow switch chose `model` instead of the one asked for.
+    pub switched: bool,
 }
 
-/// The gate for a request that came over HTTP.
+/// What the gate reads of a request body: the prompt (for the overflow switch) and the
+/// facts the approval prompt shows. A body held as a tree is read through `TreeBody`; the
+/// Chat pass-through, which keeps its body as bytes, has its own reader.
+pub trait Body: overflow::Prompt {
+    /// Whether the client asked for a stream.
+    fn stream(&self) -> bool;
+    /// How many messages (or input items) the request carries.
+    fn items(&self) -> usize;
+    /// How many tools it offers.
+    fn tools(&self) -> usize;
+    /// Whether the latest turn is billed to the user (a new prompt) rather than the agent.
+    fn billed_as_user(&self) -> bool;
+    /// The text of the latest user turn, for the approval prompt's preview.
+    fn latest_user_text(&self) -> String;
+}
+
+/// A body held as a tree, read by the rules of its API.
+pub struct TreeBody<'a> {
+    pub api: Api,
+    pub map: &'a Map<String, Value>,
+}
+
+impl TreeBody<'_> {
+    fn items_field(&self) -> Option<&Value> {
+        match self.api {
+            Api::Responses => self.map.get("input"),
+            _ => self.map.get("messages"),
+        }
+    }
+}
+
+impl overflow::Prompt for TreeBody<'_> {
+    fn pieces(&self, each: &mut dyn FnMut(overflow::Piece<'_>)) {
+        overflow::TreePrompt(self.map).pieces(each)
+    }
+}
+
+impl Body for TreeBody<'_> {
+    fn stream(&self) -> bool {
+        self.map.get("stream").and_then(Value::as_bool) == Some(true)
+    }
+
+    fn items(&self) -> usize {
+        match self.items_field() {
+            Some(Value::Array(a)) => a.len(),
+            Some(Value::String(_)) => 1,
+            _ => 0,
+        }
+    }
+
+    fn tools(&self) -> usize {
+        self.map
+            .get("tools")
+            .and_then(Value::as_array)
+            .map_or(0, Vec::len)
+    }
+
+    fn billed_as_user(&self) -> bool {
+        super::billing::billed_as_user(self.api, self.map)
+    }
+
+    fn latest_user_text(&self) -> String {
+        super::billing::latest_user_text(self.items_field())
+    }
+}
+
+/// The gate for a request that came over HTTP, its body held as a tree. On an overflow
+/// switch the body's `model` becomes the switched model's id (translations name the
+/// answer's model after the body's).
 pub fn admit(
     app: &App,
     rq: &Incoming,
     api: Api,
     body: &mut Map<String, Value>,
+    requested: &str,
+) -> Result<Admitted, ApiError> {
+    let admitted = admit_body(app, rq, api, &TreeBody { api, map: body }, requested)?;
+    Ok(switch_model(body, admitted))
+}
+
+/// Names the switched model in a tree body, if the gate switched.
+fn switch_model(body: &mut Map<String, Value>, admitted: Admitted) -> Admitted {
+    if admitted.switched {
+        body.insert("model".into(), Value::from(admitted.requested.clone()));
+    }
+    admitted
+}
+
+/// The gate for a request that came over HTTP, over any reader of its body. The caller
+/// applies a switch (`Admitted::switched`) to the body it sends.
+pub fn admit_body(
+    app: &App,
+    rq: &Incoming,
+    api: Api,
+    body: &dyn Body,
     requested: &str,
 ) -> Result<Admitted, ApiError> {
     let gone = || rq.client_gone();
@@ -50,15 +141,15 @@ pub fn admit(
         path: &rq.path,
         gone: &gone,
     };
-    admit_from(app, &origin, api, body, requested)
+    gate(app, &origin, api, body, requested)
 }
 
-/// The gate, for any transport (the WebSocket turns build their own `Origin`).
-pub fn admit_from(
+/// The gate itself: reads the body, never edits it.
+fn gate(
     app: &App,
     origin: &Origin,
     api: Api,
-    body: &mut Map<String, Value>,
+    body: &dyn Body,
     requested: &str,
 ) -> Result<Admitted, ApiError> {
     let traffic = &app.traffic;
@@ -66,6 +157,7 @@ pub fn admit_from(
     let asked = requested;
     let mut model = app.find_model(requested);
     let mut requested = requested.to_string();
+    let mut switched = false;
     if let (Some(m), false) = (&model, traffic.settings.no_auto_switch) {
         let catalog = app.catalog.get().unwrap_or_default();
         if let Some(s) = overflow::switch(api, body, m, &catalog, native_messages) {
@@ -74,9 +166,8 @@ pub fn admit_from(
                 s.tokens, s.limit, m.id, s.to.id
             );
             requested = s.to.id.clone();
-            // Translations name the answer's model after the body's.
-            body.insert("model".into(), Value::from(requested.clone()));
             model = Some(s.to);
+            switched = true;
         }
     }
     let route =
@@ -129,6 +220,7 @@ pub fn admit_from(
         requested,
         model,
         route,
+        switched,
     })
 }
 
@@ -267,21 +359,12 @@ fn approve(
 fn facts(
     origin: &Origin,
     api: Api,
-    body: &Map<String, Value>,
+    body: &dyn Body,
     asked: &str,
     resolved: &str,
     route: Api,
     model: Option<&Model>,
 ) -> Facts {
-    let items = match api {
-        Api::Responses => body.get("input"),
-        _ => body.get("messages"),
-    };
-    let messages = match items {
-        Some(Value::Array(a)) => a.len(),
-        Some(Value::String(_)) => 1,
-        _ => 0,
-    };
     let route = match (api, route) {
         (Api::Messages, Api::Messages) => "native (Copilot's /v1/messages)".to_string(),
         (a, b) if a == b => format!("pass-through ({})", b.path()),
@@ -294,18 +377,15 @@ fn facts(
         requested: approval::printable(asked, 100),
         resolved: approval::printable(resolved, 100),
         route,
-        stream: body.get("stream").and_then(Value::as_bool) == Some(true),
-        messages,
-        tools: body
-            .get("tools")
-            .and_then(Value::as_array)
-            .map_or(0, Vec::len),
-        billed_as: if super::billing::billed_as_user(api, body) {
+        stream: body.stream(),
+        messages: body.items(),
+        tools: body.tools(),
+        billed_as: if body.billed_as_user() {
             "user"
         } else {
             "agent"
         },
         multiplier: model.and_then(|m| m.multiplier),
-        preview: approval::preview(&crate::features::billing::latest_user_text(items)),
+        preview: approval::preview(&body.latest_user_text()),
     }
 }

@@ -24,13 +24,20 @@ pub fn billed_as_user(api: Api, body: &Map<String, Value>) -> bool {
 /// A new user prompt is billed as `user`; a turn that only returns tool results (or any
 /// turn not ending with a user message) is the agent continuing.
 pub fn last_turn_is_user(messages: &[Value]) -> bool {
-    let last = messages.iter().rev().find(|m| {
-        !matches!(
-            m.get("role").and_then(Value::as_str),
-            Some("system" | "developer")
-        )
-    });
-    last.and_then(|m| m.get("role")).and_then(Value::as_str) == Some("user")
+    last_role_is_user(
+        messages
+            .iter()
+            .map(|m| m.get("role").and_then(Value::as_str)),
+    )
+}
+
+/// `last_turn_is_user` over the messages' roles (None where a message has no string role),
+/// for a body read without a tree.
+pub fn last_role_is_user<'r>(roles: impl DoubleEndedIterator<Item = Option<&'r str>>) -> bool {
+    let last = roles
+        .rev()
+        .find(|role| !matches!(role, Some("system" | "developer")));
+    last.flatten() == Some("user")
 }
 
 /// Anthropic Messages: the last user message is a new prompt: it carries something and no tool result. A turn

@@ -9,16 +9,20 @@
 //! nothing to another vendor's model); when nothing fits, nothing is switched and Copilot's
 //! own context error reaches the client.
 
+use crate::protocol::lenient::Key;
 use crate::routing::{self, Api};
 use crate::upstream::catalog::Model;
+use serde::de::{DeserializeSeed, Deserializer, IgnoredAny, MapAccess, SeqAccess, Visitor};
+use serde_json::value::RawValue;
 use serde_json::{Map, Value};
+use std::fmt;
 
 /// Framing tokens per message or input item, as OpenAI counts them.
 const PER_MESSAGE: u64 = 3;
 /// An image, whatever its size (its bytes are not text).
 const IMAGE_TOKENS: u64 = 1000;
 /// The body fields that make up the prompt, in all three APIs.
-const PROMPT_FIELDS: [&str; 5] = ["system", "instructions", "messages", "input", "tools"];
+pub const PROMPT_FIELDS: [&str; 5] = ["system", "instructions", "messages", "input", "tools"];
 /// Fields that carry bytes or opaque state rather than text the model reads as tokens.
 const OPAQUE_FIELDS: [&str; 5] = [
     "data",
@@ -27,6 +31,8 @@ const OPAQUE_FIELDS: [&str; 5] = [
     "reasoning_opaque",
     "file_data",
 ];
+/// Keys whose values are labels, not text the model reads.
+const LABEL_FIELDS: [&str; 4] = ["type", "role", "id", "call_id"];
 
 /// A decided switch: the prompt estimate, the limit it exceeds, and the model to use.
 pub struct Switch {
@@ -35,25 +41,42 @@ pub struct Switch {
     pub to: Model,
 }
 
+/// One piece of a prompt: text the model reads, or a fixed cost counted without text.
+pub enum Piece<'s> {
+    Text(&'s str),
+    Fixed(u64),
+}
+
+/// A prompt's pieces, in any order, each once per call: a body held as a tree
+/// (`TreePrompt`) or as bytes (`RawPrompt`, the Chat pass-through).
+pub trait Prompt {
+    fn pieces(&self, each: &mut dyn FnMut(Piece<'_>));
+}
+
 /// The model to use instead of `model` when the prompt does not fit it, if one fits.
 pub fn switch(
     api: Api,
-    body: &Map<String, Value>,
+    prompt: &dyn Prompt,
     model: &Model,
     catalog: &[Model],
     native_messages: bool,
 ) -> Option<Switch> {
     let limit = model.max_input()?;
-    let mut prompt = Prompt::default();
-    for field in PROMPT_FIELDS {
-        if let Some(v) = body.get(field) {
-            prompt.collect(field, v);
-        }
-    }
-    if prompt.upper_bound() <= limit {
+    // No o200k token is shorter than a byte.
+    let mut upper_bound = 0;
+    prompt.pieces(&mut |p| match p {
+        Piece::Text(t) => upper_bound += t.len() as u64,
+        Piece::Fixed(n) => upper_bound += n,
+    });
+    if upper_bound <= limit {
         return None;
     }
-    let tokens = prompt.tokens();
+    let bpe = tiktoken_rs::o200k_base_singleton();
+    let mut tokens = 0;
+    prompt.pieces(&mut |p| match p {
+        Piece::Text(t) => tokens += bpe.encode_ordinary(t).len() as u64,
+        Piece::Fixed(n) => tokens += n,
+    });
     if tokens <= limit {
         return None;
     }
@@ -89,62 +112,258 @@ fn best_fit<'a>(
     best.map(|(_, m)| m)
 }
 
-/// The prompt's text pieces, with the fixed costs counted along the way.
-#[derive(Default)]
-struct Prompt<'a> {
-    texts: Vec<&'a str>,
-    fixed: u64,
+/// The prompt of a body held as a tree (Messages, Responses).
+pub struct TreePrompt<'a>(pub &'a Map<String, Value>);
+
+impl Prompt for TreePrompt<'_> {
+    fn pieces(&self, each: &mut dyn FnMut(Piece<'_>)) {
+        for field in PROMPT_FIELDS {
+            match (field, self.0.get(field)) {
+                (_, None) => {}
+                ("messages" | "input", Some(Value::Array(items))) => {
+                    each(Piece::Fixed(PER_MESSAGE * items.len() as u64));
+                    items.iter().for_each(|item| walk_tree(item, each));
+                }
+                // Tool schemas are read as JSON, keys included.
+                ("tools", Some(Value::Array(tools))) => {
+                    let json: u64 = tools.iter().map(|t| t.to_string().len() as u64).sum();
+                    each(Piece::Fixed(json / 3));
+                }
+                (_, Some(v)) => walk_tree(v, each),
+            }
+        }
+    }
 }
 
-impl<'a> Prompt<'a> {
-    fn collect(&mut self, field: &str, v: &'a Value) {
-        match (field, v) {
-            ("messages" | "input", Value::Array(items)) => {
-                self.fixed += PER_MESSAGE * items.len() as u64;
-                items.iter().for_each(|item| self.walk(item));
-            }
-            // Tool schemas are read as JSON, keys included.
-            ("tools", Value::Array(tools)) => {
-                let json: u64 = tools.iter().map(|t| t.to_string().len() as u64).sum();
-                self.fixed += json / 3;
-            }
-            _ => self.walk(v),
-        }
-    }
-
-    fn walk(&mut self, v: &'a Value) {
-        match v {
-            Value::String(s) if s.starts_with("data:") => self.fixed += IMAGE_TOKENS,
-            Value::String(s) => self.texts.push(s),
-            Value::Array(items) => items.iter().for_each(|i| self.walk(i)),
-            Value::Object(map) => {
-                for (k, v) in map {
-                    if OPAQUE_FIELDS.contains(&k.as_str()) {
-                        if k == "data" {
-                            self.fixed += IMAGE_TOKENS;
-                        }
-                    } else if k != "type" && k != "role" && k != "id" && k != "call_id" {
-                        self.walk(v);
-                    }
+fn walk_tree(v: &Value, each: &mut dyn FnMut(Piece<'_>)) {
+    match v {
+        Value::String(s) => each(text(s)),
+        Value::Array(items) => items.iter().for_each(|i| walk_tree(i, each)),
+        Value::Object(map) => {
+            for (k, v) in map {
+                if k == "data" {
+                    each(Piece::Fixed(IMAGE_TOKENS));
+                } else if !OPAQUE_FIELDS.contains(&k.as_str())
+                    && !LABEL_FIELDS.contains(&k.as_str())
+                {
+                    walk_tree(v, each);
                 }
             }
-            _ => {}
+        }
+        _ => {}
+    }
+}
+
+/// A string's piece: a data URL is an image, anything else text.
+fn text(s: &str) -> Piece<'_> {
+    match s.starts_with("data:") {
+        true => Piece::Fixed(IMAGE_TOKENS),
+        false => Piece::Text(s),
+    }
+}
+
+/// The prompt of a body held as bytes: the same pieces as `TreePrompt` would find in the
+/// same body, read in one pass over each prompt field without building a tree. `fields`
+/// are the body's members named in `PROMPT_FIELDS`.
+pub struct RawPrompt<'a> {
+    pub fields: Vec<(&'static str, &'a RawValue)>,
+}
+
+impl Prompt for RawPrompt<'_> {
+    fn pieces(&self, each: &mut dyn FnMut(Piece<'_>)) {
+        for (field, raw) in &self.fields {
+            let at = match *field {
+                "messages" | "input" => At::Items,
+                "tools" => At::Tools,
+                _ => At::Inside,
+            };
+            Walk::run(raw.get(), at, each);
         }
     }
+}
 
-    /// No o200k token is shorter than a byte.
-    fn upper_bound(&self) -> u64 {
-        self.fixed + self.texts.iter().map(|t| t.len() as u64).sum::<u64>()
+/// Where a walk stands: at a prompt field (whose array means items or tools) or inside.
+#[derive(Clone, Copy, PartialEq)]
+enum At {
+    Items,
+    Tools,
+    Inside,
+}
+
+/// Walks one value, reporting its pieces (the rule of `TreePrompt`).
+struct Walk<'e> {
+    each: &'e mut dyn FnMut(Piece<'_>),
+    at: At,
+}
+
+impl<'e> Walk<'e> {
+    fn run(raw: &str, at: At, each: &'e mut dyn FnMut(Piece<'_>)) {
+        let mut de = serde_json::Deserializer::from_str(raw);
+        // The body was checked to be well-formed JSON: the walk does not fail.
+        let _ = Walk { each, at }.deserialize(&mut de);
     }
 
-    fn tokens(&self) -> u64 {
-        let bpe = tiktoken_rs::o200k_base_singleton();
-        let text: u64 = self
-            .texts
-            .iter()
-            .map(|t| bpe.encode_ordinary(t).len() as u64)
-            .sum();
-        self.fixed + text
+    fn inside(&mut self) -> Walk<'_> {
+        Walk {
+            each: &mut *self.each,
+            at: At::Inside,
+        }
+    }
+}
+
+impl<'de> DeserializeSeed<'de> for Walk<'_> {
+    type Value = ();
+
+    fn deserialize<D: Deserializer<'de>>(self, d: D) -> Result<(), D::Error> {
+        d.deserialize_any(self)
+    }
+}
+
+impl<'de> Visitor<'de> for Walk<'_> {
+    type Value = ();
+
+    fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
+        f.write_str("any JSON value")
+    }
+
+    fn visit_bool<E>(self, _: bool) -> Result<(), E> {
+        Ok(())
+    }
+
+    fn visit_i64<E>(self, _: i64) -> Result<(), E> {
+        Ok(())
+    }
+
+    fn visit_u64<E>(self, _: u64) -> Result<(), E> {
+        Ok(())
+    }
+
+    fn visit_f64<E>(self, _: f64) -> Result<(), E> {
+        Ok(())
+    }
+
+    fn visit_unit<E>(self) -> Result<(), E> {
+        Ok(())
+    }
+
+    fn visit_str<E>(self, s: &str) -> Result<(), E> {
+        (self.each)(text(s));
+        Ok(())
+    }
+
+    fn visit_seq<A: SeqAccess<'de>>(mut self, mut seq: A) -> Result<(), A::Error> {
+        match self.at {
+            At::Items => {
+                let mut items = 0;
+                while seq.next_element_seed(self.inside())?.is_some() {
+                    items += 1;
+                }
+                (self.each)(Piece::Fixed(PER_MESSAGE * items));
+            }
+            // Tool schemas are read as JSON, keys included: the length a tree would
+            // have serialized to.
+            At::Tools => {
+                let mut json = 0;
+                while let Some(len) = seq.next_element_seed(Compact)? {
+                    json += len;
+                }
+                (self.each)(Piece::Fixed(json / 3));
+            }
+            At::Inside => while seq.next_element_seed(self.inside())?.is_some() {},
+        }
+        Ok(())
+    }
+
+    fn visit_map<A: MapAccess<'de>>(mut self, mut map: A) -> Result<(), A::Error> {
+        while let Some(Key(k)) = map.next_key()? {
+            if k == "data" {
+                (self.each)(Piece::Fixed(IMAGE_TOKENS));
+            }
+            if OPAQUE_FIELDS.contains(&k.as_ref()) || LABEL_FIELDS.contains(&k.as_ref()) {
+                map.next_value::<IgnoredAny>()?;
+            } else {
+                map.next_value_seed(self.inside())?;
+            }
+        }
+        Ok(())
+    }
+}
+
+/// The length of a value serialized compactly (`Value::to_string`), counted from its bytes.
+struct Compact;
+
+/// Counts the bytes serde_json writes for one scalar.
+fn written<T: serde::Serialize + ?Sized>(v: &T) -> u64 {
+    struct Count(u64);
+    impl std::io::Write for Count {
+        fn write(&mut self, b: &[u8]) -> std::io::Result<usize> {
+            self.0 += b.len() as u64;
+            Ok(b.len())
+        }
+        fn flush(&mut self) -> std::io::Result<()> {
+            Ok(())
+        }
+    }
+    let mut count = Count(0);
+    let _ = serde_json::to_writer(&mut count, v);
+    count.0
+}
+
+impl<'de> DeserializeSeed<'de> for Compact {
+    type Value = u64;
+
+    fn deserialize<D: Deserializer<'de>>(self, d: D) -> Result<u64, D::Error> {
+        d.deserialize_any(self)
+    }
+}
+
+impl<'de> Visitor<'de> for Compact {
+    type Value = u64;
+
+    fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
+        f.write_str("any JSON value")
+    }
+
+    fn visit_bool<E>(self, b: bool) -> Result<u64, E> {
+        Ok(if b { 4 } else { 5 })
+    }
+
+    fn visit_i64<E>(self, n: i64) -> Result<u64, E> {
+        Ok(written(&n))
+    }
+
+    fn visit_u64<E>(self, n: u64) -> Result<u64, E> {
+        Ok(written(&n))
+    }
+
+    fn visit_f64<E>(self, n: f64) -> Result<u64, E> {
+        Ok(written(&n))
+    }
+
+    fn visit_unit<E>(self) -> Result<u64, E> {
+        Ok(4)
+    }
+
+    fn visit_str<E>(self, s: &str) -> Result<u64, E> {
+        Ok(written(s))
+    }
+
+    fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<u64, A::Error> {
+        let (mut len, mut n) = (2, 0);
+        while let Some(item) = seq.next_element_seed(Compact)? {
+            len += item;
+            n += 1;
+        }
+        Ok(len + n.max(1) - 1)
+    }
+
+    fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<u64, A::Error> {
+        let (mut len, mut n) = (2, 0);
+        while let Some(Key(k)) = map.next_key()? {
+            len += written(k.as_ref()) + 1 + map.next_value_seed(Compact)?;
+            n += 1;
+        }
+        Ok(len + n.max(1) - 1)
     }
 }
 
@@ -185,7 +404,7 @@ mod tests {
     fn pick(api: Api, from: &str, words: usize) -> Option<String> {
         let c = catalog();
         let m = c.iter().find(|m| m.id == from).unwrap();
-        switch(api, &body(words), m, &c, true).map(|s| s.to.id)
+        switch(api, &TreePrompt(&body(words)), m, &c, true).map(|s| s.to.id)
     }
 
     #[test]
@@ -216,14 +435,49 @@ mod tests {
         assert_eq!(pick(Api::Messages, "tiny-claude", 2000), None);
     }
 
+    /// The texts in order and the sum of the fixed costs.
+    fn pieces(p: &dyn Prompt) -> (Vec<String>, u64) {
+        let (mut texts, mut fixed) = (Vec::new(), 0);
+        p.pieces(&mut |piece| match piece {
+            Piece::Text(t) => texts.push(t.to_string()),
+            Piece::Fixed(n) => fixed += n,
+        });
+        (texts, fixed)
+    }
+
     #[test]
     fn images_and_opaque_fields_are_not_text() {
         let b = json!({"messages": [{"role": "user", "content": [
             {"type": "image", "source": {"type": "base64", "data": "A".repeat(100_000)}},
             {"type": "thinking", "thinking": "hm", "signature": "S".repeat(100_000)}
         ]}]});
-        let mut p = Prompt::default();
-        p.collect("messages", &b["messages"]);
-        assert!(p.upper_bound() < 1100, "{}", p.upper_bound());
+        let (texts, fixed) = pieces(&TreePrompt(b.as_object().unwrap()));
+        assert_eq!((texts, fixed), (vec!["hm".to_string()], 1003));
+    }
+
+    #[test]
+    fn bytes_and_tree_make_the_same_prompt() {
+        let text = r#"{"model": "m", "system": ["s\u00e9", {"id": "x", "text": "sys"}],
+            "messages": [{"role": "user", "name": "n", "content": [{"type": "text", "text": "a\nb"},
+              {"type": "image_url", "image_url": {"url": "data:image/png;base64,AAA"}}]},
+              {"role": "assistant", "content": null, "tool_calls": [{"id": "c", "call_id": "d",
+               "function": {"name": "f", "arguments": "{\"x\": 1}"}}], "data": 5}],
+            "tools": [{"type": "function", "function": {"name": "f\"q", "description": "caf\u00e9\u0001",
+               "parameters": {"type": "object", "properties": {}, "enum": [1, -2, 2.50, 1e3, true, null, []]}}}],
+            "instructions": 7, "input": "plain"}"#;
+        let tree: Map<String, Value> = serde_json::from_str(text).unwrap();
+        let raw: std::collections::BTreeMap<String, Box<RawValue>> =
+            serde_json::from_str(text).unwrap();
+        let fields = PROMPT_FIELDS
+            .iter()
+            .filter_map(|f| raw.get(*f).map(|r| (*f, &**r)))
+            .collect();
+        let (mut a, fa) = pieces(&TreePrompt(&tree));
+        let (mut b, fb) = pieces(&RawPrompt { fields });
+        // A tree walks an object's keys sorted, the bytes in their order.
+        a.sort();
+        b.sort();
+        assert_eq!((a, fa), (b, fb));
+        assert!(fa > 2000, "two images and the tools: {fa}");
     }
 }

@@ -6,6 +6,8 @@
 
 use serde::de::{DeserializeSeed, Deserializer, Error, MapAccess, SeqAccess, Visitor};
 use serde_json::{Map, Value};
+use std::borrow::Cow;
+use std::collections::HashSet;
 use std::fmt;
 
 pub fn from_slice(bytes: &[u8]) -> Result<Value, serde_json::Error> {
@@ -13,6 +15,16 @@ pub fn from_slice(bytes: &[u8]) -> Result<Value, serde_json::Error> {
     let value = Strict.deserialize(&mut de)?;
     de.end()?;
     Ok(value)
+}
+
+/// The same checks as `from_slice`, with the same errors at the same places, without
+/// building the tree: for the pass-through paths that keep the body's bytes (the Chat
+/// route's `protocol::chat_body`). Tells whether the top level is an object.
+pub fn check(bytes: &[u8]) -> Result<bool, serde_json::Error> {
+    let mut de = serde_json::Deserializer::from_slice(bytes);
+    let object = Check.deserialize(&mut de)?;
+    de.end()?;
+    Ok(object)
 }
 
 struct Strict;
@@ -87,6 +99,97 @@ impl<'de> Visitor<'de> for Strict {
     }
 }
 
+/// `Strict` without the tree: visits every value and compares each object's keys.
+/// Returns whether the value was an object.
+struct Check;
+
+impl<'de> DeserializeSeed<'de> for Check {
+    type Value = bool;
+
+    fn deserialize<D: Deserializer<'de>>(self, d: D) -> Result<bool, D::Error> {
+        d.deserialize_any(Check)
+    }
+}
+
+impl<'de> Visitor<'de> for Check {
+    type Value = bool;
+
+    fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
+        f.write_str("any JSON value")
+    }
+
+    fn visit_bool<E>(self, _: bool) -> Result<bool, E> {
+        Ok(false)
+    }
+
+    fn visit_i64<E>(self, _: i64) -> Result<bool, E> {
+        Ok(false)
+    }
+
+    fn visit_u64<E>(self, _: u64) -> Result<bool, E> {
+        Ok(false)
+    }
+
+    fn visit_f64<E: Error>(self, v: f64) -> Result<bool, E> {
+        match v.is_finite() {
+            true => Ok(false),
+            false => Err(E::custom("number out of range")),
+        }
+    }
+
+    fn visit_str<E>(self, _: &str) -> Result<bool, E> {
+        Ok(false)
+    }
+
+    fn visit_unit<E>(self) -> Result<bool, E> {
+        Ok(false)
+    }
+
+    fn visit_none<E>(self) -> Result<bool, E> {
+        Ok(false)
+    }
+
+    fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<bool, A::Error> {
+        while seq.next_element_seed(Check)?.is_some() {}
+        Ok(false)
+    }
+
+    fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<bool, A::Error> {
+        // Keys borrowed from the body where they hold no escape. Objects are mostly
+        // narrow, where a linear search beats hashing; a wide one moves to a set so that
+        // a body of one huge object costs no quadratic time.
+        let mut few: Vec<Key<'de>> = Vec::new();
+        let mut many: Option<HashSet<Key<'de>>> = None;
+        while let Some(key) = map.next_key::<Key<'de>>()? {
+            map.next_value_seed(Check)?;
+            let name = key.0.clone();
+            let fresh = match &mut many {
+                Some(set) => set.insert(key),
+                None if few.len() < 16 => {
+                    !few.contains(&key) && {
+                        few.push(key);
+                        true
+                    }
+                }
+                None => {
+                    let mut set: HashSet<Key<'de>> = few.drain(..).collect();
+                    let fresh = set.insert(key);
+                    many = Some(set);
+                    fresh
+                }
+            };
+            if !fresh {
+                return Err(A::Error::custom(format_args!("duplicate key `{name}`")));
+            }
+        }
+        Ok(true)
+    }
+}
+
+/// An object key, borrowed when the body holds it without escapes.
+#[derive(serde::Deserialize, PartialEq, Eq, Hash)]
+struct Key<'a>(#[serde(borrow)] Cow<'a, str>);
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -99,6 +202,18 @@ mod tests {
             serde_json::from_slice::<Value>(text).unwrap()
         );
         let e = from_slice(br#"{"m": 1, "x": {"k": 1, "k": 2}}"#).unwrap_err();
+        let same = check(br#"{"m": 1, "x": {"k": 1, "k": 2}}"#).unwrap_err();
+        assert_eq!(e.to_string(), same.to_string());
+        let wide: Vec<String> = (0..40).map(|i| format!("\"k{i}\": {i}")).collect();
+        let wide = format!("{{{}, \"k\\u0033\": 0}}", wide.join(", "));
+        let wide = check(wide.as_bytes()).unwrap_err();
+        assert!(wide.to_string().contains("duplicate key `k3`"), "{wide}");
+        assert_eq!(
+            check(br#"[1, {"a": 1e400}]"#).unwrap_err().to_string(),
+            from_slice(br#"[1, {"a": 1e400}]"#).unwrap_err().to_string()
+        );
+        assert!(check(br#"{"a": [1.5, -0.0, 18446744073709551616]}"#).unwrap());
+        assert!(!check(b"[]").unwrap());
         assert!(e.to_string().contains("duplicate key `k`"), "{e}");
         assert!(from_slice(br#"{"m": 1} x"#).is_err());
         let deep = format!("{}{}", "[".repeat(100_000), "]".repeat(100_000));

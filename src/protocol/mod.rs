@@ -11,8 +11,10 @@
 pub mod anthropic;
 pub mod anthropic_request;
 pub mod chat;
+pub mod chat_body;
 pub mod chat_chunk;
 pub mod chat_request;
 mod json_out;
+pub mod lenient;
 pub mod responses;
 pub mod responses_request;

@@ -3,10 +3,13 @@
 //! response normalized where Copilot departs from OpenAI's wire format.
 
 use crate::app::App;
-use crate::features::admission;
-use crate::features::billing::last_turn_is_user;
+use crate::features::admission::{self, Body};
+use crate::features::billing::{last_role_is_user, latest_user_text};
+use crate::features::overflow::{self, PROMPT_FIELDS, RawPrompt};
 use crate::http::{ApiError, Incoming, Outgoing};
 use crate::protocol::chat::{ChunkHead, DONE, KEEPALIVE, error_chunk};
+use crate::protocol::chat_body::{ChatBody, Message};
+use crate::protocol::lenient::{List, Obj};
 use crate::relay::{self, Adapter, ChatSource, Fault, Sink, Step};
 use crate::routes::fields::{self, initiator_header, vision_header};
 use crate::routes::pivot::Pivot;
@@ -17,34 +20,69 @@ use crate::upstream::catalog::Model;
 use serde_json::{Map, Value, json};
 use std::time::{SystemTime, UNIX_EPOCH};
 
+/// The top-level members the route reads or edits as values, all small: the checks and
+/// the fitting to the model run over these as a map (`ChatBody::head`), and only those
+/// that change are written anew upstream. `messages` and `tools`, nearly all of a body,
+/// are read from the bytes and sent as they came.
+const HEAD: [&str; 14] = [
+    "model",
+    "stream",
+    "stream_options",
+    "temperature",
+    "top_p",
+    "n",
+    "max_tokens",
+    "max_completion_tokens",
+    "max_output_tokens",
+    "reasoning_effort",
+    "reasoning",
+    "output_config",
+    "thinking_budget",
+    "thinking",
+];
+
 pub fn completions(app: &App, rq: &Incoming) -> Result<Outgoing, ApiError> {
-    let mut body = rq.json_object()?;
-    let requested = fields::model(&body)?;
-    validate(&body)?;
-    super::shapes::chat(&body)?;
-    let stream = fields::stream_flag(&body)?;
-    let admitted = admission::admit(app, rq, Api::Chat, &mut body, &requested)?;
+    rq.check_json_object()?;
+    let body = ChatBody::parse(&rq.body)
+        .map_err(|e| ApiError::BadRequest(format!("request body is not valid JSON: {e}")))?;
+    let head = body.head(&HEAD);
+    let requested = fields::model(&head)?;
+    let messages = body.messages();
+    let tools = body.tools();
+    let messages = validate(&head, messages.as_ref(), &body)?;
+    super::shapes::chat(&head, messages, tools.as_ref())?;
+    let stream = fields::stream_flag(&head)?;
+    let read = ChatRead {
+        body: &body,
+        messages,
+        tools: match &tools {
+            Some(List::Is(tools)) => tools.len(),
+            _ => 0,
+        },
+        stream,
+    };
+    let admitted = admission::admit_body(app, rq, Api::Chat, &read, &requested)?;
     let (requested, model, route) = (admitted.requested, admitted.model, admitted.route);
     let pivot = Pivot::for_upstream(route);
     let naming = Naming::new(&requested, model.as_ref());
-    body.insert("model".into(), Value::from(naming.upstream.clone()));
-    fields::fit_output_limit(&mut body, model.as_ref());
-    crate::upstream::effort::clamp(&mut body, model.as_ref());
-    let client_wants_usage = client_wants_usage(&body);
+    let mut edited = head.clone();
+    edited.insert("model".into(), Value::from(naming.upstream.clone()));
+    fields::fit_output_limit(&mut edited, model.as_ref());
+    crate::upstream::effort::clamp(&mut edited, model.as_ref());
+    let client_wants_usage = client_wants_usage(&edited);
     if stream {
-        let options = body.entry("stream_options").or_insert_with(|| json!({}));
+        let options = edited.entry("stream_options").or_insert_with(|| json!({}));
         if let Value::Object(o) = options {
             o.insert("include_usage".into(), Value::Bool(true));
         }
     }
-    let messages = body
-        .get("messages")
-        .and_then(Value::as_array)
-        .map(Vec::as_slice)
-        .unwrap_or_default();
-    let mut extra = vec![initiator_header(last_turn_is_user(messages))];
-    extra.extend(vision_header(messages.iter().any(has_image)));
-    let payload = pivot.request(&Value::Object(body))?;
+    let mut extra = vec![initiator_header(read.billed_as_user())];
+    extra.extend(vision_header(
+        messages
+            .iter()
+            .any(|m| m.get().is_some_and(Message::has_image)),
+    ));
+    let payload = pivot.request_bytes(body.splice(&head, &edited))?;
     let opened = app
         .upstream
         .post(pivot.path(), &payload, &extra, &app.metrics)?;
@@ -72,37 +110,49 @@ pub fn completions(app: &App, rq: &Incoming) -> Result<Outgoing, ApiError> {
 }
 
 /// Types of the fields we read or that clients most often get wrong; the upstream judges
-/// the rest.
-fn validate(body: &Map<String, Value>) -> Result<(), ApiError> {
-    let messages = match body.get("messages") {
+/// the rest. Returns the messages (at least one).
+fn validate<'m, 'a>(
+    head: &Map<String, Value>,
+    messages: Option<&'m List<Obj<Message<'a>>>>,
+    body: &ChatBody,
+) -> Result<&'m [Obj<Message<'a>>], ApiError> {
+    let messages = match messages {
         None => return Err(ApiError::BadRequest("`messages` is required".into())),
-        Some(Value::Array(m)) if m.is_empty() => {
+        Some(List::Is(m)) if m.is_empty() => {
             return Err(ApiError::BadRequest(
                 "`messages` must contain at least one message".into(),
             ));
         }
-        Some(Value::Array(m)) => m,
-        Some(_) => return Err(ApiError::BadRequest("`messages` must be an array".into())),
+        Some(List::Is(m)) => m,
+        Some(List::Not(_)) => {
+            return Err(ApiError::BadRequest("`messages` must be an array".into()));
+        }
     };
     for (i, m) in messages.iter().enumerate() {
-        if m.get("role").and_then(Value::as_str).is_none() {
+        if m.get().and_then(Message::role).is_none() {
             return Err(ApiError::BadRequest(format!(
                 "`messages[{i}]` must be an object with a string `role`"
             )));
         }
     }
     fields::optional_types(
-        body,
+        head,
         &[
             ("max_tokens", fields::Kind::Integer),
             ("max_completion_tokens", fields::Kind::Integer),
             ("temperature", fields::Kind::Number),
             ("top_p", fields::Kind::Number),
             ("n", fields::Kind::Integer),
-            ("tools", fields::Kind::Array),
-            ("stream_options", fields::Kind::Object),
         ],
-    )
+    )?;
+    if body
+        .field("tools")
+        .is_some_and(|t| !t.get().starts_with('['))
+    {
+        return Err(ApiError::BadRequest("`tools` must be an array".into()));
+    }
+    fields::optional_types(head, &[("stream_options", fields::Kind::Object)])?;
+    Ok(messages)
 }
 
 /// Whether the client itself asked for the usage chunk.
@@ -113,15 +163,54 @@ fn client_wants_usage(body: &Map<String, Value>) -> bool {
         == Some(true)
 }
 
-fn has_image(message: &Value) -> bool {
-    message
-        .get("content")
-        .and_then(Value::as_array)
-        .is_some_and(|parts| {
-            parts
+/// What the admission gate reads of a Chat body held as bytes.
+struct ChatRead<'r, 'a> {
+    body: &'r ChatBody<'a>,
+    messages: &'r [Obj<Message<'a>>],
+    tools: usize,
+    stream: bool,
+}
+
+impl overflow::Prompt for ChatRead<'_, '_> {
+    fn pieces(&self, each: &mut dyn FnMut(overflow::Piece<'_>)) {
+        let fields = PROMPT_FIELDS
+            .iter()
+            .filter_map(|f| Some((*f, self.body.get(f)?)))
+            .collect();
+        RawPrompt { fields }.pieces(each)
+    }
+}
+
+impl Body for ChatRead<'_, '_> {
+    fn stream(&self) -> bool {
+        self.stream
+    }
+
+    fn items(&self) -> usize {
+        self.messages.len()
+    }
+
+    fn tools(&self) -> usize {
+        self.tools
+    }
+
+    fn billed_as_user(&self) -> bool {
+        last_role_is_user(
+            self.messages
                 .iter()
-                .any(|p| p.get("type").and_then(Value::as_str) == Some("image_url"))
-        })
+                .map(|m| m.get().and_then(Message::role)),
+        )
+    }
+
+    /// Only the `--manual` prompt asks, so the messages are read into a tree here, on
+    /// that path alone.
+    fn latest_user_text(&self) -> String {
+        let tree = self
+            .body
+            .get("messages")
+            .and_then(|raw| serde_json::from_str::<Value>(raw.get()).ok());
+        latest_user_text(tree.as_ref())
+    }
 }
 
 /// The model as the client named it and as Copilot knows it, and the fields Copilot's
@@ -253,15 +342,74 @@ impl Adapter for ChatRelay {
 mod tests {
     use super::*;
 
+    /// The billing rule over a body's bytes, as the route reads it.
+    fn billed_as_user(messages_tree: Value) -> bool {
+        let text = json!({"messages": messages_tree}).to_string();
+        let body = ChatBody::parse(text.as_bytes()).unwrap();
+        let Some(List::Is(messages)) = body.messages() else {
+            panic!("an array")
+        };
+        let read = ChatRead {
+            body: &body,
+            messages: &messages,
+            tools: 0,
+            stream: false,
+        };
+        let tree = crate::features::billing::last_turn_is_user(messages_tree.as_array().unwrap());
+        assert_eq!(read.billed_as_user(), tree, "the same rule as over a tree");
+        tree
+    }
+
+    #[test]
+    fn the_gate_reads_the_bytes_as_it_reads_a_tree() {
+        use crate::features::admission::TreeBody;
+        use crate::features::overflow::Piece;
+        let tree = json!({"model": "m", "stream": true, "messages": [
+            {"role": "user", "content": [{"type": "text", "text": "first"}, {"type": "text", "text": "part"}]},
+            {"role": "assistant", "content": null, "tool_calls": [{"id": "c", "function": {"name": "f", "arguments": "{}"}}]},
+            {"role": "tool", "tool_call_id": "c", "content": "42"}],
+            "tools": [{"type": "function", "function": {"name": "f", "description": "caf\u{e9}\n"}}]});
+        let text = tree.to_string();
+        let body = ChatBody::parse(text.as_bytes()).unwrap();
+        let (Some(List::Is(messages)), Some(List::Is(tools))) = (body.messages(), body.tools())
+        else {
+            panic!("arrays")
+        };
+        let read = ChatRead {
+            body: &body,
+            messages: &messages,
+            tools: tools.len(),
+            stream: true,
+        };
+        let map = tree.as_object().unwrap();
+        let as_tree = TreeBody {
+            api: Api::Chat,
+            map,
+        };
+        let facts = |b: &dyn Body| {
+            let (mut texts, mut fixed) = (Vec::new(), 0);
+            b.pieces(&mut |p| match p {
+                Piece::Text(t) => texts.push(t.to_string()),
+                Piece::Fixed(n) => fixed += n,
+            });
+            texts.sort();
+            let who = (b.stream(), b.items(), b.tools(), b.billed_as_user());
+            (who, b.latest_user_text(), texts, fixed)
+        };
+        assert_eq!(facts(&read), facts(&as_tree));
+        assert_eq!(facts(&read).0, (true, 3, 1, false));
+        assert_eq!(facts(&read).1, "first part");
+    }
+
     #[test]
     fn initiator_follows_the_latest_turn() {
         let user = json!([{"role": "system", "content": "s"}, {"role": "user", "content": "hi"}]);
-        assert!(last_turn_is_user(user.as_array().unwrap()));
+        assert!(billed_as_user(user));
         let tool = json!([{"role": "user", "content": "hi"}, {"role": "assistant", "tool_calls": []}, {"role": "tool", "content": "42"}]);
-        assert!(!last_turn_is_user(tool.as_array().unwrap()));
+        assert!(!billed_as_user(tool));
         let later_user =
             json!([{"role": "assistant", "content": "a"}, {"role": "user", "content": "next"}]);
-        assert!(last_turn_is_user(later_user.as_array().unwrap()));
+        assert!(billed_as_user(later_user));
     }
 
     #[test]

@@ -53,6 +53,20 @@ impl Pivot {
         serde_json::to_vec(body).map_err(|e| ApiError::Internal(e.to_string()))
     }
 
+    /// The bytes to send for a Chat body already written as bytes (the Chat pass-through's
+    /// splice). On `/chat/completions` they go as they are; the Responses translation reads
+    /// a tree, so only that path parses them (once).
+    pub fn request_bytes(self, chat: Vec<u8>) -> Result<Vec<u8>, ApiError> {
+        match self {
+            Pivot::Chat => Ok(chat),
+            Pivot::Responses => {
+                let tree: Value =
+                    serde_json::from_slice(&chat).map_err(|e| ApiError::Internal(e.to_string()))?;
+                self.request(&tree)
+            }
+        }
+    }
+
     /// The bytes to send for a typed Chat request: serialized straight from the types on
     /// `/chat/completions`, through a tree only for the Responses translation.
     pub fn request_typed(self, chat: &ChatRequest) -> Result<Vec<u8>, ApiError> {

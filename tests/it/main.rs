@@ -9,6 +9,7 @@ mod bad_input;
 mod bad_input_catalogue;
 mod chat;
 mod chat_faults;
+mod chat_raw;
 mod cli;
 mod codex_models;
 mod compaction;
