@@ -7,6 +7,7 @@
 mod accounting;
 mod app;
 mod base64;
+mod bytes;
 mod cli;
 mod commands;
 mod config;

@@ -48,15 +48,41 @@ pub struct Parser {
     partial: Vec<u8>,
     /// The previous chunk ended in CR: an LF at the start of the next one belongs to it.
     after_cr: bool,
-    event: Option<String>,
-    data: Option<String>,
-    id: Option<String>,
+    /// The event being read. `feed_with` hands it out by reference when it is complete and
+    /// then empties it, keeping its strings' buffers: an event costs no allocation.
+    current: Event,
+    /// A `data:` line was seen (an event with an empty payload is still dispatched).
+    has_data: bool,
+    /// The buffers of the last event's name and id, for the next one.
+    spare_name: String,
+    spare_id: String,
+}
+
+/// What one line did.
+enum Line<'a> {
+    /// A field was read, or the line is ignored.
+    Field,
+    /// A blank line: the event is complete (if it has data).
+    Dispatch,
+    /// A `:` comment line, with its text.
+    Comment(&'a str),
 }
 
 impl Parser {
     /// Feeds bytes; returns every event completed by them.
-    pub fn feed(&mut self, mut bytes: &[u8]) -> Vec<Event> {
+    pub fn feed(&mut self, bytes: &[u8]) -> Vec<Event> {
         let mut out = Vec::new();
+        self.feed_with(bytes, |event| {
+            out.push(event.clone());
+            true
+        });
+        out
+    }
+
+    /// Feeds bytes, handing each event they complete to `emit` as it is found (the relay's
+    /// path: no event is copied or allocated). `emit` returns false to stop: the rest of
+    /// the bytes are then dropped, and `feed_with` returns false.
+    pub fn feed_with(&mut self, mut bytes: &[u8], mut emit: impl FnMut(&Event) -> bool) -> bool {
         if self.after_cr && bytes.first() == Some(&b'\n') {
             bytes = &bytes[1..];
         }
@@ -65,30 +91,39 @@ impl Parser {
         loop {
             if lf_only && self.partial.is_empty() {
                 // The common case, whole LF-terminated lines of UTF-8: validated once and
-                // split at memchr speed (`str::find`), never copied. What is left (a partial
+                // split at memchr speed (`bytes::find`), never copied. What is left (a partial
                 // line, bytes that are not UTF-8) takes the general path below.
                 let text = match std::str::from_utf8(bytes) {
                     Ok(text) => text,
                     Err(e) => std::str::from_utf8(&bytes[..e.valid_up_to()]).unwrap_or_default(),
                 };
                 let mut rest = text;
-                while let Some(pos) = rest.find('\n') {
-                    out.extend(self.text_line(&rest[..pos]));
+                while let Some(pos) = crate::bytes::find(rest.as_bytes(), b'\n') {
+                    let line = &rest[..pos];
                     rest = &rest[pos + 1..];
+                    if !self.take_line(line, &mut emit) {
+                        return false;
+                    }
                 }
                 bytes = &bytes[text.len() - rest.len()..];
             }
             let Some(pos) = bytes.iter().position(|b| *b == b'\n' || *b == b'\r') else {
                 break;
             };
-            let line_end = if self.partial.is_empty() {
-                self.line(&bytes[..pos])
+            let go_on = if self.partial.is_empty() {
+                self.raw_line(&bytes[..pos], &mut emit)
             } else {
                 self.partial.extend_from_slice(&bytes[..pos]);
                 let line = std::mem::take(&mut self.partial);
-                self.line(&line)
+                let go_on = self.raw_line(&line, &mut emit);
+                // The line's buffer serves the next partial line.
+                self.partial = line;
+                self.partial.clear();
+                go_on
             };
-            out.extend(line_end);
+            if !go_on {
+                return false;
+            }
             let crlf = bytes[pos] == b'\r';
             bytes = &bytes[pos + 1..];
             if crlf {
@@ -100,7 +135,7 @@ impl Parser {
             }
         }
         self.partial.extend_from_slice(bytes);
-        out
+        true
     }
 
     /// The end of the upstream body: an event still open is dispatched only if the stream
@@ -108,63 +143,97 @@ impl Parser {
     /// what a line-complete upstream sent, e.g. `data: [DONE]\n` without the blank line).
     pub fn finish(&mut self) -> Option<Event> {
         let rest = std::mem::take(&mut self.partial);
+        let mut found = None;
         if !rest.is_empty() {
-            if let Some(e) = self.line(&rest) {
-                return Some(e);
+            self.raw_line(&rest, &mut |event: &Event| {
+                found = Some(event.clone());
+                false
+            });
+            if found.is_some() {
+                return found;
             }
         }
-        self.dispatch()
+        self.dispatch(|event| {
+            found = Some(event.clone());
+            true
+        });
+        found
     }
 
-    fn line(&mut self, raw: &[u8]) -> Option<Event> {
-        // Validation alone is several times cheaper than the lossy decoder, which is only
-        // needed for the rare line that is not UTF-8.
+    /// A line as it came: validation alone is several times cheaper than the lossy
+    /// decoder, which is only needed for the rare line that is not UTF-8.
+    fn raw_line(&mut self, raw: &[u8], emit: &mut impl FnMut(&Event) -> bool) -> bool {
         match std::str::from_utf8(raw) {
-            Ok(line) => self.text_line(line),
-            Err(_) => self.text_line(&String::from_utf8_lossy(raw)),
+            Ok(line) => self.take_line(line, emit),
+            Err(_) => self.take_line(&String::from_utf8_lossy(raw), emit),
         }
     }
 
-    fn text_line(&mut self, line: &str) -> Option<Event> {
+    /// Reads one line, emitting what it completes; false if `emit` said stop.
+    fn take_line(&mut self, line: &str, emit: &mut impl FnMut(&Event) -> bool) -> bool {
+        match self.text_line(line) {
+            Line::Field => true,
+            Line::Dispatch => self.dispatch(emit),
+            Line::Comment(text) => emit(&Event {
+                comment: Some(text.to_string()),
+                ..Event::default()
+            }),
+        }
+    }
+
+    fn text_line<'a>(&mut self, line: &'a str) -> Line<'a> {
         if line.is_empty() {
-            return self.dispatch();
+            return Line::Dispatch;
         }
         if let Some(comment) = line.strip_prefix(':') {
-            return Some(Event {
-                comment: Some(comment.to_string()),
-                ..Event::default()
-            });
+            return Line::Comment(comment);
         }
-        let (field, value) = match line.split_once(':') {
-            Some((f, v)) => (f, v.strip_prefix(' ').unwrap_or(v)),
-            None => (line, ""),
+        // `data:` and `event:` lines are nearly all there is: their field is known from the
+        // prefix (the text up to the first colon) without searching for the colon.
+        let (field, value) = if let Some(v) = line.strip_prefix("data:") {
+            ("data", v)
+        } else if let Some(v) = line.strip_prefix("event:") {
+            ("event", v)
+        } else {
+            line.split_once(':').unwrap_or((line, ""))
         };
+        let value = value.strip_prefix(' ').unwrap_or(value);
         match field {
-            "data" => match &mut self.data {
-                Some(d) => {
-                    d.push('\n');
-                    d.push_str(value);
+            "data" => {
+                if self.has_data {
+                    self.current.data.push('\n');
                 }
-                None => self.data = Some(value.to_string()),
-            },
-            "event" => self.event = Some(value.to_string()),
-            "id" if !value.contains('\0') => self.id = Some(value.to_string()),
+                self.current.data.push_str(value);
+                self.has_data = true;
+            }
+            "event" => set(&mut self.current.event, &mut self.spare_name, value),
+            "id" if !value.contains('\0') => set(&mut self.current.id, &mut self.spare_id, value),
             _ => {} // `retry` and unknown fields are ignored, as the spec says.
         }
-        None
+        Line::Field
     }
 
-    fn dispatch(&mut self) -> Option<Event> {
-        let event = self.event.take();
-        let id = self.id.take();
-        let data = self.data.take()?;
-        Some(Event {
-            event,
-            data,
-            id,
-            comment: None,
-        })
+    /// Ends the event being read: emits it if it has data, and empties it either way
+    /// (keeping its buffers).
+    fn dispatch(&mut self, mut emit: impl FnMut(&Event) -> bool) -> bool {
+        let go_on = !self.has_data || emit(&self.current);
+        self.has_data = false;
+        self.current.data.clear();
+        if let Some(name) = self.current.event.take() {
+            self.spare_name = name;
+        }
+        if let Some(id) = self.current.id.take() {
+            self.spare_id = id;
+        }
+        go_on
     }
+}
+
+/// Sets a field to `value`, in the spare buffer when the field is not set yet.
+fn set(field: &mut Option<String>, spare: &mut String, value: &str) {
+    let text = field.get_or_insert_with(|| std::mem::take(spare));
+    text.clear();
+    text.push_str(value);
 }
 
 #[cfg(test)]

@@ -189,6 +189,12 @@ fn mentions_usage_object(data: &str) -> bool {
     })
 }
 
+/// Where `usage"` first occurs in `bytes`: found through its `g`, a byte rare in stream
+/// events' JSON.
+fn find_usage(bytes: &[u8]) -> Option<usize> {
+    crate::bytes::find_str(bytes, b"usage\"", 3)
+}
+
 /// Whether an event carries generated output: a Chat delta with content, reasoning or a
 /// tool call, an Anthropic `content_block_delta`, or a Responses `*.delta` event.
 fn carries_output(v: &Value) -> bool {
@@ -247,9 +253,10 @@ impl<R> Tap<R> {
         }
     }
 
-    /// Splits the bytes into lines. The search runs over text, whose newline search is
-    /// memchr-fast (byte-wise search cost as much as the rest of the tap); a character cut
-    /// by the read boundary waits in `partial` with its line.
+    /// Reads the complete lines among `bytes`. Until the first token every `data:` line
+    /// is looked at; after it, only a line that mentions usage can matter, so the read is
+    /// searched for `usage"` at memchr speed and only the lines holding it are read (most
+    /// reads hold none: splitting every line cost more than the rest of the tap).
     fn scan(&mut self, bytes: &[u8]) {
         let mut rest = bytes;
         if !self.partial.is_empty() {
@@ -264,6 +271,38 @@ impl<R> Tap<R> {
             }
             rest = &rest[nl + 1..];
         }
+        if self.waiting_for_token {
+            return self.scan_lines(rest);
+        }
+        let Some(last) = rest.iter().rposition(|b| *b == b'\n') else {
+            self.keep(rest);
+            return;
+        };
+        let (lines, tail) = rest.split_at(last + 1);
+        let mut from = 0;
+        while let Some(at) = find_usage(&lines[from..]) {
+            let at = from + at;
+            let start = lines[..at]
+                .iter()
+                .rposition(|b| *b == b'\n')
+                .map_or(0, |nl| nl + 1);
+            // `lines` ends with a newline, so the line holding `at` ends before it does.
+            let end = lines[at..]
+                .iter()
+                .position(|b| *b == b'\n')
+                .map_or(lines.len(), |nl| at + nl);
+            if let Ok(line) = std::str::from_utf8(&lines[start..end]) {
+                self.line(line);
+            }
+            from = (end + 1).min(lines.len());
+        }
+        self.keep(tail);
+    }
+
+    /// Splits the bytes into lines and reads each. The search runs over text, whose
+    /// newline search is memchr-fast; a character cut by the read boundary waits in
+    /// `partial` with its line.
+    fn scan_lines(&mut self, rest: &[u8]) {
         let (mut text, tail) = match std::str::from_utf8(rest) {
             Ok(text) => (text, &rest[rest.len()..]),
             Err(e) => {
@@ -274,6 +313,11 @@ impl<R> Tap<R> {
         while let Some(nl) = text.find('\n') {
             self.line(&text[..nl]);
             text = &text[nl + 1..];
+            if !self.waiting_for_token {
+                // The first token is in: the rest of the read takes the fast path.
+                let done = rest.len() - tail.len() - text.len();
+                return self.scan(&rest[done..]);
+            }
         }
         self.keep(text.as_bytes());
         // Bytes that are not UTF-8 in mid-read: skip to the next line after them.
@@ -387,6 +431,23 @@ mod tests {
         let c = tally.counts();
         assert_eq!((c.input, c.output), (6, 4));
         assert!(tally.first_token().is_none());
+    }
+
+    #[test]
+    fn usage_after_the_first_token_is_read_wherever_the_reads_cut() {
+        let stream = "data: {\"choices\":[{\"delta\":{\"content\":\"a\"}}]}\n\n\
+            data: {\"choices\":[{\"delta\":{\"content\":\"usage\\\" g\"}}],\"usage\":null}\n\n\
+            : keepalive\r\n\r\n\
+            data: {\"choices\":[],\"usage\":{\"prompt_tokens\":5,\"completion_tokens\":2}}\r\n\r\n\
+            data: {\"choices\":[],\"usage\":{\"prompt_tokens\":6,\"completion_tokens\":3}}\n\n\
+            data: [DONE]\n\n";
+        for piece in 1..=stream.len() {
+            let tally = Tally::new("/chat/completions", true);
+            read_through(&tally, stream, piece);
+            let c = tally.counts();
+            assert_eq!((c.input, c.output), (6, 3), "reads of {piece}");
+            assert!(tally.first_token().is_some());
+        }
     }
 
     #[test]

@@ -30,21 +30,25 @@ pub struct Choice<'a> {
     pub index: U64,
     #[serde(borrow)]
     delta: Option<Lenient<Delta<'a>>>,
-    /// A completion's `message`, read like a delta.
+    /// A completion's `message`, read like a delta. Boxed: a stream chunk never has one,
+    /// and every byte of `Choice` is copied a few times per chunk as serde builds it.
     #[serde(borrow)]
-    message: Option<Lenient<Delta<'a>>>,
+    message: Option<Box<Lenient<Delta<'a>>>>,
     #[serde(borrow)]
     pub finish_reason: Str<'a>,
 }
 
 impl<'a> Choice<'a> {
     pub fn delta(&self) -> Option<&Delta<'a>> {
-        self.delta.as_ref().or(self.message.as_ref()).map(|d| &d.0)
+        self.delta
+            .as_ref()
+            .or(self.message.as_deref())
+            .map(|d| &d.0)
     }
 
     /// A completion's `message` alone.
     pub fn message(&self) -> Option<&Delta<'a>> {
-        self.message.as_ref().map(|d| &d.0)
+        self.message.as_deref().map(|d| &d.0)
     }
 }
 
@@ -411,6 +415,12 @@ impl<'de, T: Deserialize<'de> + Default> Deserialize<'de> for List<T> {
             fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<Self::Value, A::Error> {
                 let mut items = Vec::new();
                 while let Some(item) = seq.next_element::<Lenient<T>>()? {
+                    if items.capacity() == 0 {
+                        // Room for the one item these lists nearly always hold (a chunk's
+                        // choice): a first push would reserve four, too big a block for
+                        // the allocator's fast path.
+                        items.reserve_exact(1);
+                    }
                     items.push(item.0);
                 }
                 Ok(List(items))

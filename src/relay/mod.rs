@@ -130,12 +130,10 @@ pub fn relay(
         sink.upstream_activity();
         sink.begin_batch();
         let mut step = Ok(Step::Continue);
-        for event in parser.feed(&buf[..n]) {
-            step = adapter.on_event(&event, sink);
-            if step != Ok(Step::Continue) {
-                break;
-            }
-        }
+        parser.feed_with(&buf[..n], |event| {
+            step = adapter.on_event(event, sink);
+            step == Ok(Step::Continue)
+        });
         sink.end_batch();
         match step {
             Ok(Step::Continue) if sink.client_gone() => return Err(Fault::ClientGone),
