@@ -3,10 +3,12 @@
 //! lenient as looking fields up in a `serde_json::Value`: a field of an unexpected type
 //! reads as absent, except where the translation names it as the client's error
 //! (`messages` and `tools` that are not arrays, a `content` that is neither text nor
-//! parts). The small settings that pass on as they are (`tools`, `tool_choice`,
+//! parts). `protocol::lenient` and `chat_body` read the same body for the pass-through's
+//! checks, which keep types rather than text. The small settings that pass on as they are (`tools`, `tool_choice`,
 //! `reasoning`, `response_format`, numbers) stay trees.
 
 use super::chat_chunk::{Lenient, List, Str, U64};
+use super::lenient;
 use serde::Deserialize;
 use serde::de::{self, Deserializer, IgnoredAny, MapAccess, SeqAccess, Visitor};
 use serde_json::Value;
@@ -19,8 +21,9 @@ pub struct ChatIn<'a> {
     /// The upstream model (the routes have resolved it).
     #[serde(borrow)]
     pub model: Str<'a>,
+    /// Anything but an array is the client's error.
     #[serde(borrow)]
-    pub messages: Array<Lenient<MessageIn<'a>>>,
+    pub messages: Option<lenient::List<Lenient<MessageIn<'a>>>>,
     pub n: U64,
     pub tools: Option<Value>,
     pub tool_choice: Option<Value>,
@@ -121,15 +124,6 @@ struct ImageObject<'a> {
     detail: Str<'a>,
 }
 
-/// An array field the client gets wrong when it is anything but an array (or absent).
-#[derive(Default)]
-pub enum Array<T> {
-    #[default]
-    Absent,
-    Items(Vec<T>),
-    Wrong,
-}
-
 /// A field that is there, whatever its value (`null` included).
 fn present<'de, D: Deserializer<'de>>(d: D) -> Result<bool, D::Error> {
     IgnoredAny::deserialize(d).map(|_| true)
@@ -144,12 +138,7 @@ where
     Lenient::<T>::deserialize(d).map(|l| Some(l.0))
 }
 
-/// Skips what a visitor was handed (a sequence or a map), for values read as another.
-fn skip_map<'de, A: MapAccess<'de>>(mut map: A) -> Result<(), A::Error> {
-    while map.next_entry::<IgnoredAny, IgnoredAny>()?.is_some() {}
-    Ok(())
-}
-
+/// Skips a sequence handed to a visitor that reads something else.
 fn skip_seq<'de, A: SeqAccess<'de>>(mut seq: A) -> Result<(), A::Error> {
     while seq.next_element::<IgnoredAny>()?.is_some() {}
     Ok(())
@@ -261,53 +250,6 @@ impl<'de: 'a, 'a> Deserialize<'de> for ImageUrl<'a> {
             }
             fn visit_some<D: Deserializer<'de>>(self, d: D) -> Result<Self::Value, D::Error> {
                 d.deserialize_any(self)
-            }
-        }
-        d.deserialize_any(V(std::marker::PhantomData))
-    }
-}
-
-impl<'de, T: Deserialize<'de>> Deserialize<'de> for Array<T> {
-    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-        struct V<T>(std::marker::PhantomData<T>);
-        impl<'de, T: Deserialize<'de>> Visitor<'de> for V<T> {
-            type Value = Array<T>;
-            fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
-                f.write_str("any JSON value")
-            }
-            fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<Self::Value, A::Error> {
-                let mut items = Vec::new();
-                while let Some(item) = seq.next_element()? {
-                    items.push(item);
-                }
-                Ok(Array::Items(items))
-            }
-            fn visit_unit<E: de::Error>(self) -> Result<Self::Value, E> {
-                Ok(Array::Absent)
-            }
-            fn visit_none<E: de::Error>(self) -> Result<Self::Value, E> {
-                Ok(Array::Absent)
-            }
-            fn visit_some<D: Deserializer<'de>>(self, d: D) -> Result<Self::Value, D::Error> {
-                d.deserialize_any(self)
-            }
-            fn visit_map<A: MapAccess<'de>>(self, map: A) -> Result<Self::Value, A::Error> {
-                skip_map(map).map(|()| Array::Wrong)
-            }
-            fn visit_bool<E: de::Error>(self, _: bool) -> Result<Self::Value, E> {
-                Ok(Array::Wrong)
-            }
-            fn visit_i64<E: de::Error>(self, _: i64) -> Result<Self::Value, E> {
-                Ok(Array::Wrong)
-            }
-            fn visit_u64<E: de::Error>(self, _: u64) -> Result<Self::Value, E> {
-                Ok(Array::Wrong)
-            }
-            fn visit_f64<E: de::Error>(self, _: f64) -> Result<Self::Value, E> {
-                Ok(Array::Wrong)
-            }
-            fn visit_str<E: de::Error>(self, _: &str) -> Result<Self::Value, E> {
-                Ok(Array::Wrong)
             }
         }
         d.deserialize_any(V(std::marker::PhantomData))

@@ -4,7 +4,8 @@
 //! The tools and the settings that pass on as they came are read as small trees.
 
 use crate::protocol::chat_chunk::Lenient;
-use crate::protocol::chat_client::{Array, CallIn, ChatIn, Content as In, MessageIn, PartIn};
+use crate::protocol::chat_client::{CallIn, ChatIn, Content as In, MessageIn, PartIn};
+use crate::protocol::lenient;
 use crate::protocol::responses::request::{Content, InputItem, Part, Request};
 use serde::Deserialize;
 use serde_json::{Map, Value, json};
@@ -50,7 +51,7 @@ fn write(req: &ChatIn) -> Result<Vec<u8>, String> {
 }
 
 fn translate<'a>(req: &'a ChatIn<'a>) -> Result<Request<'a>, String> {
-    let Array::Items(messages) = &req.messages else {
+    let Some(lenient::List::Is(messages)) = &req.messages else {
         return Err("`messages` is required and must be an array".into());
     };
     if req.n.0.is_some_and(|n| n > 1) {
