@@ -11,3 +11,4 @@ pub mod web_search;
 // Traffic control (DESIGN.md §8): the admission gate; the state it runs is `traffic/`.
 pub mod admission;
 pub mod overflow;
+pub mod prompt_bytes;

@@ -5,7 +5,8 @@
 use crate::app::App;
 use crate::features::admission::{self, Body};
 use crate::features::billing::{last_role_is_user, latest_user_text};
-use crate::features::overflow::{self, PROMPT_FIELDS, RawPrompt};
+use crate::features::overflow::{self, PROMPT_FIELDS};
+use crate::features::prompt_bytes::RawPrompt;
 use crate::http::{ApiError, Incoming, Outgoing, StrictCheck, StrictKeys};
 use crate::protocol::chat::{ChunkHead, DONE, KEEPALIVE, error_chunk};
 use crate::protocol::chat_body::{ChatBody, Message};
@@ -49,7 +50,7 @@ pub fn completions(app: &App, rq: &Incoming) -> Result<Outgoing, ApiError> {
     let messages = body.messages();
     let tools = body.tools();
     let messages = validate(&head, messages.as_ref(), &body)?;
-    super::shapes::chat(&head, messages, tools.as_ref())?;
+    super::chat_shape::chat(&head, messages, tools.as_ref())?;
     let stream = fields::stream_flag(&head)?;
     let read = ChatRead {
         body: &body,

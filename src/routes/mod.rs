@@ -2,6 +2,7 @@
 
 mod alpha_search;
 mod chat;
+mod chat_shape;
 mod codex_models;
 mod compact;
 mod count_tokens;

@@ -7,16 +7,14 @@
 //! ranges. Also bounds a few scalars every API shares (model name length, sampling ranges).
 
 use crate::http::ApiError;
-use crate::protocol::chat_body::{Content, Message, Tool};
-use crate::protocol::lenient::{Kind, List, Obj, Shape, Str};
 use serde_json::{Map, Value};
 
 /// The longest model name accepted; real ones are under 64 characters.
 const MAX_MODEL_NAME: usize = 256;
 
-type Checked = Result<(), ApiError>;
+pub(super) type Checked = Result<(), ApiError>;
 
-fn bad(at: &str, what: &str) -> ApiError {
+pub(super) fn bad(at: &str, what: &str) -> ApiError {
     ApiError::BadRequest(format!("`{at}` must be {what}"))
 }
 
@@ -75,7 +73,7 @@ fn tokens(o: &Map<String, Value>, key: &str) -> Checked {
 }
 
 /// What every API shares: the model name and the sampling parameters.
-fn common(body: &Map<String, Value>) -> Checked {
+pub(super) fn common(body: &Map<String, Value>) -> Checked {
     match body.get("model") {
         Some(Value::String(m)) if m.len() > MAX_MODEL_NAME => Err(ApiError::BadRequest(format!(
             "`model` is longer than {MAX_MODEL_NAME} characters"
@@ -114,113 +112,6 @@ fn parts(v: &Value, at: &str, text_kinds: &[&str]) -> Checked {
         {
             required_string(p, "text", &format!("{at}."))?;
         }
-    }
-    Ok(())
-}
-
-/// `POST /v1/chat/completions`, over the body's bytes: `head` holds its top-level scalars
-/// (`ChatBody::head`), `messages` (checked by the route to be an array) and `tools` are
-/// read leniently from the bytes.
-pub fn chat(
-    head: &Map<String, Value>,
-    messages: &[Obj<Message>],
-    tools: Option<&List<Obj<Tool>>>,
-) -> Checked {
-    common(head)?;
-    for (i, m) in messages.iter().enumerate() {
-        chat_message(m, &format!("messages[{i}]"))?;
-    }
-    match tools {
-        None => {}
-        Some(List::Not) => return Err(bad("tools", "an array")),
-        Some(List::Is(tools)) => {
-            for (i, t) in tools.iter().enumerate() {
-                chat_tool(t, &format!("tools[{i}]"))?;
-            }
-        }
-    }
-    Ok(())
-}
-
-/// An optional string member of a Chat object.
-fn optional_string(shape: Shape, at: &str, key: &str) -> Checked {
-    match shape.optional(Kind::String) {
-        true => Ok(()),
-        false => Err(bad(&format!("{at}.{key}"), "a string")),
-    }
-}
-
-fn chat_object<'t, T>(o: &'t Obj<T>, at: &str) -> Result<&'t T, ApiError> {
-    o.get().ok_or_else(|| bad(at, "an object"))
-}
-
-fn chat_message(m: &Obj<Message>, at: &str) -> Checked {
-    let m = chat_object(m, at)?;
-    if let Some(Str::Not(_)) = m.role {
-        return Err(bad(&format!("{at}.role"), "a string"));
-    }
-    optional_string(m.name, at, "name")?;
-    optional_string(m.tool_call_id, at, "tool_call_id")?;
-    match &m.content {
-        None | Some(Content::Text) => {}
-        Some(Content::Not) => return Err(bad(&format!("{at}.content"), "an array")),
-        Some(Content::Parts(parts)) => {
-            for (j, part) in parts.iter().enumerate() {
-                let at = format!("{at}.content[{j}]");
-                let p = chat_object(part, &at)?;
-                let Some(kind) = p.kind() else {
-                    return Err(bad(&format!("{at}.type"), "a string"));
-                };
-                if kind == "text" && p.text.0 != Kind::String {
-                    return Err(bad(&format!("{at}.text"), "a string"));
-                }
-            }
-        }
-    }
-    match &m.tool_calls {
-        None => {}
-        Some(List::Not) => return Err(bad(&format!("{at}.tool_calls"), "an array")),
-        Some(List::Is(calls)) => {
-            for (j, call) in calls.iter().enumerate() {
-                let at = format!("{at}.tool_calls[{j}]");
-                let c = chat_object(call, &at)?;
-                optional_string(c.id, &at, "id")?;
-                if let Some(f) = &c.function {
-                    let at = format!("{at}.function");
-                    let f = chat_object(f, &at)?;
-                    optional_string(f.name, &at, "name")?;
-                    optional_string(f.arguments, &at, "arguments")?;
-                }
-            }
-        }
-    }
-    Ok(())
-}
-
-fn chat_tool(t: &Obj<Tool>, at: &str) -> Checked {
-    let t = chat_object(t, at)?;
-    if let Some(Str::Not(_)) = t.kind {
-        return Err(bad(&format!("{at}.type"), "a string"));
-    }
-    match &t.function {
-        Some(f) => {
-            let at = format!("{at}.function");
-            let f = chat_object(f, &at)?;
-            if f.name.0 != Kind::String {
-                return Err(bad(&format!("{at}.name"), "a string"));
-            }
-            if let Some(p) = &f.parameters {
-                let at = format!("{at}.parameters");
-                let schema = chat_object(p, &at)?;
-                if !matches!(schema.kind.0, Kind::Absent | Kind::String | Kind::Array) {
-                    return Err(bad(&format!("{at}.type"), "a string or an array"));
-                }
-            }
-        }
-        None if t.kind.as_ref().and_then(Str::as_str) == Some("function") => {
-            return Err(bad(&format!("{at}.function"), "an object"));
-        }
-        None => {}
     }
     Ok(())
 }
@@ -401,18 +292,6 @@ mod tests {
         v.as_object().unwrap().clone()
     }
 
-    /// `chat` over a body's bytes, as the Chat route calls it.
-    fn chat_checked(v: &Value) -> Checked {
-        let bytes = v.to_string();
-        let body = crate::protocol::chat_body::ChatBody::parse(bytes.as_bytes()).unwrap();
-        let head = body.head(&["model", "stream", "temperature", "top_p", "max_tokens"]);
-        let messages = match body.messages() {
-            Some(List::Is(m)) => m,
-            _ => Vec::new(),
-        };
-        chat(&head, &messages, body.tools().as_ref())
-    }
-
     fn message(r: Checked) -> String {
         match r {
             Err(ApiError::BadRequest(m)) => m,
@@ -422,72 +301,6 @@ mod tests {
 
     #[test]
     fn names_the_place_of_a_wrong_type() {
-        let chat = json!({"model": "m", "messages": [{"role": "user", "content": [{"type": "text", "text": 5}]}]});
-        assert_eq!(
-            message(chat_checked(&chat)),
-            "`messages[0].content[0].text` must be a string"
-        );
-        for (body, says) in [
-            (
-                json!({"messages": [{"role": "user", "content": 5}]}),
-                "`messages[0].content` must be an array",
-            ),
-            (
-                json!({"messages": [{"role": "user", "name": 5}]}),
-                "`messages[0].name` must be a string",
-            ),
-            (
-                json!({"messages": [{"role": "user", "content": [7]}]}),
-                "`messages[0].content[0]` must be an object",
-            ),
-            (
-                json!({"messages": [{"role": "user", "content": [{"type": null}]}]}),
-                "`messages[0].content[0].type` must be a string",
-            ),
-            (
-                json!({"messages": [{"role": "assistant", "tool_calls": {}}]}),
-                "`messages[0].tool_calls` must be an array",
-            ),
-            (
-                json!({"messages": [{"role": "assistant", "tool_calls": [{"id": 1}]}]}),
-                "`messages[0].tool_calls[0].id` must be a string",
-            ),
-            (
-                json!({"messages": [{"role": "assistant", "tool_calls": [{"function": {"arguments": {}}}]}]}),
-                "`messages[0].tool_calls[0].function.arguments` must be a string",
-            ),
-            (
-                json!({"messages": [{"role": "assistant", "tool_calls": [{"function": 3}]}]}),
-                "`messages[0].tool_calls[0].function` must be an object",
-            ),
-            (json!({"tools": {}}), "`tools` must be an array"),
-            (
-                json!({"tools": [{"type": "function"}]}),
-                "`tools[0].function` must be an object",
-            ),
-            (
-                json!({"tools": [{"type": 1}]}),
-                "`tools[0].type` must be a string",
-            ),
-            (
-                json!({"tools": [{"type": "function", "function": {"name": null}}]}),
-                "`tools[0].function.name` must be a string",
-            ),
-            (
-                json!({"tools": [{"function": {"name": "f", "parameters": []}}]}),
-                "`tools[0].function.parameters` must be an object",
-            ),
-            (
-                json!({"tools": [{"function": {"name": "f", "parameters": {"type": null}}}]}),
-                "`tools[0].function.parameters.type` must be a string or an array",
-            ),
-            (
-                json!({"temperature": 3}),
-                "`temperature` must be a number from 0 to 2",
-            ),
-        ] {
-            assert_eq!(message(chat_checked(&body)), says, "{body}");
-        }
         let msgs = map(
             json!({"messages": [{"role": "user", "content": [{"type": "tool_use", "id": "t", "name": 1, "input": {}}]}]}),
         );
@@ -513,9 +326,6 @@ mod tests {
             "tools": [{"type": "web_search_20250305", "name": "web_search", "max_uses": 5}]}),
         );
         assert!(anthropic(&msgs).is_ok());
-        let chat = json!({"messages": [{"role": "assistant", "content": null, "tool_calls": [{"id": "c", "type": "function", "function": {"name": "f", "arguments": "{}"}}]}],
-            "tools": [{"type": "function", "function": {"name": "f"}}], "temperature": null});
-        assert!(chat_checked(&chat).is_ok());
         let resp = map(
             json!({"input": [{"type": "reasoning", "encrypted_content": "x", "summary": []}, {"type": "message", "role": "assistant", "content": [{"type": "output_text", "text": "a"}]}],
             "tools": [{"type": "custom", "name": "apply_patch"}, {"type": "web_search"}]}),
