@@ -158,6 +158,24 @@ fn what_a_tree_refused_is_still_refused() {
             "trailing characters",
         ),
         (r#"[{"model": "gpt-4.1"}]"#, "must be a JSON object"),
+        // Inside the prompt's skipped labels and opaque fields, and inside the tools,
+        // whose length alone is measured.
+        (
+            r#"{"model": "gpt-4.1", "messages": [{"role": "user", "id": [1e999], "content": "a"}]}"#,
+            "number out of range",
+        ),
+        (
+            r#"{"model": "gpt-4.1", "messages": [{"role": "user", "content": [{"type": "x", "signature": {"s": 1, "s": 2}}]}]}"#,
+            "duplicate key `s`",
+        ),
+        (
+            r#"{"model": "gpt-4.1", "messages": [{"role": "user", "content": "a"}], "tools": [{"type": "function", "function": {"name": "f", "name": "g"}}]}"#,
+            "duplicate key `name`",
+        ),
+        (
+            r#"{"model": "gpt-4.1", "model": "gpt-4.1", "messages": [{"role": "user", "content": "a"}]}"#,
+            "duplicate key `model`",
+        ),
     ];
     for (body, says) in cases {
         let resp = post(
