@@ -55,13 +55,19 @@ impl Pivot {
         }
     }
 
-    /// The bytes to send for a typed Chat request: serialized straight from the types,
-    /// and for `/responses` translated from those bytes.
+    /// The bytes to send for a typed Chat request: serialized straight from the types on
+    /// `/chat/completions`. For `/responses` it goes through a tree, whose strings the
+    /// translation reads borrowed: through bytes, every string with an escape (most
+    /// messages: quotes, newlines) would be escaped, unescaped and escaped again, which
+    /// callgrind measured at 1.57 M instructions against 0.93 M for an 81-message history.
     pub fn request_typed(self, chat: &ChatRequest) -> Result<Vec<u8>, ApiError> {
-        let bytes = serde_json::to_vec(chat).map_err(|e| ApiError::Internal(e.to_string()))?;
+        let internal = |e: serde_json::Error| ApiError::Internal(e.to_string());
         match self {
-            Pivot::Chat => Ok(bytes),
-            Pivot::Responses => request_from_bytes(&bytes).map_err(ApiError::BadRequest),
+            Pivot::Chat => serde_json::to_vec(chat).map_err(internal),
+            Pivot::Responses => {
+                let tree = serde_json::to_value(chat).map_err(internal)?;
+                request_from_value(&tree).map_err(ApiError::BadRequest)
+            }
         }
     }
 
