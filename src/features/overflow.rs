@@ -9,10 +9,11 @@
 //! nothing to another vendor's model); when nothing fits, nothing is switched and Copilot's
 //! own context error reaches the client.
 
+use crate::http::{StrictCheck, StrictKeys};
 use crate::protocol::lenient::Key;
 use crate::routing::{self, Api};
 use crate::upstream::catalog::Model;
-use serde::de::{DeserializeSeed, Deserializer, IgnoredAny, MapAccess, SeqAccess, Visitor};
+use serde::de::{self, DeserializeSeed, Deserializer, MapAccess, SeqAccess, Visitor};
 use serde_json::value::RawValue;
 use serde_json::{Map, Value};
 use std::fmt;
@@ -51,6 +52,18 @@ pub enum Piece<'s> {
 /// (`TreePrompt`) or as bytes (`RawPrompt`, the Chat pass-through).
 pub trait Prompt {
     fn pieces(&self, each: &mut dyn FnMut(Piece<'_>));
+
+    /// The prompt's text in bytes plus its fixed costs: no o200k token is shorter than a
+    /// byte, so a prompt whose bound fits is not tokenized. A reader that already walked
+    /// the prompt may answer from what it found.
+    fn upper_bound(&self) -> u64 {
+        let mut bound = 0;
+        self.pieces(&mut |p| match p {
+            Piece::Text(t) => bound += t.len() as u64,
+            Piece::Fixed(n) => bound += n,
+        });
+        bound
+    }
 }
 
 /// The model to use instead of `model` when the prompt does not fit it, if one fits.
@@ -62,13 +75,7 @@ pub fn switch(
     native_messages: bool,
 ) -> Option<Switch> {
     let limit = model.max_input()?;
-    // No o200k token is shorter than a byte.
-    let mut upper_bound = 0;
-    prompt.pieces(&mut |p| match p {
-        Piece::Text(t) => upper_bound += t.len() as u64,
-        Piece::Fixed(n) => upper_bound += n,
-    });
-    if upper_bound <= limit {
+    if prompt.upper_bound() <= limit {
         return None;
     }
     let bpe = tiktoken_rs::o200k_base_singleton();
@@ -169,16 +176,29 @@ pub struct RawPrompt<'a> {
     pub fields: Vec<(&'static str, &'a RawValue)>,
 }
 
-impl Prompt for RawPrompt<'_> {
-    fn pieces(&self, each: &mut dyn FnMut(Piece<'_>)) {
+impl RawPrompt<'_> {
+    /// Walks every field, checking it as strictly as `http::strict_json` checks a body
+    /// (duplicate keys, numbers out of range, anywhere inside), with `each` told the
+    /// pieces. The Chat route walks its body's prompt this way once, for both.
+    pub fn checked_pieces(&self, each: &mut dyn FnMut(Piece<'_>)) -> Result<(), serde_json::Error> {
         for (field, raw) in &self.fields {
             let at = match *field {
                 "messages" | "input" => At::Items,
                 "tools" => At::Tools,
                 _ => At::Inside,
             };
-            Walk::run(raw.get(), at, each);
+            let mut de = serde_json::Deserializer::from_str(raw.get());
+            Walk { each, at }.deserialize(&mut de)?;
+            de.end()?;
         }
+        Ok(())
+    }
+}
+
+impl Prompt for RawPrompt<'_> {
+    fn pieces(&self, each: &mut dyn FnMut(Piece<'_>)) {
+        // Checked when the route first walked it: this walk does not fail.
+        let _ = self.checked_pieces(each);
     }
 }
 
@@ -196,13 +216,7 @@ struct Walk<'e> {
     at: At,
 }
 
-impl<'e> Walk<'e> {
-    fn run(raw: &str, at: At, each: &'e mut dyn FnMut(Piece<'_>)) {
-        let mut de = serde_json::Deserializer::from_str(raw);
-        // The body was checked to be well-formed JSON: the walk does not fail.
-        let _ = Walk { each, at }.deserialize(&mut de);
-    }
-
+impl Walk<'_> {
     fn inside(&mut self) -> Walk<'_> {
         Walk {
             each: &mut *self.each,
@@ -238,8 +252,8 @@ impl<'de> Visitor<'de> for Walk<'_> {
         Ok(())
     }
 
-    fn visit_f64<E>(self, _: f64) -> Result<(), E> {
-        Ok(())
+    fn visit_f64<E: de::Error>(self, n: f64) -> Result<(), E> {
+        finite(n).map(|_| ())
     }
 
     fn visit_unit<E>(self) -> Result<(), E> {
@@ -275,17 +289,27 @@ impl<'de> Visitor<'de> for Walk<'_> {
     }
 
     fn visit_map<A: MapAccess<'de>>(mut self, mut map: A) -> Result<(), A::Error> {
+        let mut keys = StrictKeys::default();
         while let Some(Key(k)) = map.next_key()? {
             if k == "data" {
                 (self.each)(Piece::Fixed(IMAGE_TOKENS));
             }
             if OPAQUE_FIELDS.contains(&k.as_ref()) || LABEL_FIELDS.contains(&k.as_ref()) {
-                map.next_value::<IgnoredAny>()?;
+                map.next_value_seed(StrictCheck)?;
             } else {
                 map.next_value_seed(self.inside())?;
             }
+            keys.insert(k)?;
         }
         Ok(())
+    }
+}
+
+/// A number a tree can hold (the error `http::strict_json` gives for one it cannot).
+fn finite<E: de::Error>(n: f64) -> Result<f64, E> {
+    match n.is_finite() {
+        true => Ok(n),
+        false => Err(E::custom("number out of range")),
     }
 }
 
@@ -336,8 +360,8 @@ impl<'de> Visitor<'de> for Compact {
         Ok(written(&n))
     }
 
-    fn visit_f64<E>(self, n: f64) -> Result<u64, E> {
-        Ok(written(&n))
+    fn visit_f64<E: de::Error>(self, n: f64) -> Result<u64, E> {
+        finite(n).map(|n| written(&n))
     }
 
     fn visit_unit<E>(self) -> Result<u64, E> {
@@ -359,9 +383,11 @@ impl<'de> Visitor<'de> for Compact {
 
     fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<u64, A::Error> {
         let (mut len, mut n) = (2, 0);
+        let mut keys = StrictKeys::default();
         while let Some(Key(k)) = map.next_key()? {
             len += written(k.as_ref()) + 1 + map.next_value_seed(Compact)?;
             n += 1;
+            keys.insert(k)?;
         }
         Ok(len + n.max(1) - 1)
     }

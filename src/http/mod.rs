@@ -12,6 +12,7 @@ pub use error::{ApiError, Family};
 use serde_json::Value;
 use std::io::Write;
 use std::sync::Arc;
+pub use strict_json::{Check as StrictCheck, Keys as StrictKeys};
 
 #[derive(Debug, Default)]
 pub struct Incoming {
@@ -101,13 +102,18 @@ fn not_an_object() -> ApiError {
 pub struct Outgoing {
     pub status: u16,
     pub headers: Vec<(String, String)>,
-    body: Vec<u8>,
-    /// Set for an event stream; `body` is then unused.
-    pub stream: Option<Box<dyn EventStream>>,
+    payload: Payload,
     /// The model the request named, for the access log.
     pub model: Option<String>,
     /// What the upstream answers of a completion request reported (tokens, credits).
     pub tally: Option<Arc<Tally>>,
+}
+
+/// What an answer carries: the whole body, or an event stream written as it comes.
+#[derive(Debug)]
+enum Payload {
+    Bytes(Vec<u8>),
+    Stream(Box<dyn EventStream>),
 }
 
 impl Outgoing {
@@ -131,8 +137,7 @@ impl Outgoing {
         Outgoing {
             status,
             headers: vec![("Content-Type".into(), content_type.into())],
-            body,
-            stream: None,
+            payload: Payload::Bytes(body),
             model: None,
             tally: None,
         }
@@ -140,18 +145,37 @@ impl Outgoing {
 
     pub fn stream(body: impl EventStream + 'static) -> Outgoing {
         Outgoing {
-            stream: Some(Box::new(body)),
+            payload: Payload::Stream(Box::new(body)),
             ..Outgoing::bytes(200, "text/event-stream", Vec::new())
         }
     }
 
-    #[cfg(test)]
-    pub fn body(&self) -> &[u8] {
-        &self.body
+    /// The event stream, for an answer that is one; the answer is left with an empty body.
+    pub fn take_stream(&mut self) -> Option<Box<dyn EventStream>> {
+        match std::mem::replace(&mut self.payload, Payload::Bytes(Vec::new())) {
+            Payload::Stream(stream) => Some(stream),
+            bytes => {
+                self.payload = bytes;
+                None
+            }
+        }
     }
 
+    /// The whole body; empty for a stream.
+    #[cfg(test)]
+    pub fn body(&self) -> &[u8] {
+        match &self.payload {
+            Payload::Bytes(body) => body,
+            Payload::Stream(_) => &[],
+        }
+    }
+
+    /// The whole body; empty for a stream.
     pub fn into_body(self) -> Vec<u8> {
-        self.body
+        match self.payload {
+            Payload::Bytes(body) => body,
+            Payload::Stream(_) => Vec::new(),
+        }
     }
 }
 

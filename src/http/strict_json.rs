@@ -100,8 +100,9 @@ impl<'de> Visitor<'de> for Strict {
 }
 
 /// `Strict` without the tree: visits every value and compares each object's keys.
-/// Returns whether the value was an object.
-struct Check;
+/// Returns whether the value was an object. Public for readers that check a part of a
+/// body they otherwise skip.
+pub struct Check;
 
 impl<'de> DeserializeSeed<'de> for Check {
     type Value = bool;
@@ -158,37 +159,52 @@ impl<'de> Visitor<'de> for Check {
         // Keys borrowed from the body where they hold no escape. Objects are mostly
         // narrow, where a linear search beats hashing; a wide one moves to a set so that
         // a body of one huge object costs no quadratic time.
-        let mut few: Vec<Key<'de>> = Vec::new();
-        let mut many: Option<HashSet<Key<'de>>> = None;
-        while let Some(key) = map.next_key::<Key<'de>>()? {
+        let mut keys = Keys::default();
+        while let Some(Key(key)) = map.next_key()? {
             map.next_value_seed(Check)?;
-            let name = key.0.clone();
-            let fresh = match &mut many {
-                Some(set) => set.insert(key),
-                None if few.len() < 16 => {
-                    !few.contains(&key) && {
-                        few.push(key);
-                        true
-                    }
-                }
-                None => {
-                    let mut set: HashSet<Key<'de>> = few.drain(..).collect();
-                    let fresh = set.insert(key);
-                    many = Some(set);
-                    fresh
-                }
-            };
-            if !fresh {
-                return Err(A::Error::custom(format_args!("duplicate key `{name}`")));
-            }
+            keys.insert(key)?;
         }
         Ok(true)
     }
 }
 
 /// An object key, borrowed when the body holds it without escapes.
-#[derive(serde::Deserialize, PartialEq, Eq, Hash)]
+#[derive(serde::Deserialize)]
 struct Key<'a>(#[serde(borrow)] Cow<'a, str>);
+
+/// The keys of one object seen so far, to refuse a duplicate. Objects are mostly narrow,
+/// where a linear search beats hashing; a wide one moves to a set so that a body of one
+/// huge object costs no quadratic time.
+#[derive(Default)]
+pub struct Keys<'de> {
+    few: Vec<Cow<'de, str>>,
+    many: Option<HashSet<Cow<'de, str>>>,
+}
+
+impl<'de> Keys<'de> {
+    /// Takes in the next key; a duplicate is the error `from_slice` gives.
+    pub fn insert<E: Error>(&mut self, key: Cow<'de, str>) -> Result<(), E> {
+        let seen = match &self.many {
+            Some(set) => set.contains(&key),
+            None => self.few.contains(&key),
+        };
+        if seen {
+            return Err(E::custom(format_args!("duplicate key `{key}`")));
+        }
+        match &mut self.many {
+            Some(set) => {
+                set.insert(key);
+            }
+            None if self.few.len() < 16 => self.few.push(key),
+            None => {
+                let mut set: HashSet<Cow<'de, str>> = self.few.drain(..).collect();
+                set.insert(key);
+                self.many = Some(set);
+            }
+        }
+        Ok(())
+    }
+}
 
 #[cfg(test)]
 mod tests {

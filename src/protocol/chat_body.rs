@@ -8,7 +8,7 @@
 //! Copilot exactly as written). The syntax (and duplicate keys) is checked before, by
 //! `http::strict_json::check`.
 
-use super::lenient::{Key, List, Obj, Shape, Str};
+use super::lenient::{Key, Kind, List, Obj, Shape, Str, kind_of};
 use serde::Deserialize;
 use serde::de::{Deserializer, MapAccess, Visitor};
 use serde_json::value::RawValue;
@@ -22,7 +22,8 @@ pub struct ChatBody<'a> {
 }
 
 impl<'a> ChatBody<'a> {
-    /// The view of a body already checked to be one well-formed JSON object.
+    /// The view of a JSON object's bytes. Only the syntax is checked here; the caller
+    /// checks the keys and each member as strictly as it checks a tree.
     pub fn parse(bytes: &'a [u8]) -> Result<ChatBody<'a>, serde_json::Error> {
         struct Members;
         impl<'de> Visitor<'de> for Members {
@@ -31,7 +32,7 @@ impl<'a> ChatBody<'a> {
                 f.write_str("a JSON object")
             }
             fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<ChatBody<'de>, A::Error> {
-                let mut members = Vec::with_capacity(map.size_hint().unwrap_or(16));
+                let mut members = Vec::with_capacity(16);
                 while let Some(Key(key)) = map.next_key()? {
                     members.push((key, map.next_value::<&'de RawValue>()?));
                 }
@@ -42,6 +43,11 @@ impl<'a> ChatBody<'a> {
         let body = de.deserialize_map(Members)?;
         de.end()?;
         Ok(body)
+    }
+
+    /// The members in the client's order.
+    pub fn members(&self) -> &[(Cow<'a, str>, &'a RawValue)] {
+        &self.members
     }
 
     /// A member's bytes.
@@ -169,12 +175,17 @@ pub enum Content<'a> {
     Not,
 }
 
+/// Read from the bytes: a text is skipped, not decoded; only parts are read.
 impl<'de: 'a, 'a> Deserialize<'de> for Content<'a> {
     fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Content<'a>, D::Error> {
-        Ok(match List::<Obj<Part<'a>>>::deserialize(d)? {
-            List::Is(parts) => Content::Parts(parts),
-            List::Not(super::lenient::Kind::String) => Content::Text,
-            List::Not(_) => Content::Not,
+        let raw = <&'de RawValue>::deserialize(d)?;
+        Ok(match kind_of(raw) {
+            Kind::String => Content::Text,
+            Kind::Array => match serde_json::from_str(raw.get()) {
+                Ok(parts) => Content::Parts(parts),
+                Err(_) => Content::Not,
+            },
+            _ => Content::Not,
         })
     }
 }
@@ -238,7 +249,6 @@ pub struct Schema {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::protocol::lenient::Kind;
     use serde_json::json;
 
     const BODY: &str = r#"{"model": "gpt-4.1", "x": {"b": [1, 2.50, -0.0]},

@@ -16,8 +16,9 @@ pub struct Chunk<'a> {
     pub id: Str<'a>,
     /// A completion's creation time.
     pub created: U64,
-    /// Kept as a tree: it arrives once per stream.
-    pub usage: Option<Value>,
+    /// `None` when absent or not an object.
+    #[serde(deserialize_with = "object")]
+    pub usage: Option<Usage>,
     pub error: Option<Value>,
     #[serde(borrow)]
     pub choices: List<Choice<'a>>,
@@ -97,6 +98,32 @@ pub struct Function<'a> {
     pub arguments: Arguments<'a>,
 }
 
+/// A completion's token usage; a count that is no non-negative integer reads as absent.
+/// The one place Chat usage is read (into Anthropic's and Responses' usage).
+#[derive(Deserialize, Default, Clone, Debug)]
+#[serde(default)]
+pub struct Usage {
+    pub prompt_tokens: U64,
+    pub completion_tokens: U64,
+    pub total_tokens: U64,
+    pub prompt_tokens_details: Lenient<PromptDetails>,
+    pub completion_tokens_details: Lenient<CompletionDetails>,
+}
+
+#[derive(Deserialize, Default, Clone, Debug)]
+#[serde(default)]
+pub struct PromptDetails {
+    pub cached_tokens: U64,
+    /// Tokens written to the cache (Claude through Copilot).
+    pub cache_creation_input_tokens: U64,
+}
+
+#[derive(Deserialize, Default, Clone, Debug)]
+#[serde(default)]
+pub struct CompletionDetails {
+    pub reasoning_tokens: U64,
+}
+
 /// A message's `content`: a string (every stream delta), or in a completion an array of
 /// parts whose `text` is read.
 #[derive(Default)]
@@ -168,6 +195,20 @@ impl<'a> Chunk<'a> {
     }
 }
 
+/// `T` read borrowed from `bytes`, lenient as the `Value` lookups it replaced: what the
+/// borrowed reader refuses (a duplicate key) is read from a tree of the same bytes, held
+/// in `tree`; bytes that are not JSON read as `T::default()`.
+pub fn read<'a, T: Deserialize<'a> + Default>(bytes: &'a [u8], tree: &'a mut Option<Value>) -> T {
+    if let Ok(t) = serde_json::from_slice(bytes) {
+        return t;
+    }
+    *tree = serde_json::from_slice(bytes).ok();
+    let tree: &'a Option<Value> = tree;
+    tree.as_ref()
+        .and_then(|v| T::deserialize(v).ok())
+        .unwrap_or_default()
+}
+
 /// A string field: `None` when absent or not a string.
 #[derive(Default, Debug, Clone, PartialEq, Eq)]
 pub struct Str<'a>(pub Option<Cow<'a, str>>);
@@ -196,7 +237,7 @@ impl<T> Default for List<T> {
 }
 
 /// An object field read into `T`, or `T::default()` when it is not an object.
-#[derive(Default)]
+#[derive(Default, Clone, Debug)]
 pub struct Lenient<T>(pub T);
 
 /// Visitor methods that take a value of these kinds, skip it, and return `$value`: what
@@ -243,6 +284,23 @@ macro_rules! unwrap_some {
             d.deserialize_any(self)
         }
     };
+}
+
+/// An object field read into `T`; `None` when it is anything else.
+fn object<'de, D: Deserializer<'de>, T: Deserialize<'de>>(d: D) -> Result<Option<T>, D::Error> {
+    struct V<T>(std::marker::PhantomData<T>);
+    impl<'de, T: Deserialize<'de>> Visitor<'de> for V<T> {
+        type Value = Option<T>;
+        fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
+            f.write_str("any JSON value")
+        }
+        fn visit_map<A: MapAccess<'de>>(self, map: A) -> Result<Self::Value, A::Error> {
+            T::deserialize(de::value::MapAccessDeserializer::new(map)).map(Some)
+        }
+        unwrap_some!();
+        skip!(None; bool, i64, u64, f64, str, unit, seq);
+    }
+    d.deserialize_any(V(std::marker::PhantomData))
 }
 
 impl<'de: 'a, 'a> Deserialize<'de> for Str<'a> {
@@ -418,6 +476,13 @@ mod tests {
         assert_eq!(second.index.0, None);
         assert_eq!(second.delta().unwrap().content.get(), None);
         assert!(c.usage.is_some());
+        // A duplicate key is read as a tree reads it (the last wins); not JSON is empty.
+        let mut tree = None;
+        let dup: Chunk = read(br#"{"id":"a","id":"b"}"#, &mut tree);
+        assert_eq!(dup.id.get(), Some("b"));
+        let mut tree = None;
+        let none: Chunk = read(b"{oops", &mut tree);
+        assert!(none.id.get().is_none() && none.choices.0.is_empty());
         let not_a_chunk: Chunk = serde_json::from_str("[1,2]").unwrap_or_default();
         assert!(not_a_chunk.choices.0.is_empty());
     }

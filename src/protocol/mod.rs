@@ -13,6 +13,7 @@ pub mod anthropic_request;
 pub mod chat;
 pub mod chat_body;
 pub mod chat_chunk;
+pub mod chat_client;
 pub mod chat_request;
 mod json_out;
 pub mod lenient;

@@ -6,7 +6,7 @@ use crate::app::App;
 use crate::features::admission::{self, Body};
 use crate::features::billing::{last_role_is_user, latest_user_text};
 use crate::features::overflow::{self, PROMPT_FIELDS, RawPrompt};
-use crate::http::{ApiError, Incoming, Outgoing};
+use crate::http::{ApiError, Incoming, Outgoing, StrictCheck, StrictKeys};
 use crate::protocol::chat::{ChunkHead, DONE, KEEPALIVE, error_chunk};
 use crate::protocol::chat_body::{ChatBody, Message};
 use crate::protocol::lenient::{List, Obj};
@@ -17,6 +17,7 @@ use crate::routing::Api;
 use crate::sse::Event;
 use crate::streaming::{finished, streaming};
 use crate::upstream::catalog::Model;
+use serde::de::DeserializeSeed;
 use serde_json::{Map, Value, json};
 use std::time::{SystemTime, UNIX_EPOCH};
 
@@ -42,9 +43,7 @@ const HEAD: [&str; 14] = [
 ];
 
 pub fn completions(app: &App, rq: &Incoming) -> Result<Outgoing, ApiError> {
-    rq.check_json_object()?;
-    let body = ChatBody::parse(&rq.body)
-        .map_err(|e| ApiError::BadRequest(format!("request body is not valid JSON: {e}")))?;
+    let (body, upper_bound) = read_body(rq)?;
     let head = body.head(&HEAD);
     let requested = fields::model(&head)?;
     let messages = body.messages();
@@ -60,6 +59,7 @@ pub fn completions(app: &App, rq: &Incoming) -> Result<Outgoing, ApiError> {
             _ => 0,
         },
         stream,
+        upper_bound,
     };
     let admitted = admission::admit_body(app, rq, Api::Chat, &read, &requested)?;
     let (requested, model, route) = (admitted.requested, admitted.model, admitted.route);
@@ -109,6 +109,49 @@ pub fn completions(app: &App, rq: &Incoming) -> Result<Outgoing, ApiError> {
     Ok(out)
 }
 
+/// The body's view and its prompt's upper bound (`overflow::Prompt`), the body checked
+/// as strictly as `Incoming::json_object` checks one, member by member: the prompt's
+/// members by the walk that measures the prompt, the others by `StrictCheck`. On a fault
+/// the whole-body check runs, for its words.
+fn read_body(rq: &Incoming) -> Result<(ChatBody<'_>, u64), ApiError> {
+    if let Some(read) = checked(&rq.body) {
+        return Ok(read);
+    }
+    rq.check_json_object()?;
+    Err(ApiError::BadRequest(
+        "request body is not valid JSON".into(),
+    ))
+}
+
+fn checked(bytes: &[u8]) -> Option<(ChatBody<'_>, u64)> {
+    let body = ChatBody::parse(bytes).ok()?;
+    let mut keys = StrictKeys::default();
+    for (key, raw) in body.members() {
+        keys.insert::<serde_json::Error>(key.clone()).ok()?;
+        if !PROMPT_FIELDS.contains(&key.as_ref()) {
+            let mut de = serde_json::Deserializer::from_str(raw.get());
+            StrictCheck.deserialize(&mut de).ok()?;
+        }
+    }
+    let mut bound = 0;
+    raw_prompt(&body)
+        .checked_pieces(&mut |p| match p {
+            overflow::Piece::Text(t) => bound += t.len() as u64,
+            overflow::Piece::Fixed(n) => bound += n,
+        })
+        .ok()?;
+    Some((body, bound))
+}
+
+/// The members of a Chat body that make up its prompt.
+fn raw_prompt<'a>(body: &ChatBody<'a>) -> RawPrompt<'a> {
+    let fields = PROMPT_FIELDS
+        .iter()
+        .filter_map(|f| Some((*f, body.get(f)?)))
+        .collect();
+    RawPrompt { fields }
+}
+
 /// Types of the fields we read or that clients most often get wrong; the upstream judges
 /// the rest. Returns the messages (at least one).
 fn validate<'m, 'a>(
@@ -124,7 +167,7 @@ fn validate<'m, 'a>(
             ));
         }
         Some(List::Is(m)) => m,
-        Some(List::Not(_)) => {
+        Some(List::Not) => {
             return Err(ApiError::BadRequest("`messages` must be an array".into()));
         }
     };
@@ -169,15 +212,17 @@ struct ChatRead<'r, 'a> {
     messages: &'r [Obj<Message<'a>>],
     tools: usize,
     stream: bool,
+    /// Measured when the body was checked (`checked`).
+    upper_bound: u64,
 }
 
 impl overflow::Prompt for ChatRead<'_, '_> {
     fn pieces(&self, each: &mut dyn FnMut(overflow::Piece<'_>)) {
-        let fields = PROMPT_FIELDS
-            .iter()
-            .filter_map(|f| Some((*f, self.body.get(f)?)))
-            .collect();
-        RawPrompt { fields }.pieces(each)
+        raw_prompt(self.body).pieces(each)
+    }
+
+    fn upper_bound(&self) -> u64 {
+        self.upper_bound
     }
 }
 
@@ -354,6 +399,7 @@ mod tests {
             messages: &messages,
             tools: 0,
             stream: false,
+            upper_bound: 0,
         };
         let tree = crate::features::billing::last_turn_is_user(messages_tree.as_array().unwrap());
         assert_eq!(read.billed_as_user(), tree, "the same rule as over a tree");
@@ -363,7 +409,7 @@ mod tests {
     #[test]
     fn the_gate_reads_the_bytes_as_it_reads_a_tree() {
         use crate::features::admission::TreeBody;
-        use crate::features::overflow::Piece;
+        use crate::features::overflow::{Piece, Prompt};
         let tree = json!({"model": "m", "stream": true, "messages": [
             {"role": "user", "content": [{"type": "text", "text": "first"}, {"type": "text", "text": "part"}]},
             {"role": "assistant", "content": null, "tool_calls": [{"id": "c", "function": {"name": "f", "arguments": "{}"}}]},
@@ -380,6 +426,7 @@ mod tests {
             messages: &messages,
             tools: tools.len(),
             stream: true,
+            upper_bound: checked(text.as_bytes()).unwrap().1,
         };
         let map = tree.as_object().unwrap();
         let as_tree = TreeBody {
@@ -397,6 +444,7 @@ mod tests {
             (who, b.latest_user_text(), texts, fixed)
         };
         assert_eq!(facts(&read), facts(&as_tree));
+        assert_eq!(read.upper_bound(), as_tree.upper_bound());
         assert_eq!(facts(&read).0, (true, 3, 1, false));
         assert_eq!(facts(&read).1, "first part");
     }

@@ -81,13 +81,15 @@ fn dispatch(app: &Arc<App>, rq: &Incoming) -> Result<Outgoing, ApiError> {
         ("GET", "/dashboard" | "/dashboard/app.js" | "/dashboard/style.css") => {
             dashboard::asset(path).ok_or_else(|| ApiError::NotFound(path.into()))
         }
-        (_, _) => match allowed_methods(app, path) {
-            Some(allowed) => Err(ApiError::MethodNotAllowed(allowed)),
-            None => Err(ApiError::NotFound(format!(
-                "no route for {} {path}",
-                rq.method
-            ))),
-        },
+        (_, _) => {
+            match allowed_method(path).filter(|_| path != "/token" || app.config.expose_token) {
+                Some(allowed) => Err(ApiError::MethodNotAllowed(allowed)),
+                None => Err(ApiError::NotFound(format!(
+                    "no route for {} {path}",
+                    rq.method
+                ))),
+            }
+        }
     }
 }
 
@@ -98,68 +100,51 @@ fn model_id(path: &str) -> Option<&str> {
         .filter(|id| !id.is_empty())
 }
 
-/// The methods a known path takes, for a 405 on the others.
-fn allowed_methods(app: &App, path: &str) -> Option<&'static str> {
-    match path {
-        "/token" if !app.config.expose_token => None,
-        "/v1/chat/completions"
-        | "/chat/completions"
-        | "/v1/embeddings"
-        | "/embeddings"
-        | "/v1/messages"
-        | "/v1/messages/count_tokens"
-        | "/v1/responses"
-        | "/responses"
-        | "/v1/responses/compact"
-        | "/responses/compact"
-        | "/v1/alpha/search"
-        | "/alpha/search" => Some("POST"),
-        _ if is_known_path(path) => Some("GET"),
-        _ => None,
+/// The method a known path takes, for a 405 on the others (`HEAD` goes with `GET`).
+fn allowed_method(path: &str) -> Option<&'static str> {
+    match FIXED_PATHS.iter().find(|(p, _)| *p == path) {
+        Some((_, method)) => Some(method),
+        None => model_id(path).map(|_| "GET"),
     }
-}
-
-/// Paths this server answers (for the 405s).
-pub fn is_known_path(path: &str) -> bool {
-    label(path) != OTHER
 }
 
 /// The metrics label of every path that is not a route.
 const OTHER: &str = "other";
 
-/// Paths answered as they are; each is its own metrics label.
-const FIXED_PATHS: [&str; 24] = [
-    "/",
-    "/healthz",
-    "/readyz",
-    "/metrics",
-    "/v1/models",
-    "/models",
-    "/usage",
-    "/token",
-    "/dashboard",
-    "/dashboard/app.js",
-    "/dashboard/style.css",
-    "/dashboard/data",
-    "/v1/chat/completions",
-    "/chat/completions",
-    "/v1/embeddings",
-    "/embeddings",
-    "/v1/messages",
-    "/v1/messages/count_tokens",
-    "/v1/responses",
-    "/responses",
-    "/v1/responses/compact",
-    "/responses/compact",
-    "/v1/alpha/search",
-    "/alpha/search",
+/// Paths answered as they are, each with its method; each is its own metrics label.
+/// `dispatch` is the route table; this list must name the same paths.
+const FIXED_PATHS: [(&str, &str); 24] = [
+    ("/", "GET"),
+    ("/healthz", "GET"),
+    ("/readyz", "GET"),
+    ("/metrics", "GET"),
+    ("/v1/models", "GET"),
+    ("/models", "GET"),
+    ("/usage", "GET"),
+    ("/token", "GET"),
+    ("/dashboard", "GET"),
+    ("/dashboard/app.js", "GET"),
+    ("/dashboard/style.css", "GET"),
+    ("/dashboard/data", "GET"),
+    ("/v1/chat/completions", "POST"),
+    ("/chat/completions", "POST"),
+    ("/v1/embeddings", "POST"),
+    ("/embeddings", "POST"),
+    ("/v1/messages", "POST"),
+    ("/v1/messages/count_tokens", "POST"),
+    ("/v1/responses", "POST"),
+    ("/responses", "POST"),
+    ("/v1/responses/compact", "POST"),
+    ("/responses/compact", "POST"),
+    ("/v1/alpha/search", "POST"),
+    ("/alpha/search", "POST"),
 ];
 
 /// The route a path belongs to, from a fixed set, for the metrics: a path with a
 /// parameter is labelled by its pattern and every unknown path shares one label, so no
 /// client (authenticated or not) can grow the number of series.
 pub fn label(path: &str) -> &'static str {
-    if let Some(fixed) = FIXED_PATHS.iter().find(|p| **p == path) {
+    if let Some((fixed, _)) = FIXED_PATHS.iter().find(|(p, _)| *p == path) {
         return fixed;
     }
     match model_id(path) {
@@ -202,6 +187,23 @@ mod tests {
         assert_eq!(label("/v1/models/"), OTHER);
         assert_eq!(label("/v1/messages"), "/v1/messages");
         assert_eq!(label("/wp-admin"), OTHER);
-        assert!(is_known_path("/v1/models/x") && !is_known_path("/nope"));
+        assert_eq!(label("/nope"), OTHER);
+    }
+
+    #[test]
+    fn each_known_path_names_its_method() {
+        for (path, want) in [
+            ("/", Some("GET")),
+            ("/metrics", Some("GET")),
+            ("/v1/models/gpt-4.1", Some("GET")),
+            ("/models/x", Some("GET")),
+            ("/v1/messages", Some("POST")),
+            ("/chat/completions", Some("POST")),
+            ("/v1/messages/count_tokens", Some("POST")),
+            ("/v1/models/", None),
+            ("/nope", None),
+        ] {
+            assert_eq!(allowed_method(path), want, "{path}");
+        }
     }
 }

@@ -8,7 +8,9 @@ use crate::http::ApiError;
 use crate::protocol::chat_request::ChatRequest;
 use crate::relay::ChatSource;
 use crate::routing::Api;
-use crate::translate::chat_responses::{chat_to_responses, responses_to_chat};
+use crate::translate::chat_responses::{
+    completion_from_responses, request_from_bytes, request_from_value, responses_to_chat,
+};
 use serde_json::Value;
 
 /// Which Copilot endpoint a Chat-shaped request goes to.
@@ -36,47 +38,30 @@ impl Pivot {
 
     /// The bytes to send for a Chat request (already holding the upstream model id).
     pub fn request(self, chat: &Value) -> Result<Vec<u8>, ApiError> {
-        let translated;
-        let body = match self {
-            // Serialized by reference: a request may be tens of MiB.
-            Pivot::Chat => chat,
-            Pivot::Responses => {
-                let model = chat
-                    .get("model")
-                    .and_then(Value::as_str)
-                    .unwrap_or_default()
-                    .to_string();
-                translated = chat_to_responses(chat, &model).map_err(ApiError::BadRequest)?;
-                &translated
-            }
-        };
-        serde_json::to_vec(body).map_err(|e| ApiError::Internal(e.to_string()))
-    }
-
-    /// The bytes to send for a Chat body already written as bytes (the Chat pass-through's
-    /// splice). On `/chat/completions` they go as they are; the Responses translation reads
-    /// a tree, so only that path parses them (once).
-    pub fn request_bytes(self, chat: Vec<u8>) -> Result<Vec<u8>, ApiError> {
         match self {
-            Pivot::Chat => Ok(chat),
-            Pivot::Responses => {
-                let tree: Value =
-                    serde_json::from_slice(&chat).map_err(|e| ApiError::Internal(e.to_string()))?;
-                self.request(&tree)
-            }
+            // Serialized by reference: a request may be tens of MiB.
+            Pivot::Chat => serde_json::to_vec(chat).map_err(|e| ApiError::Internal(e.to_string())),
+            Pivot::Responses => request_from_value(chat).map_err(ApiError::BadRequest),
         }
     }
 
-    /// The bytes to send for a typed Chat request: serialized straight from the types on
-    /// `/chat/completions`, through a tree only for the Responses translation.
-    pub fn request_typed(self, chat: &ChatRequest) -> Result<Vec<u8>, ApiError> {
+    /// The bytes to send for a Chat body already written as bytes (the Chat pass-through's
+    /// splice). On `/chat/completions` they go as they are; for `/responses` they are
+    /// translated from the bytes.
+    pub fn request_bytes(self, chat: Vec<u8>) -> Result<Vec<u8>, ApiError> {
         match self {
-            Pivot::Chat => serde_json::to_vec(chat).map_err(|e| ApiError::Internal(e.to_string())),
-            Pivot::Responses => {
-                let tree =
-                    serde_json::to_value(chat).map_err(|e| ApiError::Internal(e.to_string()))?;
-                self.request(&tree)
-            }
+            Pivot::Chat => Ok(chat),
+            Pivot::Responses => request_from_bytes(&chat).map_err(ApiError::BadRequest),
+        }
+    }
+
+    /// The bytes to send for a typed Chat request: serialized straight from the types,
+    /// and for `/responses` translated from those bytes.
+    pub fn request_typed(self, chat: &ChatRequest) -> Result<Vec<u8>, ApiError> {
+        let bytes = serde_json::to_vec(chat).map_err(|e| ApiError::Internal(e.to_string()))?;
+        match self {
+            Pivot::Chat => Ok(bytes),
+            Pivot::Responses => request_from_bytes(&bytes).map_err(ApiError::BadRequest),
         }
     }
 
@@ -88,6 +73,24 @@ impl Pivot {
         Ok(match self {
             Pivot::Chat => v,
             Pivot::Responses => responses_to_chat(&v, requested_model),
+        })
+    }
+
+    /// A non-streaming answer as a `chat.completion`'s bytes, without a tree: Copilot's
+    /// own, or translated from its `/responses` answer.
+    pub fn completion_bytes(
+        self,
+        body: Vec<u8>,
+        requested_model: &str,
+    ) -> Result<Vec<u8>, ApiError> {
+        if serde_json::from_slice::<serde::de::IgnoredAny>(&body).is_err() {
+            return Err(ApiError::BadGateway(
+                "Copilot answered with something other than JSON".into(),
+            ));
+        }
+        Ok(match self {
+            Pivot::Chat => body,
+            Pivot::Responses => completion_from_responses(&body, requested_model),
         })
     }
 

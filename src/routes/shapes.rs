@@ -132,7 +132,7 @@ pub fn chat(
     }
     match tools {
         None => {}
-        Some(List::Not(_)) => return Err(bad("tools", "an array")),
+        Some(List::Not) => return Err(bad("tools", "an array")),
         Some(List::Is(tools)) => {
             for (i, t) in tools.iter().enumerate() {
                 chat_tool(t, &format!("tools[{i}]"))?;
@@ -179,7 +179,7 @@ fn chat_message(m: &Obj<Message>, at: &str) -> Checked {
     }
     match &m.tool_calls {
         None => {}
-        Some(List::Not(_)) => return Err(bad(&format!("{at}.tool_calls"), "an array")),
+        Some(List::Not) => return Err(bad(&format!("{at}.tool_calls"), "an array")),
         Some(List::Is(calls)) => {
             for (j, call) in calls.iter().enumerate() {
                 let at = format!("{at}.tool_calls[{j}]");

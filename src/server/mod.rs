@@ -194,7 +194,7 @@ fn handle(app: &Arc<App>, mut rq: Request<'_>) {
     let tally = out.tally.take();
     let route = routes::label(&path);
     app.metrics.request(route, status);
-    let outcome = match out.stream.take() {
+    let outcome = match out.take_stream() {
         Some(body) => {
             // HTTP/1.0 has no chunked encoding: raw body, closed at the end.
             let chunked = rq.version() == listener::head::Version::Http11;

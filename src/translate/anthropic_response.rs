@@ -8,13 +8,12 @@
 
 use super::tool_names::ToolNames;
 use crate::protocol::anthropic::{Block, Message, Usage};
-use crate::protocol::chat_chunk::{Arguments, Chunk, Delta};
+use crate::protocol::chat_chunk::{Arguments, Chunk, Delta, Usage as ChatUsage};
 use serde_json::{Value, json};
 
 /// The Anthropic message for a Chat completion, owned (it outlives the upstream body):
 /// the web-search loop edits its fields before it is written.
-pub fn from_chat(resp: &Value, requested_model: &str, tools: &ToolNames) -> Message<'static> {
-    let chat = Chunk::from_value(resp);
+pub fn from_chat(chat: &Chunk, requested_model: &str, tools: &ToolNames) -> Message<'static> {
     let mut thinking = Vec::new();
     let mut text = Vec::new();
     let mut uses = Vec::new();
@@ -101,22 +100,22 @@ pub(crate) fn stop_reason(finishes: &[String], has_tools: bool, truncated: bool)
 
 /// Anthropic usage from Chat usage: input excludes cached (and cache-written) tokens, which
 /// are reported apart. Without usage, the input is the caller's estimate.
-pub(crate) fn usage(u: Option<&Value>, input_estimate: u64) -> Usage {
-    let Some(u) = u.filter(|u| u.is_object()) else {
+pub(crate) fn usage(u: Option<&ChatUsage>, input_estimate: u64) -> Usage {
+    let Some(u) = u else {
         return Usage::estimate(input_estimate);
     };
-    let n = |v: Option<&Value>| v.and_then(Value::as_u64);
-    let details = u.get("prompt_tokens_details");
-    let cached = n(details.and_then(|d| d.get("cached_tokens")));
-    let written = n(details.and_then(|d| d.get("cache_creation_input_tokens")));
-    let prompt = n(u.get("prompt_tokens")).unwrap_or(0);
+    let details = &u.prompt_tokens_details.0;
+    let (cached, written) = (
+        details.cached_tokens.0,
+        details.cache_creation_input_tokens.0,
+    );
     Usage {
         cache_creation_input_tokens: written,
         cache_read_input_tokens: cached,
-        input_tokens: prompt
+        input_tokens: (u.prompt_tokens.0.unwrap_or(0))
             .saturating_sub(cached.unwrap_or(0))
             .saturating_sub(written.unwrap_or(0)),
-        output_tokens: n(u.get("completion_tokens")).unwrap_or(0),
+        output_tokens: u.completion_tokens.0.unwrap_or(0),
         server_tool_use: None,
     }
 }
@@ -148,9 +147,12 @@ mod tests {
     use super::*;
     use serde::Deserialize;
 
-    /// The answer as the client reads it.
+    /// The answer as the client reads it, read from the completion's bytes.
     fn from_chat(resp: &Value, requested_model: &str, tools: &ToolNames) -> Value {
-        serde_json::to_value(super::from_chat(resp, requested_model, tools)).unwrap()
+        let bytes = serde_json::to_vec(resp).unwrap();
+        let mut tree = None;
+        let chat = crate::protocol::chat_chunk::read(&bytes, &mut tree);
+        serde_json::to_value(super::from_chat(&chat, requested_model, tools)).unwrap()
     }
 
     #[test]
@@ -158,7 +160,9 @@ mod tests {
         // Copilot's split Claude answer: text in one choice, the tool call in another.
         let names = ToolNames::from_names(["mcp__a.b__c"]);
         let resp_of = |v: &Value| {
-            let typed = serde_json::to_string(&super::from_chat(v, "claude-sonnet-4-5", &names));
+            let chat = Chunk::from_value(v);
+            let typed =
+                serde_json::to_string(&super::from_chat(&chat, "claude-sonnet-4-5", &names));
             // The bytes a client gets are those of the tree, keys in the same order.
             let tree = from_chat(v, "claude-sonnet-4-5", &names);
             assert_eq!(typed.unwrap(), tree.to_string());
@@ -299,7 +303,10 @@ mod tests {
         assert_eq!(message_id(Some("abc")), "msg_abc");
         assert_ne!(message_id(None), message_id(Some("")));
         assert!(tool_use_id().starts_with("toolu_"));
-        let usage = |u: Option<Value>, e| serde_json::to_value(usage(u.as_ref(), e)).unwrap();
+        let usage = |u: Option<Value>, e| {
+            let u = u.map(|u| ChatUsage::deserialize(&u).unwrap());
+            serde_json::to_value(usage(u.as_ref(), e)).unwrap()
+        };
         assert_eq!(
             usage(
                 Some(json!({"prompt_tokens": 50, "completion_tokens": 5,

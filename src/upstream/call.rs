@@ -7,7 +7,7 @@
 
 use crate::accounting::tally::{Tally, Tap};
 use crate::metrics::Metrics;
-use crate::upstream::client::{Lease, MAX_BODY, describe_error};
+use crate::upstream::client::{self, Lease, MAX_BODY, describe_error};
 use crate::upstream::headers;
 use crate::upstream::{Upstream, UpstreamError};
 use crate::warn;
@@ -105,9 +105,7 @@ impl Upstream {
                     .for_each(|(_, v)| *v = "agent".into());
             }
             let url = format!("{}{path}", token.api_base);
-            let request = hdrs
-                .iter()
-                .fold(agent.post(&url), |r, (k, v)| r.header(*k, v.as_str()));
+            let request = client::post(agent, &url, &hdrs);
             let (wait, what) = match request.send(without_effort.as_deref().unwrap_or(body)) {
                 Err(e) if matches!(e, ureq::Error::Timeout(_)) => {
                     return Err(UpstreamError::Timeout(format!(
@@ -122,10 +120,10 @@ impl Upstream {
                 Ok(response) => {
                     let status = response.status().as_u16();
                     metrics.upstream_status(status);
-                    metrics.usage.limits.observe(|name| {
-                        let v = response.headers().get(name)?;
-                        v.to_str().ok().map(str::to_string)
-                    });
+                    metrics
+                        .usage
+                        .limits
+                        .observe(|name| client::header(&response, name));
                     if (200..300).contains(&status) {
                         let tally = Tally::new(endpoint(path), user_turn(extra));
                         return Ok(Opened {
@@ -221,13 +219,7 @@ struct Failure {
 
 impl Failure {
     fn read(response: ureq::http::Response<ureq::Body>) -> Failure {
-        let header = |name: &str| {
-            response
-                .headers()
-                .get(name)
-                .and_then(|v| v.to_str().ok())
-                .map(str::to_string)
-        };
+        let header = |name: &str| client::header(&response, name);
         let (content_type, retry_after) = (
             header("content-type").unwrap_or_default(),
             header("retry-after"),

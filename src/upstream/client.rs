@@ -1,5 +1,7 @@
-//! The only place that builds ureq agents: trust store, outbound proxy, buffer sizes and
-//! timeouts. Every upstream call in the program goes through `Http`.
+//! The only place that builds the upstream's ureq agents and requests: trust store,
+//! outbound proxy, buffer sizes, timeouts, headers. Every upstream call goes through `Http`
+//! (answers read whole) or `post` (the streamed completions of `call.rs`); the `health`
+//! command's one-shot probe of a local proxy has an agent of its own.
 
 use crate::config::Config;
 use std::io::Read;
@@ -7,7 +9,8 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 use ureq::config::Config as AgentConfig;
 use ureq::tls::{Certificate, PemItem, RootCerts, TlsConfig};
-use ureq::{Agent, Proxy};
+use ureq::typestate::WithBody;
+use ureq::{Agent, Proxy, RequestBuilder};
 
 /// ureq's default 128 KiB buffers cost ~640 KB per TLS stream (4 buffers per connection);
 /// 16 KiB brings 200 streams from 131 MB to 41 MB (reference/rust-stack.md §6).
@@ -188,9 +191,7 @@ pub fn send(
             req.call()
         }
         _ => {
-            let mut req = headers
-                .iter()
-                .fold(agent.post(url), |r, (k, v)| r.header(*k, v.as_str()));
+            let mut req = post(agent, url, headers);
             if let Some(limit) = limit {
                 req = req.config().timeout_global(Some(limit)).build();
             }
@@ -198,12 +199,7 @@ pub fn send(
         }
     };
     let mut resp = result.map_err(|e| NetError(describe_error(&e)))?;
-    let header = |name: &str| {
-        resp.headers()
-            .get(name)
-            .and_then(|v| v.to_str().ok())
-            .map(str::to_string)
-    };
+    let header = |name: &str| header(&resp, name);
     let content_type = header("content-type").unwrap_or_default();
     let retry_after = header("retry-after");
     let limit_headers = crate::accounting::limits::WINDOWS
@@ -224,6 +220,23 @@ pub fn send(
         body,
         limit_headers,
     })
+}
+
+/// A POST with these headers, ready to send: the one way a POST is built, whether its
+/// answer is read whole (`send`) or streamed (`Upstream::post`).
+pub fn post(agent: &Agent, url: &str, headers: &[(&str, String)]) -> RequestBuilder<WithBody> {
+    headers
+        .iter()
+        .fold(agent.post(url), |r, (k, v)| r.header(*k, v.as_str()))
+}
+
+/// A response header as text; None when absent or not visible ASCII.
+pub fn header(response: &ureq::http::Response<ureq::Body>, name: &str) -> Option<String> {
+    response
+        .headers()
+        .get(name)
+        .and_then(|v| v.to_str().ok())
+        .map(str::to_string)
 }
 
 /// A ureq error as a log-safe sentence (ureq never puts credentials in its messages, and

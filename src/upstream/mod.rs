@@ -43,25 +43,25 @@ impl Upstream {
         body: Option<&[u8]>,
         extra: &[(&'static str, String)],
     ) -> Result<Reply, UpstreamError> {
-        let mut token = self.tokens.get(&self.http).map_err(not_ready)?;
-        for attempt in 0..2 {
-            let mut headers = headers::copilot(&self.versions, &token.value);
+        let send = |value: &str, api_base: &str| {
+            let mut headers = headers::copilot(&self.versions, value);
             headers.extend(extra.iter().cloned());
-            let url = format!("{}{path}", token.api_base);
-            let reply = self
-                .http
+            let url = format!("{api_base}{path}");
+            self.http
                 .call(method, &url, &headers, body)
-                .map_err(|e| UpstreamError::Unreachable(e.0))?;
-            if reply.status != 401 || attempt == 1 {
-                return Ok(reply);
-            }
-            crate::warn!("Copilot answered 401 on {path}; refreshing the token and replaying once");
-            token = self
-                .tokens
-                .force_refresh(&self.http, token.generation)
-                .map_err(not_ready)?;
+                .map_err(|e| UpstreamError::Unreachable(e.0))
+        };
+        let token = self.tokens.get(&self.http).map_err(not_ready)?;
+        let reply = send(&token.value, &token.api_base)?;
+        if reply.status != 401 {
+            return Ok(reply);
         }
-        unreachable!("the loop returns on its second pass")
+        crate::warn!("Copilot answered 401 on {path}; refreshing the token and replaying once");
+        let token = self
+            .tokens
+            .force_refresh(&self.http, token.generation)
+            .map_err(not_ready)?;
+        send(&token.value, &token.api_base)
     }
 
     /// A GET on api.github.com with the GitHub token (`/copilot_internal/user`).

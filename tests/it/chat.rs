@@ -3,7 +3,7 @@
 
 use crate::support::scenarios::{self, TEXT_PARTS};
 use crate::support::*;
-use crate::{assert_openai_error, chat_request, post_chat, post_json};
+use crate::{assert_openai_error, chat_request, contents, post_chat, post_json};
 use serde_json::{Value, json};
 
 /// The fields the proxy may add to a chunk or completion that lacks them.
@@ -20,17 +20,6 @@ fn assert_passed_through(sent: &Value, got: &Value) {
     for k in g.keys().filter(|k| !s.contains_key(*k)) {
         assert!(FILLED.contains(&k.as_str()), "added field {k}: {got}");
     }
-}
-
-/// The client's content deltas, joined.
-fn content(chunks: &[Value]) -> String {
-    chunks
-        .iter()
-        .filter_map(|c| {
-            c.pointer("/choices/0/delta/content")
-                .and_then(Value::as_str)
-        })
-        .collect()
 }
 
 #[test]
@@ -86,7 +75,7 @@ fn text_stream_without_include_usage_hides_the_usage_chunk() {
     assert_eq!(resp.status, 200, "{}", resp.text());
     let events = parse_sse(&resp.text());
     let chunks = data_json(&events);
-    assert_eq!(content(&chunks), TEXT_PARTS.concat());
+    assert_eq!(contents(&events), TEXT_PARTS.concat());
     assert!(
         chunks.iter().all(|c| c["choices"] != json!([])),
         "usage-only chunk leaked: {}",
@@ -135,7 +124,8 @@ fn missing_object_created_and_id_are_filled_in() {
     let proxy = Proxy::start(&fake, &[], &[]);
     let resp = post_chat(&proxy, "gpt-4.1", "scenario:bare", true);
     assert_eq!(resp.status, 200, "{}", resp.text());
-    let chunks = data_json(&parse_sse(&resp.text()));
+    let events = parse_sse(&resp.text());
+    let chunks = data_json(&events);
     assert!(chunks.len() >= 5, "{}", resp.text());
     let first_id = chunks[0]["id"].clone();
     for c in &chunks {
@@ -147,7 +137,7 @@ fn missing_object_created_and_id_are_filled_in() {
         assert!(c["id"].as_str().is_some_and(|id| !id.is_empty()), "{c}");
         assert_eq!(c["id"], first_id, "one id for the whole stream");
     }
-    assert_eq!(content(&chunks), TEXT_PARTS.concat());
+    assert_eq!(contents(&events), TEXT_PARTS.concat());
 
     let resp = post_chat(&proxy, "gpt-4.1", "scenario:bare", false);
     let v = resp.json();

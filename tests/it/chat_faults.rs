@@ -3,7 +3,7 @@
 //! `data: [DONE]`; silence is filled with `: keepalive`; a stall shuts the upstream down.
 
 use crate::support::*;
-use crate::{FAST, chat_request, post_chat, post_json};
+use crate::{FAST, chat_request, contents, post_chat, post_json};
 use serde_json::Value;
 use std::time::{Duration, Instant};
 
@@ -30,16 +30,6 @@ fn error_then_done(events: &[Sse], what: &str) -> Value {
         .count();
     assert_eq!(errors, 1, "{what}: one error chunk");
     error
-}
-
-fn contents(events: &[Sse]) -> String {
-    data_json(events)
-        .iter()
-        .filter_map(|c| {
-            c.pointer("/choices/0/delta/content")
-                .and_then(Value::as_str)
-        })
-        .collect()
 }
 
 #[test]
@@ -103,9 +93,11 @@ fn every_upstream_fault_ends_with_an_error_chunk_then_done() {
         }
     }
     // A stall shuts the upstream connection down instead of leaving it open.
+    let mut stalls_checked = 0;
     for rq in fake.requests_to("/chat/completions") {
         let marker = crate::support::scenarios::marker(&rq.json()).unwrap();
         if marker.starts_with("stall") {
+            stalls_checked += 1;
             let end = fake.wait_stream_end(rq.id, Duration::from_secs(3));
             assert!(
                 matches!(end, Some((StreamEnd::PeerClosed, _))),
@@ -113,6 +105,12 @@ fn every_upstream_fault_ends_with_an_error_chunk_then_done() {
             );
         }
     }
+    // The loop above checks only stall markers: make sure it checked them all.
+    let stalls = markers.iter().filter(|m| m.starts_with("stall")).count();
+    assert!(
+        stalls > 0 && stalls_checked == stalls,
+        "{stalls_checked} of {stalls} stalls"
+    );
     assert_eq!(fake.requests_to("/chat/completions").len(), markers.len());
 }
 

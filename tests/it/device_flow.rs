@@ -1,6 +1,7 @@
 //! `copilot-api auth`: the RFC 8628 device flow against the fake github.com, the token
 //! file it writes, and how `start` finds a stored token.
 
+use crate::gaps;
 use crate::support::*;
 use serde_json::json;
 use std::os::unix::fs::PermissionsExt;
@@ -27,10 +28,6 @@ fn auth(fake: &Fake, home: &Path) -> (i32, String, String) {
     let mut env = upstream_env(fake);
     env.push(("COPILOT_API_POLL_SCALE", POLL_SCALE));
     run_cli(&["auth"], &env, home)
-}
-
-fn gaps(polls: &[Recorded]) -> Vec<Duration> {
-    polls.windows(2).map(|w| w[1].at - w[0].at).collect()
 }
 
 #[test]

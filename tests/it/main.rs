@@ -176,13 +176,34 @@ fn assert_anthropic_error(resp: &Resp, status: u16, kind: Option<&str>) {
     );
 }
 
-/// `(event name, data)` of every event of an SSE body, comments left out.
-fn named_events(text: &str) -> Vec<(String, Value)> {
-    support::parse_sse(text)
+/// `(event name, data)` of every event, comments and `[DONE]` left out.
+fn named(events: &[support::Sse]) -> Vec<(String, Value)> {
+    events
         .iter()
         .filter(|e| e.data.is_some() && !e.is_done())
         .map(|e| (e.event.clone().unwrap_or_default(), e.json()))
         .collect()
+}
+
+/// `named` of an SSE body.
+fn named_events(text: &str) -> Vec<(String, Value)> {
+    named(&support::parse_sse(text))
+}
+
+/// A Chat stream's text: its chunks' content deltas, joined.
+fn contents(events: &[support::Sse]) -> String {
+    support::data_json(events)
+        .iter()
+        .filter_map(|c| {
+            c.pointer("/choices/0/delta/content")
+                .and_then(Value::as_str)
+        })
+        .collect()
+}
+
+/// The time between each recorded request and the next.
+fn gaps(requests: &[support::Recorded]) -> Vec<std::time::Duration> {
+    requests.windows(2).map(|w| w[1].at - w[0].at).collect()
 }
 
 /// Asserts that a finished Anthropic stream follows the protocol: `message_start` first;

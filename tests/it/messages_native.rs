@@ -10,20 +10,11 @@ use crate::support::scenarios::{self, Api};
 use crate::support::*;
 use crate::{
     FAST, anthropic_blocks, assert_anthropic_error, assert_anthropic_stream, message_request,
-    named_events, post_json, post_message, post_messages_at_once,
+    named, named_events, post_json, post_message, post_messages_at_once,
 };
 use serde_json::{Value, json};
 
 const MODEL: &str = "claude-sonnet-4.5";
-
-/// `(event name, data)` of every event, comments left out.
-fn named(events: &[Sse]) -> Vec<(String, Value)> {
-    events
-        .iter()
-        .filter(|e| e.data.is_some())
-        .map(|e| (e.event.clone().unwrap_or_default(), e.json()))
-        .collect()
-}
 
 fn names(events: &[Sse]) -> Vec<String> {
     named(events).into_iter().map(|(n, _)| n).collect()

@@ -197,3 +197,31 @@ fn second_401_reaches_the_client() {
     let ok = post_chat(&proxy, "gpt-4.1", "hi", false);
     assert_eq!(ok.status, 200, "{}", ok.text());
 }
+
+/// The GETs on the Copilot API (the catalog) replay after a 401 too, once, with a new token.
+#[test]
+fn catalog_fetch_after_a_401_gets_a_new_token_and_replays_once() {
+    let fake = Fake::start();
+    // The start-up fetch fails (an empty list), so `/v1/models` fetches the catalog again.
+    fake.set_catalog(serde_json::json!({"data": []}));
+    let proxy = Proxy::start(&fake, &[], &[]);
+    past_exchange_guard();
+    fake.set_catalog(catalog_json());
+    let fetches_before = fake.requests_to("/models").len();
+    let tokens_before = fake.issued_tokens();
+    fake.revoke_tokens();
+    let resp = get(&proxy.at("/v1/models"), &[]);
+    assert_eq!(resp.status, 200, "{}", resp.text());
+    let fetches = fake.requests_to("/models")[fetches_before..].to_vec();
+    assert_eq!(fetches.len(), 2, "one fetch and one replay");
+    let tokens = fake.issued_tokens();
+    assert_eq!(
+        tokens.len(),
+        tokens_before.len() + 1,
+        "exactly one exchange"
+    );
+    let old = format!("Bearer {}", tokens_before.last().unwrap());
+    let new = format!("Bearer {}", tokens.last().unwrap());
+    assert_eq!(fetches[0].header("authorization"), Some(old.as_str()));
+    assert_eq!(fetches[1].header("authorization"), Some(new.as_str()));
+}

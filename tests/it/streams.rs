@@ -3,19 +3,8 @@
 //! the upstream; many streams at once all complete; outcomes are counted in `/metrics`.
 
 use crate::support::*;
-use crate::{FAST, chat_request, exclusive, post_chat, post_json};
-use serde_json::Value;
+use crate::{FAST, chat_request, contents, exclusive, post_chat, post_json};
 use std::time::{Duration, Instant, UNIX_EPOCH};
-
-fn contents(events: &[Sse]) -> String {
-    data_json(events)
-        .iter()
-        .filter_map(|c| {
-            c.pointer("/choices/0/delta/content")
-                .and_then(Value::as_str)
-        })
-        .collect()
-}
 
 #[test]
 fn each_event_reaches_the_client_within_50ms_of_being_sent() {

@@ -1,15 +1,12 @@
 //! The Copilot token lifecycle: refresh ahead of expiry, backoff and recovery after failed
 //! exchanges, and no hot loop when upstream says `refresh_in: 0`.
 
+use crate::gaps;
 use crate::support::*;
 use std::time::{Duration, Instant};
 
 /// Slack for scheduling and loopback latency on a busy two-core machine.
 const SLACK: Duration = Duration::from_millis(100);
-
-fn gaps(reqs: &[Recorded]) -> Vec<Duration> {
-    reqs.windows(2).map(|w| w[1].at - w[0].at).collect()
-}
 
 #[test]
 fn refreshes_early_and_later_calls_use_the_newest_token() {

@@ -3,7 +3,7 @@
 //! the web-search loop edits. Strings are borrowed where the stream translator builds a
 //! block from its state, owned where an answer outlives what it was read from.
 
-use super::super::chat_chunk::U64;
+use super::super::chat_chunk::{Lenient, U64};
 use serde::ser::SerializeMap;
 use serde::{Deserialize, Deserializer, Serialize, Serializer};
 use serde_json::{Map, Value};
@@ -52,12 +52,14 @@ impl<'a> Message<'a> {
 
 impl Message<'static> {
     /// A native (`/v1/messages`) answer, read leniently: its blocks kept as they came
-    /// (`Block::Other`), the usage counts it has, every other field in `rest`.
+    /// (`Block::Other`; a `content` that is no array holds none), the usage counts it has
+    /// (none when `usage` is no object), every other field in `rest`. `Err` only for
+    /// a body that is no JSON object.
     pub fn from_native(body: &[u8]) -> Result<Message<'static>, serde_json::Error> {
         #[derive(Deserialize)]
         struct Native {
             #[serde(default)]
-            content: Vec<Value>,
+            content: Value,
             #[serde(default, deserialize_with = "string")]
             id: Option<String>,
             #[serde(default, deserialize_with = "string")]
@@ -67,7 +69,7 @@ impl Message<'static> {
             #[serde(default, deserialize_with = "string")]
             stop_sequence: Option<String>,
             #[serde(default)]
-            usage: Usage,
+            usage: Lenient<Usage>,
             #[serde(flatten)]
             rest: Map<String, Value>,
         }
@@ -76,12 +78,15 @@ impl Message<'static> {
         n.rest.remove("role");
         n.rest.remove("type");
         Ok(Message {
-            content: n.content.into_iter().map(Block::Other).collect(),
+            content: match n.content {
+                Value::Array(blocks) => blocks.into_iter().map(Block::Other).collect(),
+                _ => Vec::new(),
+            },
             id: n.id.unwrap_or_default().into(),
             model: n.model.unwrap_or_default().into(),
             stop_reason: n.stop_reason.map(Cow::Owned),
             stop_sequence: n.stop_sequence.map(Cow::Owned),
-            usage: n.usage,
+            usage: n.usage.0,
             rest: n.rest,
         })
     }
@@ -304,6 +309,10 @@ mod tests {
             Some(("web_search", "t1", Some(&input)))
         );
         assert!(m.content[0].as_tool_use().is_none());
+        let odd = Message::from_native(br#"{"content": "x", "usage": null, "id": 5}"#).unwrap();
+        assert!(odd.content.is_empty() && odd.id.is_empty());
+        assert_eq!(odd.usage, Usage::default());
+        assert!(Message::from_native(b"[1]").is_err());
     }
 
     #[test]

@@ -39,6 +39,7 @@ pub fn new_response_id() -> String {
 }
 
 mod events;
+pub mod request;
 mod response;
 pub use events::{At, StreamEvent};
 pub use response::{

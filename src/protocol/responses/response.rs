@@ -6,8 +6,7 @@
 use super::events::SummaryText;
 use serde::ser::SerializeMap;
 use serde::{Serialize, Serializer};
-use serde_json::Value;
-use serde_json::json;
+use serde_json::{Value, json};
 use std::borrow::Cow;
 
 /// A `response` object.
@@ -80,7 +79,7 @@ impl Serialize for Response<'_> {
 }
 
 /// The text of `message` items' `output_text` parts, joined.
-pub fn answer_text(output: &[OutputItem]) -> String {
+fn answer_text(output: &[OutputItem]) -> String {
     let mut text = String::new();
     for item in output {
         if let OutputItem::Message { content, .. } = item {

@@ -9,6 +9,7 @@ use crate::app::App;
 use crate::features::guidance::add_large_edit_note;
 use crate::http::{ApiError, Outcome, Outgoing};
 use crate::protocol::anthropic::{Block, PING};
+use crate::protocol::chat_chunk::{Chunk, read};
 use crate::relay::{self, Adapter, ChatSource, Fault, Sink, Step};
 use crate::routes::fields::{self, initiator_header};
 use crate::routes::pivot::Pivot;
@@ -127,14 +128,17 @@ impl Call {
                 Some(o) => o.read_all()?,
                 None => self.send()?.read_all()?,
             };
-            let chat = self.pivot.completion(&bytes, &self.requested)?;
+            let bytes = self.pivot.completion_bytes(bytes, &self.requested)?;
+            let mut tree = None;
+            let chat = read(&bytes, &mut tree);
             let message = from_chat(&chat, &self.requested, &self.tools);
             if !message.content.is_empty() {
                 return Ok(Outgoing::json(200, &message));
             }
             crate::warn!("empty answer from Copilot (attempt {attempt}/{EMPTY_ATTEMPTS})");
         }
-        let mut message = from_chat(&synthetic_chunk(false), &self.requested, &self.tools);
+        let chat = synthetic_chunk(false);
+        let mut message = from_chat(&Chunk::from_value(&chat), &self.requested, &self.tools);
         message.content = vec![Block::text(EMPTY_ANSWER)];
         Ok(Outgoing::json(200, &message))
     }

@@ -7,6 +7,7 @@
 use crate::app::App;
 use crate::http::{ApiError, Outcome, Outgoing};
 use crate::protocol::chat::KEEPALIVE;
+use crate::protocol::chat_chunk::read;
 use crate::protocol::responses::new_response_id;
 use crate::relay::{self, Adapter, ChatSource, Fault, Sink, Step};
 use crate::routes::fields::{self, initiator_header, vision_header};
@@ -95,7 +96,9 @@ pub fn create(
             finished(lease, outcome)
         })
     } else {
-        let chat = Pivot::Chat.completion(&opened.read_all()?, requested)?;
+        let bytes = Pivot::Chat.completion_bytes(opened.read_all()?, requested)?;
+        let mut tree = None;
+        let chat = read(&bytes, &mut tree);
         let response = from_chat(&chat, &req, &custom_tools, &response_id);
         let output = response.output.iter().map(stored).collect();
         app.responses.put(&response_id, conversation, output);

@@ -367,7 +367,7 @@ impl Session<'_> {
         self.app.metrics.request("/v1/responses", out.status);
         let (status, tally) = (out.status, out.tally.take());
         let requested = out.model.take().unwrap_or(model);
-        let Some(body) = out.stream.take() else {
+        let Some(body) = out.take_stream() else {
             let retry_after = out
                 .headers
                 .iter()

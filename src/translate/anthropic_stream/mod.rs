@@ -20,7 +20,7 @@ use super::anthropic_response::{message_id, parse_argument_text, stop_reason, to
 use super::json_scan::JsonScan;
 use super::tool_names::ToolNames;
 use crate::protocol::anthropic::{Block, Delta, StreamEvent};
-use crate::protocol::chat_chunk::{Chunk, ToolCall};
+use crate::protocol::chat_chunk::{Chunk, ToolCall, Usage as ChatUsage};
 use crate::sse::Event;
 use serde_json::Value;
 use std::collections::VecDeque;
@@ -39,7 +39,7 @@ pub struct StreamState {
     calls: Vec<Call>,
     queue: VecDeque<Piece>,
     finishes: Vec<String>,
-    usage: Option<Value>,
+    usage: Option<ChatUsage>,
     has_content: bool,
 }
 
@@ -156,8 +156,7 @@ impl StreamState {
         if self.upstream_id.is_none() {
             self.upstream_id = chunk.id.nonempty().map(str::to_string);
         }
-        let chunk_usage = chunk.usage.as_ref().filter(|u| u.is_object());
-        if let Some(u) = chunk_usage {
+        if let Some(u) = &chunk.usage {
             self.usage = Some(u.clone());
         }
         let choices = &chunk.choices.0;
@@ -185,7 +184,7 @@ impl StreamState {
         // answer without content stays open, so the caller can still retry it or add an
         // explanation before `finish()`.
         if choices.is_empty()
-            && chunk_usage.is_some()
+            && chunk.usage.is_some()
             && !self.finishes.is_empty()
             && self.has_content
         {

@@ -16,8 +16,8 @@ mod response;
 mod stream;
 
 pub use chat_out::ChatChunk;
-pub use request::chat_to_responses;
-pub use response::responses_to_chat;
+pub use request::{request_from_bytes, request_from_value};
+pub use response::{completion_from_responses, responses_to_chat};
 pub use stream::ChatFromResponsesStream;
 
 #[cfg(test)]
@@ -25,6 +25,14 @@ mod tests {
     use super::*;
     use crate::translate::{responses_request, responses_response, responses_stream};
     use serde_json::{Value, json};
+
+    /// The Responses request for a Chat request, as upstream reads it.
+    fn chat_to_responses(req: &Value, model: &str) -> Result<Value, String> {
+        let mut req = req.clone();
+        req["model"] = model.into();
+        let bytes = request_from_bytes(&serde_json::to_vec(&req).unwrap())?;
+        Ok(serde_json::from_slice(&bytes).unwrap())
+    }
 
     /// A Chat client's tool loop against a responses-only model: the request, the answer
     /// and the next turn all go through Responses and back without losing a call, an
@@ -155,7 +163,7 @@ mod tests {
                 {"id": "t1", "type": "function", "function": {"name": "exec_command", "arguments": "{}"}},
                 {"id": "t2", "type": "function", "function": {"name": "apply_patch", "arguments": json!({"input": patch}).to_string()}}]}}]});
         let r = json!(responses_response::from_chat(
-            &chat,
+            &crate::protocol::chat_chunk::Chunk::from_value(&chat),
             &req,
             &up.custom_tools,
             "resp_2"

@@ -3,13 +3,25 @@
 use super::chat_out::{
     ChatCompletion, ChatUsage, CompletionChoice, Custom, Function, Message, ToolCall,
 };
+use crate::protocol::chat_chunk::read;
 use crate::protocol::responses::upstream::{Item, Part, Response, Slot};
 use crate::translate::responses_response::now_secs;
 use serde_json::Value;
 
-/// A Responses `response` object as a `chat.completion`.
+/// A Responses `response` object (a tree) as a `chat.completion` tree.
 pub fn responses_to_chat(resp: &Value, requested_model: &str) -> Value {
-    let resp = Response::from_value(resp);
+    let completion = completion(&Response::from_value(resp), requested_model);
+    serde_json::from_slice(&completion).unwrap_or(Value::Null)
+}
+
+/// A Responses `response` object's bytes as a `chat.completion`'s bytes, read borrowed
+/// and written typed (no tree).
+pub fn completion_from_responses(body: &[u8], requested_model: &str) -> Vec<u8> {
+    let mut tree = None;
+    completion(&read(body, &mut tree), requested_model)
+}
+
+fn completion(resp: &Response, requested_model: &str) -> Vec<u8> {
     let mut texts = Vec::new();
     let mut refusal = String::new();
     let mut reasoning = Vec::new();
@@ -40,10 +52,10 @@ pub fn responses_to_chat(resp: &Value, requested_model: &str) -> Value {
             other => crate::debug!("responses->chat: output item `{other:?}` skipped"),
         }
     }
-    let id = chat_id(&resp);
+    let id = chat_id(resp);
     let completion = ChatCompletion {
         choices: [CompletionChoice {
-            finish_reason: finish_reason(&resp, !calls.is_empty()),
+            finish_reason: finish_reason(resp, !calls.is_empty()),
             index: 0,
             logprobs: (),
             message: Message {
@@ -61,8 +73,8 @@ pub fn responses_to_chat(resp: &Value, requested_model: &str) -> Value {
         object: "chat.completion",
         usage: resp.usage.0.as_ref().map(ChatUsage::from_responses),
     };
-    // The pivot hands trees on; the typed value becomes one here, at the edge.
-    serde_json::to_value(&completion).unwrap_or(Value::Null)
+    // Strings and numbers always serialize.
+    serde_json::to_vec(&completion).unwrap_or_default()
 }
 
 pub(super) fn chat_id(resp: &Response) -> String {
@@ -157,6 +169,9 @@ mod tests {
                       "output_tokens": 5, "output_tokens_details": {"reasoning_tokens": 3}, "total_tokens": 15},
         });
         let c = responses_to_chat(&resp, "gpt-5.5");
+        // Written straight from the types, the bytes are those of the tree.
+        let bytes = completion_from_responses(resp.to_string().as_bytes(), "gpt-5.5");
+        assert_eq!(String::from_utf8(bytes).unwrap(), c.to_string());
         assert_eq!(c["object"], "chat.completion");
         assert_eq!(c["model"], "gpt-5.5");
         let choice = &c["choices"][0];

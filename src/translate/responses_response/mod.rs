@@ -10,7 +10,7 @@
 //! that passes for a finished one.
 
 use super::json_repair;
-use crate::protocol::chat_chunk::Chunk;
+use crate::protocol::chat_chunk::{Chunk, Usage as ChatUsage};
 use crate::protocol::responses::{
     Echo, InputDetails, OutputDetails, OutputItem, Part, Response, Usage,
 };
@@ -21,12 +21,11 @@ use std::time::{SystemTime, UNIX_EPOCH};
 /// The `response` for a Chat completion, owned: the hosted web search edits its output
 /// before it is written.
 pub fn from_chat(
-    chat: &Value,
+    completion: &Chunk,
     req: &Value,
     custom_tools: &[String],
     response_id: &str,
 ) -> Response<'static> {
-    let completion = Chunk::from_value(chat);
     let mut reasoning = Vec::new();
     let mut opaque: Option<&str> = None;
     let mut parts = Vec::new();
@@ -127,25 +126,25 @@ impl Outcome {
 }
 
 /// Chat usage in Responses terms; `None` (written `null`) when upstream sent none.
-pub(super) fn usage(chat_usage: Option<&Value>) -> Option<Usage> {
-    let u = chat_usage.filter(|u| u.is_object())?;
-    let n = |v: Option<&Value>| v.and_then(Value::as_u64).unwrap_or(0);
-    let input = n(u.get("prompt_tokens"));
-    let output = n(u.get("completion_tokens"));
-    let total = u
-        .get("total_tokens")
-        .and_then(Value::as_u64)
-        .unwrap_or(input + output);
+pub(super) fn usage(chat_usage: Option<&ChatUsage>) -> Option<Usage> {
+    let u = chat_usage?;
+    let input = u.prompt_tokens.0.unwrap_or(0);
+    let output = u.completion_tokens.0.unwrap_or(0);
     Some(Usage {
         input_tokens: input,
         input_tokens_details: InputDetails {
-            cached_tokens: n(u.pointer("/prompt_tokens_details/cached_tokens")),
+            cached_tokens: u.prompt_tokens_details.0.cached_tokens.0.unwrap_or(0),
         },
         output_tokens: output,
         output_tokens_details: OutputDetails {
-            reasoning_tokens: n(u.pointer("/completion_tokens_details/reasoning_tokens")),
+            reasoning_tokens: u
+                .completion_tokens_details
+                .0
+                .reasoning_tokens
+                .0
+                .unwrap_or(0),
         },
-        total_tokens: total,
+        total_tokens: u.total_tokens.0.unwrap_or(input + output),
     })
 }
 

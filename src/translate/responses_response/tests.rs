@@ -5,7 +5,10 @@ use serde_json::json;
 
 /// The response as the client reads it; its bytes are those of the tree.
 fn from_chat(chat: &Value, req: &Value, custom: &[String], id: &str) -> Value {
-    let typed = serde_json::to_string(&super::from_chat(chat, req, custom, id)).unwrap();
+    let bytes = serde_json::to_vec(chat).unwrap();
+    let mut tree = None;
+    let chat = crate::protocol::chat_chunk::read(&bytes, &mut tree);
+    let typed = serde_json::to_string(&super::from_chat(&chat, req, custom, id)).unwrap();
     let tree: Value = serde_json::from_str(&typed).unwrap();
     assert_eq!(typed, tree.to_string());
     tree

@@ -13,7 +13,7 @@
 
 use super::json_scan::MemberText;
 use super::responses_response::{self as resp, Outcome};
-use crate::protocol::chat_chunk::{Chunk, ToolCall};
+use crate::protocol::chat_chunk::{Chunk, ToolCall, Usage as ChatUsage};
 use crate::protocol::responses::{At, Echo, ErrorBody, OutputItem, Part, Response, StreamEvent};
 use crate::sse::Event;
 use serde_json::Value;
@@ -34,7 +34,7 @@ pub struct ResponsesStream {
     message: Option<usize>,
     /// Open calls by (choice index, tool-call index), to their position in `items`.
     calls: HashMap<(u64, u64), usize>,
-    usage: Option<Value>,
+    usage: Option<ChatUsage>,
     finishes: Vec<String>,
 }
 
@@ -114,7 +114,7 @@ impl ResponsesStream {
             return;
         }
         ev.append(&mut self.start());
-        if let Some(u) = chunk.usage.as_ref().filter(|u| u.is_object()) {
+        if let Some(u) = &chunk.usage {
             self.usage = Some(u.clone());
         }
         if let Some(err) = chunk.error.as_ref() {

@@ -14,6 +14,7 @@ use crate::features::web_search::detect::{Plan, withdraw_function};
 use crate::features::web_search::searcher::{Call, Ran, Searcher};
 use crate::http::{ApiError, Incoming, Outgoing};
 use crate::protocol::anthropic::{Block, Message, ServerToolUse, Usage};
+use crate::protocol::chat_chunk::read;
 use crate::routes::messages::images::{send_with_image_fallback, with_vision};
 use crate::routes::messages::native::native_request;
 use crate::routes::messages::translated::translate;
@@ -167,7 +168,9 @@ impl Backend {
                 ApiError::BadGateway("Copilot answered with something other than JSON".into())
             }),
             Target::Translated(pivot, _) => {
-                let chat = pivot.completion(&bytes, &self.requested)?;
+                let bytes = pivot.completion_bytes(bytes, &self.requested)?;
+                let mut tree = None;
+                let chat = read(&bytes, &mut tree);
                 Ok(from_chat(&chat, &self.requested, &pass.tools))
             }
         }

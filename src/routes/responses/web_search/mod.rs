@@ -16,6 +16,7 @@ use crate::features::web_search::detect::{DEFAULT_MAX_USES, Plan};
 use crate::features::web_search::searcher::{Found, Searcher, call_query};
 use crate::features::web_search::{SearchResult, blocks};
 use crate::http::{ApiError, Outgoing};
+use crate::protocol::chat_chunk::Chunk;
 use crate::protocol::responses::{OutputItem, Part, Response};
 use crate::routes::pivot::Pivot;
 use crate::translate::responses_response::from_chat;
@@ -192,6 +193,7 @@ impl Run {
                 let mut said = completion.clone();
                 strip_search_calls(&mut said);
                 let turn = &self.turn;
+                let said = Chunk::from_value(&said);
                 let partial = from_chat(&said, &turn.req, &turn.custom_tools, &turn.response_id);
                 self.items.extend(partial.output);
             }
@@ -223,7 +225,7 @@ impl Run {
         strip_search_calls(&mut completion);
         let turn = &self.turn;
         let mut response = from_chat(
-            &completion,
+            &Chunk::from_value(&completion),
             &turn.req,
             &turn.custom_tools,
             &turn.response_id,

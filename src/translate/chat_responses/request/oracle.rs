@@ -1,11 +1,9 @@
-//! Chat Completions request -> Responses request.
+//! The tree-building translation `request` replaced, kept as the oracle its bytes are
+//! compared with.
 
+use super::MIN_OUTPUT_TOKENS;
 use serde_json::{Map, Value, json};
 use std::collections::HashSet;
-
-/// Responses rejects a smaller `max_output_tokens`; clients probing with `max_tokens: 1`
-/// get the minimum instead of a 400.
-const MIN_OUTPUT_TOKENS: u64 = 16;
 
 pub fn chat_to_responses(req: &Value, upstream_model: &str) -> Result<Value, String> {
     let req = req
@@ -297,7 +295,7 @@ fn assistant_items(
 }
 
 /// `encrypted@id` -> (encrypted, id). Base64 has no `@`, so the first one separates.
-pub(super) fn split_opaque(opaque: &str) -> (&str, Option<&str>) {
+fn split_opaque(opaque: &str) -> (&str, Option<&str>) {
     match opaque.split_once('@') {
         Some((enc, id)) if !id.is_empty() => (enc, Some(id)),
         _ => (opaque, None),
@@ -376,133 +374,5 @@ fn tool_choice(choice: &Value) -> Option<Value> {
             }
         }
         _ => None,
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-    use serde_json::json;
-
-    #[test]
-    fn chat_request_becomes_a_responses_request() {
-        let req = json!({
-            "model": "gpt-5.5",
-            "messages": [
-                {"role": "system", "content": "You are helpful."},
-                {"role": "system", "content": [{"type": "text", "text": "Be terse."}]},
-                {"role": "user", "content": [{"type": "text", "text": "What is in this image?"},
-                                             {"type": "image_url", "image_url": {"url": "data:image/png;base64,AA"}}]},
-                {"role": "assistant", "content": "Let me check.", "reasoning_text": "Look first.",
-                 "reasoning_opaque": "gAAAAB==@rs_42",
-                 "tool_calls": [{"id": "call_1", "type": "function",
-                                 "function": {"name": "get_weather", "arguments": "{\"city\":\"London\"}"}}]},
-                {"role": "tool", "tool_call_id": "call_1", "content": "{\"temp\": 15}"},
-                {"role": "system", "content": "Late rule."},
-                {"role": "user", "content": "Thanks!"},
-            ],
-            "tools": [{"type": "function", "function": {"name": "get_weather", "parameters": {"type": "object"}}}],
-            "tool_choice": {"type": "function", "function": {"name": "get_weather"}},
-            "max_tokens": 500,
-            "reasoning_effort": "high",
-            "response_format": {"type": "json_schema", "json_schema": {"name": "w", "schema": {"type": "object"}, "strict": true}},
-            "stream": true,
-            "stream_options": {"include_usage": true},
-            "stop": ["x"],
-            "user": "u1",
-        });
-        let r = chat_to_responses(&req, "gpt-5.5").unwrap();
-        assert_eq!(r["model"], "gpt-5.5");
-        assert_eq!(r["instructions"], "You are helpful.\n\nBe terse.");
-        assert!(r.get("store").is_none());
-        assert_eq!(r["include"], json!(["reasoning.encrypted_content"]));
-        assert_eq!(r["max_output_tokens"], 500);
-        assert_eq!(r["reasoning"], json!({"effort": "high", "summary": "auto"}));
-        assert_eq!(
-            r["tool_choice"],
-            json!({"type": "function", "name": "get_weather"})
-        );
-        assert_eq!(
-            r["tools"],
-            json!([{"type": "function", "name": "get_weather", "parameters": {"type": "object"}, "strict": false}])
-        );
-        assert_eq!(
-            r["text"],
-            json!({"format": {"type": "json_schema", "name": "w", "schema": {"type": "object"}, "strict": true}})
-        );
-        assert_eq!(r["stream"], true);
-        for absent in [
-            "messages",
-            "stream_options",
-            "stop",
-            "user",
-            "max_tokens",
-            "reasoning_effort",
-        ] {
-            assert!(r.get(absent).is_none(), "{absent}");
-        }
-        assert_eq!(
-            r["input"],
-            json!([
-                {"type": "message", "role": "user", "content": [
-                    {"type": "input_text", "text": "What is in this image?"},
-                    {"type": "input_image", "image_url": "data:image/png;base64,AA", "detail": "auto"}]},
-                {"type": "reasoning", "id": "rs_42", "encrypted_content": "gAAAAB==",
-                 "summary": [{"type": "summary_text", "text": "Look first."}]},
-                {"type": "message", "role": "assistant", "content": [{"type": "output_text", "text": "Let me check."}]},
-                {"type": "function_call", "call_id": "call_1", "name": "get_weather", "arguments": "{\"city\":\"London\"}"},
-                {"type": "function_call_output", "call_id": "call_1", "output": "{\"temp\": 15}"},
-                {"type": "message", "role": "developer", "content": "Late rule."},
-                {"type": "message", "role": "user", "content": "Thanks!"},
-            ])
-        );
-    }
-
-    #[test]
-    fn request_edge_cases() {
-        let base = |extra: Value| {
-            let mut r = json!({"messages": [{"role": "user", "content": "hi"}]});
-            r.as_object_mut()
-                .unwrap()
-                .extend(extra.as_object().unwrap().clone());
-            r
-        };
-        // tool_choice without tools is dropped; max_tokens is raised to the minimum.
-        let r = chat_to_responses(
-            &base(json!({"tool_choice": "auto", "max_completion_tokens": 1})),
-            "m",
-        )
-        .unwrap();
-        assert!(r.get("tool_choice").is_none() && r.get("tools").is_none());
-        assert_eq!(r["max_output_tokens"], MIN_OUTPUT_TOKENS);
-        assert!(r.get("reasoning").is_none());
-        // The Messages path's thinking budget asks for summaries.
-        let r = chat_to_responses(&base(json!({"thinking_budget": 1000})), "m").unwrap();
-        assert_eq!(r["reasoning"], json!({"summary": "auto"}));
-
-        let errors = [
-            (json!({}), "`messages`"),
-            (base(json!({"n": 2})), "`n`"),
-            (json!({"messages": [{"content": "x"}]}), "messages.0.role"),
-            (
-                json!({"messages": [{"role": "tool", "content": "x"}]}),
-                "messages.0.tool_call_id",
-            ),
-            (
-                json!({"messages": [{"role": "user", "content": 1}]}),
-                "messages.0.content",
-            ),
-            (
-                base(json!({"tools": [{"type": "function", "function": {}}]})),
-                "tools.0.function.name",
-            ),
-            (base(json!({"max_tokens": "x"})), "max_tokens"),
-        ];
-        for (req, want) in errors {
-            let err = chat_to_responses(&req, "m")
-                .err()
-                .unwrap_or_else(|| panic!("accepted {req}"));
-            assert!(err.contains(want), "{req}: {err}");
-        }
     }
 }
