@@ -4,10 +4,14 @@
 //! split across reads, `data:` may repeat within one event, comments start with `:`, and the
 //! bytes may not be valid UTF-8 (replaced, never fatal). Pure: no I/O.
 
+use std::borrow::Cow;
+
 /// One dispatched item: an event, or a comment line (kept so the relay can pass it on).
 #[derive(Debug, Clone, PartialEq, Eq, Default)]
 pub struct Event {
-    pub event: Option<String>,
+    /// The `event:` name: borrowed for the names the proxy writes (its protocols' event
+    /// types are constants, so a translated event allocates no name), owned when parsed.
+    pub event: Option<Cow<'static, str>>,
     pub data: String,
     pub id: Option<String>,
     /// Set instead of the fields above for a `:` comment line.
@@ -206,7 +210,7 @@ impl Parser {
                 self.current.data.push_str(value);
                 self.has_data = true;
             }
-            "event" => set(&mut self.current.event, &mut self.spare_name, value),
+            "event" => set_name(&mut self.current.event, &mut self.spare_name, value),
             "id" if !value.contains('\0') => set(&mut self.current.id, &mut self.spare_id, value),
             _ => {} // `retry` and unknown fields are ignored, as the spec says.
         }
@@ -219,7 +223,7 @@ impl Parser {
         let go_on = !self.has_data || emit(&self.current);
         self.has_data = false;
         self.current.data.clear();
-        if let Some(name) = self.current.event.take() {
+        if let Some(Cow::Owned(name)) = self.current.event.take() {
             self.spare_name = name;
         }
         if let Some(id) = self.current.id.take() {
@@ -227,6 +231,18 @@ impl Parser {
         }
         go_on
     }
+}
+
+/// Sets the event's name to `value`, in the buffer of the name already set or else the
+/// spare one.
+fn set_name(field: &mut Option<Cow<'static, str>>, spare: &mut String, value: &str) {
+    let mut text = match field.take() {
+        Some(Cow::Owned(text)) => text,
+        _ => std::mem::take(spare),
+    };
+    text.clear();
+    text.push_str(value);
+    *field = Some(Cow::Owned(text));
 }
 
 /// Sets a field to `value`, in the spare buffer when the field is not set yet.

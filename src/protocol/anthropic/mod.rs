@@ -33,7 +33,7 @@ pub fn named(data: serde_json::Value) -> Event {
         event: data
             .get("type")
             .and_then(serde_json::Value::as_str)
-            .map(str::to_string),
+            .map(|kind| kind.to_string().into()),
         data: data.to_string(),
         ..Event::default()
     }

@@ -38,7 +38,7 @@ fn decode(events: Vec<Event>) -> Vec<(String, Value)> {
     let mut out = Vec::new();
     for (n, e) in events.into_iter().enumerate() {
         let data: Value = serde_json::from_str(&e.data).unwrap();
-        let name = e.event.clone().unwrap();
+        let name = e.event.clone().unwrap().into_owned();
         assert_eq!(data["type"], name.as_str(), "event name equals type");
         assert_eq!(data["sequence_number"], n as u64, "{name}");
         assert!(e.to_wire().starts_with(&format!("event: {name}\ndata: {{")));

@@ -12,6 +12,8 @@ mod accounting;
 mod app;
 #[path = "../../../src/base64.rs"]
 mod base64;
+#[path = "../../../src/bytes.rs"]
+mod bytes;
 #[path = "../../../src/cli.rs"]
 mod cli;
 #[path = "../../../src/commands/mod.rs"]
