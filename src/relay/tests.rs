@@ -285,7 +285,9 @@ fn silent_stream_every(
 
 #[test]
 fn the_watchdog_keeps_alive_then_cancels_a_stall() {
-    let (outcome, text) = silent_stream(Shutdown::default(), Duration::from_millis(200));
+    // The stall limit is far past the first keepalive (30 ms), so that a watchdog woken
+    // late on a loaded machine still finds the keepalive due before the stall.
+    let (outcome, text) = silent_stream(Shutdown::default(), Duration::from_secs(1));
     assert_eq!(outcome, Outcome::Stalled);
     assert!(text.starts_with(": keepalive\n\n"), "{text}");
     assert!(text.ends_with("event: error\ndata: Copilot stopped sending data (stall timeout); the response is incomplete\n\n"), "{text}");
@@ -303,7 +305,7 @@ fn a_new_stream_with_an_earlier_deadline_wakes_the_sleeping_watchdog() {
     // Let the watchdog take in the slow stream and go to sleep for its 20 s.
     std::thread::sleep(Duration::from_millis(100));
     let started = Instant::now();
-    let (outcome, text) = silent_stream(Shutdown::default(), Duration::from_millis(200));
+    let (outcome, text) = silent_stream(Shutdown::default(), Duration::from_secs(1));
     let took = started.elapsed();
     end_long.trigger();
     assert_eq!(slow.join().unwrap().0, Outcome::UpstreamError);
@@ -349,9 +351,7 @@ fn threads_named(name: &str) -> usize {
 #[test]
 fn one_watchdog_thread_keeps_every_open_stream_alive_and_cancels_each_stall() {
     let streams: Vec<_> = (0..8)
-        .map(|_| {
-            std::thread::spawn(|| silent_stream(Shutdown::default(), Duration::from_millis(300)))
-        })
+        .map(|_| std::thread::spawn(|| silent_stream(Shutdown::default(), Duration::from_secs(1))))
         .collect();
     std::thread::sleep(Duration::from_millis(100));
     let watchdogs = threads_named("stream-watchdog");
