@@ -94,10 +94,12 @@ fn rate_limit_with_wait_admits_in_arrival_order_one_interval_apart() {
     let got = completions(&fake);
     let order: Vec<String> = got.iter().map(user_text).collect();
     assert_eq!(order, ["first", "second", "third"], "FIFO");
+    // Measured where the fake receives each request, so each gap also holds the difference
+    // of two requests' trips from the gate to the fake (tens of ms on a loaded machine).
     for pair in got.windows(2) {
         let gap = pair[1].at - pair[0].at;
         assert!(
-            gap >= Duration::from_millis(560) && gap < Duration::from_millis(1200),
+            gap >= Duration::from_millis(450) && gap < Duration::from_millis(1200),
             "admissions 0.6 s apart, not together: {gap:?}"
         );
     }
