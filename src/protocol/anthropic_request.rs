@@ -9,11 +9,11 @@
 //! kept as JSON because the Chat request carries them as JSON.
 
 use super::chat_chunk::{Lenient, Str, U64};
+use super::lenient::{any_value, skip, text};
 use serde::Deserialize;
-use serde::de::{self, Deserializer, IgnoredAny, MapAccess, SeqAccess, Visitor};
+use serde::de::{Deserializer, SeqAccess, Visitor};
 use serde_json::{Map, Number, Value};
 use std::borrow::Cow;
-use std::fmt;
 
 #[derive(Deserialize)]
 pub struct MessagesRequest<'a> {
@@ -266,18 +266,8 @@ impl<'de: 'a, 'a, B: Deserialize<'de> + Default> Deserialize<'de> for Body<'a, B
         struct V<'a, B>(std::marker::PhantomData<(&'a (), B)>);
         impl<'de: 'a, 'a, B: Deserialize<'de> + Default> Visitor<'de> for V<'a, B> {
             type Value = Body<'a, B>;
-            fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
-                f.write_str("any JSON value")
-            }
-            fn visit_borrowed_str<E: de::Error>(self, s: &'de str) -> Result<Self::Value, E> {
-                Ok(Body::Text(Cow::Borrowed(s)))
-            }
-            fn visit_str<E: de::Error>(self, s: &str) -> Result<Self::Value, E> {
-                Ok(Body::Text(Cow::Owned(s.to_string())))
-            }
-            fn visit_string<E: de::Error>(self, s: String) -> Result<Self::Value, E> {
-                Ok(Body::Text(Cow::Owned(s)))
-            }
+            any_value!();
+            text!(|s| Body::Text(s));
             fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<Self::Value, A::Error> {
                 let mut items = Vec::with_capacity(seq.size_hint().unwrap_or(0));
                 while let Some(item) = seq.next_element::<Lenient<B>>()? {
@@ -285,31 +275,7 @@ impl<'de: 'a, 'a, B: Deserialize<'de> + Default> Deserialize<'de> for Body<'a, B
                 }
                 Ok(Body::Items(items))
             }
-            fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Self::Value, A::Error> {
-                while map.next_entry::<IgnoredAny, IgnoredAny>()?.is_some() {}
-                Ok(Body::Absent)
-            }
-            fn visit_some<D: Deserializer<'de>>(self, d: D) -> Result<Self::Value, D::Error> {
-                d.deserialize_any(self)
-            }
-            fn visit_none<E: de::Error>(self) -> Result<Self::Value, E> {
-                Ok(Body::Absent)
-            }
-            fn visit_unit<E: de::Error>(self) -> Result<Self::Value, E> {
-                Ok(Body::Absent)
-            }
-            fn visit_bool<E: de::Error>(self, _: bool) -> Result<Self::Value, E> {
-                Ok(Body::Absent)
-            }
-            fn visit_i64<E: de::Error>(self, _: i64) -> Result<Self::Value, E> {
-                Ok(Body::Absent)
-            }
-            fn visit_u64<E: de::Error>(self, _: u64) -> Result<Self::Value, E> {
-                Ok(Body::Absent)
-            }
-            fn visit_f64<E: de::Error>(self, _: f64) -> Result<Self::Value, E> {
-                Ok(Body::Absent)
-            }
+            skip!(Body::Absent; bool, i64, u64, f64, unit, map);
         }
         d.deserialize_any(V(std::marker::PhantomData))
     }

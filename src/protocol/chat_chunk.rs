@@ -3,11 +3,11 @@
 //! had escapes. As lenient as looking fields up in a `serde_json::Value`: a field of an
 //! unexpected type reads as absent, never as an error.
 
+use super::lenient::{self, any_value, skip, text};
 use serde::Deserialize;
-use serde::de::{self, Deserializer, IgnoredAny, MapAccess, SeqAccess, Visitor};
+use serde::de::{self, Deserializer, MapAccess, SeqAccess, Visitor};
 use serde_json::Value;
 use std::borrow::Cow;
-use std::fmt;
 
 #[derive(Deserialize, Default)]
 #[serde(default)]
@@ -240,67 +240,9 @@ impl<T> Default for List<T> {
 #[derive(Default, Clone, Debug)]
 pub struct Lenient<T>(pub T);
 
-/// Visitor methods that take a value of these kinds, skip it, and return `$value`: what
-/// a lenient field reads for a JSON type it does not expect.
-macro_rules! skip {
-    ($value:expr; $($kind:ident),*) => { $( skip!(@$kind $value); )* };
-    (@bool $v:expr) => {
-        fn visit_bool<E: de::Error>(self, _: bool) -> Result<Self::Value, E> { Ok($v) }
-    };
-    (@i64 $v:expr) => {
-        fn visit_i64<E: de::Error>(self, _: i64) -> Result<Self::Value, E> { Ok($v) }
-    };
-    (@u64 $v:expr) => {
-        fn visit_u64<E: de::Error>(self, _: u64) -> Result<Self::Value, E> { Ok($v) }
-    };
-    (@f64 $v:expr) => {
-        fn visit_f64<E: de::Error>(self, _: f64) -> Result<Self::Value, E> { Ok($v) }
-    };
-    (@str $v:expr) => {
-        fn visit_str<E: de::Error>(self, _: &str) -> Result<Self::Value, E> { Ok($v) }
-    };
-    (@unit $v:expr) => {
-        fn visit_unit<E: de::Error>(self) -> Result<Self::Value, E> { Ok($v) }
-        fn visit_none<E: de::Error>(self) -> Result<Self::Value, E> { Ok($v) }
-    };
-    (@seq $v:expr) => {
-        fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<Self::Value, A::Error> {
-            while seq.next_element::<IgnoredAny>()?.is_some() {}
-            Ok($v)
-        }
-    };
-    (@map $v:expr) => {
-        fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Self::Value, A::Error> {
-            while map.next_entry::<IgnoredAny, IgnoredAny>()?.is_some() {}
-            Ok($v)
-        }
-    };
-}
-
-/// `null` wrapped as an option (`Option` fields) reads as the value inside.
-macro_rules! unwrap_some {
-    () => {
-        fn visit_some<D: Deserializer<'de>>(self, d: D) -> Result<Self::Value, D::Error> {
-            d.deserialize_any(self)
-        }
-    };
-}
-
 /// An object field read into `T`; `None` when it is anything else.
-fn object<'de, D: Deserializer<'de>, T: Deserialize<'de>>(d: D) -> Result<Option<T>, D::Error> {
-    struct V<T>(std::marker::PhantomData<T>);
-    impl<'de, T: Deserialize<'de>> Visitor<'de> for V<T> {
-        type Value = Option<T>;
-        fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
-            f.write_str("any JSON value")
-        }
-        fn visit_map<A: MapAccess<'de>>(self, map: A) -> Result<Self::Value, A::Error> {
-            T::deserialize(de::value::MapAccessDeserializer::new(map)).map(Some)
-        }
-        unwrap_some!();
-        skip!(None; bool, i64, u64, f64, str, unit, seq);
-    }
-    d.deserialize_any(V(std::marker::PhantomData))
+pub fn object<'de, D: Deserializer<'de>, T: Deserialize<'de>>(d: D) -> Result<Option<T>, D::Error> {
+    lenient::Obj::<T>::deserialize(d).map(lenient::Obj::into_option)
 }
 
 impl<'de: 'a, 'a> Deserialize<'de> for Str<'a> {
@@ -308,19 +250,8 @@ impl<'de: 'a, 'a> Deserialize<'de> for Str<'a> {
         struct V<'a>(std::marker::PhantomData<&'a ()>);
         impl<'de: 'a, 'a> Visitor<'de> for V<'a> {
             type Value = Str<'a>;
-            fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
-                f.write_str("any JSON value")
-            }
-            fn visit_borrowed_str<E: de::Error>(self, s: &'de str) -> Result<Str<'a>, E> {
-                Ok(Str(Some(Cow::Borrowed(s))))
-            }
-            fn visit_str<E: de::Error>(self, s: &str) -> Result<Str<'a>, E> {
-                Ok(Str(Some(Cow::Owned(s.to_string()))))
-            }
-            fn visit_string<E: de::Error>(self, s: String) -> Result<Str<'a>, E> {
-                Ok(Str(Some(Cow::Owned(s))))
-            }
-            unwrap_some!();
+            any_value!();
+            text!(|s| Str(Some(s)));
             skip!(Str(None); bool, i64, u64, f64, unit, seq, map);
         }
         d.deserialize_any(V(std::marker::PhantomData))
@@ -332,18 +263,8 @@ impl<'de: 'a, 'a> Deserialize<'de> for Content<'a> {
         struct V<'a>(std::marker::PhantomData<&'a ()>);
         impl<'de: 'a, 'a> Visitor<'de> for V<'a> {
             type Value = Content<'a>;
-            fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
-                f.write_str("any JSON value")
-            }
-            fn visit_borrowed_str<E: de::Error>(self, s: &'de str) -> Result<Self::Value, E> {
-                Ok(Content::Text(Cow::Borrowed(s)))
-            }
-            fn visit_str<E: de::Error>(self, s: &str) -> Result<Self::Value, E> {
-                Ok(Content::Text(Cow::Owned(s.to_string())))
-            }
-            fn visit_string<E: de::Error>(self, s: String) -> Result<Self::Value, E> {
-                Ok(Content::Text(Cow::Owned(s)))
-            }
+            any_value!();
+            text!(|s| Content::Text(s));
             fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<Self::Value, A::Error> {
                 let mut parts = Vec::new();
                 while let Some(part) = seq.next_element::<Lenient<Part<'a>>>()? {
@@ -351,7 +272,6 @@ impl<'de: 'a, 'a> Deserialize<'de> for Content<'a> {
                 }
                 Ok(Content::Parts(parts))
             }
-            unwrap_some!();
             skip!(Content::Absent; bool, i64, u64, f64, unit, map);
         }
         d.deserialize_any(V(std::marker::PhantomData))
@@ -363,23 +283,12 @@ impl<'de: 'a, 'a> Deserialize<'de> for Arguments<'a> {
         struct V<'a>(std::marker::PhantomData<&'a ()>);
         impl<'de: 'a, 'a> Visitor<'de> for V<'a> {
             type Value = Arguments<'a>;
-            fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
-                f.write_str("any JSON value")
-            }
-            fn visit_borrowed_str<E: de::Error>(self, s: &'de str) -> Result<Self::Value, E> {
-                Ok(Arguments::Text(Cow::Borrowed(s)))
-            }
-            fn visit_str<E: de::Error>(self, s: &str) -> Result<Self::Value, E> {
-                Ok(Arguments::Text(Cow::Owned(s.to_string())))
-            }
-            fn visit_string<E: de::Error>(self, s: String) -> Result<Self::Value, E> {
-                Ok(Arguments::Text(Cow::Owned(s)))
-            }
+            any_value!();
+            text!(|s| Arguments::Text(s));
             fn visit_map<A: MapAccess<'de>>(self, map: A) -> Result<Self::Value, A::Error> {
                 Value::deserialize(de::value::MapAccessDeserializer::new(map))
                     .map(Arguments::Object)
             }
-            unwrap_some!();
             skip!(Arguments::Absent; bool, i64, u64, f64, unit, seq);
         }
         d.deserialize_any(V(std::marker::PhantomData))
@@ -391,13 +300,10 @@ impl<'de> Deserialize<'de> for U64 {
         struct V;
         impl<'de> Visitor<'de> for V {
             type Value = U64;
-            fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
-                f.write_str("any JSON value")
-            }
+            any_value!();
             fn visit_u64<E: de::Error>(self, n: u64) -> Result<U64, E> {
                 Ok(U64(Some(n)))
             }
-            unwrap_some!();
             skip!(U64(None); bool, i64, f64, str, unit, seq, map);
         }
         d.deserialize_any(V)
@@ -409,9 +315,7 @@ impl<'de, T: Deserialize<'de> + Default> Deserialize<'de> for List<T> {
         struct V<T>(std::marker::PhantomData<T>);
         impl<'de, T: Deserialize<'de> + Default> Visitor<'de> for V<T> {
             type Value = List<T>;
-            fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
-                f.write_str("any JSON value")
-            }
+            any_value!();
             fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<Self::Value, A::Error> {
                 let mut items = Vec::new();
                 while let Some(item) = seq.next_element::<Lenient<T>>()? {
@@ -425,7 +329,6 @@ impl<'de, T: Deserialize<'de> + Default> Deserialize<'de> for List<T> {
                 }
                 Ok(List(items))
             }
-            unwrap_some!();
             skip!(List::default(); bool, i64, u64, f64, str, unit, map);
         }
         d.deserialize_any(V(std::marker::PhantomData))
@@ -434,19 +337,7 @@ impl<'de, T: Deserialize<'de> + Default> Deserialize<'de> for List<T> {
 
 impl<'de, T: Deserialize<'de> + Default> Deserialize<'de> for Lenient<T> {
     fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-        struct V<T>(std::marker::PhantomData<T>);
-        impl<'de, T: Deserialize<'de> + Default> Visitor<'de> for V<T> {
-            type Value = Lenient<T>;
-            fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
-                f.write_str("any JSON value")
-            }
-            fn visit_map<A: MapAccess<'de>>(self, map: A) -> Result<Self::Value, A::Error> {
-                T::deserialize(de::value::MapAccessDeserializer::new(map)).map(Lenient)
-            }
-            unwrap_some!();
-            skip!(Lenient::default(); bool, i64, u64, f64, str, unit, seq);
-        }
-        d.deserialize_any(V(std::marker::PhantomData))
+        object(d).map(|t| Lenient(t.unwrap_or_default()))
     }
 }
 

@@ -8,12 +8,11 @@
 //! `reasoning`, `response_format`, numbers) stay trees.
 
 use super::chat_chunk::{Lenient, List, Str, U64};
-use super::lenient;
+use super::lenient::{self, any_value, skip, text};
 use serde::Deserialize;
 use serde::de::{self, Deserializer, IgnoredAny, MapAccess, SeqAccess, Visitor};
 use serde_json::Value;
 use std::borrow::Cow;
-use std::fmt;
 
 #[derive(Deserialize, Default)]
 #[serde(default)]
@@ -138,29 +137,13 @@ where
     Lenient::<T>::deserialize(d).map(|l| Some(l.0))
 }
 
-/// Skips a sequence handed to a visitor that reads something else.
-fn skip_seq<'de, A: SeqAccess<'de>>(mut seq: A) -> Result<(), A::Error> {
-    while seq.next_element::<IgnoredAny>()?.is_some() {}
-    Ok(())
-}
-
 impl<'de: 'a, 'a> Deserialize<'de> for Content<'a> {
     fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
         struct V<'a>(std::marker::PhantomData<&'a ()>);
         impl<'de: 'a, 'a> Visitor<'de> for V<'a> {
             type Value = Content<'a>;
-            fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
-                f.write_str("any JSON value")
-            }
-            fn visit_borrowed_str<E: de::Error>(self, s: &'de str) -> Result<Self::Value, E> {
-                Ok(Content::Text(Cow::Borrowed(s)))
-            }
-            fn visit_str<E: de::Error>(self, s: &str) -> Result<Self::Value, E> {
-                Ok(Content::Text(Cow::Owned(s.to_string())))
-            }
-            fn visit_string<E: de::Error>(self, s: String) -> Result<Self::Value, E> {
-                Ok(Content::Text(Cow::Owned(s)))
-            }
+            any_value!();
+            text!(|s| Content::Text(s));
             fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<Self::Value, A::Error> {
                 let mut parts = Vec::new();
                 while let Some(part) = seq.next_element()? {
@@ -183,15 +166,7 @@ impl<'de: 'a, 'a> Deserialize<'de> for Content<'a> {
             fn visit_f64<E: de::Error>(self, n: f64) -> Result<Self::Value, E> {
                 Ok(Content::Other(n.into()))
             }
-            fn visit_unit<E: de::Error>(self) -> Result<Self::Value, E> {
-                Ok(Content::Absent)
-            }
-            fn visit_none<E: de::Error>(self) -> Result<Self::Value, E> {
-                Ok(Content::Absent)
-            }
-            fn visit_some<D: Deserializer<'de>>(self, d: D) -> Result<Self::Value, D::Error> {
-                d.deserialize_any(self)
-            }
+            skip!(Content::Absent; unit);
         }
         d.deserialize_any(V(std::marker::PhantomData))
     }
@@ -202,24 +177,11 @@ impl<'de: 'a, 'a> Deserialize<'de> for ImageUrl<'a> {
         struct V<'a>(std::marker::PhantomData<&'a ()>);
         impl<'de: 'a, 'a> Visitor<'de> for V<'a> {
             type Value = ImageUrl<'a>;
-            fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
-                f.write_str("any JSON value")
-            }
-            fn visit_borrowed_str<E: de::Error>(self, s: &'de str) -> Result<Self::Value, E> {
-                Ok(ImageUrl {
-                    url: Some(Cow::Borrowed(s)),
-                    detail: None,
-                })
-            }
-            fn visit_str<E: de::Error>(self, s: &str) -> Result<Self::Value, E> {
-                self.visit_string(s.to_string())
-            }
-            fn visit_string<E: de::Error>(self, s: String) -> Result<Self::Value, E> {
-                Ok(ImageUrl {
-                    url: Some(Cow::Owned(s)),
-                    detail: None,
-                })
-            }
+            any_value!();
+            text!(|url| ImageUrl {
+                url: Some(url),
+                detail: None,
+            });
             fn visit_map<A: MapAccess<'de>>(self, map: A) -> Result<Self::Value, A::Error> {
                 let o = ImageObject::deserialize(de::value::MapAccessDeserializer::new(map))?;
                 Ok(ImageUrl {
@@ -227,30 +189,7 @@ impl<'de: 'a, 'a> Deserialize<'de> for ImageUrl<'a> {
                     detail: o.detail.0,
                 })
             }
-            fn visit_seq<A: SeqAccess<'de>>(self, seq: A) -> Result<Self::Value, A::Error> {
-                skip_seq(seq).map(|()| ImageUrl::default())
-            }
-            fn visit_bool<E: de::Error>(self, _: bool) -> Result<Self::Value, E> {
-                Ok(ImageUrl::default())
-            }
-            fn visit_i64<E: de::Error>(self, _: i64) -> Result<Self::Value, E> {
-                Ok(ImageUrl::default())
-            }
-            fn visit_u64<E: de::Error>(self, _: u64) -> Result<Self::Value, E> {
-                Ok(ImageUrl::default())
-            }
-            fn visit_f64<E: de::Error>(self, _: f64) -> Result<Self::Value, E> {
-                Ok(ImageUrl::default())
-            }
-            fn visit_unit<E: de::Error>(self) -> Result<Self::Value, E> {
-                Ok(ImageUrl::default())
-            }
-            fn visit_none<E: de::Error>(self) -> Result<Self::Value, E> {
-                Ok(ImageUrl::default())
-            }
-            fn visit_some<D: Deserializer<'de>>(self, d: D) -> Result<Self::Value, D::Error> {
-                d.deserialize_any(self)
-            }
+            skip!(ImageUrl::default(); bool, i64, u64, f64, unit, seq);
         }
         d.deserialize_any(V(std::marker::PhantomData))
     }

@@ -4,11 +4,15 @@
 //! the caller can answer with a 400 that names the place and the type it expected. `Shape`
 //! records only the type. Nothing here fails on a well-formed body: the route has already
 //! checked the syntax (`http::strict_json::check`).
+//!
+//! The visitor pieces every lenient reader of the crate is built from live here too
+//! (`skip!`, `text!`, `any_value!`): the chat chunk's, the Chat client request's, the
+//! Anthropic request's and the upstream Responses event's readers differ only in what they
+//! keep, never in how they skip what they do not want.
 
-use serde::de::{self, Deserialize, Deserializer, IgnoredAny, MapAccess, SeqAccess, Visitor};
+use serde::de::{self, Deserialize, Deserializer, MapAccess, SeqAccess, Visitor};
 use serde_json::value::RawValue;
 use std::borrow::Cow;
-use std::fmt;
 use std::marker::PhantomData;
 
 /// An object key, borrowed when it holds no escape.
@@ -29,55 +33,117 @@ pub enum Kind {
     Object,
 }
 
-/// The visits every reader answers alike: a type it does not want, skipped.
-macro_rules! not_scalars {
-    () => {
-        fn visit_bool<E>(self, _: bool) -> Result<Self::Value, E> {
-            Ok(Self::Value::not(Kind::Bool))
+/// Visitor methods that take a value of these JSON types, skip it (an array's items, an
+/// object's members), and return `$value`: what a lenient reader reads for a type it does
+/// not want. Every lenient reader of the crate (here, `chat_chunk`, `chat_client`,
+/// `anthropic_request`, `responses::upstream`) is built from these pieces. In the form
+/// `|kind| value` the value is built from the `Kind` skipped.
+macro_rules! skip {
+    (|$k:ident| $v:expr; $($kind:ident),*) => {
+        $( $crate::protocol::lenient::skip!(@$kind $k $v); )*
+    };
+    ($v:expr; $($kind:ident),*) => {
+        $( $crate::protocol::lenient::skip!(@$kind _kind $v); )*
+    };
+    (@bool $k:ident $v:expr) => {
+        fn visit_bool<E: serde::de::Error>(self, _: bool) -> Result<Self::Value, E> {
+            let $k = $crate::protocol::lenient::Kind::Bool;
+            Ok($v)
         }
-        fn visit_i64<E>(self, _: i64) -> Result<Self::Value, E> {
-            Ok(Self::Value::not(Kind::Number))
+    };
+    (@i64 $k:ident $v:expr) => {
+        fn visit_i64<E: serde::de::Error>(self, _: i64) -> Result<Self::Value, E> {
+            let $k = $crate::protocol::lenient::Kind::Number;
+            Ok($v)
         }
-        fn visit_u64<E>(self, _: u64) -> Result<Self::Value, E> {
-            Ok(Self::Value::not(Kind::Number))
+    };
+    (@u64 $k:ident $v:expr) => {
+        fn visit_u64<E: serde::de::Error>(self, _: u64) -> Result<Self::Value, E> {
+            let $k = $crate::protocol::lenient::Kind::Number;
+            Ok($v)
         }
-        fn visit_f64<E>(self, _: f64) -> Result<Self::Value, E> {
-            Ok(Self::Value::not(Kind::Number))
+    };
+    (@f64 $k:ident $v:expr) => {
+        fn visit_f64<E: serde::de::Error>(self, _: f64) -> Result<Self::Value, E> {
+            let $k = $crate::protocol::lenient::Kind::Number;
+            Ok($v)
         }
-        fn visit_unit<E>(self) -> Result<Self::Value, E> {
-            Ok(Self::Value::not(Kind::Null))
+    };
+    (@str $k:ident $v:expr) => {
+        fn visit_str<E: serde::de::Error>(self, _: &str) -> Result<Self::Value, E> {
+            let $k = $crate::protocol::lenient::Kind::String;
+            Ok($v)
         }
-        fn visit_none<E>(self) -> Result<Self::Value, E> {
-            Ok(Self::Value::not(Kind::Null))
+    };
+    (@unit $k:ident $v:expr) => {
+        fn visit_unit<E: serde::de::Error>(self) -> Result<Self::Value, E> {
+            let $k = $crate::protocol::lenient::Kind::Null;
+            Ok($v)
+        }
+        fn visit_none<E: serde::de::Error>(self) -> Result<Self::Value, E> {
+            let $k = $crate::protocol::lenient::Kind::Null;
+            Ok($v)
+        }
+    };
+    (@seq $k:ident $v:expr) => {
+        fn visit_seq<A: serde::de::SeqAccess<'de>>(
+            self,
+            mut seq: A,
+        ) -> Result<Self::Value, A::Error> {
+            while seq.next_element::<serde::de::IgnoredAny>()?.is_some() {}
+            let $k = $crate::protocol::lenient::Kind::Array;
+            Ok($v)
+        }
+    };
+    (@map $k:ident $v:expr) => {
+        fn visit_map<A: serde::de::MapAccess<'de>>(
+            self,
+            mut map: A,
+        ) -> Result<Self::Value, A::Error> {
+            while map
+                .next_entry::<serde::de::IgnoredAny, serde::de::IgnoredAny>()?
+                .is_some()
+            {}
+            let $k = $crate::protocol::lenient::Kind::Object;
+            Ok($v)
         }
     };
 }
+pub(crate) use skip;
 
-macro_rules! not_str {
-    () => {
-        fn visit_str<E>(self, _: &str) -> Result<Self::Value, E> {
-            Ok(Self::Value::not(Kind::String))
+/// Visitor methods that read a string as `Cow` text, borrowed from the input when it holds
+/// no escape, and return `$value` built from it.
+macro_rules! text {
+    (|$s:ident| $v:expr) => {
+        fn visit_borrowed_str<E: serde::de::Error>(self, s: &'de str) -> Result<Self::Value, E> {
+            let $s = std::borrow::Cow::Borrowed(s);
+            Ok($v)
+        }
+        fn visit_str<E: serde::de::Error>(self, s: &str) -> Result<Self::Value, E> {
+            let $s = std::borrow::Cow::Owned(s.to_string());
+            Ok($v)
+        }
+        fn visit_string<E: serde::de::Error>(self, s: String) -> Result<Self::Value, E> {
+            let $s = std::borrow::Cow::Owned(s);
+            Ok($v)
         }
     };
 }
+pub(crate) use text;
 
-macro_rules! not_seq {
+/// The visitor's `expecting` (every lenient reader takes any value), and `null` wrapped as
+/// an option (`Option` fields) read as the value inside.
+macro_rules! any_value {
     () => {
-        fn visit_seq<A: SeqAccess<'de>>(self, mut a: A) -> Result<Self::Value, A::Error> {
-            while a.next_element::<IgnoredAny>()?.is_some() {}
-            Ok(Self::Value::not(Kind::Array))
+        fn expecting(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
+            f.write_str("any JSON value")
+        }
+        fn visit_some<D: serde::Deserializer<'de>>(self, d: D) -> Result<Self::Value, D::Error> {
+            d.deserialize_any(self)
         }
     };
 }
-
-macro_rules! not_map {
-    () => {
-        fn visit_map<A: MapAccess<'de>>(self, mut a: A) -> Result<Self::Value, A::Error> {
-            while a.next_entry::<IgnoredAny, IgnoredAny>()?.is_some() {}
-            Ok(Self::Value::not(Kind::Object))
-        }
-    };
-}
+pub(crate) use any_value;
 
 /// Only the type of a value (for fields checked to be a string and otherwise unread).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
@@ -119,11 +185,7 @@ pub enum Str<'a> {
     Not(Kind),
 }
 
-impl<'a> Str<'a> {
-    fn not(kind: Kind) -> Str<'a> {
-        Str::Not(kind)
-    }
-
+impl Str<'_> {
     pub fn as_str(&self) -> Option<&str> {
         match self {
             Str::Is(s) => Some(s),
@@ -137,18 +199,9 @@ impl<'de: 'a, 'a> Deserialize<'de> for Str<'a> {
         struct V<'a>(PhantomData<&'a ()>);
         impl<'de: 'a, 'a> Visitor<'de> for V<'a> {
             type Value = Str<'a>;
-            fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
-                f.write_str("any JSON value")
-            }
-            fn visit_borrowed_str<E>(self, s: &'de str) -> Result<Str<'a>, E> {
-                Ok(Str::Is(Cow::Borrowed(s)))
-            }
-            fn visit_str<E>(self, s: &str) -> Result<Str<'a>, E> {
-                Ok(Str::Is(Cow::Owned(s.to_string())))
-            }
-            not_scalars!();
-            not_seq!();
-            not_map!();
+            any_value!();
+            text!(|s| Str::Is(s));
+            skip!(|kind| Str::Not(kind); bool, i64, u64, f64, unit, seq, map);
         }
         d.deserialize_any(V(PhantomData))
     }
@@ -161,20 +214,12 @@ pub enum List<T> {
     Not,
 }
 
-impl<T> List<T> {
-    fn not(_: Kind) -> List<T> {
-        List::Not
-    }
-}
-
 impl<'de, T: Deserialize<'de>> Deserialize<'de> for List<T> {
     fn deserialize<D: Deserializer<'de>>(d: D) -> Result<List<T>, D::Error> {
         struct V<T>(PhantomData<T>);
         impl<'de, T: Deserialize<'de>> Visitor<'de> for V<T> {
             type Value = List<T>;
-            fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
-                f.write_str("any JSON value")
-            }
+            any_value!();
             fn visit_seq<A: SeqAccess<'de>>(self, mut a: A) -> Result<List<T>, A::Error> {
                 let mut items = Vec::with_capacity(a.size_hint().unwrap_or(0).min(4096));
                 while let Some(item) = a.next_element()? {
@@ -182,9 +227,7 @@ impl<'de, T: Deserialize<'de>> Deserialize<'de> for List<T> {
                 }
                 Ok(List::Is(items))
             }
-            not_scalars!();
-            not_str!();
-            not_map!();
+            skip!(List::Not; bool, i64, u64, f64, str, unit, map);
         }
         d.deserialize_any(V(PhantomData))
     }
@@ -199,11 +242,14 @@ pub enum Obj<T> {
 }
 
 impl<T> Obj<T> {
-    fn not(_: Kind) -> Obj<T> {
-        Obj::Not
+    pub fn get(&self) -> Option<&T> {
+        match self {
+            Obj::Is(t) => Some(t),
+            Obj::Not => None,
+        }
     }
 
-    pub fn get(&self) -> Option<&T> {
+    pub fn into_option(self) -> Option<T> {
         match self {
             Obj::Is(t) => Some(t),
             Obj::Not => None,
@@ -216,15 +262,11 @@ impl<'de, T: Deserialize<'de>> Deserialize<'de> for Obj<T> {
         struct V<T>(PhantomData<T>);
         impl<'de, T: Deserialize<'de>> Visitor<'de> for V<T> {
             type Value = Obj<T>;
-            fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
-                f.write_str("any JSON value")
-            }
+            any_value!();
             fn visit_map<A: MapAccess<'de>>(self, a: A) -> Result<Obj<T>, A::Error> {
                 T::deserialize(de::value::MapAccessDeserializer::new(a)).map(Obj::Is)
             }
-            not_scalars!();
-            not_str!();
-            not_seq!();
+            skip!(Obj::Not; bool, i64, u64, f64, str, unit, seq);
         }
         d.deserialize_any(V(PhantomData))
     }

@@ -3,11 +3,11 @@
 //! of an unexpected JSON type reads as absent, an unknown event `type` or item `type` is
 //! carried as text for the translator to skip, as the `Value` lookups these replaced did.
 
-use crate::protocol::chat_chunk::{Lenient, List, Str, U64};
+use crate::protocol::chat_chunk::{Lenient, List, Str, U64, object};
+use crate::protocol::lenient::{any_value, skip, text};
 use serde::Deserialize;
-use serde::de::{self, Deserializer, IgnoredAny, MapAccess, SeqAccess, Visitor};
+use serde::de::{Deserializer, Visitor};
 use std::borrow::Cow;
-use std::fmt;
 
 /// One upstream stream event: the fields of every kind the translator reads, flat.
 #[derive(Deserialize, Default)]
@@ -52,7 +52,9 @@ pub struct Response<'a> {
     pub error: Lenient<ErrorBody<'a>>,
     #[serde(borrow)]
     pub output: List<Item<'a>>,
-    pub usage: Obj<Usage>,
+    /// `None` when absent or not an object.
+    #[serde(deserialize_with = "object")]
+    pub usage: Option<Usage>,
 }
 
 #[derive(Deserialize, Default)]
@@ -164,99 +166,14 @@ impl Slot<'_> {
     }
 }
 
-/// An object field read into `T`; `None` when absent or not an object.
-pub struct Obj<T>(pub Option<T>);
-
-impl<T> Default for Obj<T> {
-    fn default() -> Self {
-        Obj(None)
-    }
-}
-
 impl<'de: 'a, 'a> Deserialize<'de> for Slot<'a> {
     fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
         struct V<'a>(std::marker::PhantomData<&'a ()>);
         impl<'de: 'a, 'a> Visitor<'de> for V<'a> {
             type Value = Slot<'a>;
-            fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
-                f.write_str("any JSON value")
-            }
-            fn visit_borrowed_str<E: de::Error>(self, s: &'de str) -> Result<Self::Value, E> {
-                Ok(Slot::Text(Cow::Borrowed(s)))
-            }
-            fn visit_str<E: de::Error>(self, s: &str) -> Result<Self::Value, E> {
-                Ok(Slot::Text(Cow::Owned(s.to_string())))
-            }
-            fn visit_string<E: de::Error>(self, s: String) -> Result<Self::Value, E> {
-                Ok(Slot::Text(Cow::Owned(s)))
-            }
-            fn visit_bool<E: de::Error>(self, _: bool) -> Result<Self::Value, E> {
-                Ok(Slot::Other)
-            }
-            fn visit_i64<E: de::Error>(self, _: i64) -> Result<Self::Value, E> {
-                Ok(Slot::Other)
-            }
-            fn visit_u64<E: de::Error>(self, _: u64) -> Result<Self::Value, E> {
-                Ok(Slot::Other)
-            }
-            fn visit_f64<E: de::Error>(self, _: f64) -> Result<Self::Value, E> {
-                Ok(Slot::Other)
-            }
-            fn visit_unit<E: de::Error>(self) -> Result<Self::Value, E> {
-                Ok(Slot::Other)
-            }
-            fn visit_none<E: de::Error>(self) -> Result<Self::Value, E> {
-                Ok(Slot::Other)
-            }
-            fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<Self::Value, A::Error> {
-                while seq.next_element::<IgnoredAny>()?.is_some() {}
-                Ok(Slot::Other)
-            }
-            fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Self::Value, A::Error> {
-                while map.next_entry::<IgnoredAny, IgnoredAny>()?.is_some() {}
-                Ok(Slot::Other)
-            }
-        }
-        d.deserialize_any(V(std::marker::PhantomData))
-    }
-}
-
-impl<'de, T: Deserialize<'de>> Deserialize<'de> for Obj<T> {
-    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-        struct V<T>(std::marker::PhantomData<T>);
-        impl<'de, T: Deserialize<'de>> Visitor<'de> for V<T> {
-            type Value = Obj<T>;
-            fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
-                f.write_str("any JSON value")
-            }
-            fn visit_map<A: MapAccess<'de>>(self, map: A) -> Result<Self::Value, A::Error> {
-                T::deserialize(de::value::MapAccessDeserializer::new(map)).map(|t| Obj(Some(t)))
-            }
-            fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<Self::Value, A::Error> {
-                while seq.next_element::<IgnoredAny>()?.is_some() {}
-                Ok(Obj(None))
-            }
-            fn visit_bool<E: de::Error>(self, _: bool) -> Result<Self::Value, E> {
-                Ok(Obj(None))
-            }
-            fn visit_i64<E: de::Error>(self, _: i64) -> Result<Self::Value, E> {
-                Ok(Obj(None))
-            }
-            fn visit_u64<E: de::Error>(self, _: u64) -> Result<Self::Value, E> {
-                Ok(Obj(None))
-            }
-            fn visit_f64<E: de::Error>(self, _: f64) -> Result<Self::Value, E> {
-                Ok(Obj(None))
-            }
-            fn visit_str<E: de::Error>(self, _: &str) -> Result<Self::Value, E> {
-                Ok(Obj(None))
-            }
-            fn visit_unit<E: de::Error>(self) -> Result<Self::Value, E> {
-                Ok(Obj(None))
-            }
-            fn visit_none<E: de::Error>(self) -> Result<Self::Value, E> {
-                Ok(Obj(None))
-            }
+            any_value!();
+            text!(|s| Slot::Text(s));
+            skip!(Slot::Other; bool, i64, u64, f64, unit, seq, map);
         }
         d.deserialize_any(V(std::marker::PhantomData))
     }
@@ -306,7 +223,7 @@ mod tests {
         assert_eq!(e.message, Slot::Other);
         let r = &e.response.0;
         assert_eq!(r.status, Slot::Other);
-        assert!(r.usage.0.is_none());
+        assert!(r.usage.is_none());
         assert_eq!(r.output.0.len(), 2);
         assert!(UpstreamEvent::from_value(&json!([1])).kind.get().is_none());
         // A call whose type Copilot obscured still is one by its `call_id`.
