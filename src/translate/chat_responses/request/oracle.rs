@@ -1,7 +1,9 @@
 //! The tree-building translation `request` replaced, kept as the oracle its bytes are
-//! compared with.
+//! compared with. The parts that still read trees in `request` (the tools, the tool
+//! choice, the opaque reasoning id) are `request`'s own functions, called from here, not
+//! copies: the oracle checks the typed message translation around them.
 
-use super::MIN_OUTPUT_TOKENS;
+use super::{MIN_OUTPUT_TOKENS, split_opaque, tool_choice, tools};
 use serde_json::{Map, Value, json};
 use std::collections::HashSet;
 
@@ -292,87 +294,4 @@ fn assistant_items(
             .push(json!({"type": "function_call", "call_id": id, "name": name, "arguments": args}));
     }
     Ok(())
-}
-
-/// `encrypted@id` -> (encrypted, id). Base64 has no `@`, so the first one separates.
-fn split_opaque(opaque: &str) -> (&str, Option<&str>) {
-    match opaque.split_once('@') {
-        Some((enc, id)) if !id.is_empty() => (enc, Some(id)),
-        _ => (opaque, None),
-    }
-}
-
-fn tools(tools: Option<&Value>) -> Result<Vec<Value>, String> {
-    let list = match tools {
-        None | Some(Value::Null) => return Ok(Vec::new()),
-        Some(Value::Array(list)) => list,
-        Some(_) => return Err("`tools` must be an array".into()),
-    };
-    let mut out = Vec::new();
-    for (i, t) in list.iter().enumerate() {
-        let kind = t.get("type").and_then(Value::as_str).unwrap_or("function");
-        let Some(def) = t.get(kind).filter(|d| d.is_object()) else {
-            crate::warn!("chat->responses: tool of type `{kind}` dropped");
-            continue;
-        };
-        let name = def
-            .get("name")
-            .and_then(Value::as_str)
-            .ok_or_else(|| format!("tools.{i}.{kind}.name is required"))?;
-        let mut tool = Map::new();
-        tool.insert("type".into(), kind.into());
-        tool.insert("name".into(), name.into());
-        if let Some(d) = def.get("description").filter(|d| d.is_string()) {
-            tool.insert("description".into(), d.clone());
-        }
-        match kind {
-            "function" => {
-                let params = def
-                    .get("parameters")
-                    .filter(|p| p.is_object())
-                    .cloned()
-                    .unwrap_or_else(|| json!({"type": "object", "properties": {}}));
-                tool.insert("parameters".into(), params);
-                // Chat's default is not strict; Responses' is strict, which rejects
-                // ordinary schemas.
-                let strict = def.get("strict").and_then(Value::as_bool).unwrap_or(false);
-                tool.insert("strict".into(), strict.into());
-            }
-            "custom" => {
-                if let Some(f) = def.get("format").filter(|f| f.is_object()) {
-                    tool.insert("format".into(), f.clone());
-                }
-            }
-            _ => {
-                crate::warn!("chat->responses: tool of type `{kind}` dropped");
-                continue;
-            }
-        }
-        out.push(Value::Object(tool));
-    }
-    Ok(out)
-}
-
-fn tool_choice(choice: &Value) -> Option<Value> {
-    match choice {
-        Value::String(s) if matches!(s.as_str(), "auto" | "none" | "required") => {
-            Some(choice.clone())
-        }
-        Value::Object(o) => {
-            let kind = o.get("type").and_then(Value::as_str)?;
-            match kind {
-                "function" | "custom" => {
-                    let name = o.get(kind)?.get("name")?.as_str()?;
-                    Some(json!({"type": kind, "name": name}))
-                }
-                "allowed_tools" => o
-                    .get("allowed_tools")
-                    .and_then(|a| a.get("mode"))
-                    .filter(|m| m.is_string())
-                    .cloned(),
-                _ => None,
-            }
-        }
-        _ => None,
-    }
 }
