@@ -118,6 +118,7 @@ fn chat_tool(t: &Obj<Tool>, at: &str) -> Checked {
 
 #[cfg(test)]
 mod tests {
+    use super::super::shapes::message;
     use super::*;
     use serde_json::json;
 
@@ -131,13 +132,6 @@ mod tests {
             _ => Vec::new(),
         };
         chat(&head, &messages, body.tools().as_ref())
-    }
-
-    fn message(r: Checked) -> String {
-        match r {
-            Err(ApiError::BadRequest(m)) => m,
-            other => panic!("{other:?}"),
-        }
     }
 
     #[test]

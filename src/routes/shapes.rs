@@ -283,6 +283,15 @@ pub fn embeddings(body: &Map<String, Value>) -> Checked {
     }
 }
 
+/// The message of the 400 a check answered (the tests of both shape modules).
+#[cfg(test)]
+pub(super) fn message(r: Checked) -> String {
+    match r {
+        Err(ApiError::BadRequest(m)) => m,
+        other => panic!("{other:?}"),
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -290,13 +299,6 @@ mod tests {
 
     fn map(v: Value) -> Map<String, Value> {
         v.as_object().unwrap().clone()
-    }
-
-    fn message(r: Checked) -> String {
-        match r {
-            Err(ApiError::BadRequest(m)) => m,
-            other => panic!("{other:?}"),
-        }
     }
 
     #[test]
