@@ -1,9 +1,10 @@
 //! The tree-building translation `request` replaced, kept as the oracle its bytes are
 //! compared with. The parts that still read trees in `request` (the tools, the tool
-//! choice, the opaque reasoning id) are `request`'s own functions, called from here, not
-//! copies: the oracle checks the typed message translation around them.
+//! choice, the text format, the opaque reasoning id) are `request`'s own functions,
+//! called from here, not copies: the oracle checks the typed message translation around
+//! them.
 
-use super::{MIN_OUTPUT_TOKENS, split_opaque, tool_choice, tools};
+use super::{MIN_OUTPUT_TOKENS, split_opaque, text_format, tool_choice, tools};
 use serde_json::{Map, Value, json};
 use std::collections::HashSet;
 
@@ -133,32 +134,6 @@ fn copy_scalars(req: &Map<String, Value>, out: &mut Map<String, Value>) -> Resul
         out.insert("stream".into(), true.into());
     }
     Ok(())
-}
-
-fn text_format(format: &Value) -> Option<Value> {
-    match format.get("type").and_then(Value::as_str)? {
-        "json_schema" => {
-            let schema = format.get("json_schema")?;
-            let mut f = Map::new();
-            f.insert("type".into(), "json_schema".into());
-            f.insert(
-                "name".into(),
-                schema
-                    .get("name")
-                    .and_then(Value::as_str)
-                    .unwrap_or("response")
-                    .into(),
-            );
-            for key in ["schema", "strict", "description"] {
-                if let Some(v) = schema.get(key).filter(|v| !v.is_null()) {
-                    f.insert(key.into(), v.clone());
-                }
-            }
-            Some(Value::Object(f))
-        }
-        "json_object" => Some(json!({"type": "json_object"})),
-        _ => None,
-    }
 }
 
 fn plain_text(content: &Value) -> String {
