@@ -235,9 +235,11 @@ impl<'de, T: Deserialize<'de>> Deserialize<'de> for List<T> {
 
 /// An object read as `T` (a struct of lenient fields, unknown members skipped), or
 /// another type (the checks only say that an object was expected).
-#[derive(Debug)]
+#[derive(Debug, Default)]
 pub enum Obj<T> {
     Is(T),
+    /// Not an object (or, as a `#[serde(default)]` field's default, absent).
+    #[default]
     Not,
 }
 

@@ -3,8 +3,8 @@
 //! of an unexpected JSON type reads as absent, an unknown event `type` or item `type` is
 //! carried as text for the translator to skip, as the `Value` lookups these replaced did.
 
-use crate::protocol::chat_chunk::{Lenient, List, Str, U64, object};
-use crate::protocol::lenient::{any_value, skip, text};
+use crate::protocol::chat_chunk::{Lenient, List, Str, U64};
+use crate::protocol::lenient::{Obj, any_value, skip, text};
 use serde::Deserialize;
 use serde::de::{Deserializer, Visitor};
 use std::borrow::Cow;
@@ -52,9 +52,8 @@ pub struct Response<'a> {
     pub error: Lenient<ErrorBody<'a>>,
     #[serde(borrow)]
     pub output: List<Item<'a>>,
-    /// `None` when absent or not an object.
-    #[serde(deserialize_with = "object")]
-    pub usage: Option<Usage>,
+    /// Absent (`Obj::Not`, its default) or not an object reads as no usage.
+    pub usage: Obj<Usage>,
 }
 
 #[derive(Deserialize, Default)]
@@ -223,7 +222,7 @@ mod tests {
         assert_eq!(e.message, Slot::Other);
         let r = &e.response.0;
         assert_eq!(r.status, Slot::Other);
-        assert!(r.usage.is_none());
+        assert!(r.usage.get().is_none());
         assert_eq!(r.output.0.len(), 2);
         assert!(UpstreamEvent::from_value(&json!([1])).kind.get().is_none());
         // A call whose type Copilot obscured still is one by its `call_id`.

@@ -71,7 +71,7 @@ fn completion(resp: &Response, requested_model: &str) -> Vec<u8> {
         id: &id,
         model: requested_model,
         object: "chat.completion",
-        usage: resp.usage.as_ref().map(ChatUsage::from_responses),
+        usage: resp.usage.get().map(ChatUsage::from_responses),
     };
     // Strings and numbers always serialize.
     serde_json::to_vec(&completion).unwrap_or_default()

@@ -132,7 +132,7 @@ impl ChatFromResponsesStream {
                 };
                 let finish = finish_reason_for(status, resp, !w.s.calls.is_empty());
                 w.push(Delta::default(), Some(finish));
-                if let Some(u) = &resp.usage {
+                if let Some(u) = resp.usage.get() {
                     (w.out)(&ChatChunk {
                         choices: Vec::new(),
                         created: w.s.created,
