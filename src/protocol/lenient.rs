@@ -46,32 +46,23 @@ macro_rules! skip {
         $( $crate::protocol::lenient::skip!(@$kind _kind $v); )*
     };
     (@bool $k:ident $v:expr) => {
-        fn visit_bool<E: serde::de::Error>(self, _: bool) -> Result<Self::Value, E> {
-            let $k = $crate::protocol::lenient::Kind::Bool;
-            Ok($v)
-        }
+        $crate::protocol::lenient::skip!(@one visit_bool (bool) Bool $k $v);
     };
     (@i64 $k:ident $v:expr) => {
-        fn visit_i64<E: serde::de::Error>(self, _: i64) -> Result<Self::Value, E> {
-            let $k = $crate::protocol::lenient::Kind::Number;
-            Ok($v)
-        }
+        $crate::protocol::lenient::skip!(@one visit_i64 (i64) Number $k $v);
     };
     (@u64 $k:ident $v:expr) => {
-        fn visit_u64<E: serde::de::Error>(self, _: u64) -> Result<Self::Value, E> {
-            let $k = $crate::protocol::lenient::Kind::Number;
-            Ok($v)
-        }
+        $crate::protocol::lenient::skip!(@one visit_u64 (u64) Number $k $v);
     };
     (@f64 $k:ident $v:expr) => {
-        fn visit_f64<E: serde::de::Error>(self, _: f64) -> Result<Self::Value, E> {
-            let $k = $crate::protocol::lenient::Kind::Number;
-            Ok($v)
-        }
+        $crate::protocol::lenient::skip!(@one visit_f64 (f64) Number $k $v);
     };
     (@str $k:ident $v:expr) => {
-        fn visit_str<E: serde::de::Error>(self, _: &str) -> Result<Self::Value, E> {
-            let $k = $crate::protocol::lenient::Kind::String;
+        $crate::protocol::lenient::skip!(@one visit_str (&str) String $k $v);
+    };
+    (@one $f:ident ($t:ty) $kind:ident $k:ident $v:expr) => {
+        fn $f<E: serde::de::Error>(self, _: $t) -> Result<Self::Value, E> {
+            let $k = $crate::protocol::lenient::Kind::$kind;
             Ok($v)
         }
     };
