@@ -14,7 +14,7 @@ mod app;
 mod base64;
 #[path = "../../../src/bytes.rs"]
 mod bytes;
-#[path = "../../../src/cli.rs"]
+#[path = "../../../src/cli/mod.rs"]
 mod cli;
 #[path = "../../../src/commands/mod.rs"]
 mod commands;

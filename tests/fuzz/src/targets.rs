@@ -3,6 +3,7 @@
 //! libFuzzer reports it). Inputs that are JSON are parsed first; non-JSON inputs are
 //! uninteresting to the translators (the routes answer 400 before translating).
 
+use crate::protocol::chat_chunk::{self, Chunk};
 use crate::protocol::chat_request::ChatRequest;
 use crate::protocol::responses_request::ResponsesRequest;
 use crate::relay::{ChatSource, Fault, Step};
@@ -119,9 +120,10 @@ pub fn request_translators(data: &[u8]) {
     if let Ok(up) = translated {
         sent_upstream(up.body);
     }
-    if let Ok(body) = chat_responses::chat_to_responses(&v, "gpt-5") {
-        assert!(serde_json::to_vec(&body).is_ok());
-    }
+    // The Chat -> Responses request (a Responses-only model asked through Chat), from the
+    // client's bytes as the pass-through route hands them over and from a tree.
+    let _ = chat_responses::request_from_bytes(data);
+    let _ = chat_responses::request_from_value(&v);
 }
 
 /// What the routes do with a translated Chat request: fit it to its model, then serialize
@@ -153,9 +155,12 @@ pub fn response_translators(data: &[u8]) {
     let req = v.get("request").cloned().unwrap_or(Value::Null);
     let custom = ["apply_patch".to_string()];
     let from_responses = chat_responses::responses_to_chat(&v, "gpt-5");
-    for chat in [&v, &from_responses] {
-        let _ = anthropic_response::from_chat(chat, "claude-sonnet-4.5", &tools);
-        let _ = responses_response::from_chat(chat, &req, &custom, "resp_1");
+    let _ = chat_responses::completion_from_responses(data, "gpt-5");
+    let mut tree = None;
+    let borrowed: Chunk = chat_chunk::read(data, &mut tree);
+    for chat in [borrowed, Chunk::from_value(&from_responses)] {
+        let _ = anthropic_response::from_chat(&chat, "claude-sonnet-4.5", &tools);
+        let _ = responses_response::from_chat(&chat, &req, &custom, "resp_1");
     }
 }
 
